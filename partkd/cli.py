@@ -1,0 +1,36 @@
+"""The `partkd` command line: one parser, sub-commands registered by the modules that own them."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from partkd.errors import PartKDError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every sub-command."""
+    from partkd import cli_data, cli_train
+
+    parser = argparse.ArgumentParser(prog="partkd", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli_data.register(sub)
+    cli_train.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; project errors become one line on stderr and exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PartKDError as e:
+        print(f"partkd: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("partkd: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,167 @@
+"""The dataset container: per-clip (M, T, V, C) arrays with labels, classes, split, layout and pairing ids."""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from partkd.errors import DataError, where
+from partkd.io import atomic_write_bytes
+from partkd.layouts import Layout, layout_from_dict
+
+NO_PAIR = -1
+
+
+@dataclass
+class SkeletonDataset:
+    """Clips of one skeleton layout.
+
+    clips[i] is float32 (M, T, V, C); C = 3 holds (x, y, z) for 3D layouts and (x, y, confidence)
+    for 2D ones; missing joints are zeros (confidence 0). pair_ids[i] links a clip to the clip with
+    the same id in the paired dataset of the other quality; NO_PAIR (-1) marks a solitary clip.
+    """
+
+    clips: list[np.ndarray]
+    labels: np.ndarray
+    class_names: list[str]
+    split: np.ndarray
+    layout: Layout
+    names: list[str]
+    pair_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.clips)
+        self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
+        self.split = np.asarray(self.split, dtype="<U16").reshape(-1)
+        if self.pair_ids is None:
+            self.pair_ids = np.arange(n, dtype=np.int64)
+        self.pair_ids = np.asarray(self.pair_ids, dtype=np.int64).reshape(-1)
+        src = self.meta.get("source", "dataset")
+        for what, arr in (("labels", self.labels), ("split", self.split), ("pair_ids", self.pair_ids)):
+            if len(arr) != n:
+                raise DataError(where(src, f"{len(arr)} {what} for {n} clips"))
+        if len(self.names) != n:
+            raise DataError(where(src, f"{len(self.names)} names for {n} clips"))
+        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
+            raise DataError(where(src, f"labels outside 0..{len(self.class_names) - 1}"))
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def check_clips(self) -> None:
+        """Validate every clip: 4-D, V matching the layout, C = 3, at least one frame, finite values."""
+        src = self.meta.get("source", "dataset")
+        for name, c in zip(self.names, self.clips):
+            validate_clip(c, self.layout, f"{src}:{name}")
+
+    def subset(self, index: np.ndarray | list[int]) -> "SkeletonDataset":
+        """A new dataset holding the clips at `index` (an index array or boolean mask)."""
+        idx = np.asarray(index)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        return SkeletonDataset([self.clips[i] for i in idx], self.labels[idx], list(self.class_names),
+                               self.split[idx], self.layout, [self.names[i] for i in idx],
+                               self.pair_ids[idx], dict(self.meta))
+
+    def by_split(self, name: str) -> "SkeletonDataset":
+        """The clips whose split equals `name` ('train' or 'test')."""
+        return self.subset(self.split == name)
+
+    def summary(self) -> dict:
+        """Counts and shapes for `partkd data inspect` and the app."""
+        frames = np.array([c.shape[1] for c in self.clips]) if self.clips else np.zeros(1, int)
+        persons = np.array([c.shape[0] for c in self.clips]) if self.clips else np.zeros(1, int)
+        splits = {str(s): int((self.split == s).sum()) for s in np.unique(self.split)}
+        return {
+            "clips": len(self),
+            "classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "frames": {"min": int(frames.min()), "median": float(np.median(frames)), "max": int(frames.max())},
+            "persons_max": int(persons.max()),
+            "joints": self.layout.num_joints,
+            "layout": self.layout.name,
+            "dims": self.layout.dims,
+            "splits": splits,
+            "paired": int((self.pair_ids != NO_PAIR).sum()),
+        }
+
+    def save_npz(self, path: str | Path) -> None:
+        """Write every array and the metadata into one .npz (atomically); read back with load_npz."""
+
+        lengths = np.array([c.shape[1] for c in self.clips], dtype=np.int64)
+        persons = np.array([c.shape[0] for c in self.clips], dtype=np.int64)
+        flat = (np.concatenate([c.reshape(-1, c.shape[-1]) for c in self.clips])
+                if self.clips else np.zeros((0, 3), np.float32))
+        header = {"class_names": list(self.class_names), "layout": self.layout.to_dict(),
+                  "names": list(self.names), "meta": self.meta}
+        buf = io.BytesIO()
+        np.savez(buf, flat=flat.astype(np.float32), lengths=lengths, persons=persons, labels=self.labels,
+                 split=self.split, pair_ids=self.pair_ids,
+                 header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        atomic_write_bytes(Path(path), buf.getvalue())
+
+    @classmethod
+    def load_npz(cls, path: str | Path) -> "SkeletonDataset":
+        """Read a dataset written by save_npz (no pickle involved)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                header = json.loads(z["header"].tobytes().decode())
+                flat, lengths, persons = z["flat"], z["lengths"], z["persons"]
+                v = len(header["layout"]["joints"])
+                sizes = persons * lengths * v
+                offs = np.concatenate([[0], np.cumsum(sizes)])
+                clips = [flat[offs[i]:offs[i + 1]].reshape(persons[i], lengths[i], v, -1)
+                         for i in range(len(lengths))]
+                return cls(clips, z["labels"], header["class_names"], z["split"],
+                           layout_from_dict(header["layout"], path), header["names"], z["pair_ids"],
+                           header["meta"])
+        except DataError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure to parse is a bad file
+            raise DataError(where(path, f"not a partkd dataset cache ({type(e).__name__}: {e})")) from None
+
+
+def validate_clip(clip: np.ndarray, layout: Layout, source: str) -> None:
+    """Raise DataError unless clip is finite float (M, T, V, C=3) with V matching the layout and T > 0."""
+    if not isinstance(clip, np.ndarray) or clip.ndim != 4:
+        raise DataError(where(source, f"clip must be a 4-D array (M, T, V, C), got shape "
+                                      f"{getattr(clip, 'shape', None)}"))
+    m, t, v, c = clip.shape
+    if m == 0 or t == 0:
+        raise DataError(where(source, f"empty clip ({m} persons, {t} frames)"))
+    if v != layout.num_joints:
+        raise DataError(where(source, f"{v} joints but layout '{layout.name}' has {layout.num_joints}"))
+    if c != 3:
+        raise DataError(where(source, f"{c} coordinate channels, expected 3"))
+    if not np.isfinite(clip).all():
+        raise DataError(where(source, "NaN or infinite coordinates"))
+
+
+@dataclass
+class PairedDataset:
+    """High-quality and low-quality views of the same actions, linked by pair_ids (method.md §1)."""
+
+    high: SkeletonDataset
+    low: SkeletonDataset
+
+    def __post_init__(self) -> None:
+        if list(self.high.class_names) != list(self.low.class_names):
+            raise DataError("paired dataset: high- and low-quality class names differ")
+
+    def high_index_of_low(self) -> np.ndarray:
+        """For each low clip, the index of its high-quality clip, or -1 when solitary."""
+        pos = {int(p): i for i, p in enumerate(self.high.pair_ids) if p != NO_PAIR}
+        return np.array([pos.get(int(p), -1) if p != NO_PAIR else -1 for p in self.low.pair_ids],
+                        dtype=np.int64)
+
+    def by_split(self, name: str) -> "PairedDataset":
+        return PairedDataset(self.high.by_split(name), self.low.by_split(name))
+

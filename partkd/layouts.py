@@ -1,0 +1,271 @@
+"""Skeleton layouts as data: joint names, edges, centre joint and the five-part map (method.md §3)."""
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from partkd.errors import LayoutError, where
+
+PARTS: tuple[str, ...] = ("head", "left_arm", "right_arm", "left_leg", "right_leg")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A skeleton: joints, bones as (child, parent) pairs, centre joint, part of each joint, 2D or 3D."""
+
+    name: str
+    joints: tuple[str, ...]
+    edges: tuple[tuple[int, int], ...]
+    center: int
+    parts: tuple[int, ...]
+    dims: int
+    description: str = ""
+    _cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    @property
+    def channels(self) -> int:
+        """Coordinate channels C: 3 for both 3D (x, y, z) and 2D (x, y, confidence)."""
+        return 3
+
+    def part_joints(self, part: int | str) -> np.ndarray:
+        """Indices of the joints belonging to a part (by index or name)."""
+        p = PARTS.index(part) if isinstance(part, str) else int(part)
+        return np.flatnonzero(np.asarray(self.parts) == p)
+
+    def part_matrix(self) -> np.ndarray:
+        """(5, V) averaging matrix: row p holds 1/|p| on the joints of part p."""
+        m = np.zeros((len(PARTS), self.num_joints), dtype=np.float32)
+        m[np.asarray(self.parts), np.arange(self.num_joints)] = 1.0
+        return m / m.sum(axis=1, keepdims=True)
+
+    def parents(self) -> np.ndarray:
+        """Parent of every joint along the bone tree (the centre is its own parent)."""
+        if "parents" not in self._cache:
+            par = np.full(self.num_joints, -1, dtype=np.int64)
+            nbrs: dict[int, list[int]] = {v: [] for v in range(self.num_joints)}
+            for a, b in self.edges:
+                nbrs[a].append(b)
+                nbrs[b].append(a)
+            par[self.center] = self.center
+            queue = [self.center]
+            while queue:
+                v = queue.pop(0)
+                for u in nbrs[v]:
+                    if par[u] < 0:
+                        par[u] = v
+                        queue.append(u)
+            self._cache["parents"] = par
+        return self._cache["parents"]
+
+    def to_dict(self) -> dict:
+        """Plain-data form, the same shape as a layout file."""
+        return {
+            "name": self.name,
+            "dims": self.dims,
+            "joints": list(self.joints),
+            "edges": [list(e) for e in self.edges],
+            "center": self.center,
+            "parts": {p: [int(j) for j in self.part_joints(i)] for i, p in enumerate(PARTS)},
+            "description": self.description,
+        }
+
+
+def validate(layout: Layout, source: object | None = None) -> None:
+    """Check edges in range, a connected graph, and every joint in exactly one non-empty part."""
+    src = source or f"layout '{layout.name}'"
+    v = len(layout.joints)
+    if v == 0:
+        raise LayoutError(where(src, "has no joints"))
+    if layout.dims not in (2, 3):
+        raise LayoutError(where(src, f"dims must be 2 or 3, got {layout.dims}"))
+    if len(set(layout.joints)) != v:
+        raise LayoutError(where(src, "joint names are not unique"))
+    for a, b in layout.edges:
+        if not (0 <= a < v and 0 <= b < v):
+            raise LayoutError(where(src, f"edge ({a}, {b}) is out of range for {v} joints"))
+        if a == b:
+            raise LayoutError(where(src, f"edge ({a}, {b}) is a self-loop"))
+    if not 0 <= layout.center < v:
+        raise LayoutError(where(src, f"center {layout.center} is out of range for {v} joints"))
+    if len(layout.parts) != v:
+        raise LayoutError(where(src, f"part map has {len(layout.parts)} entries for {v} joints"))
+    bad = [layout.joints[j] for j, p in enumerate(layout.parts) if not 0 <= p < len(PARTS)]
+    if bad:
+        raise LayoutError(where(src, f"joints in no part: {', '.join(bad)}"))
+    empty = [p for i, p in enumerate(PARTS) if i not in set(layout.parts)]
+    if empty:
+        raise LayoutError(where(src, f"empty parts: {', '.join(empty)}"))
+    reach = np.zeros(v, dtype=bool)
+    adj = np.zeros((v, v), dtype=bool)
+    for a, b in layout.edges:
+        adj[a, b] = adj[b, a] = True
+    reach[layout.center] = True
+    frontier = reach.copy()
+    while frontier.any():
+        frontier = adj[frontier].any(axis=0) & ~reach
+        reach |= frontier
+    if not reach.all():
+        missing = [layout.joints[j] for j in np.flatnonzero(~reach)]
+        raise LayoutError(where(src, f"graph is not connected: {', '.join(missing)} unreachable"))
+
+
+def _build(name: str, dims: int, joints: list[str], edges: list[tuple[int, int]], center: int,
+           parts: dict[str, list[int]], description: str) -> Layout:
+    part_of = [-1] * len(joints)
+    for p, js in parts.items():
+        for j in js:
+            part_of[j] = PARTS.index(p)
+    return Layout(name, tuple(joints), tuple(edges), center, tuple(part_of), dims, description)
+
+
+BUILTIN: dict[str, Layout] = {}
+
+
+def _register(layout: Layout) -> None:
+    BUILTIN[layout.name] = layout
+
+
+_register(_build(
+    "ntu25", 3,
+    ["spine_base", "spine_mid", "neck", "head", "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+     "right_shoulder", "right_elbow", "right_wrist", "right_hand", "left_hip", "left_knee", "left_ankle",
+     "left_foot", "right_hip", "right_knee", "right_ankle", "right_foot", "spine_shoulder",
+     "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb"],
+    [(1, 0), (20, 1), (2, 20), (3, 2), (4, 20), (5, 4), (6, 5), (7, 6), (8, 20), (9, 8), (10, 9), (11, 10),
+     (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18), (21, 7), (22, 7),
+     (23, 11), (24, 11)],
+    20,
+    {"head": [0, 1, 2, 3, 20], "left_arm": [4, 5, 6, 7, 21, 22], "right_arm": [8, 9, 10, 11, 23, 24],
+     "left_leg": [12, 13, 14, 15], "right_leg": [16, 17, 18, 19]},
+    "Kinect v2, 25 joints, 3D (NTU RGB+D)",
+))
+_register(_build(
+    "kinect_v1_20", 3,
+    ["hip_center", "spine", "shoulder_center", "head", "left_shoulder", "left_elbow", "left_wrist",
+     "left_hand", "right_shoulder", "right_elbow", "right_wrist", "right_hand", "left_hip", "left_knee",
+     "left_ankle", "left_foot", "right_hip", "right_knee", "right_ankle", "right_foot"],
+    [(1, 0), (2, 1), (3, 2), (4, 2), (5, 4), (6, 5), (7, 6), (8, 2), (9, 8), (10, 9), (11, 10),
+     (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18)],
+    1,
+    {"head": [0, 1, 2, 3], "left_arm": [4, 5, 6, 7], "right_arm": [8, 9, 10, 11],
+     "left_leg": [12, 13, 14, 15], "right_leg": [16, 17, 18, 19]},
+    "Kinect v1, 20 joints, 3D (NW-UCLA, SYSU 3D HOI, UTD-MHAD)",
+))
+_register(_build(
+    "coco17", 2,
+    ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+     "right_knee", "left_ankle", "right_ankle"],
+    [(1, 0), (2, 0), (3, 1), (4, 2), (5, 0), (6, 0), (7, 5), (8, 6), (9, 7), (10, 8), (11, 5), (12, 6),
+     (13, 11), (14, 12), (15, 13), (16, 14)],
+    0,
+    {"head": [0, 1, 2, 3, 4], "left_arm": [5, 7, 9], "right_arm": [6, 8, 10],
+     "left_leg": [11, 13, 15], "right_leg": [12, 14, 16]},
+    "COCO keypoints, 17 joints, 2D + confidence (pose estimators)",
+))
+_register(_build(
+    "penn13", 2,
+    ["head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"],
+    [(1, 0), (2, 0), (3, 1), (4, 2), (5, 3), (6, 4), (7, 1), (8, 2), (9, 7), (10, 8), (11, 9), (12, 10)],
+    0,
+    {"head": [0], "left_arm": [1, 3, 5], "right_arm": [2, 4, 6], "left_leg": [7, 9, 11],
+     "right_leg": [8, 10, 12]},
+    "Penn Action annotations, 13 joints, 2D + visibility",
+))
+_register(_build(
+    "openpose18", 2,
+    ["nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+     "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+     "right_eye", "left_eye", "right_ear", "left_ear"],
+    [(0, 1), (2, 1), (3, 2), (4, 3), (5, 1), (6, 5), (7, 6), (8, 1), (9, 8), (10, 9), (11, 1), (12, 11),
+     (13, 12), (14, 0), (15, 0), (16, 14), (17, 15)],
+    1,
+    {"head": [0, 1, 14, 15, 16, 17], "right_arm": [2, 3, 4], "left_arm": [5, 6, 7],
+     "right_leg": [8, 9, 10], "left_leg": [11, 12, 13]},
+    "OpenPose BODY-18, 2D + confidence (Kinetics-skeleton)",
+))
+
+
+def layout_from_dict(d: dict, source: object = "layout") -> Layout:
+    """Build a Layout from the file format (joint names or indices allowed in edges, center and parts)."""
+    try:
+        joints = [str(j) for j in d["joints"]]
+        index = {n: i for i, n in enumerate(joints)}
+
+        def idx(x: object) -> int:
+            if isinstance(x, str):
+                if x not in index:
+                    raise LayoutError(where(source, f"unknown joint name '{x}'"))
+                return index[x]
+            if isinstance(x, bool) or not isinstance(x, int):
+                raise LayoutError(where(source, f"joint reference {x!r} is neither a name nor an index"))
+            return x
+
+        edges = [(idx(a), idx(b)) for a, b in d["edges"]]
+        parts_in = d["parts"]
+        if not isinstance(parts_in, dict):
+            raise LayoutError(where(source, "'parts' must map part names to joint lists"))
+        unknown = set(parts_in) - set(PARTS)
+        if unknown:
+            raise LayoutError(where(source, f"unknown part names {sorted(unknown)}; use {list(PARTS)}"))
+        part_of = [-1] * len(joints)
+        for p, js in parts_in.items():
+            for j in js:
+                k = idx(j)
+                if not 0 <= k < len(joints):
+                    raise LayoutError(where(source, f"part '{p}' names joint {k}, out of range"))
+                if part_of[k] >= 0:
+                    raise LayoutError(where(source, f"joint '{joints[k]}' is in more than one part"))
+                part_of[k] = PARTS.index(p)
+        layout = Layout.__new__(Layout)
+        fields = dict(name=str(d.get("name", Path(str(source)).stem)), joints=tuple(joints),
+                      edges=tuple(edges), center=idx(d.get("center", 0)), parts=tuple(part_of),
+                      dims=int(d.get("dims", 2)), description=str(d.get("description", "")), _cache={})
+        for k, val in fields.items():
+            object.__setattr__(layout, k, val)
+    except LayoutError:
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise LayoutError(where(source, f"malformed layout ({type(e).__name__}: {e})")) from None
+    validate(layout, source)
+    return layout
+
+
+def load_layout_file(path: str | Path) -> Layout:
+    """Read a layout from a .json or .toml file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise LayoutError(where(p, f"cannot read layout file ({e.strerror})")) from None
+    try:
+        d = tomllib.loads(raw.decode()) if p.suffix.lower() == ".toml" else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LayoutError(where(p, f"not valid {p.suffix.lstrip('.') or 'JSON'}: {e}")) from None
+    if not isinstance(d, dict):
+        raise LayoutError(where(p, "layout file must hold one object"))
+    return layout_from_dict(d, p)
+
+
+def get_layout(name_or_path: str | Path | Layout) -> Layout:
+    """A built-in layout by name, or one read from a JSON/TOML file path."""
+    if isinstance(name_or_path, Layout):
+        return name_or_path
+    s = str(name_or_path)
+    if s in BUILTIN:
+        return BUILTIN[s]
+    if s.endswith((".json", ".toml")):
+        return load_layout_file(s)
+    raise LayoutError(f"unknown layout '{s}': use one of {', '.join(BUILTIN)} or a .json/.toml file")
