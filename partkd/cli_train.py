@@ -1,8 +1,213 @@
-"""CLI sub-commands of the training engine (filled in by the engine)."""
+"""CLI sub-commands of the training engine: train-teacher, part-matrix, train-student, evaluate, reproduce."""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from partkd.engine.config import (KD_METHODS, OCCLUSION_MODES, PRECISIONS, TRAIN_PRESETS, DataSpec, StudentConfig,
+                                  data_spec_from_dict, train_preset)
+
+CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
+
+
+def _data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", required=required, default=None, help="'synthetic' or a dataset path (H, the high-quality source)")
+    g.add_argument("--format", default=None, help="dataset format (penn_action, nw_ucla, ntu, pyskl, kinetics, "
+                                                  "npz); detected when omitted")
+    g.add_argument("--high-layout", default=None, help="layout of the H dataset when the format needs one")
+    g.add_argument("--low", default=None, help="'simulate' (default: pose-estimator simulation of H) or a "
+                                               "path to real low-quality data paired by id")
+    g.add_argument("--low-format", default=None, help="format of --low when it is a path")
+    g.add_argument("--low-layout", default=None, help="layout of simulated L (default coco17; 'same' = H's)")
+    g.add_argument("--level", default=None, help="estimator simulation level: light | medium | heavy")
+    g.add_argument("--data-seed", type=int, default=None, help="seed of the synthetic data and L simulation")
+    g.add_argument("--classes", type=int, default=None, help="synthetic: number of classes")
+    g.add_argument("--clips-per-class", type=int, default=None, help="synthetic: clips per class")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--preset", default="cpu", choices=sorted(TRAIN_PRESETS), help="training preset (default cpu)")
+    g.add_argument("--arch", default=None, help="backbone: stgcn | agcn")
+    g.add_argument("--model", default=None, help="model preset override: paper | small | tiny")
+    g.add_argument("--epochs", type=int, default=None)
+    g.add_argument("--batch-size", type=int, default=None)
+    g.add_argument("--lr", type=float, default=None)
+    g.add_argument("--frames", type=int, default=None, help="input frames T")
+    g.add_argument("--persons", type=int, default=None, help="input persons M")
+    g.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
+    g.add_argument("--precision", default=None, choices=list(PRECISIONS),
+                   help="bf16 autocast is used on CUDA and AMX CPUs, fp32 elsewhere")
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--no-augment", action="store_true", help="no random rotation/scale/shift")
+    g.add_argument("--out", required=True, help="run folder (model.*, last.*, progress.json, history.jsonl)")
+    g.add_argument("--resume", action="store_true", help="continue from <out>/last.* when present")
+
+
+def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
+    """DataSpec from the data flags, on top of `base` (a checkpoint's stored spec) when given."""
+    d: dict[str, Any] = dict(base or {})
+    data = getattr(args, "data", None)
+    if data is not None:
+        d = {} if base and data != base.get("source") else d
+        d["source"] = data if data == "synthetic" else str(Path(data).expanduser())
+    for flag, key in (("format", "format"), ("high_layout", "high_layout"), ("low", "low"),
+                      ("low_format", "low_format"), ("low_layout", "low_layout"), ("level", "level"),
+                      ("data_seed", "seed"), ("classes", "num_classes"), ("clips_per_class", "clips_per_class")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            d[key] = value
+    return data_spec_from_dict(d, "data")
+
+
+def _train_cfg(args: argparse.Namespace) -> Any:
+    return train_preset(args.preset, arch=args.arch, model=args.model, epochs=args.epochs,
+                        batch_size=args.batch_size, lr=args.lr, frames=args.frames, persons=args.persons,
+                        device=args.device, precision=args.precision, seed=args.seed,
+                        augment=False if args.no_augment else None)
+
+
+def _cancellable(fn: Any) -> Any:
+    """Run a training call; a graceful SIGTERM cancel prints one line and exits 143."""
+    from partkd.engine.train import Cancelled
+
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except Cancelled as e:
+            print(f"partkd: {e}", file=sys.stderr)
+            return CANCELLED_EXIT
+    return wrapped
+
+
+def _cmd_train_teacher(args: argparse.Namespace) -> int:
+    from partkd.engine.train import train_teacher
+
+    path = train_teacher(_train_cfg(args), _spec(args), args.out, resume=args.resume)
+    print(path)
+    return 0
+
+
+def _cmd_part_matrix(args: argparse.Namespace) -> int:
+    from partkd.checkpoints import read_meta
+    from partkd.engine.train import compute_part_matrix
+    from partkd.layouts import PARTS
+
+    meta = read_meta(args.teacher)
+    result = compute_part_matrix(args.teacher, _spec(args, meta.get("data")), device=args.device)
+    names = meta["class_names"]
+    width = max(len(n) for n in names)
+    print(f"{'raw miss rate (eq. 12)':<{width}}  " + " ".join(f"{p:>9}" for p in PARTS))
+    for name, row in zip(names, result["E_raw"]):
+        print(f"{name:<{width}}  " + " ".join(f"{v:9.3f}" for v in row))
+    if args.json:
+        from partkd.io import atomic_write_json
+
+        atomic_write_json(args.json, {"class_names": names, "parts": list(PARTS), **result})
+    return 0
+
+
+def _cmd_train_student(args: argparse.Namespace) -> int:
+    from partkd.engine.train import train_student
+
+    scfg = StudentConfig(kd=args.kd, alpha=args.alpha, tau=args.tau, w=args.w, op=args.op,
+                         occlusion=args.occlusion, paired_fraction=args.paired_fraction,
+                         use_solitary=not args.no_solitary, kl_temperature=args.kl_temperature)
+    path = train_student(_train_cfg(args), scfg, args.teacher, _spec(args), args.out, resume=args.resume)
+    print(path)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from partkd.checkpoints import load_checkpoint
+    from partkd.engine.data import load_paired
+    from partkd.engine.evaluate import accuracy_vs_op, data_side, evaluate, part_sensitivity
+    from partkd.io import atomic_write_json
+    from partkd.layouts import PARTS
+
+    loaded = load_checkpoint(args.checkpoint)
+    data = load_paired(_spec(args, loaded.meta.get("data")))
+    ds = data_side(loaded, data).by_split(args.split)
+    ops = args.op if args.op else [float(loaded.meta.get("degradation", {}).get("op") or 0.0)]
+    result: dict[str, Any] = {"checkpoint": str(loaded.path), "role": loaded.role, "split": args.split,
+                              **evaluate(loaded, ds, op=ops[0], mode=args.mode, seed=args.seed)}
+    print(f"{loaded.role} {loaded.path}: top1 {result['top1']:.4f} top5 {result['top5']:.4f} "
+          f"({result['n']} {args.split} clips, OP {ops[0]}, {args.mode})")
+    if len(ops) > 1:
+        result["accuracy_vs_op"] = accuracy_vs_op(loaded, ds, ops, seed=args.seed, mode=args.mode)
+        for row in result["accuracy_vs_op"]:
+            print(f"  OP {row['op']:.2f}: top1 {row['top1']:.4f}")
+    if args.part_sensitivity:
+        drops = part_sensitivity(loaded, ds)
+        result["part_sensitivity"] = dict(zip(PARTS, drops.tolist()))
+        print("  top-1 drop with part occluded: " + ", ".join(f"{p} {d:+.3f}" for p, d in zip(PARTS, drops)))
+    if args.json:
+        atomic_write_json(args.json, result)
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from partkd.engine.reproduce import reproduce
+
+    results = reproduce(args.config, args.out, resume=args.resume)
+    print(json.dumps(results["summary"], indent=2))
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the engine's sub-commands."""
+    p = sub.add_parser("train-teacher", help="train the teacher on high-quality skeletons",
+                       description="Train the ST-GCN teacher with cross-entropy on the H train clips.")
+    _data_args(p, required=True)
+    _train_args(p)
+    p.set_defaults(func=_cancellable(_cmd_train_teacher))
+
+    p = sub.add_parser("part-matrix", help="compute the action x part efficiency matrix E of a teacher",
+                       description="Occlude each part of every H train clip, record the teacher's misses "
+                                   "(eq. 12) and store E_raw and softmax E (eq. 13) in the teacher's metadata.")
+    p.add_argument("teacher", help="teacher checkpoint (.safetensors, .json or run folder)")
+    _data_args(p)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", default=None, help="also write E to this JSON file")
+    p.set_defaults(func=_cmd_part_matrix)
+
+    p = sub.add_parser("train-student", help="train a student on low-quality skeletons (with or without KD)",
+                       description="Train the student with L_ce + alpha * L_kd on the L train clips.")
+    _data_args(p, required=True)
+    _train_args(p)
+    g = p.add_argument_group("distillation")
+    g.add_argument("--teacher", default=None, help="teacher checkpoint (needed unless --kd none)")
+    g.add_argument("--kd", default="pmsc", choices=list(KD_METHODS), help="distillation loss (default pmsc)")
+    g.add_argument("--alpha", type=float, default=StudentConfig.alpha, help="weight of the KD loss (eq. 4)")
+    g.add_argument("--tau", type=float, default=StudentConfig.tau, help="temperature of C(i, j) (paper: 1)")
+    g.add_argument("--w", type=float, default=StudentConfig.w, help="weight of the positives C^P (eq. 8)")
+    g.add_argument("--kl-temperature", type=float, default=StudentConfig.kl_temperature, help="for --kd kl")
+    g.add_argument("--op", type=float, default=0.0, help="occlusion probability in [0, 1] of the L inputs")
+    g.add_argument("--occlusion", default="joint", choices=list(OCCLUSION_MODES))
+    g.add_argument("--paired-fraction", type=float, default=1.0, help="fraction of L clips that keep their H pair")
+    g.add_argument("--no-solitary", action="store_true", help="drop unpaired L clips instead of using them")
+    p.set_defaults(func=_cancellable(_cmd_train_student))
+
+    p = sub.add_parser("evaluate", help="accuracy of a checkpoint (top-1/5, per class, confusion, vs OP)",
+                       description="Evaluate a checkpoint on its data (the stored data spec unless --data).")
+    p.add_argument("checkpoint")
+    _data_args(p)
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--op", type=float, nargs="*", default=None,
+                   help="occlusion level(s); several give accuracy vs OP (default: the training OP)")
+    p.add_argument("--mode", default="joint", choices=list(OCCLUSION_MODES))
+    p.add_argument("--seed", type=int, default=0, help="seed of the occluded test set")
+    p.add_argument("--part-sensitivity", action="store_true", help="top-1 drop when each part is removed")
+    p.add_argument("--json", default=None, help="write all metrics to this JSON file")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("reproduce", help="teacher -> E -> students at each OP from a TOML recipe",
+                       description="Run a reproduce recipe (see docs/engine.md) and write results.md/json.")
+    p.add_argument("config", help="TOML recipe, e.g. configs/synthetic_default.toml")
+    p.add_argument("--out", default=None, help="output folder (default runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="reuse finished runs and resume interrupted ones")
+    p.set_defaults(func=_cancellable(_cmd_reproduce))

@@ -1,0 +1,397 @@
+"""Helpers the Streamlit pages share: the sidebar pickers, cached data/checkpoint loading, occlusion settings."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from partkd.errors import PartKDError
+from partkd.layouts import PARTS
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINT_DIR = ROOT / "checkpoints"
+#: The app's built-in data: the synthetic generator, kept small so the first page is interactive at once.
+APP_SYNTHETIC = {"num_classes": 10, "clips_per_class": 12}
+NONE = "(none)"
+OTHER = "other path…"
+ESTIMATOR_LEVELS = ("light", "medium", "heavy")
+OCCLUSION_MODES = ("joint", "sequence", "part")
+ROLES = {"teacher": "Teacher (high quality)", "nokd": "Student without KD", "kd": "Student with KD"}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar picked: a DataSpec as plain fields, and checkpoint paths (None = not loaded)."""
+
+    data: tuple[tuple[str, Any], ...]
+    teacher: str | None
+    nokd: str | None
+    kd: str | None
+
+    @property
+    def spec(self) -> Any:
+        """The engine DataSpec these fields describe."""
+        from partkd.engine.config import data_spec_from_dict
+
+        return data_spec_from_dict(dict(self.data), "app data")
+
+    def models(self) -> dict[str, str]:
+        """{role: path} of the checkpoints picked (teacher, nokd, kd), skipping empty pickers."""
+        return {r: p for r, p in (("teacher", self.teacher), ("nokd", self.nokd), ("kd", self.kd)) if p}
+
+
+@dataclass(frozen=True)
+class Occlusion:
+    """Low-quality settings shared by the Skeletons and Compare pages."""
+
+    op: float = 0.3
+    mode: str = "joint"
+    parts: tuple[str, ...] = ()
+    level: str = "medium"
+    seed: int = 0
+
+
+# ---------------------------------------------------------------- session state shared across pages
+
+def _persist(key: str, default: Any) -> str:
+    """Widget key for a value that survives page switches (Streamlit drops state of widgets not drawn)."""
+    store, widget = f"_kept_{key}", f"w_{key}"
+    if store not in st.session_state:
+        st.session_state[store] = default
+    if widget not in st.session_state:
+        st.session_state[widget] = st.session_state[store]
+    return widget
+
+
+def _keep(key: str) -> None:
+    """Copy a widget's value into its page-independent store."""
+    st.session_state[f"_kept_{key}"] = st.session_state[f"w_{key}"]
+
+
+def kept(key: str, default: Any = None) -> Any:
+    """The persisted value of a shared widget (or `default` before it was ever drawn)."""
+    return st.session_state.get(f"_kept_{key}", default)
+
+
+def widget(fn: Callable[..., Any], label: str, key: str, default: Any, **kwargs: Any) -> Any:
+    """Draw a Streamlit input whose value is shared by every page (fn: st.selectbox, st.slider, ...)."""
+    wkey = _persist(key, default)
+    options = kwargs.get("options")
+    if options is not None and st.session_state[wkey] not in list(options):
+        if not (isinstance(st.session_state[wkey], list) and set(st.session_state[wkey]) <= set(options)):
+            st.session_state[wkey] = default
+    value = fn(label, key=wkey, on_change=_keep, args=(key,), **kwargs)
+    st.session_state[f"_kept_{key}"] = value
+    return value
+
+
+# ---------------------------------------------------------------- errors
+
+@contextmanager
+def readable_errors(stop: bool = True) -> Iterator[None]:
+    """Show a partkd error as one st.error line (no traceback); stop the page unless `stop` is False."""
+    try:
+        yield
+    except PartKDError as e:
+        st.error(str(e), icon="⚠️")
+        if stop:
+            st.stop()
+
+
+# ---------------------------------------------------------------- cached loading
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
+def _paired(data: tuple[tuple[str, Any], ...]) -> Any:
+    from partkd.engine.config import data_spec_from_dict
+    from partkd.engine.data import load_paired
+
+    return load_paired(data_spec_from_dict(dict(data), "app data"))
+
+
+def paired_dataset(sel: Selection) -> Any:
+    """The selected PairedDataset (cached per data spec); raises PartKDError when unreadable."""
+    return _paired(sel.data)
+
+
+def _mtime(path: str) -> float:
+    """Modification time of a checkpoint's metadata (to invalidate caches when a file is rewritten)."""
+    from partkd.checkpoints import stem_of
+
+    stem = stem_of(path)
+    meta = stem.with_name(stem.name + ".json")
+    return meta.stat().st_mtime if meta.exists() else 0.0
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the checkpoint…")
+def _loaded(path: str, mtime: float) -> Any:
+    from partkd.checkpoints import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+def load_model(path: str) -> Any:
+    """The checkpoint at `path` as partkd.checkpoints.Loaded (cached until its metadata changes)."""
+    return _loaded(path, _mtime(path))
+
+
+def read_meta(path: str) -> dict:
+    """A checkpoint's metadata (cheap: JSON only)."""
+    from partkd.checkpoints import read_meta as _read
+
+    return _read(path)
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def available_checkpoints() -> list[dict]:
+    """Shipped checkpoints and those of finished jobs (rescanned every few seconds)."""
+    from partkd.checkpoints import list_checkpoints
+
+    return list_checkpoints(CHECKPOINT_DIR, jobs_root())
+
+
+def jobs_root() -> Path:
+    """The jobs root the app submits to and lists ($PARTKD_JOBS, else ./jobs)."""
+    from partkd.engine import jobs
+
+    return jobs.jobs_root()
+
+
+def kd_method(meta: dict) -> str:
+    """The KD method a student checkpoint was trained with ('none' when it had no teacher)."""
+    kd = meta.get("kd") or {}
+    return str(kd.get("method", kd.get("kd", "none")) if isinstance(kd, dict) else kd)
+
+
+def role_of(row: dict) -> str:
+    """'teacher', 'nokd' or 'kd' for a list_checkpoints row."""
+    if row["role"] == "teacher":
+        return "teacher"
+    try:
+        return "nokd" if kd_method(read_meta(row["path"])) == "none" else "kd"
+    except PartKDError:
+        return "kd"
+
+
+def _label(row: dict) -> str:
+    """Picker label: file name, where it comes from (shipped or the job's folder) and layout."""
+    p = Path(row["path"])
+    if p.parent == CHECKPOINT_DIR:
+        origin = "shipped"
+    elif p.is_relative_to(jobs_root()):
+        origin = "job " + p.relative_to(jobs_root()).parts[0]
+    else:
+        origin = str(p.parent)
+    return f"{p.stem} · {origin} · {row['layout']}"
+
+
+# ---------------------------------------------------------------- sidebar
+
+def format_choices() -> list[str]:
+    """'auto-detect' plus the loaders' FORMATS (without 'synthetic', which has its own choice)."""
+    from partkd.data.loaders import FORMATS
+
+    return ["auto-detect", *(f for f in FORMATS if f != "synthetic")]
+
+
+def _data_picker() -> tuple[tuple[str, Any], ...]:
+    """Sidebar dataset controls; returns the DataSpec fields."""
+    st.sidebar.subheader("Data")
+    source = widget(st.sidebar.radio, "Source", "src", "synthetic", options=["synthetic", "folder or file"],
+                    horizontal=True, help="Built-in synthetic actions, or a dataset on disk (high quality; "
+                                          "low quality is simulated from it).")
+    level = widget(st.sidebar.selectbox, "Low quality: estimator simulation", "data_level", "medium",
+                   options=list(ESTIMATOR_LEVELS), help="How the dataset's low-quality half is simulated "
+                                                        "(used for evaluation and training).")
+    fields: dict[str, Any] = {"level": level}
+    if source == "synthetic":
+        fields.update(APP_SYNTHETIC)
+        fields["seed"] = int(widget(st.sidebar.number_input, "Synthetic seed", "synth_seed", 0, min_value=0,
+                                    max_value=10_000, step=1))
+    else:
+        path = widget(st.sidebar.text_input, "Dataset path", "data_path", "",
+                      placeholder="/data/penn_action or file.npz")
+        fmt = widget(st.sidebar.selectbox, "Format", "data_format", "auto-detect", options=format_choices())
+        low = widget(st.sidebar.selectbox, "Low-quality layout", "low_layout", "coco17",
+                     options=["coco17", "same", "penn13", "openpose18"])
+        fields.update(source=path.strip() or "(no path given)", format=None if fmt == "auto-detect" else fmt,
+                      low_layout=low)
+    return tuple(sorted(fields.items()))
+
+
+def _checkpoint_picker(role: str, rows: list[dict]) -> str | None:
+    """One sidebar select box for a model role: its checkpoints, none, or a typed path."""
+    mine = [r for r in rows if role_of(r) == role]
+    labels = {_label(r): r["path"] for r in mine}
+    options = [*labels, NONE, OTHER]
+    shipped = [lab for lab, p in labels.items() if Path(p).parent == CHECKPOINT_DIR]
+    default = (shipped or list(labels) or [NONE])[0]
+    choice = widget(st.sidebar.selectbox, ROLES[role], f"ckpt_{role}", default, options=options)
+    if choice == OTHER:
+        typed = widget(st.sidebar.text_input, f"{ROLES[role]}: checkpoint path", f"ckpt_{role}_path", "",
+                       placeholder="run folder, .safetensors or .json")
+        return typed.strip() or None
+    return labels.get(choice)
+
+
+def sidebar() -> Selection:
+    """Draw the shared sidebar (data and checkpoints) and return the selection."""
+    data = _data_picker()
+    st.sidebar.subheader("Models")
+    try:
+        rows = available_checkpoints()
+    except PartKDError as e:
+        st.sidebar.error(str(e))
+        rows = []
+    if not rows:
+        st.sidebar.caption("No checkpoints found in `checkpoints/` or in finished jobs yet.")
+    picks = {role: _checkpoint_picker(role, rows) for role in ROLES}
+    return Selection(data, picks["teacher"], picks["nokd"], picks["kd"])
+
+
+def occlusion_controls(where_: Any = st) -> Occlusion:
+    """Occlusion/estimator controls shared by the Skeletons and Compare pages."""
+    cols = where_.columns([2, 2, 3, 2, 1])
+    op = widget(cols[0].slider, "Occlusion probability (OP)", "op", 0.3, min_value=0.0, max_value=0.9, step=0.05)
+    mode = widget(cols[1].selectbox, "Occlusion mode", "occ_mode", "joint", options=list(OCCLUSION_MODES),
+                  help="joint: each joint of each frame i.i.d.; sequence: a joint for the whole clip; "
+                       "part: whole body parts for the whole clip")
+    parts = widget(cols[2].multiselect, "Parts to occlude (part mode)", "occ_parts", [], options=list(PARTS),
+                   disabled=mode != "part", help="Empty: each part dropped with probability OP.")
+    level = widget(cols[3].selectbox, "Estimator level", "level", "medium", options=list(ESTIMATOR_LEVELS))
+    seed = widget(cols[4].number_input, "Seed", "occ_seed", 0, min_value=0, max_value=10_000, step=1)
+    return Occlusion(float(op), str(mode), tuple(parts) if mode == "part" else (), str(level), int(seed))
+
+
+# ---------------------------------------------------------------- clips under the chosen degradation
+
+@st.cache_resource(max_entries=6, show_spinner="Simulating the pose estimator…")
+def _estimated(data: tuple[tuple[str, Any], ...], level: str, seed: int) -> Any:
+    from partkd.data.degrade import simulate_estimator
+
+    pair = _paired(data)
+    return simulate_estimator(pair.high, target_layout=pair.low.layout, level=level, seed=seed)
+
+
+def estimated_dataset(sel: Selection, occ: Occlusion) -> Any:
+    """The high-quality clips through the pose-estimator simulation at the chosen level and seed (cached)."""
+    return _estimated(sel.data, occ.level, occ.seed)
+
+
+def low_clip(sel: Selection, index: int, occ: Occlusion) -> tuple[np.ndarray, np.ndarray]:
+    """(estimated, occluded) low-quality versions of high clip `index` under the shared settings: exactly
+    what the students are shown on the Compare page."""
+    from partkd.data.degrade import occlude
+
+    clip = estimated_dataset(sel, occ).clips[index]
+    return clip, occlude(clip, estimated_dataset(sel, occ).layout, occ.op, mode=occ.mode,
+                         parts=list(occ.parts) or None, seed=occ.seed)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the model on every clip…")
+def _predict_all(path: str, mtime: float, data: tuple[tuple[str, Any], ...], occ: tuple) -> np.ndarray:
+    from partkd.data.dataset import SkeletonDataset
+    from partkd.data.degrade import occlude
+    from partkd.engine.data import model_inputs
+    from partkd.engine.evaluate import check_compatible, predict_proba
+
+    loaded = _loaded(path, mtime)
+    o = Occlusion(*occ)
+    if loaded.role == "teacher":
+        ds = _paired(data).high
+    else:
+        est = _estimated(data, o.level, o.seed)
+        clips = [occlude(c, est.layout, o.op, mode=o.mode, parts=list(o.parts) or None, seed=o.seed)
+                 for c in est.clips]
+        ds = SkeletonDataset(clips, est.labels, est.class_names, est.split, est.layout, est.names, est.pair_ids,
+                             est.meta)
+    check_compatible(loaded, ds)
+    return predict_proba(loaded, model_inputs(ds, loaded.meta))
+
+
+def predict_all(path: str, sel: Selection, occ: Occlusion) -> np.ndarray:
+    """(N, K) class probabilities of a checkpoint for every clip: teachers on the high-quality clips, students
+    on the estimated + occluded ones (the same clips the Skeletons page draws)."""
+    return _predict_all(path, _mtime(path), sel.data, dataclasses.astuple(occ))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _op_curve(path: str, mtime: float, data: tuple, ops: tuple[float, ...], mode: str, seed: int,
+              _progress: Callable[[dict], None] | None = None) -> list[dict]:
+    from partkd.engine.evaluate import accuracy_vs_op
+
+    test = _paired(data).by_split("test")
+    return accuracy_vs_op(_loaded(path, mtime), test, list(ops), seed=seed, mode=mode, progress=_progress)
+
+
+def op_curve(path: str, sel: Selection, ops: list[float], mode: str = "joint", seed: int = 0,
+             progress: Callable[[dict], None] | None = None) -> list[dict]:
+    """Top-1/top-5 of a checkpoint at each OP on the test split (engine's accuracy_vs_op, cached)."""
+    return _op_curve(path, _mtime(path), sel.data, tuple(ops), mode, seed, _progress=progress)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _part_sensitivity(path: str, mtime: float, data: tuple) -> list[float]:
+    from partkd.engine.evaluate import part_sensitivity as engine_part_sensitivity
+
+    return engine_part_sensitivity(_loaded(path, mtime), _paired(data).by_split("test")).tolist()
+
+
+def part_sensitivity(path: str, sel: Selection) -> list[float]:
+    """Top-1 drop of a checkpoint on the test split when each of the five parts is removed (cached)."""
+    return _part_sensitivity(path, _mtime(path), sel.data)
+
+
+def clip_picker(high: Any, where_: Any = st) -> int:
+    """Class and clip select boxes (shared by the pages); returns the index of the clip in `high`."""
+    c1, c2 = where_.columns(2)
+    names = list(high.class_names)
+    cls = widget(c1.selectbox, "Action class", "cls", names[0], options=names)
+    members = [int(i) for i in np.flatnonzero(high.labels == names.index(cls))]
+    if not members:
+        c2.warning(f"No clip of class '{cls}' in this dataset.")
+        st.stop()
+    label = {i: f"{high.names[i]} ({high.split[i]})" for i in members}
+    return int(widget(c2.selectbox, "Clip", "clip", members[0], options=members, format_func=label.get))
+
+
+def select_clip(high: Any, index: int) -> None:
+    """Make the class and clip pickers show clip `index` (call from a button callback)."""
+    for key, value in (("cls", high.class_names[int(high.labels[index])]), ("clip", int(index))):
+        st.session_state[f"_kept_{key}"] = value
+        st.session_state[f"w_{key}"] = value
+
+
+def describe_checkpoint(path: str) -> dict[str, Any]:
+    """A short, JSON-able description of a checkpoint for tables (name, layout, KD, metrics)."""
+    meta = read_meta(path)
+    metrics = meta.get("metrics") or {}
+    top1 = metrics.get("top1", metrics.get("val_acc"))
+    return {"file": Path(path).name, "folder": str(Path(path).parent), "role": meta.get("role", ""),
+            "layout": meta.get("layout", {}).get("name", ""), "classes": len(meta.get("class_names", [])),
+            "kd": kd_method(meta) if meta.get("role") == "student" else "",
+            "preset": str(meta.get("preset", (meta.get("train") or {}).get("preset", ""))),
+            "top1": None if top1 is None else float(top1), "created": meta.get("created", "")}
+
+
+def spec_summary(data: tuple[tuple[str, Any], ...]) -> str:
+    """One line describing the data selection."""
+    d = dict(data)
+    if d.get("source", "synthetic") == "synthetic":
+        return (f"synthetic actions: {d['num_classes']} classes × {d['clips_per_class']} clips "
+                f"(seed {d.get('seed', 0)}), low quality simulated at '{d['level']}'")
+    return f"{d['source']} ({d.get('format') or 'auto-detected format'}), low quality: " \
+           f"{d.get('low_layout')} simulated at '{d['level']}'"
+
+
+def to_json(value: Any) -> str:
+    """Stable JSON of a dataclass or plain value (for cache keys and display)."""
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    return json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,234 @@
+"""Checkpoints: weights in safetensors + metadata in JSON, written atomically; no pickle is ever loaded."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from partkd import __version__
+from partkd.errors import CheckpointError, PartKDError, where
+from partkd.io import atomic_write_bytes, atomic_write_json
+from partkd.layouts import Layout, layout_from_dict
+
+WEIGHTS_SUFFIX = ".safetensors"
+META_SUFFIX = ".json"
+RESUME_PREFIX = "resume."
+_MODEL_KEYS = ("arch", "num_classes")
+
+
+@dataclass
+class Loaded:
+    """A rebuilt model (eval mode, on its device) with its checkpoint metadata and path."""
+
+    model: nn.Module
+    meta: dict
+    path: Path
+
+    @property
+    def layout(self) -> Layout:
+        return layout_from_dict(self.meta["layout"], self.path)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    @property
+    def role(self) -> str:
+        return str(self.meta.get("role", ""))
+
+
+def code_version() -> str:
+    """Package version plus `git rev-parse --short HEAD` of the source tree when it is a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5, check=False)
+        sha = out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+{sha}" if sha else __version__
+
+
+def command_line() -> str:
+    """The command line of this process, shell-quoted (stored in checkpoint metadata)."""
+    return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
+
+
+def model_meta(model: nn.Module, arch: str, num_classes: int) -> dict[str, Any]:
+    """The `model` metadata entry: ModelConfig fields plus arch and num_classes (enough to rebuild)."""
+    cfg = getattr(model, "config", None)
+    if cfg is None or not dataclasses.is_dataclass(cfg):
+        raise CheckpointError(where(type(model).__name__, "model has no dataclass `config` to record"))
+    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+    return {**fields, "arch": arch, "num_classes": int(num_classes)}
+
+
+def stem_of(path: str | Path) -> Path:
+    """Checkpoint stem: 'x.safetensors', 'x.json', 'x.pt' or 'x' -> 'x'; a run folder -> '<folder>/model'."""
+    p = Path(path)
+    if p.is_dir():
+        return p / "model"
+    if p.suffix in (WEIGHTS_SUFFIX, META_SUFFIX, ".pt", ".pth"):
+        return p.with_suffix("")
+    return p
+
+
+def _tensors(model: nn.Module, extra: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    out = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    for k, v in (extra or {}).items():
+        out[RESUME_PREFIX + k] = v.detach().to("cpu").contiguous().clone()
+    return out
+
+
+def save_checkpoint(path_stem: str | Path, model: nn.Module, meta: dict,
+                    extra: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write `<stem>.safetensors` then `<stem>.json` atomically; the JSON records the weights' sha256.
+
+    `meta` gets `code_version`, `created` and `command` when absent; `extra` tensors (optimizer and RNG state
+    of a resume point) are stored under the 'resume.' prefix. Returns the weights path.
+    """
+    stem = stem_of(path_stem)
+    try:
+        blob = st_save(_tensors(model, extra), metadata={"format": "pt", "producer": "partkd"})
+    except (RuntimeError, ValueError) as e:
+        raise CheckpointError(where(stem, f"cannot serialise weights ({e})")) from None
+    full = {"code_version": code_version(), "command": command_line(),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **meta,
+            "weights": stem.name + WEIGHTS_SUFFIX, "weights_sha256": hashlib.sha256(blob).hexdigest()}
+    weights = stem.with_name(stem.name + WEIGHTS_SUFFIX)
+    atomic_write_bytes(weights, blob)
+    atomic_write_json(stem.with_name(stem.name + META_SUFFIX), full)
+    return weights
+
+
+def update_meta(path: str | Path, **updates: Any) -> dict:
+    """Merge keys into a checkpoint's JSON metadata (atomic rewrite); returns the new metadata."""
+    stem = stem_of(path)
+    meta = read_meta(stem)
+    meta.update(updates)
+    atomic_write_json(stem.with_name(stem.name + META_SUFFIX), meta)
+    return meta
+
+
+def read_meta(path: str | Path) -> dict:
+    """The JSON metadata of a checkpoint (given its stem, weights, JSON path or run folder)."""
+    stem = stem_of(path)
+    meta_path = stem.with_name(stem.name + META_SUFFIX)
+    try:
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(where(meta_path, "checkpoint metadata not found")) from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(where(meta_path, f"unreadable checkpoint metadata ({e})")) from None
+    if not isinstance(meta, dict) or "model" not in meta or "layout" not in meta or "class_names" not in meta:
+        raise CheckpointError(where(meta_path, "not a partkd checkpoint (needs model, layout, class_names)"))
+    return meta
+
+
+def read_tensors(path: str | Path, meta: dict | None = None) -> dict[str, torch.Tensor]:
+    """All tensors of a checkpoint: safetensors (checked against the JSON's sha256), or a .pt state dict
+    loaded with `torch.load(weights_only=True)`; never unrestricted pickle."""
+    p = Path(path)
+    stem = stem_of(p)
+    if p.suffix in (".pt", ".pth"):
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise CheckpointError(where(p, "checkpoint weights not found")) from None
+        except Exception as e:  # noqa: BLE001 - any refusal or parse failure is an unsafe/corrupt file
+            raise CheckpointError(where(p, f"not a plain tensor state dict ({type(e).__name__})")) from None
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise CheckpointError(where(p, "not a plain tensor state dict"))
+        return state
+    weights = stem.with_name(stem.name + WEIGHTS_SUFFIX)
+    try:
+        blob = weights.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(where(weights, "checkpoint weights not found")) from None
+    except OSError as e:
+        raise CheckpointError(where(weights, f"cannot read ({e.strerror})")) from None
+    expected = (meta or {}).get("weights_sha256")
+    if expected and hashlib.sha256(blob).hexdigest() != expected:
+        raise CheckpointError(where(weights, "weights do not match their metadata (interrupted write or edited file)"))
+    try:
+        return st_load(blob)
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise CheckpointError(where(weights, f"corrupt safetensors file ({e})")) from None
+
+
+def build_from_meta(meta: dict, source: object = "checkpoint") -> nn.Module:
+    """Rebuild the (untrained) model a checkpoint's metadata describes."""
+    from partkd.models import build_model
+    from partkd.models.common import ModelConfig
+
+    info = dict(meta["model"])
+    try:
+        arch, num_classes = info.pop("arch"), int(info.pop("num_classes"))
+        defaults = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
+        cfg = ModelConfig(**{k: tuple(v) if isinstance(defaults.get(k), tuple) else v for k, v in info.items()})
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(where(source, f"model description not understood ({e})")) from None
+    return build_model(arch, layout_from_dict(meta["layout"], source), num_classes, cfg)
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loaded:
+    """Rebuild the model from `meta["model"]`, load its weights (strict) and return it in eval mode."""
+    p = Path(path)
+    meta = read_meta(p)
+    tensors = read_tensors(p, meta)
+    model = build_from_meta(meta, p)
+    state = {k: v for k, v in tensors.items() if not k.startswith(RESUME_PREFIX)}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(where(p, f"weights do not fit the described model ({first})")) from None
+    model.to(device).eval()
+    return Loaded(model, meta, stem_of(p).with_suffix(WEIGHTS_SUFFIX) if p.suffix != ".pt" else p)
+
+
+def resume_tensors(path: str | Path) -> tuple[dict, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(meta, model state, extra resume tensors without their prefix) of a resume point such as `last`."""
+    meta = read_meta(path)
+    tensors = read_tensors(path, meta)
+    model = {k: v for k, v in tensors.items() if not k.startswith(RESUME_PREFIX)}
+    extra = {k[len(RESUME_PREFIX):]: v for k, v in tensors.items() if k.startswith(RESUME_PREFIX)}
+    return meta, model, extra
+
+
+def list_checkpoints(*folders: str | Path) -> list[dict]:
+    """Finished checkpoints (not `last` resume points) under the folders (default `checkpoints/`), newest first."""
+    found: list[dict] = []
+    for folder in folders or (Path("checkpoints"),):
+        root = Path(folder)
+        if not root.is_dir():
+            continue
+        for meta_path in sorted(root.rglob("*" + META_SUFFIX)):
+            if meta_path.name == "last" + META_SUFFIX or not meta_path.with_suffix(WEIGHTS_SUFFIX).exists():
+                continue
+            try:
+                meta = read_meta(meta_path)
+            except PartKDError:
+                continue
+            found.append({"path": str(meta_path.with_suffix(WEIGHTS_SUFFIX)), "role": meta.get("role", ""),
+                          "name": meta.get("name", meta_path.stem), "layout": meta["layout"].get("name", ""),
+                          "classes": list(meta["class_names"]), "metrics": meta.get("metrics", {}),
+                          "created": meta.get("created", "")})
+    return sorted(found, key=lambda r: r["created"], reverse=True)
+
+
+__all__ = ["Loaded", "save_checkpoint", "load_checkpoint", "read_meta", "update_meta", "list_checkpoints",
+           "read_tensors", "resume_tensors", "build_from_meta", "model_meta", "code_version", "command_line",
+           "stem_of"]

@@ -1,0 +1,122 @@
+"""The generic `.npz` format: dense arrays any dataset can be converted to (read without pickle)."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from partkd.data.dataset import SkeletonDataset
+from partkd.data.formats.common import (Clip, FormatLoader, build_dataset, check_dims, finish_clip, gather,
+                                        layout_for_joints, list_files)
+from partkd.errors import DataError, where
+from partkd.io import atomic_write_bytes
+from partkd.layouts import Layout, get_layout, layout_from_dict
+
+KEYS = ("keypoint", "keypoint_score", "label", "split", "class_names", "layout", "pair_id", "length", "name")
+
+
+def files(path: Path) -> list[Path]:
+    """The one .npz file."""
+    if path.is_dir():
+        raise DataError(where(path, "is a folder; the npz format is one .npz file"))
+    return list_files(path, (".npz",), "generic .npz")
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The known arrays of the file, loaded with allow_pickle=False."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in KEYS if k in z.files}
+    except Exception as e:  # noqa: BLE001 - zipfile, numpy and OS errors all mean an unreadable file
+        raise DataError(where(path, f"not a readable .npz without pickled objects ({type(e).__name__}: {e})")) \
+            from None
+    for k in ("keypoint", "label"):
+        if k not in arrays:
+            raise DataError(where(path, f"missing array '{k}'"))
+    return arrays
+
+
+def file_layout(value: np.ndarray, source: Path) -> Layout:
+    """The layout stored in the file: a built-in name or a layout JSON string."""
+    text = str(value.reshape(-1)[0]) if value.size == 1 and value.dtype.kind == "U" else None
+    if text is None:
+        raise DataError(where(source, "'layout' must be one string (a built-in name or layout JSON)"))
+    if text.lstrip().startswith("{"):
+        try:
+            return layout_from_dict(json.loads(text), source)
+        except ValueError as e:
+            raise DataError(where(source, f"'layout' is not valid JSON ({e})")) from None
+    return get_layout(text)
+
+
+def per_clip(arrays: dict[str, np.ndarray], key: str, n: int, default: np.ndarray, source: Path) -> np.ndarray:
+    """Array `key` of length n, or `default` when absent."""
+    value = arrays.get(key, default)
+    if value.ndim != 1 or len(value) != n:
+        raise DataError(where(source, f"'{key}' has shape {value.shape}, expected ({n},)"))
+    return value
+
+
+def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool) -> SkeletonDataset:
+    """Every clip of the file; each keeps its first `length` frames."""
+    arrays = read_arrays(paths[0])
+    kp = arrays["keypoint"]
+    if kp.ndim != 5 or kp.shape[-1] not in (2, 3) or kp.dtype.kind not in "fiu":
+        raise DataError(where(path, f"'keypoint' must be numeric (N, M, T, V, C=2|3), got {kp.shape} {kp.dtype}"))
+    n, _, t, v, c = kp.shape
+    if n == 0:
+        raise DataError(where(path, "'keypoint' holds no clips"))
+    if c == 2:
+        score = arrays.get("keypoint_score", (kp != 0).any(axis=-1))
+        if score.shape != kp.shape[:4]:
+            raise DataError(where(path, f"'keypoint_score' has shape {score.shape}, expected {kp.shape[:4]}"))
+        kp = np.concatenate([kp.astype(np.float32), score.astype(np.float32)[..., None]], axis=-1)
+    if layout is None and "layout" in arrays:
+        layout = file_layout(arrays["layout"], path)
+    layout = layout or layout_for_joints(v, 2 if c == 2 else None, path)
+    if c == 2:
+        check_dims(layout, 2, path)
+    labels = per_clip(arrays, "label", n, np.zeros(0), path)
+    if labels.dtype.kind not in "iu":
+        raise DataError(where(path, f"'label' must be integers, got {labels.dtype}"))
+    split = per_clip(arrays, "split", n, np.full(n, "train"), path).astype(str)
+    names = per_clip(arrays, "name", n, np.array([f"{i:06d}" for i in range(n)]), path).astype(str)
+    pair_ids = per_clip(arrays, "pair_id", n, np.arange(n), path).astype(np.int64)
+    lengths = per_clip(arrays, "length", n, np.full(n, t), path).astype(np.int64)
+    k = int(labels.max()) + 1
+    class_names = [str(s) for s in arrays.get("class_names", np.array([f"class_{i:03d}" for i in range(k)]))]
+
+    def one(i: int) -> Clip:
+        if not 0 < lengths[i] <= t:
+            raise DataError(where(f"{path}:{names[i]}", f"length {lengths[i]} is outside 1..{t}"))
+        clip = finish_clip(kp[i, :, :lengths[i]], layout, f"{path}:{names[i]}")
+        return Clip(names[i], clip, int(labels[i]), split[i], int(pair_ids[i]))
+
+    clips, skipped = gather(((f"{path}:{names[i]}", i) for i in range(n)), one, path, skip_bad, noun="clips")
+    return build_dataset(clips, class_names, layout, skipped)
+
+
+def save_generic_npz(ds: SkeletonDataset, path: str | Path) -> None:
+    """Write `ds` in the generic npz format (zero-padded to the longest clip and largest person count)."""
+    n = len(ds)
+    m = max((c.shape[0] for c in ds.clips), default=1)
+    t = max((c.shape[1] for c in ds.clips), default=1)
+    kp = np.zeros((n, m, t, ds.layout.num_joints, 3), dtype=np.float32)
+    for i, c in enumerate(ds.clips):
+        kp[i, :c.shape[0], :c.shape[1]] = c
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf, keypoint=kp, label=ds.labels, split=ds.split.astype(str),
+        class_names=np.array(ds.class_names, dtype=str),
+        layout=np.array(json.dumps(ds.layout.to_dict())), pair_id=ds.pair_ids,
+        length=np.array([c.shape[1] for c in ds.clips], dtype=np.int64), name=np.array(ds.names, dtype=str))
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+FORMAT = FormatLoader(
+    "npz", files, parse,
+    description="generic .npz: keypoint (N, M, T, V, C), label (N,), optional split, class_names, layout, "
+                "pair_id, length, name, keypoint_score",
+)

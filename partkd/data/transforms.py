@@ -1,0 +1,149 @@
+"""Clip preprocessing and augmentation: frame/person fitting, normalisation, dense batching, random affine.
+
+Every function works on float arrays whose last axis is C = 3: (x, y, z) for 3D layouts and
+(x, y, confidence) for 2D ones. A joint whose channels are all zero is missing and stays exactly zero.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from partkd.data.dataset import SkeletonDataset
+from partkd.errors import ConfigError, where
+from partkd.layouts import Layout
+
+FRAME_MODES = ("pad", "resample")
+
+
+def present(x: np.ndarray) -> np.ndarray:
+    """Boolean mask over all axes but the last: True where a joint is not all-zero."""
+    return np.any(x != 0, axis=-1)
+
+
+def coord_channels(layout: Layout) -> int:
+    """Number of geometric channels: 3 for 3D layouts, 2 for 2D ones (channel 2 is confidence)."""
+    return 3 if layout.dims == 3 else 2
+
+
+def body_size(clip: np.ndarray, layout: Layout) -> float:
+    """Mean length of the bones whose two ends are present, over all persons and frames (1.0 if none)."""
+    d = coord_channels(layout)
+    child, parent = np.asarray(layout.edges, dtype=np.int64).T
+    ok = present(clip)
+    both = ok[..., child] & ok[..., parent]
+    lengths = np.linalg.norm(clip[..., child, :d] - clip[..., parent, :d], axis=-1)
+    return float(lengths[both].mean()) if both.any() else 1.0
+
+
+def fit_frames(clip: np.ndarray, frames: int, mode: str = "pad") -> np.ndarray:
+    """Bring a clip (M, T, V, C) to `frames` frames: crop/zero-pad, or linearly resample its valid frames.
+
+    In "resample" mode the frames holding any joint are kept and resampled at `frames` evenly spaced
+    positions; an output joint is missing when either interpolation end with non-zero weight is missing.
+    """
+    if frames < 1:
+        raise ConfigError(where("fit_frames", f"frames must be >= 1, got {frames}"))
+    m, t, v, c = clip.shape
+    if mode == "pad":
+        out = np.zeros((m, frames, v, c), dtype=clip.dtype)
+        n = min(t, frames)
+        out[:, :n] = clip[:, :n]
+        return out
+    if mode != "resample":
+        raise ConfigError(where("fit_frames", f"unknown mode '{mode}', use one of {FRAME_MODES}"))
+    valid = clip[:, present(clip).any(axis=(0, 2))]
+    n = valid.shape[1]
+    if n == 0:
+        return np.zeros((m, frames, v, c), dtype=clip.dtype)
+    pos = np.linspace(0.0, n - 1, frames)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    w = (pos - lo)[None, :, None]
+    a, b = valid[:, lo], valid[:, hi]
+    ok = (present(a) | (w == 1.0)) & (present(b) | (w == 0.0))
+    out = (1.0 - w[..., None]) * a + w[..., None] * b
+    return np.where(ok[..., None], out, 0.0).astype(clip.dtype)
+
+
+def person_activity(clip: np.ndarray) -> np.ndarray:
+    """Per-person activity (M,): summed variance over the frames where the person is present."""
+    shown = present(clip).any(axis=2)  # (M, T)
+    cnt = np.maximum(shown.sum(axis=1), 1)[:, None, None]
+    mask = shown[:, :, None, None]
+    mean = (clip * mask).sum(axis=1, keepdims=True) / cnt[:, None]
+    var = (((clip - mean) * mask) ** 2).sum(axis=1) / cnt
+    return var.sum(axis=(1, 2))
+
+
+def fit_persons(clip: np.ndarray, persons: int) -> np.ndarray:
+    """Keep the `persons` most active persons of a clip (ties: more present joints, then original order).
+
+    The result (persons, T, V, C) is ordered by decreasing activity and zero-padded.
+    """
+    if persons < 1:
+        raise ConfigError(where("fit_persons", f"persons must be >= 1, got {persons}"))
+    m, t, v, c = clip.shape
+    count = present(clip).sum(axis=(1, 2))
+    order = np.lexsort((np.arange(m), -count, -person_activity(clip)))[:persons]
+    out = np.zeros((persons, t, v, c), dtype=clip.dtype)
+    out[: len(order)] = clip[order]
+    return out
+
+
+def normalize_clip(clip: np.ndarray, layout: Layout) -> np.ndarray:
+    """Centre on the centre joint (first frame where the first person has it) and divide by body_size.
+
+    Falls back to the mean of the first present frame's joints when the centre joint is never seen.
+    2D clips keep their confidence channel; missing joints stay exactly zero.
+    """
+    d = coord_channels(layout)
+    ok = present(clip)
+    if not ok.any():
+        return clip.copy()
+    seen = np.flatnonzero(ok[0, :, layout.center])
+    if seen.size:
+        origin = clip[0, seen[0], layout.center, :d]
+    else:
+        mi, ti = np.argwhere(ok.any(axis=2))[0]
+        origin = clip[mi, ti, ok[mi, ti], :d].mean(axis=0)
+    out = clip.astype(np.float32, copy=True)
+    out[..., :d] = (clip[..., :d] - origin) / body_size(clip, layout)
+    out[~ok] = 0.0
+    return out
+
+
+def to_array(ds: SkeletonDataset, frames: int, persons: int, mode: str = "pad",
+             normalize: bool = True) -> np.ndarray:
+    """Dense float32 batch (N, persons, frames, V, C): fit_persons, normalize_clip, then fit_frames per clip."""
+    out = np.zeros((len(ds), persons, frames, ds.layout.num_joints, 3), dtype=np.float32)
+    for i, clip in enumerate(ds.clips):
+        x = fit_persons(clip, persons)
+        if normalize:
+            x = normalize_clip(x, ds.layout)
+        out[i] = fit_frames(x, frames, mode)
+    return out
+
+
+def augment(batch: np.ndarray, layout: Layout, rng: np.random.Generator | int,
+            rotate_deg: float = 15.0, scale: float = 0.1, shift: float = 0.1) -> np.ndarray:
+    """Random rotation, scaling and shift per sample of a batch (N, M, T, V, C).
+
+    3D: rotation about the vertical y axis; 2D: in-plane rotation of (x, y). Angles are uniform in
+    ±rotate_deg, scale factors in 1 ± scale, shifts in ±shift per coordinate. Confidence and missing
+    joints are untouched.
+    """
+    rng = np.random.default_rng(rng)
+    n = batch.shape[0]
+    d = coord_channels(layout)
+    theta = np.deg2rad(rng.uniform(-rotate_deg, rotate_deg, n))
+    cos, sin = np.cos(theta), np.sin(theta)
+    rot = np.zeros((n, d, d))
+    if d == 3:  # about y: x' = cos x + sin z, z' = -sin x + cos z
+        rot[:, 0, 0], rot[:, 0, 2], rot[:, 1, 1], rot[:, 2, 0], rot[:, 2, 2] = cos, sin, 1.0, -sin, cos
+    else:
+        rot[:, 0, 0], rot[:, 0, 1], rot[:, 1, 0], rot[:, 1, 1] = cos, -sin, sin, cos
+    rot *= rng.uniform(1.0 - scale, 1.0 + scale, n)[:, None, None]
+    offset = rng.uniform(-shift, shift, (n, d))
+    xyz = np.einsum("nij,nmtvj->nmtvi", rot, batch[..., :d]) + offset[:, None, None, None, :]
+    out = batch.copy()
+    out[..., :d] = np.where(present(batch)[..., None], xyz, 0.0)
+    return out

@@ -1,0 +1,223 @@
+"""Typed run configurations with named presets: what data, how to train, how to distil (method.md §5-7)."""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from partkd.errors import ConfigError, where
+
+KD_METHODS: tuple[str, ...] = ("none", "kl", "global_msc", "pmsc_uniform", "pmsc", "skd")
+OCCLUSION_MODES: tuple[str, ...] = ("joint", "sequence", "part")
+PRECISIONS: tuple[str, ...] = ("bf16", "fp32")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+FRAME_MODES: tuple[str, ...] = ("pad", "resample")
+
+T = TypeVar("T")
+
+
+@dataclass
+class DataSpec:
+    """Where the paired data comes from: the synthetic generator or a dataset path, and how L is made.
+
+    `low` is "simulate" (pose-estimator simulation of H into `low_layout`; "same" keeps H's layout, the
+    homogeneous case) or a path to a real low-quality dataset whose pair ids link it to H. `frames` and
+    `persons` override the training preset's input shape when set.
+    """
+
+    source: str = "synthetic"
+    format: str | None = None
+    high_layout: str | None = None
+    low: str = "simulate"
+    low_format: str | None = None
+    low_layout: str = "coco17"
+    level: str = "medium"
+    seed: int = 0
+    num_classes: int = 10
+    clips_per_class: int = 60
+    synth_frames: int = 64
+    frames: int | None = None
+    persons: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 2 or self.clips_per_class < 2 or self.synth_frames < 4:
+            raise ConfigError(where("data", "synthetic data needs num_classes >= 2, clips_per_class >= 2, "
+                                            "synth_frames >= 4"))
+        for name in ("frames", "persons"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ConfigError(where(f"data.{name}", f"must be >= 1, got {v}"))
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.source == "synthetic"
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation recipe and model choice (paper §4.2: SGD 0.9, wd 1e-4, lr 0.1 ×0.1 at 30/40/50, 60 epochs)."""
+
+    preset: str = "paper"
+    arch: str = "stgcn"
+    model: str = "paper"
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 0.1
+    milestones: tuple[int, ...] = (30, 40, 50)
+    gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    frames: int = 300
+    persons: int = 2
+    frame_mode: str = "pad"
+    device: str = "auto"
+    precision: str = "bf16"
+    seed: int = 0
+    augment: bool = True
+    eval_every: int = 1
+
+    def __post_init__(self) -> None:
+        self.milestones = tuple(int(m) for m in self.milestones)
+        _check_choice("train.device", self.device, DEVICES)
+        _check_choice("train.precision", self.precision, PRECISIONS)
+        _check_choice("train.frame_mode", self.frame_mode, FRAME_MODES)
+        for name in ("epochs", "batch_size", "frames", "persons", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(where(f"train.{name}", f"must be >= 1, got {getattr(self, name)}"))
+        if self.batch_size < 2:
+            raise ConfigError(where("train.batch_size", "must be >= 2 (batch norm and contrastive sets)"))
+        if self.lr <= 0 or not 0 < self.gamma <= 1 or self.momentum < 0 or self.weight_decay < 0:
+            raise ConfigError(where("train", "needs lr > 0, 0 < gamma <= 1, momentum >= 0, weight_decay >= 0"))
+
+    def lr_at(self, epoch: int) -> float:
+        """Step schedule: lr × gamma^(milestones passed) at a 0-based epoch."""
+        return self.lr * self.gamma ** sum(epoch >= m for m in self.milestones)
+
+
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    # Paper recipe (GPU): ST-GCN paper blocks, T = 300 zero-padded, M = 2.
+    "paper": {},
+    # Penn Action-sized data (~1,300 clips) on 2 CPU cores in about 15 minutes.
+    "cpu": {"model": "small", "epochs": 20, "batch_size": 32, "milestones": (12, 16, 18), "frames": 48,
+            "persons": 1, "frame_mode": "resample", "eval_every": 2},
+    # Seconds: for tests and the quick synthetic recipe.
+    "smoke": {"model": "tiny", "epochs": 4, "batch_size": 16, "milestones": (3,), "frames": 16, "persons": 1,
+              "frame_mode": "resample", "precision": "fp32"},
+}
+
+
+def train_preset(name: str, **overrides: Any) -> TrainConfig:
+    """A TrainConfig from a named preset (paper | cpu | smoke) with field overrides (None values ignored)."""
+    if name not in TRAIN_PRESETS:
+        raise ConfigError(where("train.preset", f"unknown preset '{name}' (choose from {', '.join(TRAIN_PRESETS)})"))
+    values = {**TRAIN_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}, "preset": name}
+    return _build(TrainConfig, values, "train")
+
+
+@dataclass
+class StudentConfig:
+    """Distillation settings: L_student = L_ce + α · L_kd (eq. 4), PMSC τ and w (eqs. 6, 8), occlusion, pairing."""
+
+    kd: str = "pmsc"
+    alpha: float = 1.0
+    tau: float = 1.0
+    w: float = 0.5
+    kl_temperature: float = 4.0
+    op: float = 0.0
+    occlusion: str = "joint"
+    paired_fraction: float = 1.0
+    use_solitary: bool = True
+    positives_per_class: int = 2
+    pairing_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice("kd", self.kd, KD_METHODS)
+        _check_choice("occlusion", self.occlusion, OCCLUSION_MODES)
+        if not 0.0 <= self.op <= 1.0:
+            raise ConfigError(where("op", f"occlusion probability must be in [0, 1], got {self.op}"))
+        if not 0.0 <= self.paired_fraction <= 1.0:
+            raise ConfigError(where("paired_fraction", f"must be in [0, 1], got {self.paired_fraction}"))
+        if self.alpha < 0 or self.tau <= 0 or self.w < 0 or self.kl_temperature <= 0:
+            raise ConfigError(where("kd", "needs alpha >= 0, tau > 0, w >= 0, kl_temperature > 0"))
+        if self.positives_per_class < 1:
+            raise ConfigError(where("positives_per_class", f"must be >= 1, got {self.positives_per_class}"))
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(where(name, f"'{value}' is not one of {', '.join(choices)}"))
+
+
+def _build(cls: type[T], values: dict[str, Any], source: object) -> T:
+    """Instantiate a config dataclass, rejecting unknown keys and wrongly typed values with one line."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(where(source, f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})"))
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in values:
+            _check_type(f"{source}.{f.name}", values[f.name], f.default)
+    return cls(**values)
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """Type check against the field's default (bool, int, float, str, tuple of ints; None allows str or int)."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value)
+    else:
+        ok = value is None or isinstance(value, (str, int))
+    if not ok:
+        raise ConfigError(where(name, f"bad value {value!r}"))
+
+
+def data_spec_from_dict(d: dict[str, Any], source: object = "data") -> DataSpec:
+    """DataSpec from a plain dict (a TOML table or checkpoint metadata); unknown keys are an error."""
+    return _build(DataSpec, dict(d), source)
+
+
+def train_config_from_dict(d: dict[str, Any], source: object = "train") -> TrainConfig:
+    """TrainConfig from a dict: `preset` names the base, the other keys override it."""
+    d = dict(d)
+    name = d.pop("preset", "paper")
+    if name not in TRAIN_PRESETS:
+        raise ConfigError(where(f"{source}.preset", f"unknown preset '{name}' (choose from {', '.join(TRAIN_PRESETS)})"))
+    return _build(TrainConfig, {**TRAIN_PRESETS[name], **d, "preset": name}, source)
+
+
+def student_config_from_dict(d: dict[str, Any], source: object = "student") -> StudentConfig:
+    """StudentConfig from a dict; unknown keys are an error."""
+    return _build(StudentConfig, dict(d), source)
+
+
+def to_dict(cfg: object) -> dict[str, Any]:
+    """Plain JSON-able dict of a config dataclass (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}  # type: ignore[arg-type]
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file, turning a missing file or a syntax error into one ConfigError line."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(where(p, "config file not found")) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(where(p, f"invalid TOML ({e})")) from None
+    except OSError as e:
+        raise ConfigError(where(p, f"cannot read ({e.strerror})")) from None
+
+
+__all__ = ["DataSpec", "TrainConfig", "StudentConfig", "KD_METHODS", "OCCLUSION_MODES", "TRAIN_PRESETS",
+           "train_preset", "data_spec_from_dict", "train_config_from_dict", "student_config_from_dict",
+           "to_dict", "load_toml"]

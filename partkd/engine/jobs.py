@@ -1,0 +1,473 @@
+"""Background jobs: one `partkd ...` command per job, run by a detached worker with a concurrency limit.
+
+A jobs root (`$PARTKD_JOBS` or `./jobs`) holds one folder per job with `job.json`, `log.txt` and the
+command's output folder `run/`, plus `config.json` (the limit), `.lock` (guards every status change)
+and `.worker.lock` (held by the single live worker). Jobs run in their own session, so they outlive
+the process that submitted them and can be signalled as a group.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from partkd.errors import JobError, PartKDError, where
+from partkd.io import atomic_write_json
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+FINISHED = ("done", "failed", "cancelled")
+DEFAULT_GRACE_S = 30.0
+POLL_S = 0.2
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def jobs_root(root: Path | str | None = None) -> Path:
+    """The absolute jobs root: `root`, else `$PARTKD_JOBS`, else `./jobs`."""
+    return Path(root or os.environ.get("PARTKD_JOBS") or "jobs").expanduser().resolve()
+
+
+def _check_id(job_id: str) -> str:
+    """Refuse ids that could name anything but a folder directly inside the root."""
+    if not isinstance(job_id, str) or not _ID_RE.fullmatch(job_id) or ".." in job_id:
+        raise JobError(where(repr(job_id), "invalid job id (letters, digits, '-', '_', '.'; no '..')"))
+    return job_id
+
+
+def _check_name(name: str) -> str:
+    """Refuse names with path separators, '..' or control characters."""
+    bad = any(s in name for s in ("/", "\\", "..", os.sep)) or any(ord(c) < 32 for c in name)
+    if bad or not name.strip() or len(name) > 200:
+        raise JobError(where(repr(name), "invalid job name (no path separators, '..' or control characters)"))
+    return name
+
+
+def _job_dir(job_id: str, root: Path | str | None) -> Path:
+    """The folder of an existing job (JobError when unknown)."""
+    folder = jobs_root(root) / _check_id(job_id)
+    if not (folder / "job.json").is_file():
+        raise JobError(where(folder, "no such job"))
+    return folder
+
+
+@contextmanager
+def _locked(base: Path) -> Iterator[None]:
+    """Hold the root's status lock (exclusive `flock` on `<root>/.lock`)."""
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _read(folder: Path) -> dict[str, Any]:
+    """Read a job's `job.json`."""
+    try:
+        return json.loads((folder / "job.json").read_text())
+    except (OSError, ValueError) as e:
+        raise JobError(where(folder / "job.json", f"cannot read ({e})")) from None
+
+
+def _write(folder: Path, job: dict[str, Any]) -> None:
+    """Atomically replace a job's `job.json` (call with the status lock held)."""
+    atomic_write_json(folder / "job.json", job)
+
+
+def _worker_alive(base: Path) -> bool:
+    """True when some process holds the root's worker lock."""
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".worker.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def _proc_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (from /proc), or None when gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def _alive(job: dict[str, Any]) -> bool:
+    """True when the job's recorded process still runs (not a zombie, not a recycled pid)."""
+    pid = job.get("pid")
+    if not pid:
+        return False
+    if Path("/proc/self/stat").exists():
+        start, recorded = _proc_start(pid), job.get("pid_start")
+        return start is not None and (recorded is None or start == recorded)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _spawn_worker(base: Path) -> None:
+    """Start a detached `partkd jobs worker` for the root (it exits at once if one already runs)."""
+    with open(base / "worker.log", "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "partkd", "jobs", "worker", "--root", str(base)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, cwd=base,
+        )
+
+
+def _out_dir(argv: list[str], cwd: str) -> Path | None:
+    """The value of `--out` in an argv (absolute, resolved against `cwd`), or None."""
+    for i, a in enumerate(argv):
+        if a == "--out" and i + 1 < len(argv):
+            return Path(cwd, argv[i + 1]).resolve()
+        if a.startswith("--out="):
+            return Path(cwd, a.split("=", 1)[1]).resolve()
+    return None
+
+
+def _default_name(argv: list[str]) -> str:
+    """A job name from the command words before the first option, e.g. 'data synth'."""
+    words = []
+    for a in argv:
+        if a.startswith("-") or len(words) == 2:
+            break
+        words.append(a)
+    return " ".join(words) or argv[0]
+
+
+def _new_id(base: Path) -> tuple[str, Path]:
+    """Create a fresh, sortable job folder `YYYYmmdd-HHMMSS-xxxxxx` and return (id, folder)."""
+    base.mkdir(parents=True, exist_ok=True)
+    while True:
+        job_id = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        try:
+            (base / job_id).mkdir()
+        except FileExistsError:
+            continue
+        return job_id, base / job_id
+
+
+def submit(argv: list[str], root: Path | str | None = None, name: str | None = None) -> str:
+    """Queue `partkd *argv` as a job (adding `--out <job>/run` when argv has no --out); returns its id."""
+    argv = [str(a) for a in argv]
+    if not argv:
+        raise JobError(where("submit", "empty command line"))
+    if name is not None:
+        _check_name(name)
+    base = jobs_root(root)
+    with _locked(base):
+        job_id, folder = _new_id(base)
+        cwd = os.getcwd()
+        out = _out_dir(argv, cwd)
+        if out is None:
+            out = folder / "run"
+            argv += ["--out", str(out)]
+        (folder / "log.txt").touch()
+        _write(folder, {
+            "id": job_id, "name": name or _default_name(argv), "argv": argv, "status": "queued",
+            "pid": None, "pid_start": None, "created": time.time(), "started": None, "finished": None,
+            "returncode": None, "error": None, "out_dir": str(out), "cwd": cwd, "attempts": 0,
+            "cancel_requested": None,
+        })
+    if not _worker_alive(base):
+        _spawn_worker(base)
+    return job_id
+
+
+def _load_all(base: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every job in the root as (folder, job), oldest first."""
+    if not base.is_dir():
+        return []
+    jobs = []
+    for folder in base.iterdir():
+        if (folder / "job.json").is_file() and _ID_RE.fullmatch(folder.name):
+            try:
+                jobs.append((folder, _read(folder)))
+            except JobError:
+                continue
+    return sorted(jobs, key=lambda fj: (fj[1].get("created") or 0, fj[0].name))
+
+
+def _finish(folder: Path, job: dict[str, Any], status: str, returncode: int | None, error: str | None) -> None:
+    """Record a job's end (call with the status lock held)."""
+    job.update(status=status, returncode=returncode, error=error, finished=time.time())
+    _write(folder, job)
+
+
+def _error_line(log: Path, returncode: int | None) -> str:
+    """The last line of the log that mentions an error, else a line naming the exit status."""
+    if returncode is not None and returncode < 0:
+        return f"killed by signal {signal.Signals(-returncode).name}"
+    lines = [ln.strip() for ln in _tail(log, 200).splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "error" in line.lower() or "exception" in line.lower():
+            return line
+    if returncode is None:
+        return "exit status unknown: the worker that started the job died"
+    return lines[-1] if lines else f"exit status {returncode}"
+
+
+def refresh(root: Path | str | None = None) -> list[str]:
+    """Mark running jobs whose process is gone as failed when no worker is alive; restart a worker
+    for a waiting queue. Returns the ids marked failed."""
+    base = jobs_root(root)
+    if not base.is_dir():
+        return []
+    lost, waiting = [], False
+    with _locked(base):
+        if _worker_alive(base):
+            return []
+        for folder, job in _load_all(base):
+            if job["status"] == "running" and not _alive(job):
+                _record_end(folder, job, None)
+                lost.append(job["id"])
+            waiting |= job["status"] == "queued"
+    if waiting:
+        _spawn_worker(base)
+    return lost
+
+
+def list_jobs(root: Path | str | None = None) -> list[dict[str, Any]]:
+    """All jobs (the contents of their `job.json`), oldest first, after `refresh`."""
+    refresh(root)
+    return [job for _, job in _load_all(jobs_root(root))]
+
+
+def get_job(job_id: str, root: Path | str | None = None) -> dict[str, Any]:
+    """One job's `job.json` (after `refresh`); JobError when unknown."""
+    folder = _job_dir(job_id, root)
+    refresh(root)
+    return _read(folder)
+
+
+def _signal_group(job: dict[str, Any], sig: signal.Signals) -> None:
+    """Send `sig` to the job's process group when its process is still the recorded one."""
+    if _alive(job):
+        try:
+            os.killpg(job["pid"], sig)
+        except ProcessLookupError:
+            pass
+
+
+def cancel(job_id: str, root: Path | str | None = None, grace_s: float = DEFAULT_GRACE_S,
+           wait: bool = False) -> dict[str, Any]:
+    """Cancel a job: queued ones at once; running ones get SIGTERM (graceful), then SIGKILL after
+    `grace_s`. With `wait`, return only once the job has finished. Returns the job."""
+    base = jobs_root(root)
+    folder = _job_dir(job_id, base)
+    with _locked(base):
+        job = _read(folder)
+        if job["status"] == "queued":
+            _finish(folder, job, "cancelled", None, None)
+            return job
+        if job["status"] != "running":
+            raise JobError(where(job_id, f"cannot cancel a {job['status']} job"))
+        job["cancel_requested"] = time.time() + grace_s
+        _write(folder, job)
+        _signal_group(job, signal.SIGTERM)
+    if wait or not _worker_alive(base):
+        deadline = time.time() + grace_s
+        while _alive(job) and time.time() < deadline:
+            time.sleep(POLL_S)
+        _signal_group(job, signal.SIGKILL)
+        while _read(folder)["status"] not in FINISHED:
+            if not _worker_alive(base):
+                refresh(base)
+            time.sleep(POLL_S)
+    return _read(folder)
+
+
+def resume(job_id: str, root: Path | str | None = None) -> dict[str, Any]:
+    """Re-queue a failed or cancelled job with `--resume` appended to its command; returns the job."""
+    base = jobs_root(root)
+    folder = _job_dir(job_id, base)
+    refresh(base)
+    with _locked(base):
+        job = _read(folder)
+        if job["status"] not in ("failed", "cancelled"):
+            raise JobError(where(job_id, f"cannot resume a {job['status']} job (only failed or cancelled)"))
+        if "--resume" not in job["argv"]:
+            job["argv"].append("--resume")
+        job.update(status="queued", pid=None, pid_start=None, started=None, finished=None,
+                   returncode=None, error=None, cancel_requested=None)
+        with open(folder / "log.txt", "a") as log:
+            log.write(f"\n--- resumed {datetime.now():%Y-%m-%d %H:%M:%S} ---\n")
+        _write(folder, job)
+    if not _worker_alive(base):
+        _spawn_worker(base)
+    return job
+
+
+def max_running(root: Path | str | None = None) -> int:
+    """The root's concurrency limit (`config.json`, default 1)."""
+    try:
+        return max(1, int(json.loads((jobs_root(root) / "config.json").read_text())["max_running"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1
+
+
+def set_max_running(limit: int, root: Path | str | None = None) -> None:
+    """Set how many jobs the worker runs at once (applies at its next poll)."""
+    if limit < 1:
+        raise JobError(where("max_running", f"must be at least 1, got {limit}"))
+    atomic_write_json(jobs_root(root) / "config.json", {"max_running": int(limit)})
+
+
+def _tail(path: Path, tail: int) -> str:
+    """The last `tail` lines of a text file (reading only its end), '' when missing."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            chunk = min(size, max(4096, tail * 400))
+            f.seek(size - chunk)
+            data = f.read()
+    except OSError:
+        return ""
+    return "\n".join(data.decode(errors="replace").splitlines()[-tail:]) if tail > 0 else ""
+
+
+def read_log(job_id: str, root: Path | str | None = None, tail: int = 200) -> str:
+    """The last `tail` lines of the job's combined stdout/stderr."""
+    return _tail(_job_dir(job_id, root) / "log.txt", tail)
+
+
+def _run_dir(job_id: str, root: Path | str | None) -> Path:
+    """The job's output folder."""
+    return Path(_read(_job_dir(job_id, root))["out_dir"])
+
+
+def read_progress(job_id: str, root: Path | str | None = None) -> dict[str, Any] | None:
+    """The run's `progress.json`, or None before it exists."""
+    try:
+        return json.loads((_run_dir(job_id, root) / "progress.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_history(job_id: str, root: Path | str | None = None) -> list[dict[str, Any]]:
+    """The run's `history.jsonl` as a list of dicts (a half-written last line is skipped)."""
+    try:
+        text = (_run_dir(job_id, root) / "history.jsonl").read_text()
+    except OSError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
+
+
+def checkpoints(job_id: str, root: Path | str | None = None) -> list[Path]:
+    """Finished model checkpoints under the run folder (`*.safetensors` with a `.json`, not `last.*`)."""
+    run = _run_dir(job_id, root)
+    if not run.is_dir():
+        return []
+    return sorted(p for p in run.rglob("*.safetensors")
+                  if p.stem != "last" and p.with_suffix(".json").is_file())
+
+
+def _start(folder: Path, job: dict[str, Any]) -> subprocess.Popen | None:
+    """Launch a queued job in its own session, output to its log (call with the status lock held).
+    Returns None (job marked failed) when the process cannot be created."""
+    try:
+        with open(folder / "log.txt", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "partkd", *job["argv"]],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True, cwd=job["cwd"] if Path(job["cwd"]).is_dir() else folder,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PARTKD_JOB_ID": job["id"]},
+            )
+    except OSError as e:
+        _finish(folder, job, "failed", None, f"cannot start: {e}")
+        return None
+    job.update(status="running", pid=proc.pid, pid_start=_proc_start(proc.pid), started=time.time(),
+               attempts=job.get("attempts", 0) + 1)
+    _write(folder, job)
+    return proc
+
+
+def _record_end(folder: Path, job: dict[str, Any], rc: int | None) -> None:
+    """Mark a job that has ended as cancelled, done or failed (call with the status lock held)."""
+    if job.get("cancel_requested"):
+        _finish(folder, job, "cancelled", rc, None)
+    elif rc == 0:
+        _finish(folder, job, "done", 0, None)
+    else:
+        _finish(folder, job, "failed", rc, _error_line(folder / "log.txt", rc))
+
+
+def _tick(base: Path, children: dict[str, subprocess.Popen]) -> bool:
+    """One worker pass: record ended jobs, escalate overdue cancels, start queued jobs up to the limit.
+    Returns False when nothing runs or waits (call with the status lock held)."""
+    jobs = _load_all(base)
+    by_id = {job["id"]: (folder, job) for folder, job in jobs}
+    for jid, proc in list(children.items()):
+        rc = proc.poll()
+        if rc is None:
+            continue
+        del children[jid]
+        if jid in by_id and by_id[jid][1]["status"] == "running":
+            _record_end(*by_id[jid], rc)
+    busy, queued = 0, []
+    for folder, job in jobs:
+        if job["status"] == "running":
+            if job["id"] not in children and not _alive(job):
+                _record_end(folder, job, None)
+                continue
+            if job.get("cancel_requested") and time.time() > job["cancel_requested"]:
+                _signal_group(job, signal.SIGKILL)
+            busy += 1
+        elif job["status"] == "queued":
+            queued.append((folder, job))
+    for folder, job in queued[: max(0, max_running(base) - busy)]:
+        proc = _start(folder, job)
+        if proc is not None:
+            children[job["id"]] = proc
+    return busy > 0 or bool(children) or bool(queued)
+
+
+def run_worker(root: Path | str | None = None) -> int:
+    """The worker loop: run queued jobs in order with the root's concurrency limit; exit when idle."""
+    base = jobs_root(root)
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".worker.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        children: dict[str, subprocess.Popen] = {}
+        while True:
+            with _locked(base):
+                try:
+                    active = _tick(base, children)
+                except PartKDError as e:
+                    print(f"partkd jobs worker: {e}", file=sys.stderr, flush=True)
+                    active = True
+                if not active:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                    return 0
+            time.sleep(POLL_S)

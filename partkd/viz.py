@@ -1,0 +1,357 @@
+"""Plotly figures shared by the Streamlit app and the reports: skeleton animations, matrix E, predictions."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from partkd.layouts import PARTS, Layout
+
+PART_COLORS: dict[str, str] = {
+    "head": "#1f77b4", "left_arm": "#2ca02c", "right_arm": "#d62728",
+    "left_leg": "#ff7f0e", "right_leg": "#9467bd",
+}
+PART_LABELS: dict[str, str] = {p: p.replace("_", " ") for p in PARTS}
+OCCLUDED_COLOR = "#9e9e9e"
+CORRECT_COLOR = "#2e7d32"
+WRONG_COLOR = "#c62828"
+OTHER_COLOR = "#b0bec5"
+TRACES_PER_PANEL = 2 * len(PARTS) + 2
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One skeleton view: a clip (M, T, V, C), its layout, joints to draw as occluded (M, T, V), a title."""
+
+    clip: np.ndarray
+    layout: Layout
+    occluded_mask: np.ndarray | None = None
+    title: str = ""
+
+
+def joint_valid(clip: np.ndarray) -> np.ndarray:
+    """(M, T, V) True where a joint is present (missing joints are all-zero by convention)."""
+    return np.any(np.asarray(clip) != 0, axis=-1)
+
+
+def occlusion_mask(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(M, T, V) joints present in `before` and removed in `after` (an occluded copy of the same clip)."""
+    return joint_valid(before) & ~joint_valid(after)
+
+
+def _visible_extent(clip: np.ndarray) -> tuple[list[int], int]:
+    """Persons with any joint present and the number of frames up to the last non-empty one."""
+    valid = joint_valid(clip)
+    persons = [m for m in range(clip.shape[0]) if valid[m].any()] or [0]
+    frames_with_data = np.flatnonzero(valid.any(axis=(0, 2)))
+    length = int(frames_with_data[-1]) + 1 if frames_with_data.size else clip.shape[1]
+    return persons, max(length, 1)
+
+
+def _axes_order(clip: np.ndarray, layout: Layout) -> tuple[list[int], bool]:
+    """Coordinate axes to plot (3D: last one is 'up') and, for 2D, whether y grows downwards (image coords)."""
+    valid = joint_valid(clip)
+    parts = np.asarray(layout.parts)
+    head, legs = valid & (parts == 0), valid & ((parts == 3) | (parts == 4))
+    dims = 3 if layout.dims == 3 else 2
+    if not head.any() or not legs.any():
+        return ([0, 2, 1], False) if dims == 3 else ([0, 1], False)
+    diff = clip[..., :dims][head].mean(axis=0) - clip[..., :dims][legs].mean(axis=0)
+    if dims == 2:
+        return [0, 1], bool(diff[1] < 0)
+    up = int(np.argmax(np.abs(diff)))
+    rest = [a for a in range(3) if a != up]
+    return [rest[0], rest[1], up], bool(diff[up] < 0)
+
+
+def _frame_traces(panel: Panel, t: int, axes: list[int], flip: bool) -> list[dict]:
+    """The panel's TRACES_PER_PANEL trace dicts at frame t: bones and joints per part, then occluded ones."""
+    clip, layout = panel.clip, panel.layout
+    persons, _ = _visible_extent(clip)
+    valid = joint_valid(clip)[:, t]
+    occ = (panel.occluded_mask[:, t] & valid) if panel.occluded_mask is not None else np.zeros_like(valid)
+    shown = valid & ~occ
+    parts = np.asarray(layout.parts)
+    sign = np.ones(len(axes))
+    if flip and len(axes) == 3:
+        sign[2] = -1.0
+    pts = (clip[:, t][..., axes] * sign).astype(float)
+
+    def coords(points: list[np.ndarray | None]) -> dict:
+        rows = [[None] * len(axes) if q is None else q.tolist() for q in points]
+        return {k: [r[i] for r in rows] for i, k in enumerate("xyz"[:len(axes)])}
+
+    bones: list[list[np.ndarray | None]] = [[] for _ in PARTS]
+    occ_bones: list[np.ndarray | None] = []
+    joints: list[list[np.ndarray]] = [[] for _ in PARTS]
+    hover: list[list[str]] = [[] for _ in PARTS]
+    occ_joints: list[np.ndarray] = []
+    occ_hover: list[str] = []
+    for m in persons:
+        for a, b in layout.edges:
+            if shown[m, a] and shown[m, b]:
+                bones[parts[a]] += [pts[m, a], pts[m, b], None]
+            elif valid[m, a] and valid[m, b]:
+                occ_bones += [pts[m, a], pts[m, b], None]
+        for v in range(layout.num_joints):
+            name = f"{layout.joints[v]} (person {m + 1})" if len(persons) > 1 else layout.joints[v]
+            if shown[m, v]:
+                joints[parts[v]].append(pts[m, v])
+                hover[parts[v]].append(name)
+            elif occ[m, v]:
+                occ_joints.append(pts[m, v])
+                occ_hover.append(f"{name}: occluded")
+    kind = "scatter3d" if len(axes) == 3 else "scatter"
+    out = [dict(type=kind, **coords(bones[p])) for p in range(len(PARTS))]
+    out += [dict(type=kind, text=hover[p], **coords(joints[p])) for p in range(len(PARTS))]
+    out.append(dict(type=kind, **coords(occ_bones)))
+    out.append(dict(type=kind, text=occ_hover, **coords(occ_joints)))
+    return out
+
+
+def _style(index: int, three_d: bool, legend: bool, scene: str | None) -> dict:
+    """Static style of trace number `index` within a panel (colour, marker, legend group)."""
+    n = len(PARTS)
+    common: dict = dict(hoverinfo="text", showlegend=legend)
+    if scene:
+        common["scene"] = scene
+    if index < n:
+        part = PARTS[index]
+        return {**common, "mode": "lines", "line": dict(color=PART_COLORS[part], width=5 if three_d else 3),
+                "legendgroup": part, "showlegend": False, "hoverinfo": "skip"}
+    if index < 2 * n:
+        part = PARTS[index - n]
+        return {**common, "mode": "markers", "name": PART_LABELS[part], "legendgroup": part,
+                "marker": dict(color=PART_COLORS[part], size=4 if three_d else 7)}
+    if index == 2 * n:
+        return {**common, "mode": "lines", "line": dict(color=OCCLUDED_COLOR, width=2, dash="dot"),
+                "legendgroup": "occluded",
+                "showlegend": False, "hoverinfo": "skip"}
+    return {**common, "mode": "markers", "name": "occluded / hidden from the model", "legendgroup": "occluded",
+            "marker": dict(color="rgba(0,0,0,0)", size=5 if three_d else 8,
+                           line=dict(color=OCCLUDED_COLOR, width=2), symbol="circle-open" if three_d else "circle")}
+
+
+def _trace(data: dict, style: dict, xaxis: str | None) -> dict:
+    """A trace dict from per-frame data and static style (2D traces bound to their subplot's axes)."""
+    out = {**data, **style}
+    if xaxis:
+        out["xaxis"], out["yaxis"] = xaxis, xaxis.replace("x", "y")
+    return out
+
+
+def _ranges(panel: Panel, axes: list[int], flip: bool) -> list[list[float]]:
+    """Fixed axis ranges over all frames (with a margin) so the skeleton does not jump around."""
+    valid = joint_valid(panel.clip)
+    if not valid.any():
+        return [[-1.0, 1.0]] * len(axes)
+    pts = panel.clip[valid][:, axes].astype(float)
+    if flip and len(axes) == 3:
+        pts[:, 2] *= -1.0
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.08 * max(float((hi - lo).max()), 1e-6)
+    return [[float(a - pad), float(b + pad)] for a, b in zip(lo, hi)]
+
+
+def _animation_controls(n_frames: int, duration_ms: int) -> tuple[list[dict], list[dict]]:
+    """Play/pause buttons and a frame slider for `n_frames` frames named '0'..'n-1'."""
+    play = dict(label="▶ Play", method="animate",
+                args=[None, {"frame": {"duration": duration_ms, "redraw": True}, "fromcurrent": True,
+                             "transition": {"duration": 0}}])
+    pause = dict(label="❚❚ Pause", method="animate",
+                 args=[[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
+                                "transition": {"duration": 0}}])
+    menus = [dict(type="buttons", direction="left", showactive=False, x=0.0, y=0.0, xanchor="left",
+                  yanchor="top", pad=dict(t=40, r=10), buttons=[play, pause])]
+    steps = [dict(label=str(k), method="animate",
+                  args=[[str(k)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",
+                                   "transition": {"duration": 0}}]) for k in range(n_frames)]
+    sliders = [dict(active=0, steps=steps, x=0.18, len=0.82, y=0.0, yanchor="top", pad=dict(t=30),
+                    currentvalue=dict(prefix="frame ", visible=True))]
+    return menus, sliders
+
+
+def animate_panels(panels: Sequence[Panel], title: str = "", max_frames: int = 60,
+                   duration_ms: int = 60, height: int = 480) -> go.Figure:
+    """Animated skeleton panels side by side sharing one play button and frame slider (frames time-aligned)."""
+    if not panels:
+        raise ValueError("animate_panels needs at least one panel")
+    prepared = []
+    for panel in panels:
+        clip = np.asarray(panel.clip, dtype=np.float32)
+        if clip.ndim != 4:
+            raise ValueError(f"clip must be (M, T, V, C), got shape {clip.shape}")
+        mask = None if panel.occluded_mask is None else np.asarray(panel.occluded_mask, dtype=bool)
+        persons, length = _visible_extent(clip)
+        p = Panel(clip[:, :length], panel.layout, None if mask is None else mask[:, :length], panel.title)
+        axes, flip = _axes_order(p.clip, p.layout)
+        prepared.append((p, axes, flip, p.layout.dims == 3 and p.clip.shape[-1] >= 3))
+    longest = max(p.clip.shape[1] for p, *_ in prepared)
+    n_frames = min(longest, max_frames)
+    specs = [[{"type": "scene" if three_d else "xy"} for *_, three_d in prepared]]
+    fig = make_subplots(rows=1, cols=len(prepared), specs=specs, horizontal_spacing=0.04,
+                        subplot_titles=[p.title for p, *_ in prepared])
+
+    def frame_of(panel: Panel, k: int) -> int:
+        t_len = panel.clip.shape[1]
+        return 0 if n_frames == 1 else int(round(k * (t_len - 1) / (n_frames - 1)))
+
+    names = _scene_and_axis_names(prepared)
+    masked = [col for col, (panel, *_) in enumerate(prepared) if panel.occluded_mask is not None]
+    styles = [[_style(i, three_d, legend=(col == 0) if i < 2 * len(PARTS) else bool(masked) and col == masked[0],
+                      scene=names[col][0])
+               for i in range(TRACES_PER_PANEL)] for col, (_, _, _, three_d) in enumerate(prepared)]
+
+    for col, (panel, axes, flip, _) in enumerate(prepared):
+        for i, data in enumerate(_frame_traces(panel, frame_of(panel, 0), axes, flip)):
+            fig.add_trace(_trace(data, styles[col][i], names[col][1]))
+    fig.frames = [dict(name=str(k), data=[d for panel, axes, flip, _ in prepared
+                                              for d in _frame_traces(panel, frame_of(panel, k), axes, flip)])
+                  for k in range(n_frames)]
+    for col, (panel, axes, flip, three_d) in enumerate(prepared):
+        ranges = _ranges(panel, axes, flip)
+        if three_d:
+            span = [r[1] - r[0] for r in ranges]
+            biggest = max(span)
+            fig.update_layout({names[col][0]: dict(
+                xaxis=dict(range=ranges[0], title="x"), yaxis=dict(range=ranges[1], title="depth"),
+                zaxis=dict(range=ranges[2], title="up"), aspectmode="manual",
+                aspectratio=dict(x=span[0] / biggest, y=span[1] / biggest, z=span[2] / biggest),
+                camera=dict(eye=dict(x=0.35, y=-1.5, z=0.35)))})
+        else:
+            y_range = ranges[1][::-1] if flip else ranges[1]
+            fig.update_xaxes(range=ranges[0], row=1, col=col + 1, showgrid=False, zeroline=False)
+            fig.update_yaxes(range=y_range, row=1, col=col + 1, showgrid=False, zeroline=False,
+                             scaleanchor=names[col][1], scaleratio=1)
+    menus, sliders = _animation_controls(n_frames, duration_ms)
+    fig.update_layout(title=title or None, height=height, updatemenus=menus, sliders=sliders,
+                      legend=dict(orientation="h", y=0.97, yanchor="top", x=0.0, yref="container"),
+                      margin=dict(l=10, r=10, t=110, b=80))
+    return fig
+
+
+def _scene_and_axis_names(prepared: list) -> list[tuple[str | None, str | None]]:
+    """Per panel: the scene id for 3D panels ('scene', 'scene2', ...) or the x axis id for 2D ones."""
+    out, scenes, axes = [], 0, 0
+    for *_, three_d in prepared:
+        if three_d:
+            scenes += 1
+            out.append((f"scene{scenes if scenes > 1 else ''}", None))
+        else:
+            axes += 1
+            out.append((None, f"x{axes if axes > 1 else ''}"))
+    return out
+
+
+def skeleton_animation(clip: np.ndarray, layout: Layout, occluded_mask: np.ndarray | None = None,
+                       title: str = "", max_frames: int = 60) -> go.Figure:
+    """Animated skeleton of one clip (M, T, V, C): 3D for 3D layouts, 2D otherwise; occluded joints hollow grey."""
+    return animate_panels([Panel(clip, layout, occluded_mask, "")], title=title, max_frames=max_frames)
+
+
+def side_by_side(high: np.ndarray, high_layout: Layout, low: np.ndarray, low_layout: Layout,
+                 low_mask: np.ndarray | None = None, titles: tuple[str, str] = ("high quality", "low quality"),
+                 title: str = "", max_frames: int = 60) -> go.Figure:
+    """High- and low-quality versions of one action instance, animated together on one slider."""
+    return animate_panels([Panel(high, high_layout, None, titles[0]), Panel(low, low_layout, low_mask, titles[1])],
+                          title=title, max_frames=max_frames, height=520)
+
+
+def efficiency_heatmap(E: np.ndarray, class_names: Sequence[str], normalized: bool = False,
+                       sort_by: int | str | None = None) -> go.Figure:
+    """Classes × 5 parts heatmap of matrix E (raw miss rates, or softmax-normalised), optionally sorted by a part."""
+    e = np.asarray(E, dtype=float)
+    if e.ndim != 2 or e.shape != (len(class_names), len(PARTS)):
+        raise ValueError(f"E must be ({len(class_names)}, {len(PARTS)}), got {e.shape}")
+    order = np.arange(len(class_names))
+    if sort_by is not None:
+        p = PARTS.index(sort_by) if isinstance(sort_by, str) else int(sort_by)
+        order = np.argsort(-e[:, p], kind="stable")
+    label = "softmax weight" if normalized else "miss rate"
+    fig = go.Figure(go.Heatmap(
+        z=e[order], x=[PART_LABELS[p] for p in PARTS], y=[str(class_names[i]) for i in order],
+        colorscale="Blues" if normalized else "Reds", zmin=None if normalized else 0.0,
+        zmax=None if normalized else 1.0, texttemplate="%{z:.2f}", colorbar=dict(title=label),
+        hovertemplate="class %{y}<br>part %{x}<br>" + label + " %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(side="top", type="category")
+    fig.update_layout(height=max(320, 28 * len(class_names) + 140), margin=dict(l=10, r=10, t=60, b=10),
+                      title=("Part-efficiency matrix E (softmax over parts, eq. 13)" if normalized
+                             else "Part-efficiency matrix E (miss rate when the part is occluded, eq. 12)"))
+    return fig
+
+
+def part_bars(values: np.ndarray | Mapping[str, np.ndarray], title: str = "", ylabel: str = "",
+              percent: bool = False) -> go.Figure:
+    """Bars over the five parts: one series (coloured by part) or several named series (grouped)."""
+    series = {"": values} if not isinstance(values, Mapping) else dict(values)
+    x = [PART_LABELS[p] for p in PARTS]
+    fig = go.Figure()
+    fmt = "%{y:.1%}" if percent else "%{y:.3f}"
+    for name, vals in series.items():
+        v = np.asarray(vals, dtype=float).reshape(-1)
+        if v.shape != (len(PARTS),):
+            raise ValueError(f"part values must have {len(PARTS)} entries, got {v.shape}")
+        marker = dict(color=[PART_COLORS[p] for p in PARTS]) if len(series) == 1 else {}
+        fig.add_trace(go.Bar(x=x, y=v, name=name or None, marker=marker, texttemplate=fmt, textposition="outside",
+                             hovertemplate="%{x}: " + fmt + "<extra>" + name + "</extra>"))
+    fig.update_layout(title=title or None, barmode="group", yaxis_title=ylabel, showlegend=len(series) > 1,
+                      height=360, margin=dict(l=10, r=10, t=50 if title else 20, b=10))
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def topk_bars(probs: np.ndarray, class_names: Sequence[str], true_label: int, k: int = 5,
+              title: str = "") -> go.Figure:
+    """Top-k predicted classes with probabilities; the true class green, a wrong top-1 red, the verdict in the title."""
+    p = np.asarray(probs, dtype=float).reshape(-1)
+    k = min(k, p.size)
+    top = np.argsort(-p, kind="stable")[:k]
+    correct = int(top[0]) == int(true_label)
+    colors = [CORRECT_COLOR if c == true_label else (WRONG_COLOR if i == 0 else OTHER_COLOR)
+              for i, c in enumerate(top)]
+    labels = [("✓ " if c == true_label else ("✗ " if i == 0 else "")) + str(class_names[c])
+              for i, c in enumerate(top)]
+    verdict = "✓ correct" if correct else f"✗ wrong (true: {class_names[true_label]})"
+    fig = go.Figure(go.Bar(x=p[top], y=labels, orientation="h", marker=dict(color=colors),
+                           texttemplate="%{x:.1%}", textposition="auto",
+                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_layout(title=dict(text=f"{title}<br><span style='color:{CORRECT_COLOR if correct else WRONG_COLOR}'>"
+                                      f"{verdict}</span>" if title else verdict),
+                      height=300, margin=dict(l=10, r=10, t=70, b=10), showlegend=False)
+    return fig
+
+
+def accuracy_vs_op_figure(curves: Mapping[str, Sequence[Mapping[str, float]]], metric: str = "top1") -> go.Figure:
+    """Top-1 accuracy against occlusion probability, one line per model (points: dicts with 'op' and `metric`)."""
+    fig = go.Figure()
+    for name, points in curves.items():
+        pts = sorted(points, key=lambda d: d["op"])
+        fig.add_trace(go.Scatter(x=[d["op"] for d in pts], y=[d[metric] for d in pts], mode="lines+markers",
+                                 name=name, hovertemplate="OP %{x:.1f}: %{y:.1%}<extra>" + name + "</extra>"))
+    fig.update_layout(xaxis_title="occlusion probability (OP)", yaxis_title=f"{metric} accuracy",
+                      height=420, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.1))
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(range=[-0.03, 0.93], dtick=0.1)
+    return fig
+
+
+def history_figure(history: Sequence[Mapping[str, float]]) -> go.Figure:
+    """Training curves per epoch: loss on the left, train/validation accuracy on the right."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    epochs = [h.get("epoch") for h in history]
+    for key, col, name in (("loss", 1, "loss"), ("train_acc", 2, "train"), ("val_acc", 2, "validation")):
+        ys = [h.get(key) for h in history]
+        if any(y is not None and not (isinstance(y, float) and math.isnan(y)) for y in ys):
+            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=name), row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig

@@ -1,0 +1,240 @@
+"""Background jobs: real `partkd` processes run by a detached worker, queued, cancelled, resumed."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from partkd.engine import jobs
+from partkd.errors import JobError
+
+PY = sys.executable
+
+
+FAST = ["data", "synth", "--classes", "2", "--clips-per-class", "2", "--frames", "8"]  # --out is added
+
+
+def _train_argv(epochs: int) -> list[str]:
+    """A tiny CPU teacher run on synthetic data, `epochs` long (it saves last.* after every epoch)."""
+    return ["train-teacher", "--data", "synthetic", "--classes", "3", "--clips-per-class", "8",
+            "--preset", "smoke", "--epochs", str(epochs), "--device", "cpu"]
+
+
+def wait_for(pred, timeout: float = 30.0, what: str = "condition"):
+    """Poll `pred` until it returns a truthy value; fail the test after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_status(root: Path, job_id: str, *statuses: str, timeout: float = 30.0) -> dict:
+    """Wait until the job has one of `statuses`; return its record."""
+    def check():
+        job = jobs.get_job(job_id, root)
+        return job if job["status"] in statuses else None
+    return wait_for(check, timeout, f"job {job_id} to become {'/'.join(statuses)}")
+
+
+def wait_recorded(root: Path, job_id: str, status: str) -> dict:
+    """Wait for a status by reading job.json directly (no refresh, so no worker gets started)."""
+    def check():
+        job = json.loads((root / job_id / "job.json").read_text())
+        return job if job["status"] == status else None
+    return wait_for(check, 30, f"job {job_id} to be recorded {status}")
+
+
+def worker_pid(root: Path) -> int | None:
+    """The pid written by the live worker, or None when no worker holds the lock."""
+    return int((root / ".worker.lock").read_text()) if jobs._worker_alive(root) else None
+
+
+@pytest.fixture
+def root(tmp_path: Path):
+    """A fresh jobs root; every job still alive at the end is killed."""
+    r = tmp_path / "jobs"
+    yield r
+    for job in jobs.list_jobs(r):
+        if job["status"] == "running" and jobs._alive(job):
+            os.killpg(job["pid"], signal.SIGKILL)
+    wait_for(lambda: not jobs._worker_alive(r), 15, "the worker to exit")
+
+
+def test_submit_runs_the_command_and_records_success(root):
+    job_id = jobs.submit(FAST, root, name="fast one")
+    job = wait_status(root, job_id, "done", "failed")
+    assert job["status"] == "done" and job["returncode"] == 0 and job["error"] is None
+    assert job["name"] == "fast one" and job["id"] == job_id
+    assert job["argv"][-2:] == ["--out", str(root / job_id / "run")] and job["out_dir"] == str(root / job_id / "run")
+    assert job["created"] <= job["started"] <= job["finished"]
+    assert jobs.read_log(job_id, root).strip()
+    assert [j["id"] for j in jobs.list_jobs(root)] == [job_id]
+    wait_for(lambda: not jobs._worker_alive(root), 10, "the idle worker to exit")
+
+
+def test_failed_command_records_exit_status_and_last_error_line(root):
+    job_id = jobs.submit(["no-such-command"], root)
+    job = wait_status(root, job_id, "done", "failed")
+    assert job["status"] == "failed" and job["returncode"] == 2
+    assert "invalid choice" in job["error"] and "\n" not in job["error"]
+
+
+def test_three_jobs_with_limit_one_run_one_at_a_time_in_order(root):
+    ids = [jobs.submit(FAST, root) for _ in range(3)]
+    done = [wait_status(root, i, "done", "failed", timeout=60) for i in ids]
+    assert [j["status"] for j in done] == ["done"] * 3
+    spans = [(j["started"], j["finished"]) for j in done]
+    assert all(spans[k][1] <= spans[k + 1][0] for k in range(2)), spans
+
+
+def test_ids_and_names_with_path_parts_are_refused(root, tmp_path):
+    jobs.submit(FAST, root)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for bad in ("../x", "..", "a/b", "/etc", "a\\b", "", ".hidden"):
+        with pytest.raises(JobError):
+            jobs.get_job(bad, root)
+        with pytest.raises(JobError):
+            jobs.cancel(bad, root)
+        with pytest.raises(JobError):
+            jobs.read_log(bad, root)
+    for bad in ("../escape", "a/b", "..", "x\\y"):
+        with pytest.raises(JobError):
+            jobs.submit(FAST, root, name=bad)
+    with pytest.raises(JobError):
+        jobs.submit([], root)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert len(jobs.list_jobs(root)) == 1
+
+
+def test_run_files_are_read_from_the_job_output_folder(root):
+    job_id = jobs.submit(FAST, root)
+    wait_status(root, job_id, "done", "failed")
+    run = Path(jobs.get_job(job_id, root)["out_dir"])
+    assert jobs.read_progress(job_id, root) is None
+    run.mkdir(exist_ok=True)
+    (run / "progress.json").write_text(json.dumps({"phase": "train", "epoch": 2, "epochs": 5}))
+    (run / "history.jsonl").write_text('{"epoch": 1, "loss": 2.0}\n{"epoch": 2, "loss": 1.5}\n{"epoch": 3, "lo')
+    for stem in ("last", "teacher/model", "student/model", "orphan"):
+        (run / f"{stem}.safetensors").parent.mkdir(parents=True, exist_ok=True)
+        (run / f"{stem}.safetensors").write_bytes(b"x")
+        if stem != "orphan":
+            (run / f"{stem}.json").write_text("{}")
+    assert jobs.read_progress(job_id, root)["epoch"] == 2
+    assert [r["epoch"] for r in jobs.read_history(job_id, root)] == [1, 2]
+    assert jobs.checkpoints(job_id, root) == [run / "student/model.safetensors", run / "teacher/model.safetensors"]
+
+
+def test_concurrency_limit_is_stored_per_root(root):
+    assert jobs.max_running(root) == 1
+    jobs.set_max_running(3, root)
+    assert jobs.max_running(root) == 3
+    with pytest.raises(JobError):
+        jobs.set_max_running(0, root)
+
+
+def test_cli_submit_list_show_log(root):
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([PY, "-m", "partkd", "jobs", *args], capture_output=True, text=True, timeout=60)
+
+    out = cli("submit", "--root", str(root), "--name", "from-cli", "--", *FAST)
+    assert out.returncode == 0, out.stderr
+    job_id = out.stdout.strip()
+    wait_status(root, job_id, "done", "failed")
+    listing = cli("list", "--root", str(root))
+    assert job_id in listing.stdout and "done" in listing.stdout and "from-cli" in listing.stdout
+    shown = json.loads(cli("show", job_id, "--root", str(root), "--json").stdout)
+    assert shown["status"] == "done" and shown["progress"] is None
+    assert cli("log", job_id, "--root", str(root)).stdout.strip()
+    bad = cli("show", "../etc", "--root", str(root))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "invalid job id" in bad.stderr
+    assert cli("cancel", job_id, "--root", str(root)).returncode == 2
+    assert "submit" in cli("--help").stdout
+
+
+def test_job_outlives_the_submitting_process(root):
+    code = f"from partkd.engine import jobs; print(jobs.submit({_train_argv(2)!r}, {str(root)!r}))"
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    job_id = out.stdout.strip()
+    assert jobs.get_job(job_id, root)["status"] in ("queued", "running")
+    job = wait_status(root, job_id, "done", "failed", timeout=120)
+    assert job["status"] == "done", jobs.read_log(job_id, root)
+    assert jobs.checkpoints(job_id, root)
+
+
+def test_cancelling_the_running_job_starts_the_next(root):
+    slow = jobs.submit(_train_argv(500), root)
+    queued = jobs.submit(FAST, root)
+    dropped = jobs.submit(FAST, root)
+    wait_status(root, slow, "running")
+    assert jobs.get_job(queued, root)["status"] == "queued"
+    assert jobs.cancel(dropped, root)["status"] == "cancelled"
+    job = jobs.cancel(slow, root, grace_s=30, wait=True)
+    assert job["status"] == "cancelled" and not jobs._alive(job)
+    nxt = wait_status(root, queued, "done", "failed", timeout=60)
+    assert nxt["status"] == "done" and nxt["started"] >= job["finished"] - 0.5
+    assert jobs.get_job(dropped, root)["started"] is None
+    with pytest.raises(JobError):
+        jobs.cancel(queued, root)
+
+
+def _kill_worker(root: Path) -> None:
+    """SIGKILL the root's worker and wait until its lock is free."""
+    os.kill(wait_for(lambda: worker_pid(root), 10, "the worker pid"), signal.SIGKILL)
+    wait_for(lambda: not jobs._worker_alive(root), 10, "the worker to die")
+
+
+def test_job_whose_worker_and_process_died_is_marked_failed(root):
+    slow = jobs.submit(_train_argv(500), root)
+    running = wait_recorded(root, slow, "running")
+    _kill_worker(root)
+    assert jobs.refresh(root) == [] and jobs.get_job(slow, root)["status"] == "running"  # still alive
+    os.killpg(running["pid"], signal.SIGKILL)
+    wait_for(lambda: not jobs._alive(running), 10, "the job process to die")
+    assert jobs.refresh(root) == [slow]
+    lost = jobs.get_job(slow, root)
+    assert lost["status"] == "failed" and lost["error"] and lost["finished"] >= running["started"]
+    assert wait_status(root, jobs.submit(FAST, root), "done", "failed")["status"] == "done"
+
+
+def test_new_worker_respects_an_orphaned_running_job_then_runs_the_queue(root):
+    slow = jobs.submit(_train_argv(500), root)
+    after = jobs.submit(FAST, root)
+    running = wait_recorded(root, slow, "running")
+    _kill_worker(root)
+    jobs.list_jobs(root)  # sees the waiting queue and starts a new worker
+    wait_for(lambda: jobs._worker_alive(root), 10, "a new worker")
+    time.sleep(1.5)
+    assert jobs.get_job(after, root)["status"] == "queued"  # the orphan still counts against the limit
+    os.killpg(running["pid"], signal.SIGKILL)
+    assert wait_status(root, slow, "failed", "done")["status"] == "failed"
+    assert wait_status(root, after, "done", "failed")["status"] == "done"
+
+
+@pytest.mark.slow
+def test_sigkill_mid_training_then_resume_completes_from_the_checkpoint(root):
+    job_id = jobs.submit(_train_argv(4), root)
+    run = root / job_id / "run"
+    wait_for(lambda: (run / "last.json").exists() and (jobs.read_progress(job_id, root) or {}).get("epoch", 0) >= 2,
+             180, "the first checkpoint")
+    os.killpg(jobs.get_job(job_id, root)["pid"], signal.SIGKILL)
+    failed = wait_status(root, job_id, "failed", "done", timeout=30)
+    assert failed["status"] == "failed" and failed["error"] == "killed by signal SIGKILL"
+    resumed = jobs.resume(job_id, root)
+    assert resumed["argv"][-1] == "--resume" and resumed["status"] == "queued"
+    done = wait_status(root, job_id, "done", "failed", timeout=180)
+    assert done["status"] == "done" and done["attempts"] == 2, jobs.read_log(job_id, root)
+    epochs = [r["epoch"] for r in jobs.read_history(job_id, root)]
+    assert sorted(set(epochs)) == [1, 2, 3, 4]
+    assert jobs.checkpoints(job_id, root)
+    with pytest.raises(JobError):
+        jobs.resume(job_id, root)

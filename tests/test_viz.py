@@ -1,0 +1,130 @@
+"""Plotly figures of partkd.viz: skeleton animations, matrix E heatmap, top-k bars, curves."""
+import numpy as np
+import pytest
+
+from partkd import viz
+from partkd.layouts import PARTS, get_layout
+
+N_PARTS = len(PARTS)
+
+
+def _clip(layout_name: str, frames: int = 20, persons: int = 1, seed: int = 0) -> np.ndarray:
+    """A random clip with every joint present (no exact zeros)."""
+    lay = get_layout(layout_name)
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(persons, frames, lay.num_joints, 3)) + 5.0).astype(np.float32)
+
+
+def _points(fig, trace: int, frame: int | None = None) -> int:
+    """Number of non-gap points of one trace (in the base data or one animation frame)."""
+    data = fig.data if frame is None else fig.frames[frame].data
+    xs = data[trace].x or ()
+    return sum(x is not None for x in xs)
+
+
+def test_3d_animation_has_frames_controls_and_part_colours():
+    lay = get_layout("ntu25")
+    fig = viz.skeleton_animation(_clip("ntu25"), lay, title="t")
+    assert len(fig.data) == viz.TRACES_PER_PANEL
+    assert {t.type for t in fig.data} == {"scatter3d"}
+    assert len(fig.frames) == 20 and len(fig.layout.sliders[0].steps) == 20
+    labels = [b.label for b in fig.layout.updatemenus[0].buttons]
+    assert any("Play" in s for s in labels) and any("Pause" in s for s in labels)
+    joint_traces = fig.data[N_PARTS:2 * N_PARTS]
+    assert [t.marker.color for t in joint_traces] == [viz.PART_COLORS[p] for p in PARTS]
+    assert sum(_points(fig, N_PARTS + p) for p in range(N_PARTS)) == lay.num_joints
+
+
+def test_2d_animation_uses_xy_axes_and_trims_empty_tail_and_absent_person():
+    clip = _clip("coco17", frames=30, persons=2)
+    clip[1] = 0.0
+    clip[:, 25:] = 0.0
+    fig = viz.skeleton_animation(clip, get_layout("coco17"))
+    assert {t.type for t in fig.data} == {"scatter"}
+    assert len(fig.frames) == 25
+    assert sum(_points(fig, N_PARTS + p) for p in range(N_PARTS)) == 17
+
+
+def test_occluded_joints_are_drawn_hollow_and_not_as_visible():
+    lay = get_layout("coco17")
+    clip = _clip("coco17")
+    mask = np.zeros(clip.shape[:3], dtype=bool)
+    mask[0, :, :5] = True
+    fig = viz.skeleton_animation(clip, lay, occluded_mask=mask)
+    occluded = viz.TRACES_PER_PANEL - 1
+    assert _points(fig, occluded) == 5 and _points(fig, occluded, frame=7) == 5
+    assert sum(_points(fig, N_PARTS + p) for p in range(N_PARTS)) == 12
+    assert fig.data[occluded].marker.line.color == viz.OCCLUDED_COLOR
+    assert np.all(viz.occlusion_mask(clip, np.where(mask[..., None], 0, clip)) == mask)
+
+
+def test_missing_joints_are_omitted():
+    clip = _clip("coco17")
+    clip[0, :, 3] = 0.0
+    fig = viz.skeleton_animation(clip, get_layout("coco17"))
+    assert sum(_points(fig, N_PARTS + p) for p in range(N_PARTS)) == 16
+    assert _points(fig, viz.TRACES_PER_PANEL - 1) == 0
+
+
+def test_side_by_side_aligns_frames_of_both_panels():
+    fig = viz.side_by_side(_clip("ntu25", frames=40), get_layout("ntu25"), _clip("coco17", frames=20),
+                           get_layout("coco17"))
+    assert len(fig.data) == 2 * viz.TRACES_PER_PANEL
+    assert fig.data[0].type == "scatter3d" and fig.data[-1].type == "scatter"
+    assert len(fig.frames) == 40 and len(fig.frames[0].data) == 2 * viz.TRACES_PER_PANEL
+    assert fig.data[viz.TRACES_PER_PANEL].xaxis == "x"
+
+
+def test_image_coordinates_flip_the_y_axis():
+    lay = get_layout("coco17")
+    clip = np.zeros((1, 4, 17, 3), np.float32)
+    clip[..., 0] = 100.0 + np.arange(17)
+    clip[..., 1] = np.where(np.asarray(lay.parts) == 0, 100.0, 400.0)
+    clip[..., 2] = 1.0
+    fig = viz.skeleton_animation(clip, lay)
+    y0, y1 = fig.layout.yaxis.range
+    assert y0 > y1
+
+
+@pytest.mark.parametrize("normalized", [False, True])
+def test_heatmap_holds_exactly_e(normalized):
+    rng = np.random.default_rng(1)
+    E = rng.random((7, 5))
+    names = [f"class {i}" for i in range(7)]
+    fig = viz.efficiency_heatmap(E, names, normalized=normalized)
+    hm = fig.data[0]
+    assert np.array_equal(np.asarray(hm.z), E)
+    assert list(hm.y) == names and len(hm.x) == 5
+    assert "%{z" in hm.hovertemplate
+
+
+def test_heatmap_sort_by_part_orders_rows():
+    E = np.array([[0.1, 0.2, 0.3, 0.4, 0.5], [0.9, 0.0, 0.0, 0.0, 0.0], [0.5, 0.1, 0.1, 0.1, 0.1]])
+    fig = viz.efficiency_heatmap(E, ["a", "b", "c"], sort_by="head")
+    assert list(fig.data[0].y) == ["b", "c", "a"]
+    assert np.array_equal(np.asarray(fig.data[0].z), E[[1, 2, 0]])
+    with pytest.raises(ValueError):
+        viz.efficiency_heatmap(E[:, :4], ["a", "b", "c"])
+
+
+def test_topk_bars_marks_correct_and_wrong():
+    names = [f"c{i}" for i in range(8)]
+    probs = np.array([0.05, 0.5, 0.2, 0.1, 0.05, 0.04, 0.03, 0.03])
+    right = viz.topk_bars(probs, names, true_label=1, k=5)
+    assert len(right.data[0].y) == 5 and right.data[0].y[0] == "✓ c1"
+    assert right.data[0].marker.color[0] == viz.CORRECT_COLOR and "correct" in right.layout.title.text
+    wrong = viz.topk_bars(probs, names, true_label=2, k=5)
+    assert wrong.data[0].marker.color[0] == viz.WRONG_COLOR and wrong.data[0].marker.color[1] == viz.CORRECT_COLOR
+    assert "wrong" in wrong.layout.title.text and wrong.data[0].y[0] == "✗ c1"
+
+
+def test_part_bars_curves_and_history():
+    single = viz.part_bars(np.arange(5) / 10)
+    assert len(single.data) == 1 and list(single.data[0].y) == [0.0, 0.1, 0.2, 0.3, 0.4]
+    grouped = viz.part_bars({"a": np.ones(5), "b": np.zeros(5)})
+    assert [t.name for t in grouped.data] == ["a", "b"]
+    curves = viz.accuracy_vs_op_figure({"m": [{"op": 0.3, "top1": 0.5}, {"op": 0.0, "top1": 0.8}]})
+    assert list(curves.data[0].x) == [0.0, 0.3] and list(curves.data[0].y) == [0.8, 0.5]
+    hist = viz.history_figure([{"epoch": 1, "loss": 2.0, "train_acc": 0.3, "val_acc": None},
+                               {"epoch": 2, "loss": 1.5, "train_acc": 0.5, "val_acc": 0.4}])
+    assert {t.name for t in hist.data} == {"loss", "train", "validation"}
