@@ -116,10 +116,9 @@ def _job_metrics(job_id: str) -> dict:
     out = {}
     for path in jobs.checkpoints(job_id, root=root):
         try:
-            m = app_state.read_meta(str(path)).get("metrics") or {}
+            top1 = app_state.val_top1(app_state.read_meta(str(path)))
         except PartKDError:
             continue
-        top1 = m.get("top1", m.get("val_acc"))
         if top1 is not None:
             out[path.parent.name if path.stem == "model" else path.stem] = float(top1)
     return out

@@ -28,8 +28,8 @@ with app_state.readable_errors():
 def _jump(occ: app_state.Occlusion) -> None:
     """Button callback: move the pickers to the next clip where the two students' top-1 differ."""
     try:
-        a = app_state.predict_all(sel.nokd, sel, occ).argmax(axis=1)
-        b = app_state.predict_all(sel.kd, sel, occ).argmax(axis=1)
+        a = app_state.predict_all(sel.nokd, "nokd", sel, occ).argmax(axis=1)
+        b = app_state.predict_all(sel.kd, "kd", sel, occ).argmax(axis=1)
     except PartKDError as e:
         st.session_state["cmp_flash"] = ("error", str(e))
         return
@@ -72,5 +72,5 @@ with right:
             st.info(f"{label}: not loaded (pick one in the sidebar).")
             continue
         with app_state.readable_errors(stop=False):
-            probs = app_state.predict_all(path, sel, occ)[index]
+            probs = app_state.predict_all(path, role, sel, occ)[index]
             st.plotly_chart(viz.topk_bars(probs, high.class_names, true, k=5, title=label), key=f"cmp_top5_{role}")

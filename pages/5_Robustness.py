@@ -41,7 +41,7 @@ for n, (role, path) in enumerate(models.items()):
         bar.progress(min(frac, 1.0), text=f"{label}: OP {p.get('step')}/{p.get('steps')}")
 
     try:
-        curves[label] = app_state.op_curve(path, sel, OPS, mode, seed, progress=report)
+        curves[label] = app_state.op_curve(path, role, sel, OPS, mode, seed, progress=report)
         drops[label] = app_state.part_sensitivity(path, sel)
     except PartKDError as e:
         st.error(f"{label}: {e}", icon="⚠️")

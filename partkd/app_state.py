@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,17 +11,18 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from partkd.errors import PartKDError
+from partkd.errors import CheckpointError, PartKDError, where
 from partkd.layouts import PARTS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = ROOT / "checkpoints"
-#: The app's built-in data: the synthetic generator, kept small so the first page is interactive at once.
+#: The app's built-in data: the synthetic generator, kept small so pages answer at once (12 clips per class).
 APP_SYNTHETIC = {"num_classes": 10, "clips_per_class": 12}
 NONE = "(none)"
 OTHER = "other path…"
 ESTIMATOR_LEVELS = ("light", "medium", "heavy")
 OCCLUSION_MODES = ("joint", "sequence", "part")
+LOW_LAYOUTS = ("coco17", "openpose18", "penn13", "same")
 ROLES = {"teacher": "Teacher (high quality)", "nokd": "Student without KD", "kd": "Student with KD"}
 
 
@@ -70,11 +70,6 @@ def _persist(key: str, default: Any) -> str:
     return widget
 
 
-def _keep(key: str) -> None:
-    """Copy a widget's value into its page-independent store."""
-    st.session_state[f"_kept_{key}"] = st.session_state[f"w_{key}"]
-
-
 def kept(key: str, default: Any = None) -> Any:
     """The persisted value of a shared widget (or `default` before it was ever drawn)."""
     return st.session_state.get(f"_kept_{key}", default)
@@ -87,7 +82,7 @@ def widget(fn: Callable[..., Any], label: str, key: str, default: Any, **kwargs:
     if options is not None and st.session_state[wkey] not in list(options):
         if not (isinstance(st.session_state[wkey], list) and set(st.session_state[wkey]) <= set(options)):
             st.session_state[wkey] = default
-    value = fn(label, key=wkey, on_change=_keep, args=(key,), **kwargs)
+    value = fn(label, key=wkey, **kwargs)
     st.session_state[f"_kept_{key}"] = value
     return value
 
@@ -134,11 +129,6 @@ def _loaded(path: str, mtime: float) -> Any:
     from partkd.checkpoints import load_checkpoint
 
     return load_checkpoint(path)
-
-
-def load_model(path: str) -> Any:
-    """The checkpoint at `path` as partkd.checkpoints.Loaded (cached until its metadata changes)."""
-    return _loaded(path, _mtime(path))
 
 
 def read_meta(path: str) -> dict:
@@ -211,17 +201,22 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
                                                         "(used for evaluation and training).")
     fields: dict[str, Any] = {"level": level}
     if source == "synthetic":
+        from partkd.data.synthetic import SYNTH_ACTIONS
+
         fields.update(APP_SYNTHETIC)
+        fields["num_classes"] = int(widget(st.sidebar.number_input, "Synthetic classes", "synth_classes",
+                                           APP_SYNTHETIC["num_classes"], min_value=2, max_value=len(SYNTH_ACTIONS),
+                                           step=1, help="Must match the checkpoints' class set."))
         fields["seed"] = int(widget(st.sidebar.number_input, "Synthetic seed", "synth_seed", 0, min_value=0,
                                     max_value=10_000, step=1))
     else:
         path = widget(st.sidebar.text_input, "Dataset path", "data_path", "",
                       placeholder="/data/penn_action or file.npz")
         fmt = widget(st.sidebar.selectbox, "Format", "data_format", "auto-detect", options=format_choices())
-        low = widget(st.sidebar.selectbox, "Low-quality layout", "low_layout", "coco17",
-                     options=["coco17", "same", "penn13", "openpose18"])
-        fields.update(source=path.strip() or "(no path given)", format=None if fmt == "auto-detect" else fmt,
-                      low_layout=low)
+        fields.update(source=path.strip() or "(no path given)", format=None if fmt == "auto-detect" else fmt)
+    fields["low_layout"] = widget(st.sidebar.selectbox, "Low-quality layout", "low_layout", "coco17",
+                                  options=list(LOW_LAYOUTS), help="'same' keeps the high-quality layout "
+                                                                  "(homogeneous; 2D sources only).")
     return tuple(sorted(fields.items()))
 
 
@@ -315,9 +310,18 @@ def _predict_all(path: str, mtime: float, data: tuple[tuple[str, Any], ...], occ
     return predict_proba(loaded, model_inputs(ds, loaded.meta))
 
 
-def predict_all(path: str, sel: Selection, occ: Occlusion) -> np.ndarray:
-    """(N, K) class probabilities of a checkpoint for every clip: teachers on the high-quality clips, students
-    on the estimated + occluded ones (the same clips the Skeletons page draws)."""
+def check_role(path: str, slot: str) -> None:
+    """CheckpointError unless the checkpoint fits its picker: a teacher for 'teacher', a student otherwise."""
+    want = "teacher" if slot == "teacher" else "student"
+    role = read_meta(path).get("role") or "unknown"
+    if role != want:
+        raise CheckpointError(where(path, f"is a {role} checkpoint; the '{ROLES[slot]}' picker needs a {want}"))
+
+
+def predict_all(path: str, slot: str, sel: Selection, occ: Occlusion) -> np.ndarray:
+    """(N, K) class probabilities of the checkpoint in picker `slot` for every clip: a teacher on the
+    high-quality clips, students on the estimated + occluded ones (the clips the Skeletons page draws)."""
+    check_role(path, slot)
     return _predict_all(path, _mtime(path), sel.data, dataclasses.astuple(occ))
 
 
@@ -330,9 +334,10 @@ def _op_curve(path: str, mtime: float, data: tuple, ops: tuple[float, ...], mode
     return accuracy_vs_op(_loaded(path, mtime), test, list(ops), seed=seed, mode=mode, progress=_progress)
 
 
-def op_curve(path: str, sel: Selection, ops: list[float], mode: str = "joint", seed: int = 0,
+def op_curve(path: str, slot: str, sel: Selection, ops: list[float], mode: str = "joint", seed: int = 0,
              progress: Callable[[dict], None] | None = None) -> list[dict]:
-    """Top-1/top-5 of a checkpoint at each OP on the test split (engine's accuracy_vs_op, cached)."""
+    """Top-1/top-5 of the checkpoint in picker `slot` at each OP on the test split (accuracy_vs_op, cached)."""
+    check_role(path, slot)
     return _op_curve(path, _mtime(path), sel.data, tuple(ops), mode, seed, _progress=progress)
 
 
@@ -368,30 +373,27 @@ def select_clip(high: Any, index: int) -> None:
         st.session_state[f"w_{key}"] = value
 
 
+def val_top1(meta: dict) -> float | None:
+    """The validation top-1 a checkpoint's metadata records (None when absent)."""
+    value = (meta.get("metrics") or {}).get("val_top1")
+    return None if value is None else float(value)
+
+
 def describe_checkpoint(path: str) -> dict[str, Any]:
     """A short, JSON-able description of a checkpoint for tables (name, layout, KD, metrics)."""
     meta = read_meta(path)
-    metrics = meta.get("metrics") or {}
-    top1 = metrics.get("top1", metrics.get("val_acc"))
     return {"file": Path(path).name, "folder": str(Path(path).parent), "role": meta.get("role", ""),
             "layout": meta.get("layout", {}).get("name", ""), "classes": len(meta.get("class_names", [])),
             "kd": kd_method(meta) if meta.get("role") == "student" else "",
             "preset": str(meta.get("preset", (meta.get("train") or {}).get("preset", ""))),
-            "top1": None if top1 is None else float(top1), "created": meta.get("created", "")}
+            "top1": val_top1(meta), "created": meta.get("created", "")}
 
 
 def spec_summary(data: tuple[tuple[str, Any], ...]) -> str:
     """One line describing the data selection."""
     d = dict(data)
     if d.get("source", "synthetic") == "synthetic":
-        return (f"synthetic actions: {d['num_classes']} classes × {d['clips_per_class']} clips "
-                f"(seed {d.get('seed', 0)}), low quality simulated at '{d['level']}'")
-    return f"{d['source']} ({d.get('format') or 'auto-detected format'}), low quality: " \
-           f"{d.get('low_layout')} simulated at '{d['level']}'"
-
-
-def to_json(value: Any) -> str:
-    """Stable JSON of a dataclass or plain value (for cache keys and display)."""
-    if dataclasses.is_dataclass(value):
-        value = dataclasses.asdict(value)
-    return json.dumps(value, sort_keys=True, default=str)
+        high = f"synthetic actions: {d['num_classes']} classes × {d['clips_per_class']} clips (seed {d['seed']})"
+    else:
+        high = f"{d['source']} ({d.get('format') or 'auto-detected format'})"
+    return f"{high}; low quality: {d['low_layout']} simulated at '{d['level']}'"

@@ -1,7 +1,6 @@
 """Checkpoints: weights in safetensors + metadata in JSON, written atomically; no pickle is ever loaded."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -19,7 +18,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from partkd import __version__
-from partkd.errors import CheckpointError, PartKDError, where
+from partkd.errors import CheckpointError, ConfigError, PartKDError, where
 from partkd.io import atomic_write_bytes, atomic_write_json
 from partkd.layouts import Layout, layout_from_dict
 
@@ -66,13 +65,9 @@ def command_line() -> str:
     return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
 
 
-def model_meta(model: nn.Module, arch: str, num_classes: int) -> dict[str, Any]:
-    """The `model` metadata entry: ModelConfig fields plus arch and num_classes (enough to rebuild)."""
-    cfg = getattr(model, "config", None)
-    if cfg is None or not dataclasses.is_dataclass(cfg):
-        raise CheckpointError(where(type(model).__name__, "model has no dataclass `config` to record"))
-    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
-    return {**fields, "arch": arch, "num_classes": int(num_classes)}
+def model_meta(config: Any, num_classes: int) -> dict[str, Any]:
+    """The `model` metadata entry: the ModelConfig fields (arch included) plus num_classes (enough to rebuild)."""
+    return {**config.to_dict(), "num_classes": int(num_classes)}
 
 
 def stem_of(path: str | Path) -> Path:
@@ -170,17 +165,15 @@ def read_tensors(path: str | Path, meta: dict | None = None) -> dict[str, torch.
 
 def build_from_meta(meta: dict, source: object = "checkpoint") -> nn.Module:
     """Rebuild the (untrained) model a checkpoint's metadata describes."""
-    from partkd.models import build_model
-    from partkd.models.common import ModelConfig
+    from partkd.models.common import ModelConfig, build_model
 
     info = dict(meta["model"])
     try:
-        arch, num_classes = info.pop("arch"), int(info.pop("num_classes"))
-        defaults = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
-        cfg = ModelConfig(**{k: tuple(v) if isinstance(defaults.get(k), tuple) else v for k, v in info.items()})
-    except (KeyError, TypeError, ValueError) as e:
+        num_classes = int(info.pop("num_classes"))
+        cfg = ModelConfig.from_dict(info)
+    except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise CheckpointError(where(source, f"model description not understood ({e})")) from None
-    return build_model(arch, layout_from_dict(meta["layout"], source), num_classes, cfg)
+    return build_model(cfg.arch, layout_from_dict(meta["layout"], source), num_classes, cfg)
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loaded:

@@ -27,6 +27,7 @@ def _data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
     g.add_argument("--data-seed", type=int, default=None, help="seed of the synthetic data and L simulation")
     g.add_argument("--classes", type=int, default=None, help="synthetic: number of classes")
     g.add_argument("--clips-per-class", type=int, default=None, help="synthetic: clips per class")
+    g.add_argument("--synth-frames", type=int, default=None, help="synthetic: frames per clip")
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -57,7 +58,8 @@ def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
         d["source"] = data if data == "synthetic" else str(Path(data).expanduser())
     for flag, key in (("format", "format"), ("high_layout", "high_layout"), ("low", "low"),
                       ("low_format", "low_format"), ("low_layout", "low_layout"), ("level", "level"),
-                      ("data_seed", "seed"), ("classes", "num_classes"), ("clips_per_class", "clips_per_class")):
+                      ("data_seed", "seed"), ("classes", "num_classes"), ("clips_per_class", "clips_per_class"),
+                      ("synth_frames", "synth_frames")):
         value = getattr(args, flag, None)
         if value is not None:
             d[key] = value

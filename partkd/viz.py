@@ -52,23 +52,30 @@ def _visible_extent(clip: np.ndarray) -> tuple[list[int], int]:
     return persons, max(length, 1)
 
 
-def _axes_order(clip: np.ndarray, layout: Layout) -> tuple[list[int], bool]:
-    """Coordinate axes to plot (3D: last one is 'up') and, for 2D, whether y grows downwards (image coords)."""
+def _axes_order(clip: np.ndarray, layout: Layout) -> tuple[list[int], np.ndarray]:
+    """Coordinate axes to plot and their signs: 3D puts the head-to-feet axis last ('up', pointing to the head)
+    and mirrors the horizontal axis so a subject facing the camera shows its left side on the viewer's right,
+    as in an image; 2D keeps (x, y) and signals image coordinates (y down) with a negative y sign."""
     valid = joint_valid(clip)
     parts = np.asarray(layout.parts)
     head, legs = valid & (parts == 0), valid & ((parts == 3) | (parts == 4))
+    left, right = valid & ((parts == 1) | (parts == 3)), valid & ((parts == 2) | (parts == 4))
     dims = 3 if layout.dims == 3 else 2
     if not head.any() or not legs.any():
-        return ([0, 2, 1], False) if dims == 3 else ([0, 1], False)
-    diff = clip[..., :dims][head].mean(axis=0) - clip[..., :dims][legs].mean(axis=0)
+        return ([0, 2, 1], np.ones(3)) if dims == 3 else ([0, 1], np.ones(2))
+    xyz = clip[..., :dims]
+    up_vec = xyz[head].mean(axis=0) - xyz[legs].mean(axis=0)
     if dims == 2:
-        return [0, 1], bool(diff[1] < 0)
-    up = int(np.argmax(np.abs(diff)))
+        return [0, 1], np.array([1.0, -1.0 if up_vec[1] < 0 else 1.0])
+    up = int(np.argmax(np.abs(up_vec)))
     rest = [a for a in range(3) if a != up]
-    return [rest[0], rest[1], up], bool(diff[up] < 0)
+    side = xyz[left].mean(axis=0) - xyz[right].mean(axis=0) if left.any() and right.any() else np.ones(3)
+    across = rest[int(np.argmax(np.abs(side[rest])))]
+    depth = rest[0] if across == rest[1] else rest[1]
+    return [across, depth, up], np.array([1.0 if side[across] >= 0 else -1.0, 1.0, 1.0 if up_vec[up] >= 0 else -1.0])
 
 
-def _frame_traces(panel: Panel, t: int, axes: list[int], flip: bool) -> list[dict]:
+def _frame_traces(panel: Panel, t: int, axes: list[int], signs: np.ndarray) -> list[dict]:
     """The panel's TRACES_PER_PANEL trace dicts at frame t: bones and joints per part, then occluded ones."""
     clip, layout = panel.clip, panel.layout
     persons, _ = _visible_extent(clip)
@@ -76,10 +83,7 @@ def _frame_traces(panel: Panel, t: int, axes: list[int], flip: bool) -> list[dic
     occ = (panel.occluded_mask[:, t] & valid) if panel.occluded_mask is not None else np.zeros_like(valid)
     shown = valid & ~occ
     parts = np.asarray(layout.parts)
-    sign = np.ones(len(axes))
-    if flip and len(axes) == 3:
-        sign[2] = -1.0
-    pts = (clip[:, t][..., axes] * sign).astype(float)
+    pts = (clip[:, t][..., axes] * _draw_signs(signs)).astype(float)
 
     def coords(points: list[np.ndarray | None]) -> dict:
         rows = [[None] * len(axes) if q is None else q.tolist() for q in points]
@@ -113,6 +117,11 @@ def _frame_traces(panel: Panel, t: int, axes: list[int], flip: bool) -> list[dic
     return out
 
 
+def _draw_signs(signs: np.ndarray) -> np.ndarray:
+    """Signs applied to the data: 3D ones as given; 2D data keep their values (image y is reversed on the axis)."""
+    return signs if len(signs) == 3 else np.ones(2)
+
+
 def _style(index: int, three_d: bool, legend: bool, scene: str | None) -> dict:
     """Static style of trace number `index` within a panel (colour, marker, legend group)."""
     n = len(PARTS)
@@ -144,14 +153,12 @@ def _trace(data: dict, style: dict, xaxis: str | None) -> dict:
     return out
 
 
-def _ranges(panel: Panel, axes: list[int], flip: bool) -> list[list[float]]:
+def _ranges(panel: Panel, axes: list[int], signs: np.ndarray) -> list[list[float]]:
     """Fixed axis ranges over all frames (with a margin) so the skeleton does not jump around."""
     valid = joint_valid(panel.clip)
     if not valid.any():
         return [[-1.0, 1.0]] * len(axes)
-    pts = panel.clip[valid][:, axes].astype(float)
-    if flip and len(axes) == 3:
-        pts[:, 2] *= -1.0
+    pts = panel.clip[valid][:, axes].astype(float) * _draw_signs(signs)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = 0.08 * max(float((hi - lo).max()), 1e-6)
     return [[float(a - pad), float(b + pad)] for a, b in zip(lo, hi)]
@@ -188,8 +195,8 @@ def animate_panels(panels: Sequence[Panel], title: str = "", max_frames: int = 6
         mask = None if panel.occluded_mask is None else np.asarray(panel.occluded_mask, dtype=bool)
         persons, length = _visible_extent(clip)
         p = Panel(clip[:, :length], panel.layout, None if mask is None else mask[:, :length], panel.title)
-        axes, flip = _axes_order(p.clip, p.layout)
-        prepared.append((p, axes, flip, p.layout.dims == 3 and p.clip.shape[-1] >= 3))
+        axes, signs = _axes_order(p.clip, p.layout)
+        prepared.append((p, axes, signs, p.layout.dims == 3))
     longest = max(p.clip.shape[1] for p, *_ in prepared)
     n_frames = min(longest, max_frames)
     specs = [[{"type": "scene" if three_d else "xy"} for *_, three_d in prepared]]
@@ -206,14 +213,14 @@ def animate_panels(panels: Sequence[Panel], title: str = "", max_frames: int = 6
                       scene=names[col][0])
                for i in range(TRACES_PER_PANEL)] for col, (_, _, _, three_d) in enumerate(prepared)]
 
-    for col, (panel, axes, flip, _) in enumerate(prepared):
-        for i, data in enumerate(_frame_traces(panel, frame_of(panel, 0), axes, flip)):
+    for col, (panel, axes, signs, _) in enumerate(prepared):
+        for i, data in enumerate(_frame_traces(panel, frame_of(panel, 0), axes, signs)):
             fig.add_trace(_trace(data, styles[col][i], names[col][1]))
-    fig.frames = [dict(name=str(k), data=[d for panel, axes, flip, _ in prepared
-                                              for d in _frame_traces(panel, frame_of(panel, k), axes, flip)])
+    fig.frames = [dict(name=str(k), data=[d for panel, axes, signs, _ in prepared
+                                              for d in _frame_traces(panel, frame_of(panel, k), axes, signs)])
                   for k in range(n_frames)]
-    for col, (panel, axes, flip, three_d) in enumerate(prepared):
-        ranges = _ranges(panel, axes, flip)
+    for col, (panel, axes, signs, three_d) in enumerate(prepared):
+        ranges = _ranges(panel, axes, signs)
         if three_d:
             span = [r[1] - r[0] for r in ranges]
             biggest = max(span)
@@ -223,7 +230,7 @@ def animate_panels(panels: Sequence[Panel], title: str = "", max_frames: int = 6
                 aspectratio=dict(x=span[0] / biggest, y=span[1] / biggest, z=span[2] / biggest),
                 camera=dict(eye=dict(x=0.35, y=-1.5, z=0.35)))})
         else:
-            y_range = ranges[1][::-1] if flip else ranges[1]
+            y_range = ranges[1][::-1] if signs[1] < 0 else ranges[1]
             fig.update_xaxes(range=ranges[0], row=1, col=col + 1, showgrid=False, zeroline=False)
             fig.update_yaxes(range=y_range, row=1, col=col + 1, showgrid=False, zeroline=False,
                              scaleanchor=names[col][1], scaleratio=1)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from partkd.cli import main
 from partkd.cli_data import FORMAT_NAMES, parse_options
 from partkd.data.dataset import PairedDataset
 from partkd.data.loaders import FORMATS, load_dataset
@@ -24,7 +25,7 @@ def partkd(*args: str, cache: Path) -> subprocess.CompletedProcess:
     """Run `python -m partkd ARGS` with its own dataset cache."""
     env = {**os.environ, "PARTKD_CACHE": str(cache)}
     return subprocess.run([sys.executable, "-m", "partkd", *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=120)
+                          cwd=ROOT, timeout=300)
 
 
 def write_npz(path: Path, bad_clip: bool = False) -> None:
@@ -36,7 +37,7 @@ def write_npz(path: Path, bad_clip: bool = False) -> None:
              class_names=np.array(["wave", "clap"]), length=np.array([10, 4, 7]), layout=np.array("ntu25"))
 
 
-def test_inspect_text_and_json(tmp_path: Path) -> None:
+def test_inspect_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "clips.npz"
     write_npz(path)
     text = partkd("data", "inspect", str(path), cache=tmp_path)
@@ -45,8 +46,9 @@ def test_inspect_text_and_json(tmp_path: Path) -> None:
     assert lines["clips"].strip() == "3" and lines["classes"].strip() == "2 (wave, clap)"
     assert lines["frames"].strip() == "min 4, median 7, max 10"
     assert lines["joints"].strip() == "25 (layout ntu25, 3D)" and lines["splits"].strip() == "test 1, train 2"
-    js = partkd("data", "inspect", str(path), "--format", "npz", "--json", cache=tmp_path)
-    summary = json.loads(js.stdout)
+    monkeypatch.setenv("PARTKD_CACHE", str(tmp_path))
+    assert main(["data", "inspect", str(path), "--format", "npz", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
     assert summary["format"] == "npz" and summary["source"] == str(path)
     assert summary["splits"] == {"test": 1, "train": 2} and summary["persons_max"] == 2
 
@@ -64,44 +66,67 @@ def test_inspect_real_penn_action(tmp_path: Path, shared_data: Path) -> None:
 
 @pytest.mark.parametrize("args, problem", [
     (["/no/such/folder"], "/no/such/folder: does not exist"),
-    (["{npz}", "--format", "bvh"], "unknown format 'bvh'"),
-    (["{npz}", "--layout", "stick_man"], "unknown layout 'stick_man'"),
     (["{bad}"], "1 of 3 clips are bad"),
-    (["{npz}", "-o", "coords"], "option 'coords' is not KEY=VALUE"),
 ])
-def test_bad_input_is_one_line(tmp_path: Path, args: list[str], problem: str) -> None:
-    write_npz(tmp_path / "ok.npz")
+def test_bad_input_subprocess(tmp_path: Path, args: list[str], problem: str) -> None:
     write_npz(tmp_path / "bad.npz", bad_clip=True)
-    argv = [a.format(npz=tmp_path / "ok.npz", bad=tmp_path / "bad.npz") for a in args]
-    out = partkd("data", "inspect", *argv, cache=tmp_path)
+    out = partkd("data", "inspect", *[a.format(bad=tmp_path / "bad.npz") for a in args], cache=tmp_path)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and out.stderr.startswith("partkd: error: ") and problem in out.stderr
     assert "Traceback" not in out.stderr
 
 
-def test_skip_bad_warns_and_succeeds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args, problem", [
+    (["{npz}", "--format", "bvh"], "unknown format 'bvh'"),
+    (["{npz}", "--layout", "stick_man"], "unknown layout 'stick_man'"),
+    (["{npz}", "--layout", "coco17"], "25 joints but layout 'coco17' has 17"),
+    (["{npz}", "-o", "coords"], "option 'coords' is not KEY=VALUE"),
+    (["{npz}", "-o", "coords=2d"], "format 'npz' has no option coords"),
+    (["{junk}"], "cannot detect the format"),
+])
+def test_bad_input_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+                            args: list[str], problem: str) -> None:
+    monkeypatch.setenv("PARTKD_CACHE", str(tmp_path))
+    write_npz(tmp_path / "ok.npz")
+    (tmp_path / "junk.bin").write_bytes(b"\0" * 10)
+    argv = [a.format(npz=tmp_path / "ok.npz", junk=tmp_path / "junk.bin") for a in args]
+    assert main(["data", "inspect", *argv]) == 2
+    err = capsys.readouterr()
+    assert err.out == "" and err.err.count("\n") == 1 and err.err.startswith("partkd: error: ")
+    assert problem in err.err
+
+
+def test_skip_bad_warns_and_succeeds(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARTKD_CACHE", str(tmp_path))
     path = tmp_path / "bad.npz"
     write_npz(path, bad_clip=True)
-    out = partkd("data", "inspect", str(path), "--skip-bad", "--json", cache=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["clips"] == 2
-    assert out.stderr.startswith("partkd: warning: ") and "NaN or infinite" in out.stderr
+    assert main(["data", "inspect", str(path), "--skip-bad", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["clips"] == 2
+    assert out.err.startswith("partkd: warning: ") and "NaN or infinite" in out.err and out.err.count("\n") == 1
 
 
 @pytest.mark.skipif(not HAS_SYNTHETIC, reason="partkd.data.synthetic is not written yet")
-def test_synth_writes_paired_npz(tmp_path: Path) -> None:
+def test_synth_writes_paired_npz(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from partkd.data.synthetic import make_synthetic
+
     out = partkd("data", "synth", "--out", str(tmp_path / "syn"), "--classes", "3", "--clips-per-class", "4",
                  "--frames", "24", "--seed", "5", "--level", "light", cache=tmp_path)
     assert out.returncode == 0, out.stderr
     high = load_dataset(tmp_path / "syn" / "high.npz", format="npz", cache=False)
     low = load_dataset(tmp_path / "syn" / "low.npz", format="npz", cache=False)
-    assert (len(high), high.num_classes, high.layout.name, low.layout.name) == (12, 3, "ntu25", "coco17")
-    assert max(c.shape[1] for c in high.clips) == 24
+    ref = make_synthetic(num_classes=3, clips_per_class=4, frames=24, seed=5, level="light")
+    for got, want in ((high, ref.high), (low, ref.low)):
+        assert got.layout == want.layout and got.class_names == want.class_names and got.names == want.names
+        assert np.array_equal(got.labels, want.labels) and np.array_equal(got.pair_ids, want.pair_ids)
+        assert list(got.split) == list(want.split)
+        assert all(a.shape[1:] == b.shape[1:] and np.array_equal(a[:len(b)], b) and not a[len(b):].any()
+                   for a, b in zip(got.clips, want.clips))
     pairs = PairedDataset(high, low).high_index_of_low()
     assert (pairs >= 0).all() and np.array_equal(high.labels[pairs], low.labels)
-    assert set(high.split) <= {"train", "test"} and list(high.split[pairs]) == list(low.split)
-    bad = partkd("data", "synth", "--out", str(tmp_path / "x"), "--frames", "0", cache=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.strip() == "partkd: error: --frames must be at least 1, got 0"
+    assert main(["data", "synth", "--out", str(tmp_path / "x"), "--frames", "0"]) == 2
+    assert capsys.readouterr().err == "partkd: error: --frames must be at least 1, got 0\n"
 
 
 def test_parse_options_and_format_names() -> None:

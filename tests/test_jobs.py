@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from partkd.cli import main
 from partkd.engine import jobs
 from partkd.errors import JobError
 
@@ -26,7 +28,7 @@ def _train_argv(epochs: int) -> list[str]:
             "--preset", "smoke", "--epochs", str(epochs), "--device", "cpu"]
 
 
-def wait_for(pred, timeout: float = 30.0, what: str = "condition"):
+def wait_for(pred, timeout: float = 60.0, what: str = "condition"):
     """Poll `pred` until it returns a truthy value; fail the test after `timeout` seconds."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -37,7 +39,7 @@ def wait_for(pred, timeout: float = 30.0, what: str = "condition"):
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
-def wait_status(root: Path, job_id: str, *statuses: str, timeout: float = 30.0) -> dict:
+def wait_status(root: Path, job_id: str, *statuses: str, timeout: float = 60.0) -> dict:
     """Wait until the job has one of `statuses`; return its record."""
     def check():
         job = jobs.get_job(job_id, root)
@@ -78,7 +80,31 @@ def test_submit_runs_the_command_and_records_success(root):
     assert job["created"] <= job["started"] <= job["finished"]
     assert jobs.read_log(job_id, root).strip()
     assert [j["id"] for j in jobs.list_jobs(root)] == [job_id]
+    assert sorted(p.name for p in Path(job["out_dir"]).iterdir()) == ["high.npz", "low.npz"]
     wait_for(lambda: not jobs._worker_alive(root), 10, "the idle worker to exit")
+
+
+def test_progress_history_and_checkpoints_are_read_from_the_run_folder(root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    job_id = jobs.submit(["data", "synth", "--out", "elsewhere"], root)
+    assert jobs.get_job(job_id, root)["out_dir"] == str(tmp_path / "elsewhere")
+    jobs.cancel(job_id, root, wait=True)
+    job_id = jobs.submit(FAST, root)
+    jobs.cancel(job_id, root, wait=True)
+    run = Path(jobs.get_job(job_id, root)["out_dir"])
+    assert jobs.read_progress(job_id, root) is None and jobs.read_history(job_id, root) == []
+    assert jobs.checkpoints(job_id, root) == []
+    run.mkdir(exist_ok=True)
+    (run / "progress.json").write_text(json.dumps({"phase": "train", "epoch": 2, "epochs": 5}))
+    (run / "history.jsonl").write_text('{"epoch": 1, "loss": 2.0}\n{"epoch": 2, "loss": 1.5}\n{"epoch": 3, "lo')
+    for stem in ("last", "teacher/model", "student/model", "orphan"):
+        (run / f"{stem}.safetensors").parent.mkdir(parents=True, exist_ok=True)
+        (run / f"{stem}.safetensors").write_bytes(b"x")
+        if stem != "orphan":
+            (run / f"{stem}.json").write_text("{}")
+    assert jobs.read_progress(job_id, root)["epoch"] == 2
+    assert [r["epoch"] for r in jobs.read_history(job_id, root)] == [1, 2]
+    assert jobs.checkpoints(job_id, root) == [run / "student/model.safetensors", run / "teacher/model.safetensors"]
 
 
 def test_failed_command_records_exit_status_and_last_error_line(root):
@@ -115,24 +141,6 @@ def test_ids_and_names_with_path_parts_are_refused(root, tmp_path):
     assert len(jobs.list_jobs(root)) == 1
 
 
-def test_run_files_are_read_from_the_job_output_folder(root):
-    job_id = jobs.submit(FAST, root)
-    wait_status(root, job_id, "done", "failed")
-    run = Path(jobs.get_job(job_id, root)["out_dir"])
-    assert jobs.read_progress(job_id, root) is None
-    run.mkdir(exist_ok=True)
-    (run / "progress.json").write_text(json.dumps({"phase": "train", "epoch": 2, "epochs": 5}))
-    (run / "history.jsonl").write_text('{"epoch": 1, "loss": 2.0}\n{"epoch": 2, "loss": 1.5}\n{"epoch": 3, "lo')
-    for stem in ("last", "teacher/model", "student/model", "orphan"):
-        (run / f"{stem}.safetensors").parent.mkdir(parents=True, exist_ok=True)
-        (run / f"{stem}.safetensors").write_bytes(b"x")
-        if stem != "orphan":
-            (run / f"{stem}.json").write_text("{}")
-    assert jobs.read_progress(job_id, root)["epoch"] == 2
-    assert [r["epoch"] for r in jobs.read_history(job_id, root)] == [1, 2]
-    assert jobs.checkpoints(job_id, root) == [run / "student/model.safetensors", run / "teacher/model.safetensors"]
-
-
 def test_concurrency_limit_is_stored_per_root(root):
     assert jobs.max_running(root) == 1
     jobs.set_max_running(3, root)
@@ -141,23 +149,28 @@ def test_concurrency_limit_is_stored_per_root(root):
         jobs.set_max_running(0, root)
 
 
-def test_cli_submit_list_show_log(root):
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([PY, "-m", "partkd", "jobs", *args], capture_output=True, text=True, timeout=60)
+def test_cli_submit_list_show_log_limit(root, capsys):
+    def cli(*args: str) -> tuple[int, str, str]:
+        rc = main(["jobs", *args])
+        out, err = capsys.readouterr()
+        return rc, out, err
 
-    out = cli("submit", "--root", str(root), "--name", "from-cli", "--", *FAST)
-    assert out.returncode == 0, out.stderr
-    job_id = out.stdout.strip()
+    rc, out, err = cli("submit", "--root", str(root), "--name", "from-cli", "--", *FAST)
+    assert rc == 0, err
+    job_id = out.strip()
     wait_status(root, job_id, "done", "failed")
-    listing = cli("list", "--root", str(root))
-    assert job_id in listing.stdout and "done" in listing.stdout and "from-cli" in listing.stdout
-    shown = json.loads(cli("show", job_id, "--root", str(root), "--json").stdout)
-    assert shown["status"] == "done" and shown["progress"] is None
-    assert cli("log", job_id, "--root", str(root)).stdout.strip()
-    bad = cli("show", "../etc", "--root", str(root))
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "invalid job id" in bad.stderr
-    assert cli("cancel", job_id, "--root", str(root)).returncode == 2
-    assert "submit" in cli("--help").stdout
+    rc, out, _ = cli("list", "--root", str(root))
+    assert rc == 0 and job_id in out and "done" in out and "from-cli" in out
+    shown = json.loads(cli("show", job_id, "--root", str(root), "--json")[1])
+    assert shown["status"] == "done" and shown["progress"] is None and shown["checkpoints"] == []
+    assert "high.npz" in cli("log", job_id, "--root", str(root), "--tail", "5")[1]
+    rc, _, err = cli("show", "../etc", "--root", str(root))
+    assert rc == 2 and err.count("\n") == 1 and "invalid job id" in err
+    rc, _, err = cli("cancel", job_id, "--root", str(root))
+    assert rc == 2 and "cannot cancel a done job" in err
+    assert cli("limit", "2", "--root", str(root))[1].strip() == "2" and jobs.max_running(root) == 2
+    help_text = subprocess.run([PY, "-m", "partkd", "jobs", "--help"], capture_output=True, text=True).stdout
+    assert all(c in help_text for c in ("list", "show", "submit", "cancel", "resume", "worker", "log"))
 
 
 def test_job_outlives_the_submitting_process(root):
@@ -223,18 +236,23 @@ def test_new_worker_respects_an_orphaned_running_job_then_runs_the_queue(root):
 @pytest.mark.slow
 def test_sigkill_mid_training_then_resume_completes_from_the_checkpoint(root):
     job_id = jobs.submit(_train_argv(4), root)
-    run = root / job_id / "run"
-    wait_for(lambda: (run / "last.json").exists() and (jobs.read_progress(job_id, root) or {}).get("epoch", 0) >= 2,
-             180, "the first checkpoint")
+    last = root / job_id / "run" / "last.json"
+
+    def resume_epoch() -> int:
+        return json.loads(last.read_text())["resume"]["epoch"] if last.exists() else 0
+    wait_for(lambda: resume_epoch() >= 1, 240, "the first epoch's checkpoint")
     os.killpg(jobs.get_job(job_id, root)["pid"], signal.SIGKILL)
-    failed = wait_status(root, job_id, "failed", "done", timeout=30)
+    failed = wait_status(root, job_id, "failed", "done")
     assert failed["status"] == "failed" and failed["error"] == "killed by signal SIGKILL"
+    saved = resume_epoch()
     resumed = jobs.resume(job_id, root)
     assert resumed["argv"][-1] == "--resume" and resumed["status"] == "queued"
-    done = wait_status(root, job_id, "done", "failed", timeout=180)
-    assert done["status"] == "done" and done["attempts"] == 2, jobs.read_log(job_id, root)
-    epochs = [r["epoch"] for r in jobs.read_history(job_id, root)]
-    assert sorted(set(epochs)) == [1, 2, 3, 4]
-    assert jobs.checkpoints(job_id, root)
+    done = wait_status(root, job_id, "done", "failed", timeout=240)
+    log = jobs.read_log(job_id, root, tail=10_000)
+    assert done["status"] == "done" and done["attempts"] == 2, log
+    after = [int(m) for m in re.findall(r"epoch (\d+)/4:", log.split("--- resumed", 1)[1])]
+    assert after and min(after) == saved + 1 and max(after) == 4  # continued, not restarted
+    assert [r["epoch"] for r in jobs.read_history(job_id, root)] == [1, 2, 3, 4]
+    assert [p.name for p in jobs.checkpoints(job_id, root)] == ["model.safetensors"]
     with pytest.raises(JobError):
         jobs.resume(job_id, root)

@@ -497,3 +497,15 @@ def test_wrong_layout_and_unknown_names(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="cannot detect the format"):
         detect_format(tmp_path / "notes.txt")
     assert set(FORMATS) == {"penn_action", "nw_ucla", "ntu", "pyskl", "kinetics", "npz", "synthetic"}
+
+
+def test_documented_layout_file_works(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data_formats.md").read_text()
+    toml_text = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "stick7.toml").write_text(toml_text)
+    kp = np.random.default_rng(0).uniform(1, 2, (2, 1, 5, 7, 3)).astype(np.float32)
+    np.savez(tmp_path / "stick.npz", keypoint=kp, label=np.array([0, 1]))
+    ds = load_dataset(tmp_path / "stick.npz", layout=tmp_path / "stick7.toml")
+    assert ds.layout.name == "stick7" and ds.layout.num_joints == 7 and ds.layout.center == 0
+    assert list(ds.layout.part_joints("head")) == [0, 6]
+    np.testing.assert_array_equal(ds.clips[1], kp[1])

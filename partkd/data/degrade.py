@@ -87,40 +87,39 @@ _MID_SHOULDERS = (("left_shoulder", 0.5), ("right_shoulder", 0.5))
 _MID_HIPS = (("left_hip", 0.5), ("right_hip", 0.5))
 _MID_TORSO = tuple((j, 0.25) for j in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
 
-# Target joint -> alternatives tried in order; an alternative is a weighted mix of source joints and is
-# used when the source layout has all of its joints. Targets not listed map to the same name.
-# "neck" means the point between the shoulders (OpenPose's neck, Kinect's spine_shoulder).
+# A target joint takes the source joint of the same name; otherwise the first alternative listed here
+# whose joints the source has (an alternative is a weighted mix of source joints). "shoulder_mid" is the
+# point between the shoulders, used with "head" to place face points.
 JOINT_SOURCES: dict[str, tuple[tuple[tuple[str, float], ...], ...]] = _side({
-    "neck": ((("spine_shoulder", 1.0),), (("shoulder_center", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
-    "spine_shoulder": ((("spine_shoulder", 1.0),), (("shoulder_center", 1.0),), (("neck", 1.0),),
-                       _MID_SHOULDERS),
-    "shoulder_center": ((("shoulder_center", 1.0),), (("spine_shoulder", 1.0),), (("neck", 1.0),),
-                        _MID_SHOULDERS),
-    "spine_base": ((("spine_base", 1.0),), (("hip_center", 1.0),), _MID_HIPS),
-    "hip_center": ((("hip_center", 1.0),), (("spine_base", 1.0),), _MID_HIPS),
-    "spine_mid": ((("spine_mid", 1.0),), (("spine", 1.0),), _MID_TORSO),
-    "spine": ((("spine", 1.0),), (("spine_mid", 1.0),), _MID_TORSO),
-    "head": ((("head", 1.0),), (("left_ear", 0.5), ("right_ear", 0.5)), (("nose", 1.0),)),
-    "left_hand": ((("left_hand", 1.0),), (("left_wrist", 1.0),)),
-    "left_hand_tip": ((("left_hand_tip", 1.0),), (("left_hand", 1.0),), (("left_wrist", 1.0),)),
-    "left_thumb": ((("left_thumb", 1.0),), (("left_hand", 1.0),), (("left_wrist", 1.0),)),
-    "left_foot": ((("left_foot", 1.0),), (("left_ankle", 1.0),)),
+    "shoulder_mid": ((("spine_shoulder", 1.0),), (("shoulder_center", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
+    "neck": ((("spine_shoulder", 1.0),), (("shoulder_center", 1.0),), _MID_SHOULDERS),
+    "spine_shoulder": ((("shoulder_center", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
+    "shoulder_center": ((("spine_shoulder", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
+    "spine_base": ((("hip_center", 1.0),), _MID_HIPS),
+    "hip_center": ((("spine_base", 1.0),), _MID_HIPS),
+    "spine_mid": ((("spine", 1.0),), _MID_TORSO),
+    "spine": ((("spine_mid", 1.0),), _MID_TORSO),
+    "head": ((("left_ear", 0.5), ("right_ear", 0.5)), (("nose", 1.0),)),
+    "left_hand": ((("left_wrist", 1.0),),),
+    "left_hand_tip": ((("left_hand", 1.0),), (("left_wrist", 1.0),)),
+    "left_thumb": ((("left_hand", 1.0),), (("left_wrist", 1.0),)),
+    "left_foot": ((("left_ankle", 1.0),),),
 })
 
-# Face points placed around the head when the source has none: offset = a * (head - neck) + b * l,
+# Face points placed around the head when the source has none: offset = a * (head - shoulder_mid) + b * l,
 # l = (left_shoulder - right_shoulder) made orthogonal to the head-neck direction.
 FACE_POINTS: dict[str, tuple[float, float]] = {
     "nose": (-0.10, 0.0),
     "left_eye": (0.05, 0.10), "right_eye": (0.05, -0.10),
     "left_ear": (0.0, 0.22), "right_ear": (0.0, -0.22),
 }
-_FACE_ANCHORS = ("head", "neck", "left_shoulder", "right_shoulder")
+_FACE_ANCHORS = ("head", "shoulder_mid", "left_shoulder", "right_shoulder")
 
 
 def _mix_row(name: str, source: Layout) -> np.ndarray | None:
     """Weights (Vs,) over source joints for one target joint name, or None when unresolvable."""
     index = {j: i for i, j in enumerate(source.joints)}
-    for alt in JOINT_SOURCES.get(name, (((name, 1.0),),)):
+    for alt in (((name, 1.0),),) + JOINT_SOURCES.get(name, ()):
         if all(j in index for j, _ in alt):
             row = np.zeros(source.num_joints)
             row[[index[j] for j, _ in alt]] = [w for _, w in alt]
@@ -151,7 +150,7 @@ def joint_map(source: Layout, target: Layout) -> JointMap:
         is_face.append(fp)
     anchor_rows = [_mix_row(a, source) for a in _FACE_ANCHORS]
     if any(is_face) and any(r is None for r in anchor_rows):
-        missing.append("face points (need head, neck and shoulders)")
+        missing.append("face points (need head and shoulders)")
     if missing:
         raise LayoutError(where("simulate_estimator", f"cannot map '{source.name}' to '{target.name}': "
                                                       f"no source for {', '.join(missing)}"))
@@ -201,7 +200,8 @@ class EstimatorSim:
     conf_floor: float = 0.05         # lowest confidence of a detected joint
 
     def __post_init__(self) -> None:
-        bad = [k for k in ("miss_rate", "person_miss_rate", "swap_rate") if not 0.0 <= getattr(self, k) <= 1.0]
+        rates = ("miss_rate", "person_miss_rate", "swap_rate")
+        bad = [k for k in rates if not 0.0 <= getattr(self, k) <= 1.0]
         bad += [k for k in ("miss_len", "person_miss_len", "swap_len") if getattr(self, k) < 1.0]
         bad += [k for k in ("jitter", "drift", "conf_noise", "yaw_deg") if getattr(self, k) < 0.0]
         bad += [k for k in ("camera_distance", "focal_px", "conf_tau") if getattr(self, k) <= 0.0]
@@ -274,26 +274,29 @@ def _lr_pairs(layout: Layout) -> dict[str, np.ndarray]:
     return perms
 
 
-def _simulate_clip(clip: np.ndarray, source: Layout, target: Layout, jm: JointMap, perms: dict[str, np.ndarray],
-                   p: EstimatorSim, rng: np.random.Generator) -> np.ndarray:
-    """One clip (M, T, Vs, 3) -> simulated estimator output (M, T, Vt, 3) = (x, y, confidence)."""
+def _simulate_clip(clip: np.ndarray, source: Layout, target: Layout, jm: JointMap,
+                   perms: dict[str, np.ndarray], p: EstimatorSim, rng: np.random.Generator) -> np.ndarray:
+    """One clip (M, T, Vs, 3) -> (M, T, Vt, 3): (x, y, confidence) for 2D targets, noisy (x, y, z) for 3D."""
     ok = present(clip)
-    if source.dims == 3:
+    if source.dims == 3 and target.dims == 2:
         xy = project(clip, source.center, p.camera_distance, p.focal_px,
                      np.deg2rad(rng.uniform(-p.yaw_deg, p.yaw_deg)))
     else:
-        xy = clip[..., :2].astype(np.float64)
+        xy = clip[..., :target.dims].astype(np.float64)
     xy, ok = apply_joint_map(jm, xy, ok)
-    m, t, v, _ = xy.shape
-    size = body_size(np.concatenate([xy, ok[..., None]], axis=-1) * ok[..., None], target)
-    for group, perm in perms.items():
+    m, t, v, d = xy.shape
+    size = body_size(np.concatenate([xy, np.ones((m, t, v, 3 - d))], axis=-1) * ok[..., None], target)
+    for perm in perms.values():
         swap = _bursts(rng, (m, t, 1, 1), p.swap_rate, p.swap_len)
         xy, ok = np.where(swap, xy[..., perm, :], xy), np.where(swap[..., 0], ok[..., perm], ok)
     err = rng.normal(0.0, p.jitter * size, xy.shape) + ar1_noise(rng, xy.shape, p.drift * size, p.drift_rho)
-    conf = np.exp(-np.linalg.norm(err, axis=-1) / (p.conf_tau * size)) + rng.normal(0.0, p.conf_noise, ok.shape)
+    out = xy + err
+    if d == 2:
+        conf = np.exp(-np.linalg.norm(err, axis=-1) / (p.conf_tau * size))
+        conf += rng.normal(0.0, p.conf_noise, ok.shape)
+        out = np.concatenate([out, np.clip(conf, p.conf_floor, 1.0)[..., None]], axis=-1)
     ok = ok & ~_bursts(rng, (m, t, v), p.miss_rate, p.miss_len) \
         & ~_bursts(rng, (m, t, 1), p.person_miss_rate, p.person_miss_len)
-    out = np.concatenate([xy + err, np.clip(conf, p.conf_floor, 1.0)[..., None]], axis=-1)
     return np.where(ok[..., None], out, 0.0).astype(np.float32)
 
 
@@ -309,14 +312,16 @@ def resolve_preset(level: str | EstimatorSim) -> tuple[str, EstimatorSim]:
 
 def simulate_estimator(high: SkeletonDataset, target_layout: str | Layout = "coco17",
                        level: str | EstimatorSim = "medium", seed: int = 0) -> SkeletonDataset:
-    """Low-quality 2D + confidence dataset simulated from `high` (method.md §7), deterministic per seed.
+    """Low-quality dataset simulated from `high` (method.md §7), deterministic per seed.
 
-    Projection (3D sources only), name-based re-mapping to `target_layout` with face points, swaps,
-    jitter, AR(1) drift, confidence, missed-detection bursts. Clip i uses the generator (seed, i).
+    Projection (3D source, 2D target), name-based re-mapping to `target_layout` with face points, swaps,
+    jitter, AR(1) drift, confidence (2D targets), missed-detection bursts. A 3D target (homogeneous 3D,
+    e.g. ntu25 -> ntu25) keeps (x, y, z) and gets the same noise in metres. Clip i uses generator (seed, i).
     """
     target = get_layout(target_layout)
-    if target.dims != 2:
-        raise ConfigError(where("simulate_estimator", f"target layout '{target.name}' must be 2D"))
+    if target.dims > high.layout.dims:
+        raise ConfigError(where("simulate_estimator", f"cannot make 3D '{target.name}' from 2D "
+                                                      f"'{high.layout.name}'"))
     name, params = resolve_preset(level)
     jm = joint_map(high.layout, target)
     perms = _lr_pairs(target)
@@ -324,11 +329,11 @@ def simulate_estimator(high: SkeletonDataset, target_layout: str | Layout = "coc
              for i, c in enumerate(high.clips)]
     meta = {**high.meta, "source": f"simulate_estimator({high.meta.get('source', high.layout.name)})",
             "estimator": {"level": name, "params": asdict(params), "seed": seed,
-                          "from_layout": high.layout.name, "projected": high.layout.dims == 3}}
+                          "from_layout": high.layout.name, "projected": high.layout.dims > target.dims}}
     return SkeletonDataset(clips, high.labels.copy(), list(high.class_names), high.split.copy(), target,
                            list(high.names), high.pair_ids.copy(), meta)
 
 
-__all__ = ["OCCLUSION_MODES", "occlude", "occlude_part", "JOINT_SOURCES", "FACE_POINTS", "JointMap", "joint_map",
-           "apply_joint_map", "EstimatorSim", "ESTIMATOR_PRESETS", "project", "ar1_noise", "resolve_preset",
-           "simulate_estimator"]
+__all__ = ["OCCLUSION_MODES", "occlude", "occlude_part", "JOINT_SOURCES", "FACE_POINTS", "JointMap",
+           "joint_map", "apply_joint_map", "EstimatorSim", "ESTIMATOR_PRESETS", "project", "ar1_noise",
+           "resolve_preset", "simulate_estimator"]

@@ -74,12 +74,14 @@ def _kick(t: np.ndarray, a: np.ndarray) -> Pose:
 
 
 def _wave(t: np.ndarray, a: np.ndarray) -> Pose:
-    return {"arm_abd_r": 75.0, "arm_flex_r": 15.0, "fore_flex_r": 15.0, "fore_abd_r": 150 + 25 * a * swing(t, 3)}
+    return {"arm_abd_r": 75.0, "arm_flex_r": 15.0, "fore_flex_r": 15.0,
+            "fore_abd_r": 150 + 25 * a * swing(t, 3)}
 
 
 def _drink(t: np.ndarray, a: np.ndarray) -> Pose:
     s = bump(t, 2) * a
-    return {"arm_flex_l": 10 + 35 * s, "arm_abd_l": 8 + 7 * s, "fore_flex_l": 15 + 140 * s, "fore_abd_l": 5 - 35 * s}
+    return {"arm_flex_l": 10 + 35 * s, "arm_abd_l": 8 + 7 * s,
+            "fore_flex_l": 15 + 140 * s, "fore_abd_l": 5 - 35 * s}
 
 
 def _squat(t: np.ndarray, a: np.ndarray) -> Pose:
@@ -117,7 +119,8 @@ def _raise_hands(t: np.ndarray, a: np.ndarray) -> Pose:
 def _march(t: np.ndarray, a: np.ndarray) -> Pose:
     w = swing(t, 3)
     left, right = 60 * a * np.maximum(w, 0), 60 * a * np.maximum(-w, 0)
-    return {"thigh_flex_l": left, "shank_flex_l": -0.4 * left, "thigh_flex_r": right, "shank_flex_r": -0.4 * right}
+    return {"thigh_flex_l": left, "shank_flex_l": -0.4 * left,
+            "thigh_flex_r": right, "shank_flex_r": -0.4 * right}
 
 
 def _nod(t: np.ndarray, a: np.ndarray) -> Pose:
@@ -149,13 +152,15 @@ SYNTH_ACTIONS: tuple[SynthAction, ...] = (
     SynthAction("kick", ("right_leg",), "right leg kicks forward twice, knee bending on the way up", _kick),
     SynthAction("wave", ("right_arm",), "right arm held out sideways, forearm up, waving 3 times", _wave),
     SynthAction("drink", ("left_arm",), "left hand brought to the mouth twice", _drink),
-    SynthAction("squat", ("left_leg", "right_leg"), "two deep squats; the upper body is carried down", _squat),
+    SynthAction("squat", ("left_leg", "right_leg"), "two deep squats; the upper body rides down",
+                _squat),
     SynthAction("jumping_jacks", PARTS, "3 jumping jacks: arms overhead, legs apart, head tilts, small hop",
                 _jumping_jacks),
     SynthAction("bow", ("head",), "trunk and head bend forward twice; the arms hang", _bow),
     SynthAction("clap", ("left_arm", "right_arm"), "arms held forward, hands meet 4 times", _clap),
     SynthAction("punch", ("right_arm",), "right fist from guard to full extension 3 times", _punch),
-    SynthAction("raise_hands", ("left_arm", "right_arm"), "both arms raised overhead 1.5 times", _raise_hands),
+    SynthAction("raise_hands", ("left_arm", "right_arm"), "both arms raised overhead 1.5 times",
+                _raise_hands),
     SynthAction("march", ("left_leg", "right_leg"), "marching on the spot, knees raised alternately", _march),
     SynthAction("nod", ("head",), "head nods 5 times", _nod),
     SynthAction("leg_swing", ("left_leg",), "left leg swings out sideways 3 times", _leg_swing),
@@ -229,10 +234,12 @@ def _subject_lengths(rng: np.random.Generator) -> np.ndarray:
     return np.array([b[2] for b in BONES]) * scale * factor[:, kind_of]
 
 
-def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 64, seed: int = 0) -> SkeletonDataset:
+def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 64,
+               seed: int = 0) -> SkeletonDataset:
     """The high-quality half: `ntu25` 3D clips in metres, one person, ≈ `frames` frames, split by subject."""
     if not 1 <= num_classes <= len(SYNTH_ACTIONS):
-        raise ConfigError(where("synthetic", f"num_classes must be in 1..{len(SYNTH_ACTIONS)}, got {num_classes}"))
+        raise ConfigError(where("synthetic", f"num_classes must be in 1..{len(SYNTH_ACTIONS)}, "
+                                             f"got {num_classes}"))
     if clips_per_class < 1 or frames < 8:
         raise ConfigError(where("synthetic", "need clips_per_class >= 1 and frames >= 8"))
     layout = get_layout("ntu25")
@@ -268,7 +275,7 @@ def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 6
                       -s * x + c * z + place[:, None, None, 1]], axis=-1)
     world += ar1_noise(rng, world.shape, NOISE_M, NOISE_RHO)
     clips = [world[i, : length[i]][None].astype(np.float32) for i in range(n)]
-    names = [f"{SYNTH_ACTIONS[k].name}_s{s:02d}_{i:04d}" for i, (k, s) in enumerate(zip(labels, subject))]
+    names = [f"{SYNTH_ACTIONS[k].name}_s{p:02d}_{i:04d}" for i, (k, p) in enumerate(zip(labels, subject))]
     split = np.where(subject < TRAIN_SUBJECTS, "train", "test")
     meta = {"source": "synthetic", "seed": seed, "frames": frames, "subjects": SUBJECTS,
             "train_subjects": list(range(TRAIN_SUBJECTS)), "subject": subject.tolist(),
@@ -278,7 +285,8 @@ def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 6
 
 
 def make_synthetic(num_classes: int = 10, clips_per_class: int = 60, frames: int = 64, seed: int = 0,
-                   low_layout: str | Layout = "coco17", level: str | EstimatorSim = "medium") -> PairedDataset:
+                   low_layout: str | Layout = "coco17",
+                   level: str | EstimatorSim = "medium") -> PairedDataset:
     """Paired synthetic data: high `ntu25` 3D (synth_high) and its low twin by simulate_estimator."""
     high = synth_high(num_classes, clips_per_class, frames, seed)
     return PairedDataset(high, simulate_estimator(high, low_layout, level, seed))
@@ -294,7 +302,7 @@ def bone_motion(clip: np.ndarray, layout: Layout) -> np.ndarray:
 
 
 def part_motion_energy(clip: np.ndarray, layout: Layout) -> np.ndarray:
-    """(5,) mean squared bone motion per frame in body sizes, summed over the bones whose child is in each part.
+    """(5,) mean squared bone motion per frame in body sizes, summed over the bones whose child is in a part.
 
     Invariant to translation and scale, so it equals the energy of the normalised clip; apply it to clips
     before centring (a centred 3D clip has its centre joint at (0, 0, 0), which reads as missing).

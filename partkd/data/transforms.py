@@ -90,9 +90,10 @@ def fit_persons(clip: np.ndarray, persons: int) -> np.ndarray:
 
 
 def normalize_clip(clip: np.ndarray, layout: Layout) -> np.ndarray:
-    """Centre on the centre joint (first frame where the first person has it) and divide by body_size.
+    """Centre on the first person's mean centre-joint position and divide by body_size.
 
-    Falls back to the mean of the first present frame's joints when the centre joint is never seen.
+    The mean (not the first frame) keeps a real joint from landing exactly on the origin, which would
+    read as missing. Falls back to the first present frame's joints when the centre joint is never seen.
     2D clips keep their confidence channel; missing joints stay exactly zero.
     """
     d = coord_channels(layout)
@@ -101,7 +102,7 @@ def normalize_clip(clip: np.ndarray, layout: Layout) -> np.ndarray:
         return clip.copy()
     seen = np.flatnonzero(ok[0, :, layout.center])
     if seen.size:
-        origin = clip[0, seen[0], layout.center, :d]
+        origin = clip[0, seen, layout.center, :d].mean(axis=0)
     else:
         mi, ti = np.argwhere(ok.any(axis=2))[0]
         origin = clip[mi, ti, ok[mi, ti], :d].mean(axis=0)
@@ -113,7 +114,7 @@ def normalize_clip(clip: np.ndarray, layout: Layout) -> np.ndarray:
 
 def to_array(ds: SkeletonDataset, frames: int, persons: int, mode: str = "pad",
              normalize: bool = True) -> np.ndarray:
-    """Dense float32 batch (N, persons, frames, V, C): fit_persons, normalize_clip, then fit_frames per clip."""
+    """Dense float32 batch (N, persons, frames, V, C): per clip fit_persons, normalize_clip, fit_frames."""
     out = np.zeros((len(ds), persons, frames, ds.layout.num_joints, 3), dtype=np.float32)
     for i, clip in enumerate(ds.clips):
         x = fit_persons(clip, persons)

@@ -46,7 +46,7 @@ def _check_id(job_id: str) -> str:
 
 def _check_name(name: str) -> str:
     """Refuse names with path separators, '..' or control characters."""
-    bad = any(s in name for s in ("/", "\\", "..", os.sep)) or any(ord(c) < 32 for c in name)
+    bad = any(s in name for s in ("/", "\\", "..")) or any(ord(c) < 32 for c in name)
     if bad or not name.strip() or len(name) > 200:
         raise JobError(where(repr(name), "invalid job name (no path separators, '..' or control characters)"))
     return name
@@ -123,14 +123,23 @@ def _alive(job: dict[str, Any]) -> bool:
     return True
 
 
-def _spawn_worker(base: Path) -> None:
-    """Start a detached `partkd jobs worker` for the root (it exits at once if one already runs)."""
+def _ensure_worker(base: Path) -> None:
+    """Start a detached `partkd jobs worker` unless one holds the worker lock or is still starting
+    (its pid is in `.worker.spawn` until it holds the lock). Call with the status lock held."""
+    if _worker_alive(base):
+        return
+    try:
+        if _alive(json.loads((base / ".worker.spawn").read_text())):
+            return
+    except (OSError, ValueError):
+        pass
     with open(base / "worker.log", "ab") as log:
-        subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "partkd", "jobs", "worker", "--root", str(base)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True, cwd=base,
         )
+    atomic_write_json(base / ".worker.spawn", {"pid": proc.pid, "pid_start": _proc_start(proc.pid)})
 
 
 def _out_dir(argv: list[str], cwd: str) -> Path | None:
@@ -185,10 +194,9 @@ def submit(argv: list[str], root: Path | str | None = None, name: str | None = N
             "id": job_id, "name": name or _default_name(argv), "argv": argv, "status": "queued",
             "pid": None, "pid_start": None, "created": time.time(), "started": None, "finished": None,
             "returncode": None, "error": None, "out_dir": str(out), "cwd": cwd, "attempts": 0,
-            "cancel_requested": None,
+            "cancel_deadline": None,
         })
-    if not _worker_alive(base):
-        _spawn_worker(base)
+        _ensure_worker(base)
     return job_id
 
 
@@ -231,17 +239,17 @@ def refresh(root: Path | str | None = None) -> list[str]:
     base = jobs_root(root)
     if not base.is_dir():
         return []
-    lost, waiting = [], False
+    lost = []
     with _locked(base):
         if _worker_alive(base):
             return []
-        for folder, job in _load_all(base):
+        jobs = _load_all(base)
+        for folder, job in jobs:
             if job["status"] == "running" and not _alive(job):
                 _record_end(folder, job, None)
                 lost.append(job["id"])
-            waiting |= job["status"] == "queued"
-    if waiting:
-        _spawn_worker(base)
+        if any(job["status"] == "queued" for _, job in jobs):
+            _ensure_worker(base)
     return lost
 
 
@@ -280,12 +288,11 @@ def cancel(job_id: str, root: Path | str | None = None, grace_s: float = DEFAULT
             return job
         if job["status"] != "running":
             raise JobError(where(job_id, f"cannot cancel a {job['status']} job"))
-        job["cancel_requested"] = time.time() + grace_s
+        job["cancel_deadline"] = job.get("cancel_deadline") or time.time() + grace_s
         _write(folder, job)
         _signal_group(job, signal.SIGTERM)
     if wait or not _worker_alive(base):
-        deadline = time.time() + grace_s
-        while _alive(job) and time.time() < deadline:
+        while _alive(job) and time.time() < job["cancel_deadline"]:
             time.sleep(POLL_S)
         _signal_group(job, signal.SIGKILL)
         while _read(folder)["status"] not in FINISHED:
@@ -307,12 +314,11 @@ def resume(job_id: str, root: Path | str | None = None) -> dict[str, Any]:
         if "--resume" not in job["argv"]:
             job["argv"].append("--resume")
         job.update(status="queued", pid=None, pid_start=None, started=None, finished=None,
-                   returncode=None, error=None, cancel_requested=None)
+                   returncode=None, error=None, cancel_deadline=None)
         with open(folder / "log.txt", "a") as log:
             log.write(f"\n--- resumed {datetime.now():%Y-%m-%d %H:%M:%S} ---\n")
         _write(folder, job)
-    if not _worker_alive(base):
-        _spawn_worker(base)
+        _ensure_worker(base)
     return job
 
 
@@ -396,7 +402,7 @@ def _start(folder: Path, job: dict[str, Any]) -> subprocess.Popen | None:
                 [sys.executable, "-m", "partkd", *job["argv"]],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True, cwd=job["cwd"] if Path(job["cwd"]).is_dir() else folder,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "PARTKD_JOB_ID": job["id"]},
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
     except OSError as e:
         _finish(folder, job, "failed", None, f"cannot start: {e}")
@@ -409,7 +415,7 @@ def _start(folder: Path, job: dict[str, Any]) -> subprocess.Popen | None:
 
 def _record_end(folder: Path, job: dict[str, Any], rc: int | None) -> None:
     """Mark a job that has ended as cancelled, done or failed (call with the status lock held)."""
-    if job.get("cancel_requested"):
+    if job.get("cancel_deadline"):
         _finish(folder, job, "cancelled", rc, None)
     elif rc == 0:
         _finish(folder, job, "done", 0, None)
@@ -435,7 +441,7 @@ def _tick(base: Path, children: dict[str, subprocess.Popen]) -> bool:
             if job["id"] not in children and not _alive(job):
                 _record_end(folder, job, None)
                 continue
-            if job.get("cancel_requested") and time.time() > job["cancel_requested"]:
+            if job.get("cancel_deadline") and time.time() > job["cancel_deadline"]:
                 _signal_group(job, signal.SIGKILL)
             busy += 1
         elif job["status"] == "queued":
@@ -459,6 +465,10 @@ def run_worker(root: Path | str | None = None) -> int:
         lock.truncate(0)
         lock.write(f"{os.getpid()}\n")
         lock.flush()
+        with _locked(base):
+            spawn = base / ".worker.spawn"
+            if spawn.exists() and json.loads(spawn.read_text() or "{}").get("pid") == os.getpid():
+                spawn.unlink()
         children: dict[str, subprocess.Popen] = {}
         while True:
             with _locked(base):

@@ -271,17 +271,21 @@ def _setup(cfg: TrainConfig, out_dir: Path | str) -> tuple[torch.device, bool, D
     return device, amp_enabled(cfg.precision, device), ctx, out
 
 
-def _build(cfg: TrainConfig, layout: Any, num_classes: int, seed: int) -> nn.Module:
-    from partkd.models import build_model
+def _build(cfg: TrainConfig, layout: Any, num_classes: int, persons: int) -> tuple[nn.Module, Any]:
+    """A freshly initialised model (seeded by cfg.seed) and its ModelConfig."""
+    from dataclasses import replace
 
-    torch.manual_seed(seed)
-    return build_model(cfg.arch, layout, num_classes, cfg.model)
+    from partkd.models.common import build_model, resolve_config
+
+    model_cfg = replace(resolve_config(cfg.arch, cfg.model), persons=persons)
+    torch.manual_seed(cfg.seed)
+    return build_model(cfg.arch, layout, num_classes, model_cfg), model_cfg
 
 
-def _base_meta(role: str, name: str, model: nn.Module, cfg: TrainConfig, spec: DataSpec, layout: Any,
+def _base_meta(role: str, name: str, model_cfg: Any, cfg: TrainConfig, spec: DataSpec, layout: Any,
                class_names: list[str], world: int) -> dict[str, Any]:
     return {"role": role, "name": name, "layout": layout.to_dict(), "class_names": list(class_names),
-            "model": model_meta(model, cfg.arch, len(class_names)), "preset": cfg.preset, "train": to_dict(cfg),
+            "model": model_meta(model_cfg, len(class_names)), "preset": cfg.preset, "train": to_dict(cfg),
             "data": to_dict(spec), "input": input_settings(cfg, spec), "world_size": world}
 
 
@@ -304,8 +308,9 @@ def train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progres
     settings = input_settings(cfg, spec)
     x_train, x_test = model_inputs(train, settings), model_inputs(test, settings)
     y_train = torch.as_tensor(train.labels)
-    model = _build(cfg, train.layout, train.num_classes, cfg.seed).to(device)
-    meta = {**_base_meta("teacher", out.name, model, cfg, spec, train.layout, train.class_names, ctx.world_size),
+    model, model_cfg = _build(cfg, train.layout, train.num_classes, settings["persons"])
+    model.to(device)
+    meta = {**_base_meta("teacher", out.name, model_cfg, cfg, spec, train.layout, train.class_names, ctx.world_size),
             "degradation": {"op": 0.0, "mode": None, "level": None}, "kd": None}
 
     def step(idx: np.ndarray, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
@@ -472,7 +477,8 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
     x_test = model_inputs(test, settings)
     if scfg.op > 0:
         x_test = occlude(x_test, test.layout, scfg.op, mode=scfg.occlusion, seed=EVAL_SEED)
-    model = _build(cfg, low.layout, low.num_classes, cfg.seed).to(device)
+    model, model_cfg = _build(cfg, low.layout, low.num_classes, settings["persons"])
+    model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
 
     f_high = g_high = logit_high = None
@@ -493,7 +499,7 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
     y_low_t, y_high_t = torch.as_tensor(sd.y_low), torch.as_tensor(sd.y_high)
     persons = sd.x_low.shape[1]
 
-    meta = {**_base_meta("student", out.name, model, cfg, spec, low.layout, low.class_names, ctx.world_size),
+    meta = {**_base_meta("student", out.name, model_cfg, cfg, spec, low.layout, low.class_names, ctx.world_size),
             "student": to_dict(scfg),
             "degradation": {"op": scfg.op, "mode": scfg.occlusion, "level": spec.level, "low_layout": low.layout.name},
             "kd": {"method": scfg.kd, "alpha": scfg.alpha, "tau": scfg.tau, "w": scfg.w,

@@ -18,6 +18,11 @@ from partkd.data.formats.ntu import NTU60
 from partkd.errors import DataError, where
 from partkd.layouts import Layout
 
+try:
+    from numpy._core import multiarray, numeric
+except ImportError:  # numpy < 2
+    from numpy.core import multiarray, numeric  # type: ignore[no-redef]
+
 #: Default (train, test) split-name pairs, first one present wins.
 SPLIT_PAIRS = (("xsub_train", "xsub_val"), ("train", "val"), ("train", "test"))
 PLAIN_BUILTINS = ("dict", "list", "str", "int", "float", "tuple", "bool")
@@ -31,10 +36,9 @@ def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
 
 
 ALLOWED: dict[tuple[str, str], object] = {
-    **{(mod, "_reconstruct"): np._core.multiarray._reconstruct
-       for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    **{(mod, "scalar"): np._core.multiarray.scalar for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    **{(mod, "_frombuffer"): np._core.numeric._frombuffer for mod in ("numpy.core.numeric", "numpy._core.numeric")},
+    **{(mod, name): getattr(multiarray, name)
+       for mod in ("numpy.core.multiarray", "numpy._core.multiarray") for name in ("_reconstruct", "scalar")},
+    **{(mod, "_frombuffer"): numeric._frombuffer for mod in ("numpy.core.numeric", "numpy._core.numeric")},
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _latin1_encode,
@@ -159,8 +163,8 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, 
 
     def one(item: tuple[int, object]) -> Clip:
         i, ann = item
-        label = ann.get("frame_dir", i) if isinstance(ann, dict) else i
-        return read_annotation(ann, layout, lookup, default_split, f"{path}:{label}")
+        clip_id = ann.get("frame_dir", i) if isinstance(ann, dict) else i
+        return read_annotation(ann, layout, lookup, default_split, f"{path}:{clip_id}")
 
     clips, skipped = gather(((f"{path}:{i}", (i, a)) for i, a in enumerate(anns)), one, path, skip_bad,
                             noun="annotations")

@@ -1,0 +1,102 @@
+"""The app in a real browser: `streamlit run app.py` in a subprocess, every page opened in headless Chromium."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+HAVE_CHECKPOINTS = all((ROOT / "checkpoints" / f"{n}.json").exists() for n in ("teacher", "student_nokd", "student_pmsc"))
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: (url path, screenshot name or None, whether a Plotly figure must render)
+PAGES = [
+    ("", None, False),
+    ("Skeletons", "skeletons_side_by_side.png", True),
+    ("Train", None, False),
+    ("Part_efficiency", "part_efficiency_heatmap.png", HAVE_CHECKPOINTS),
+    ("Compare", "compare.png", HAVE_CHECKPOINTS),
+    ("Robustness", "robustness.png", HAVE_CHECKPOINTS),
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python client) not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A headless `streamlit run app.py` on a free port with its own jobs root; yields (base URL, startup s)."""
+    port = _free_port()
+    env = {**os.environ, "PARTKD_JOBS": str(tmp_path_factory.mktemp("jobs"))}
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        log.seek(0)
+        pytest.fail("streamlit did not start:\n" + log.read()[-3000:])
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _assert_no_error(page, where: str) -> None:
+    for selector in ('[data-testid="stException"]', '[data-testid="stAlertContentError"]'):
+        found = page.locator(selector)
+        assert found.count() == 0, f"{where}: {found.first.inner_text()[:500]}"
+
+
+def test_every_page_renders_in_chromium(server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        try:
+            start = time.time()
+            page.goto(server + "/", wait_until="domcontentloaded")
+            page.get_by_role("heading", name="partkd · part-level knowledge distillation").wait_for(timeout=60_000)
+            page.locator('section[data-testid="stSidebar"] label:has-text("Source")').wait_for(timeout=60_000)
+            print(f"home interactive {time.time() - start:.1f} s after the server answered")
+            for path, shot, plot in PAGES:
+                page.goto(f"{server}/{path}", wait_until="domcontentloaded")
+                page.locator("h1").first.wait_for(timeout=60_000)
+                if plot:
+                    page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+                page.wait_for_function(
+                    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000)
+                page.wait_for_timeout(1500)
+                _assert_no_error(page, path or "home")
+                if shot:
+                    page.screenshot(path=str(SHOTS / shot), full_page=True)
+        finally:
+            browser.close()
+    assert (SHOTS / "skeletons_side_by_side.png").stat().st_size > 10_000

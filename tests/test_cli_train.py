@@ -1,0 +1,103 @@
+"""The engine's CLI through real subprocesses: help, the full pipeline, and one-line errors with exit status 2."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ["--data", "synthetic", "--classes", "4", "--clips-per-class", "12", "--synth-frames", "24"]
+SMOKE = ["--preset", "smoke", "--batch-size", "8"]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "partkd", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("partkd: error: "), done.stderr[-2000:]
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli_teacher")
+    done = cli("train-teacher", *DATA, *SMOKE, "--epochs", "2", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(out / "model.safetensors")
+    return out / "model.safetensors"
+
+
+@pytest.mark.parametrize("command", ["train-teacher", "part-matrix", "train-student", "evaluate", "reproduce"])
+def test_every_command_has_help(command: str) -> None:
+    done = cli(command, "--help")
+    assert done.returncode == 0 and "usage: partkd " + command in done.stdout
+
+
+def test_part_matrix_student_and_evaluate(teacher: Path, tmp_path: Path) -> None:
+    done = cli("part-matrix", str(teacher), "--json", str(tmp_path / "e.json"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    e = json.loads((tmp_path / "e.json").read_text())
+    assert len(e["E_raw"]) == 4 and e["parts"][0] == "head" and "left_arm" in done.stdout
+    done = cli("train-student", *DATA, *SMOKE, "--epochs", "1", "--teacher", str(teacher), "--kd", "pmsc",
+               "--alpha", "0.5", "--op", "0.3", "--out", str(tmp_path / "s"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    student = tmp_path / "s" / "model.safetensors"
+    done = cli("evaluate", str(student), "--op", "0", "0.3", "0.6", "--json", str(tmp_path / "m.json"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["role"] == "student" and [r["op"] for r in m["accuracy_vs_op"]] == [0.0, 0.3, 0.6]
+    assert len(m["confusion"]) == 4 and 0.0 <= m["top1"] <= 1.0
+
+
+def test_missing_teacher(tmp_path: Path) -> None:
+    done = cli("train-student", *DATA, *SMOKE, "--teacher", str(tmp_path / "none.safetensors"), "--out",
+               str(tmp_path / "s"))
+    assert_one_line_error(done, "teacher checkpoint not found")
+
+
+def test_op_outside_unit_interval() -> None:
+    assert_one_line_error(cli("train-student", *DATA, *SMOKE, "--kd", "none", "--op", "1.5", "--out", "x"),
+                          "op: occlusion probability must be in [0, 1]")
+
+
+def test_skd_across_layouts(teacher: Path, tmp_path: Path) -> None:
+    done = cli("train-student", *DATA, *SMOKE, "--teacher", str(teacher), "--kd", "skd", "--out", str(tmp_path))
+    assert_one_line_error(done, "same skeleton layout")
+
+
+def test_wrong_layout_checkpoint(teacher: Path, tmp_path: Path) -> None:
+    """A teacher (ntu25) evaluated on 2D coco17 data."""
+    from partkd.data.formats.npz import save_generic_npz
+    from partkd.data.synthetic import make_synthetic
+
+    save_generic_npz(make_synthetic(4, 12, 24).low, tmp_path / "low.npz")
+    done = cli("evaluate", str(teacher), "--data", str(tmp_path / "low.npz"), "--format", "npz", "--low-layout",
+               "same")
+    assert_one_line_error(done, "trained on layout 'ntu25'", "'coco17'")
+
+
+def test_reproduce_smoke_recipe(tmp_path: Path) -> None:
+    done = cli("reproduce", "configs/synthetic_smoke.toml", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    students = results["summary"]["students"]
+    assert set(students) == {"none", "pmsc"} and set(students["pmsc"]) == {"0", "0.3"}
+    assert 0.0 <= results["teacher"]["top1"] <= 1.0 and len(results["teacher"]["E_raw"]) == 4
+    md = (tmp_path / "results.md").read_text()
+    assert "| teacher (H) |" in md and "| student pmsc |" in md and "OP 0.3" in md
+    for row in results["students"]:
+        assert Path(row["checkpoint"]).exists()
+
+
+def test_bad_recipe_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[teacher]\npreset = "smoke"\nepoch = 2\n')
+    assert_one_line_error(cli("reproduce", str(bad), "--out", str(tmp_path / "o")), "unknown key(s) epoch")

@@ -1,0 +1,159 @@
+"""Engine: configs, teacher learning, part matrix E, students for every KD method, NaN guard."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from partkd.checkpoints import load_checkpoint, read_meta
+from partkd.data.formats.npz import save_generic_npz
+from partkd.distill.efficiency import efficiency_softmax
+from partkd.engine.config import (DataSpec, StudentConfig, TrainConfig, data_spec_from_dict, load_toml,
+                                  train_config_from_dict, train_preset)
+from partkd.engine.data import load_paired
+from partkd.engine.evaluate import accuracy_vs_op, evaluate, part_sensitivity
+from partkd.engine.train import compute_part_matrix, train_student, train_teacher
+from partkd.errors import CheckpointError, ConfigError, PartKDError
+
+CLASSES = 4
+
+
+def tiny_spec(**overrides: object) -> DataSpec:
+    """4 synthetic classes x 12 clips: ntu25 3D on the teacher side, simulated coco17 2D on the student side."""
+    return DataSpec(**{"num_classes": CLASSES, "clips_per_class": 12, "synth_frames": 24, **overrides})
+
+
+def smoke(**overrides: object) -> TrainConfig:
+    return train_preset("smoke", **{"epochs": 3, "batch_size": 8, **overrides})
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A smoke teacher with its part matrix."""
+    out = tmp_path_factory.mktemp("teacher")
+    path = train_teacher(smoke(epochs=8), tiny_spec(), out)
+    compute_part_matrix(path, tiny_spec())
+    return path
+
+
+def test_presets_follow_the_paper_recipe() -> None:
+    paper = train_preset("paper")
+    assert (paper.epochs, paper.lr, paper.milestones, paper.momentum, paper.weight_decay) == (60, 0.1, (30, 40, 50),
+                                                                                              0.9, 1e-4)
+    assert (paper.frames, paper.persons, paper.model) == (300, 2, "paper")
+    assert [paper.lr_at(e) for e in (0, 29, 30, 45, 59)] == pytest.approx([0.1, 0.1, 0.01, 0.001, 1e-4])
+    cpu = train_preset("cpu")
+    assert cpu.model != "paper" and cpu.frames < 100 and cpu.precision == "bf16"
+    assert train_preset("smoke", epochs=7).epochs == 7
+
+
+@pytest.mark.parametrize("bad", [{"op": 1.5}, {"op": -0.1}, {"kd": "magic"}, {"paired_fraction": 2.0},
+                                 {"tau": 0.0}])
+def test_student_config_rejects_bad_values(bad: dict) -> None:
+    with pytest.raises(ConfigError) as e:
+        StudentConfig(**bad)
+    assert "\n" not in str(e.value)
+
+
+def test_config_dicts_reject_unknown_keys_and_types(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown key"):
+        train_config_from_dict({"preset": "smoke", "epoch": 3})
+    with pytest.raises(ConfigError, match="bad value"):
+        train_config_from_dict({"preset": "smoke", "epochs": "three"})
+    with pytest.raises(ConfigError, match="unknown key"):
+        data_spec_from_dict({"sorce": "synthetic"})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[teacher\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_toml(bad)
+    assert train_config_from_dict({"preset": "cpu", "epochs": 2}).model == "small"
+
+
+def test_teacher_learns_and_writes_its_run_folder(teacher: Path) -> None:
+    meta = read_meta(teacher)
+    run = teacher.parent
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == list(range(1, 9))
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert meta["role"] == "teacher" and meta["layout"]["name"] == "ntu25"
+    assert meta["input"] == {"frames": 16, "persons": 1, "mode": "resample", "normalize": True}
+    progress = json.loads((run / "progress.json").read_text())
+    assert progress["phase"] == "done" and progress["epoch"] == progress["epochs"] == 8
+    m = evaluate(load_checkpoint(teacher), load_paired(tiny_spec()).by_split("test"))
+    assert m["top1"] >= 2.0 / CLASSES, m["top1"]  # chance is 1/4
+    assert np.asarray(m["confusion"]).sum() == m["n"] and m["top5"] == 1.0
+    assert m["top1"] == pytest.approx(meta["metrics"]["val_top1"])
+
+
+def test_part_matrix_is_stored_with_the_teacher(teacher: Path) -> None:
+    meta = read_meta(teacher)
+    raw, e = np.asarray(meta["E_raw"]), np.asarray(meta["E"])
+    assert raw.shape == e.shape == (CLASSES, 5)
+    assert ((raw >= 0) & (raw <= 1)).all() and raw.max() > 0
+    np.testing.assert_allclose(e, efficiency_softmax(raw), rtol=1e-6)
+    np.testing.assert_allclose(e.sum(axis=1), 1.0, rtol=1e-6)
+    load_checkpoint(teacher)  # the metadata rewrite leaves the weights' checksum valid
+
+
+def test_evaluation_helpers(teacher: Path) -> None:
+    loaded = load_checkpoint(teacher)
+    data = load_paired(tiny_spec())
+    rows = accuracy_vs_op(loaded, data, [0.0, 0.5, 1.0])
+    assert [r["op"] for r in rows] == [0.0, 0.5, 1.0]
+    assert rows == accuracy_vs_op(loaded, data, [0.0, 0.5, 1.0])  # fixed seeds: deterministic test sets
+    assert rows[0]["top1"] == pytest.approx(evaluate(loaded, data)["top1"])
+    assert part_sensitivity(loaded, data).shape == (5,)
+    with pytest.raises(CheckpointError, match="layout 'ntu25'"):
+        evaluate(loaded, data.low)
+
+
+@pytest.mark.parametrize("kd", ["none", "kl", "global_msc", "pmsc_uniform", "pmsc"])
+def test_student_trains_with_every_cross_layout_method(teacher: Path, tmp_path: Path, kd: str) -> None:
+    path = train_student(smoke(epochs=2), StudentConfig(kd=kd, op=0.3), teacher, tiny_spec(), tmp_path)
+    meta = read_meta(path)
+    assert meta["role"] == "student" and meta["layout"]["name"] == "coco17"
+    assert meta["kd"]["method"] == kd and meta["degradation"]["op"] == 0.3
+    hist = meta["history"]
+    assert len(hist) == 2 and all(np.isfinite(h["loss"]) for h in hist)
+    assert (hist[-1]["kd"] > 0) == (kd != "none")
+    assert evaluate(load_checkpoint(path), load_paired(tiny_spec()), op=0.3)["n"] > 0
+
+
+def test_skd_student_on_homogeneous_layouts(tmp_path: Path) -> None:
+    """Same layout on both sides (2D coco17 H from a dataset file, L simulated into coco17): SKD trains."""
+    save_generic_npz(load_paired(tiny_spec()).low, tmp_path / "h.npz")
+    spec = DataSpec(source=str(tmp_path / "h.npz"), format="npz", low_layout="same")
+    t = train_teacher(smoke(epochs=1), spec, tmp_path / "t")
+    s = train_student(smoke(epochs=2), StudentConfig(kd="skd"), t, spec, tmp_path / "s")
+    hist = read_meta(s)["history"]
+    assert read_meta(s)["layout"]["name"] == read_meta(t)["layout"]["name"] == "coco17"
+    assert all(np.isfinite(h["loss"]) and h["kd"] > 0 for h in hist)
+
+
+def test_skd_across_layouts_is_a_config_error(teacher: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="same skeleton layout"):
+        train_student(smoke(), StudentConfig(kd="skd"), teacher, tiny_spec(), tmp_path)
+
+
+def test_missing_teacher_is_a_checkpoint_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="not found"):
+        train_student(smoke(), StudentConfig(kd="pmsc"), tmp_path / "nope.safetensors", tiny_spec(), tmp_path)
+
+
+def test_paired_fraction_keeps_a_share_of_the_pairs(teacher: Path, tmp_path: Path) -> None:
+    kw = dict(kd="pmsc", paired_fraction=0.5)
+    with_sol = read_meta(train_student(smoke(epochs=1), StudentConfig(**kw), teacher, tiny_spec(), tmp_path / "a"))
+    without = read_meta(train_student(smoke(epochs=1), StudentConfig(**kw, use_solitary=False), teacher, tiny_spec(),
+                                      tmp_path / "b"))
+    n = with_sol["pairs"]["low_clips"]
+    assert with_sol["pairs"]["paired"] == round(n / 2) == without["pairs"]["low_clips"]
+    assert with_sol["pairs"]["high_pool"] == without["pairs"]["high_pool"] == round(n / 2)
+
+
+def test_non_finite_loss_stops_with_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PartKDError, match="not finite") as e:
+        train_teacher(smoke(lr=1e30, epochs=4), tiny_spec(), tmp_path)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "model.json").exists()
