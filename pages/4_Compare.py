@@ -57,13 +57,13 @@ with app_state.readable_errors():
     low_layout = app_state.estimated_dataset(sel, occ).layout
 
 true = int(high.labels[index])
+st.markdown(f"**True action: {high.class_names[true]}** · clip `{high.names[index]}` ({high.split[index]} split)")
 left, right = st.columns([3, 2])
 with left:
     fig = viz.side_by_side(high.clips[index], high.layout, estimated, low_layout,
                            low_mask=viz.occlusion_mask(estimated, occluded),
                            titles=(f"teacher input · {high.layout.name}",
-                                   f"student input · {low_layout.name}, OP {occ.op:.2f}"),
-                           title=f"true action: {high.class_names[true]}")
+                                   f"student input · {low_layout.name}, OP {occ.op:.2f}"))
     st.plotly_chart(fig, key="cmp_animation")
 with right:
     for role, label in app_state.ROLES.items():

@@ -1,4 +1,5 @@
 """The Streamlit app under streamlit.testing.v1.AppTest: every page runs, widgets change figures, errors stay readable."""
+import base64
 import json
 import time
 from pathlib import Path
@@ -35,6 +36,15 @@ def run(page: str) -> AppTest:
 def charts(at: AppTest) -> list[dict]:
     """The Plotly figures of a page as dicts."""
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def array(value: list | dict) -> np.ndarray:
+    """A figure array from Plotly JSON: a plain list, or a typed array {dtype, bdata (base64), shape}."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.asarray(value, dtype=float)
 
 
 def errors(at: AppTest) -> list[str]:
@@ -157,12 +167,12 @@ def test_heatmap_holds_the_checkpoints_e():
     (fig,) = charts(at)
     hm = fig["data"][0]
     assert hm["type"] == "heatmap"
-    z = np.asarray(hm["z"], dtype=float)
+    z = array(hm["z"])
     assert z.shape == (len(meta["class_names"]), 5)
     assert np.allclose(z, np.asarray(meta["E_raw"], dtype=float))
     assert list(hm["y"]) == meta["class_names"]
     at.toggle(key="E_softmax").set_value(True).run()
-    assert np.allclose(np.asarray(charts(at)[0]["data"][0]["z"], dtype=float), np.asarray(meta["E"], dtype=float))
+    assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E"], dtype=float))
     at.selectbox(key="E_sort").set_value("left_arm").run()
     at.radio(key="E_view").set_value("bars per class").run()
     assert not at.exception and charts(at)[0]["data"][0]["type"] == "bar"

@@ -91,11 +91,11 @@ def test_every_page_renders_in_chromium(server):
                 page.locator("h1").first.wait_for(timeout=60_000)
                 if plot:
                     page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
-                page.wait_for_function(
-                    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000)
+                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
+                                       "!document.querySelector('[data-testid=\"stSpinner\"]')", timeout=90_000)
                 page.wait_for_timeout(1500)
                 _assert_no_error(page, path or "home")
-                if shot:
+                if shot and plot:  # only pages whose figure rendered; never overwrite with an empty page
                     page.screenshot(path=str(SHOTS / shot), full_page=True)
         finally:
             browser.close()

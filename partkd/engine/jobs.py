@@ -234,8 +234,8 @@ def _error_line(log: Path, returncode: int | None) -> str:
 
 
 def refresh(root: Path | str | None = None) -> list[str]:
-    """Mark running jobs whose process is gone as failed when no worker is alive; restart a worker
-    for a waiting queue. Returns the ids marked failed."""
+    """When no worker is alive: mark running jobs whose process is gone as failed (cancelled if a cancel
+    was pending) and start a worker for queued jobs or pending cancels. Returns the ids marked."""
     base = jobs_root(root)
     if not base.is_dir():
         return []
@@ -248,7 +248,8 @@ def refresh(root: Path | str | None = None) -> list[str]:
             if job["status"] == "running" and not _alive(job):
                 _record_end(folder, job, None)
                 lost.append(job["id"])
-        if any(job["status"] == "queued" for _, job in jobs):
+        if any(job["status"] == "queued" or (job["status"] == "running" and job.get("cancel_deadline"))
+               for _, job in jobs):
             _ensure_worker(base)
     return lost
 
@@ -278,7 +279,7 @@ def _signal_group(job: dict[str, Any], sig: signal.Signals) -> None:
 def cancel(job_id: str, root: Path | str | None = None, grace_s: float = DEFAULT_GRACE_S,
            wait: bool = False) -> dict[str, Any]:
     """Cancel a job: queued ones at once; running ones get SIGTERM (graceful), then SIGKILL after
-    `grace_s`. With `wait`, return only once the job has finished. Returns the job."""
+    `grace_s` (sent by the worker). With `wait`, return only once the job has ended. Returns the job."""
     base = jobs_root(root)
     folder = _job_dir(job_id, base)
     with _locked(base):
@@ -291,14 +292,10 @@ def cancel(job_id: str, root: Path | str | None = None, grace_s: float = DEFAULT
         job["cancel_deadline"] = job.get("cancel_deadline") or time.time() + grace_s
         _write(folder, job)
         _signal_group(job, signal.SIGTERM)
-    if wait or not _worker_alive(base):
-        while _alive(job) and time.time() < job["cancel_deadline"]:
-            time.sleep(POLL_S)
-        _signal_group(job, signal.SIGKILL)
-        while _read(folder)["status"] not in FINISHED:
-            if not _worker_alive(base):
-                refresh(base)
-            time.sleep(POLL_S)
+        _ensure_worker(base)
+    while wait and _read(folder)["status"] not in FINISHED:
+        time.sleep(POLL_S)
+        refresh(base)
     return _read(folder)
 
 
@@ -338,17 +335,29 @@ def set_max_running(limit: int, root: Path | str | None = None) -> None:
 
 
 def _tail(path: Path, tail: int) -> str:
-    """The last `tail` lines of a text file (reading only its end), '' when missing."""
+    """The last `tail` lines of a text file (reading only its end), '' when missing. Progress bars
+    redrawn with carriage returns show only their latest state, as on a terminal."""
+    if tail <= 0:
+        return ""
     try:
         with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            chunk = min(size, max(4096, tail * 400))
-            f.seek(size - chunk)
-            data = f.read()
+            end = start = f.seek(0, os.SEEK_END)
+            data = b""
+            while start > 0 and data.count(b"\n") <= tail:
+                start = max(0, start - max(65536, 2 * len(data)))
+                f.seek(start)
+                data = f.read(end - start)
     except OSError:
         return ""
-    return "\n".join(data.decode(errors="replace").splitlines()[-tail:]) if tail > 0 else ""
+    lines = data.decode(errors="replace").split("\n")[1 if start > 0 else 0:]
+    if lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(_shown(line) for line in lines[-tail:])
+
+
+def _shown(line: str) -> str:
+    """What a terminal shows of a line redrawn with '\\r': its last non-blank segment."""
+    return next((seg for seg in reversed(line.split("\r")) if seg.strip()), "")
 
 
 def read_log(job_id: str, root: Path | str | None = None, tail: int = 200) -> str:

@@ -1,0 +1,149 @@
+"""Training-step throughput of partkd's ST-GCN (`paper` preset) against the mmaction2 1.2.0 peer.
+
+Both sides run the same step (SGD lr 0.1 momentum 0.9, cross-entropy on the pooled linear head) in
+separate subprocesses, alternating partkd and peer runs; the report gives medians over repeats.
+    python benchmarks/throughput.py --repeats 3 --json
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHAPES = {  # name: (partkd layout, peer layout, frames, persons, batch)
+    "ntu25-T100-M2-B16": ("ntu25", "nturgb+d", 100, 2, 16),
+    "coco17-T64-M1-B32": ("coco17", "coco", 64, 1, 32),
+}
+PEER_PYTHON = "/tmp/peer-venv/bin/python"
+PEER_SCRIPT = "/work/shared/tools/peer_stgcn_bench.py"
+
+
+def partkd_worker(shape: str, precision: str, steps: int, warmup: int, compile_model: bool) -> dict:
+    """Time partkd's training step in this process; returns the same fields as the peer's JSON line."""
+    import torch
+
+    from partkd.models import build_model, to_model_input
+
+    layout, _, frames, persons, batch = SHAPES[shape]
+    torch.manual_seed(0)
+    model = build_model("stgcn", layout, 60, "paper")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    run = torch.compile(model) if compile_model else model
+    joints = model.layout.num_joints
+    x = torch.randn(batch, persons, frames, joints, 3)
+    y = torch.randint(0, 60, (batch,))
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits, _ = run(to_model_input(x))
+            loss = torch.nn.functional.cross_entropy(logits.float(), y)
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    dt = (time.perf_counter() - t0) / steps
+    return {"ms_per_step": round(dt * 1000, 1), "samples_per_s": round(batch / dt, 3),
+            "threads": torch.get_num_threads()}
+
+
+def run_json(cmd: list[str]) -> dict:
+    """Run a benchmark subprocess and parse its last stdout line as JSON."""
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (platform string elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, warmup: int,
+            peer_steps: dict[str, int], compile_model: bool) -> dict:
+    """Alternate partkd and peer subprocess runs per case; medians of samples/s and their ratio."""
+    cases = []
+    for shape in shapes:
+        _, peer_layout, frames, persons, batch = SHAPES[shape]
+        for precision in precisions:
+            mine, peer = [], []
+            for _ in range(repeats):
+                cmd = [sys.executable, __file__, "--worker", "--shapes", shape, "--precisions", precision,
+                       "--steps", str(steps), "--warmup", str(warmup)] + (["--compile"] if compile_model else [])
+                mine.append(run_json(cmd)["samples_per_s"])
+                psteps = peer_steps.get(precision, steps)
+                peer.append(run_json([PEER_PYTHON, PEER_SCRIPT, "--layout", peer_layout, "--frames", str(frames),
+                                      "--persons", str(persons), "--batch", str(batch), "--steps", str(psteps),
+                                      "--warmup", str(min(warmup, psteps)),
+                                      "--amp", "bf16" if precision == "bf16" else "none"])["samples_per_s"])
+            m, p = statistics.median(mine), statistics.median(peer)
+            cases.append({"shape": shape, "precision": precision, "partkd_samples_per_s": round(m, 3),
+                          "peer_samples_per_s": round(p, 3), "ratio": round(m / p, 3),
+                          "partkd_runs": mine, "peer_runs": peer})
+            print(json.dumps(cases[-1]), file=sys.stderr, flush=True)
+    best = min(max(c["partkd_samples_per_s"] for c in cases if c["shape"] == s)
+               / max(c["peer_samples_per_s"] for c in cases if c["shape"] == s) for s in shapes)
+    return {"cases": cases, "best_ratio_vs_peer_best": round(best, 3)}
+
+
+def markdown(result: dict, command: str) -> str:
+    """Render a comparison as a markdown report with command, device and date."""
+    rows = "\n".join(f"| {c['shape']} | {c['precision']} | {c['partkd_samples_per_s']} | {c['peer_samples_per_s']} "
+                     f"| {c['ratio']} |" for c in result["cases"])
+    meta = result["meta"]
+    return (f"# Training-step throughput: partkd ST-GCN vs mmaction2 1.2.0 ST-GCN\n\n"
+            f"Command: `{command}`\n\nDevice: {meta['cpu']}, {meta['threads']} torch threads; date {meta['date']}; "
+            f"{meta['note']}\n\n| shape | precision | partkd samples/s | peer samples/s | ratio |\n|---|---|---|---|---|\n"
+            f"{rows}\n\nBest precision vs peer's best precision (min over shapes): "
+            f"**{result['best_ratio_vs_peer_best']}×**\n")
+
+
+def main() -> None:
+    """CLI: compare (default) or time one partkd case (--worker)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shapes", default=",".join(SHAPES))
+    p.add_argument("--precisions", default="fp32,bf16")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--peer-bf16-steps", type=int, default=1, help="steps for the peer in bf16 (very slow without AVX512-BF16)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the partkd model")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--save", type=Path, help="write <SAVE>.json and <SAVE>.md")
+    a = p.parse_args()
+    shapes, precisions = a.shapes.split(","), a.precisions.split(",")
+    if a.worker:
+        print(json.dumps(partkd_worker(shapes[0], precisions[0], a.steps, a.warmup, a.compile)))
+        return
+    import torch
+
+    result = compare(shapes, precisions, a.repeats, a.steps, a.warmup, {"bf16": a.peer_bf16_steps}, a.compile)
+    result["meta"] = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                      "date": datetime.date.today().isoformat(), "load_avg_after": os.getloadavg(),
+                      "note": "shared machine; medians of alternating subprocess runs"}
+    command = "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:])
+    if a.save:
+        a.save.with_suffix(".json").write_text(json.dumps({**result, "command": command}, indent=1))
+        a.save.with_suffix(".md").write_text(markdown(result, command))
+    print(json.dumps(result) if a.json else markdown(result, command))
+
+
+if __name__ == "__main__":
+    main()
