@@ -102,8 +102,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_show)
 
     p = cmds.add_parser("submit", parents=[common], help="queue a partkd command line",
-                        description="Queue `partkd ARGV...`; '--out <job>/run' is added when ARGV has no "
-                                    "--out. Example: partkd jobs submit -- train-teacher --preset smoke")
+                        description="Queue `partkd ARGV...`; '--out <job>/run' is added when ARGV has no --out. "
+                                    "Example: partkd jobs submit -- train-teacher --data synthetic --preset smoke")
     p.add_argument("--name", help="a label for the job")
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- ARGV", help="the partkd command line")
     p.set_defaults(func=_submit)

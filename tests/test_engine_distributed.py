@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from partkd.checkpoints import load_checkpoint, read_meta
 from partkd.engine.distributed import DistContext, global_batches, shard_batch
@@ -33,6 +34,7 @@ def test_shards_are_disjoint_class_stratified_and_cover_the_batch() -> None:
     assert [len(b) for b in global_batches(np.arange(10), 2, DistContext(0, 2))] == [4, 4]  # tail of 2 < 2 per rank
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_match_one_process(tmp_path: Path) -> None:
     _partkd("train-teacher", *DATA, *SMOKE, "--out", str(tmp_path / "t1"))
     _partkd("train-teacher", *DATA, *SMOKE, "--out", str(tmp_path / "t2"), procs=2)

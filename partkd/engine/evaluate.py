@@ -11,7 +11,7 @@ from torch import nn
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import PairedDataset, SkeletonDataset
 from partkd.engine.data import model_inputs
-from partkd.errors import CheckpointError, where
+from partkd.errors import CheckpointError, ConfigError, where
 from partkd.layouts import PARTS
 
 ProgressFn = Callable[[dict], None]
@@ -19,8 +19,6 @@ ProgressFn = Callable[[dict], None]
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
     """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is a one-line error."""
-    from partkd.errors import ConfigError
-
     if isinstance(name, torch.device):
         return name
     if name == "auto":

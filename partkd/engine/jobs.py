@@ -1,9 +1,10 @@
 """Background jobs: one `partkd ...` command per job, run by a detached worker with a concurrency limit.
 
 A jobs root (`$PARTKD_JOBS` or `./jobs`) holds one folder per job with `job.json`, `log.txt` and the
-command's output folder `run/`, plus `config.json` (the limit), `.lock` (guards every status change)
-and `.worker.lock` (held by the single live worker). Jobs run in their own session, so they outlive
-the process that submitted them and can be signalled as a group.
+command's output folder `run/`, plus `config.json` (the limit), `.lock` (guards every status change),
+`.worker.lock` (held by the single live worker) and `.worker.spawn` (a worker that is still starting).
+Jobs run in their own session, so they outlive the process that submitted them and can be signalled
+as a group.
 """
 from __future__ import annotations
 
@@ -463,13 +464,16 @@ def _tick(base: Path, children: dict[str, subprocess.Popen]) -> bool:
 
 
 def run_worker(root: Path | str | None = None) -> int:
-    """The worker loop: run queued jobs in order with the root's concurrency limit; exit when idle."""
+    """The worker loop: run queued jobs in order with the root's concurrency limit; exit when idle
+    (at once, with a note on stderr, when another worker holds the root)."""
     base = jobs_root(root)
     base.mkdir(parents=True, exist_ok=True)
     with open(base / ".worker.lock", "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            lock.seek(0)
+            print(f"partkd jobs worker: a worker is already running (pid {lock.read().strip()})", file=sys.stderr)
             return 0
         lock.truncate(0)
         lock.write(f"{os.getpid()}\n")

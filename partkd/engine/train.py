@@ -6,6 +6,7 @@ exactly what the uninterrupted run would have drawn.
 """
 from __future__ import annotations
 
+import json
 import math
 import signal
 import sys
@@ -23,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from partkd.checkpoints import (Loaded, load_checkpoint, model_meta, read_meta, resume_tensors, save_checkpoint,
-                                stem_of, update_meta)
+from partkd.checkpoints import (Loaded, load_checkpoint, model_meta, resume_tensors, save_checkpoint, stem_of,
+                                update_meta)
 from partkd.data.dataset import PairedDataset
 from partkd.engine import distributed as D
 from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
@@ -128,8 +129,6 @@ class RunLog:
 
 
 def _json_line(record: dict) -> str:
-    import json
-
     return json.dumps(record) + "\n"
 
 
@@ -335,7 +334,7 @@ def _load_teacher(teacher_path: Path | str | None, device: torch.device) -> Load
     if teacher_path is None:
         raise CheckpointError(where("teacher", "a teacher checkpoint is needed for knowledge distillation"))
     path = Path(teacher_path)
-    if not stem_of(path).with_suffix(".json").exists() and not path.suffix == ".pt":
+    if not Path(f"{stem_of(path)}.json").exists():
         raise CheckpointError(where(path, "teacher checkpoint not found (train one with `partkd train-teacher`)"))
     loaded = load_checkpoint(path, device=device)
     if loaded.role != "teacher":
@@ -581,4 +580,4 @@ def _feature_channels(model: nn.Module, x: np.ndarray, device: torch.device) -> 
     return int(z.shape[1])
 
 
-__all__ = ["Cancelled", "RunLog", "train_teacher", "compute_part_matrix", "train_student", "read_meta"]
+__all__ = ["Cancelled", "RunLog", "train_teacher", "compute_part_matrix", "train_student"]
