@@ -83,7 +83,7 @@ class Layout:
 
 def validate(layout: Layout, source: object | None = None) -> None:
     """Check edges in range, a connected graph, and every joint in exactly one non-empty part."""
-    src = source or f"layout '{layout.name}'"
+    src = source or f"layout {layout.name!r}"
     v = len(layout.joints)
     if v == 0:
         raise LayoutError(where(src, "has no joints"))
@@ -91,6 +91,8 @@ def validate(layout: Layout, source: object | None = None) -> None:
         raise LayoutError(where(src, f"dims must be 2 or 3, got {layout.dims}"))
     if len(set(layout.joints)) != v:
         raise LayoutError(where(src, "joint names are not unique"))
+    if not all(n.isprintable() and n.strip() for n in (layout.name, *layout.joints)):
+        raise LayoutError(where(src, "layout and joint names must be non-blank printable text"))
     for a, b in layout.edges:
         if not (0 <= a < v and 0 <= b < v):
             raise LayoutError(where(src, f"edge ({a}, {b}) is out of range for {v} joints"))
@@ -207,7 +209,7 @@ def layout_from_dict(d: dict, source: object = "layout") -> Layout:
         def idx(x: object) -> int:
             if isinstance(x, str):
                 if x not in index:
-                    raise LayoutError(where(source, f"unknown joint name '{x}'"))
+                    raise LayoutError(where(source, f"unknown joint name {x!r}"))
                 return index[x]
             if isinstance(x, bool) or not isinstance(x, int):
                 raise LayoutError(where(source, f"joint reference {x!r} is neither a name nor an index"))
@@ -252,7 +254,7 @@ def load_layout_file(path: str | Path) -> Layout:
         raise LayoutError(where(p, f"cannot read layout file ({e.strerror})")) from None
     try:
         d = tomllib.loads(raw.decode()) if p.suffix.lower() == ".toml" else json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nesting deeper than the parser can follow
         raise LayoutError(where(p, f"not valid {p.suffix.lstrip('.') or 'JSON'}: {e}")) from None
     if not isinstance(d, dict):
         raise LayoutError(where(p, "layout file must hold one object"))

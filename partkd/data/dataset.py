@@ -110,7 +110,7 @@ class SkeletonDataset:
 
     @classmethod
     def load_npz(cls, path: str | Path) -> "SkeletonDataset":
-        """Read a dataset written by save_npz (no pickle involved)."""
+        """Read a dataset written by save_npz (no pickle involved); every clip is validated."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 header = json.loads(z["header"].tobytes().decode())
@@ -118,13 +118,14 @@ class SkeletonDataset:
                 v = len(header["layout"]["joints"])
                 sizes = persons * lengths * v
                 offs = np.concatenate([[0], np.cumsum(sizes)])
+                if offs[-1] != len(flat) or (sizes < 0).any():
+                    raise ValueError(f"clip sizes cover {offs[-1]} of {len(flat)} stored rows")
                 clips = [flat[offs[i]:offs[i + 1]].reshape(persons[i], lengths[i], v, -1)
                          for i in range(len(lengths))]
-                return cls(clips, z["labels"], header["class_names"], z["split"],
-                           layout_from_dict(header["layout"], path), header["names"], z["pair_ids"],
-                           header["meta"])
-        except DataError:
-            raise
+                ds = cls(clips, z["labels"], header["class_names"], z["split"],
+                         layout_from_dict(header["layout"], path), header["names"], z["pair_ids"], header["meta"])
+                ds.check_clips()
+                return ds
         except Exception as e:  # noqa: BLE001 - any failure to parse is a bad file
             raise DataError(where(path, f"not a partkd dataset cache ({type(e).__name__}: {e})")) from None
 

@@ -31,7 +31,7 @@ def json_format(path: Path) -> str:
     """'nw_ucla' or 'kinetics' from the keys of one JSON clip file."""
     try:
         doc = json.loads(path.read_bytes())
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise DataError(where(path, f"cannot detect the format: not readable JSON ({e})")) from None
     if isinstance(doc, dict) and "skeletons" in doc:
         return "nw_ucla"

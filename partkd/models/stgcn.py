@@ -23,9 +23,9 @@ class GraphConv(nn.Module):
         """(B, Cin, T, V) -> (B, Cout, T, V); channels-last in and out."""
         a = self.A if self.importance is None else self.A * self.importance
         b, _, t, v = x.shape
-        y = self.conv(x).permute(0, 2, 3, 1).reshape(b * t, v, self.subsets, -1)   # free view when channels-last
-        # Σ_{v,k} y[bt, v, k, c] · A[k, v, w]: one matmul over the fused (v, k) axis, no copies.
-        z = torch.einsum("nvkc,kvw->nwc", y, a)
+        y = self.conv(x).permute(0, 2, 3, 1).reshape(b * t, v * self.subsets, -1)  # free view when channels-last
+        # einsum("nvkc,kvw->nwc") written as one matmul over the fused (v, k) axis, which avoids copies.
+        z = torch.matmul(a.permute(2, 1, 0).reshape(v, -1), y)
         return z.view(b, t, v, -1).permute(0, 3, 1, 2)
 
 

@@ -19,6 +19,9 @@ R = TypeVar("R")
 
 #: How many bad items an error or warning names before it only gives the count.
 SHOW_BAD = 3
+#: Labels must be below this: far above any action dataset (Kinetics-700, NTU-120), low enough that a
+#: corrupt label cannot make a loader build a class-name list of billions of entries.
+MAX_CLASSES = 100_000
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,26 @@ def gather(items: Iterable[tuple[str, T]], parse_one: Callable[[T], R], source: 
         except (DataError, LayoutError) as e:
             bad.append(str(e))
         except Exception as e:  # noqa: BLE001 - any parser failure means a corrupt or malformed item
-            bad.append(where(name, f"cannot parse ({type(e).__name__}: {e})"))
+            bad.append(where(name, f"cannot parse ({type(e).__name__}: {one_line(e)})"))
     if bad:
         if not skip_bad or not good:
             hint = "" if skip_bad else " (pass skip_bad=True / --skip-bad to skip them)"
             raise DataError(where(source, f"{len(bad)} of {total} {noun} are bad: {list_bad(bad)}{hint}"))
         warnings.warn(where(source, f"skipped {len(bad)} of {total} bad {noun}: {list_bad(bad)}"), stacklevel=3)
     return good, bad
+
+
+def one_line(text: object) -> str:
+    """`text` with every run of whitespace (newlines included) collapsed to one space, for error messages."""
+    return " ".join(str(text).split())
+
+
+def check_label(label: object, source: object) -> int:
+    """The label as an int; DataError unless it is an integer in 0..MAX_CLASSES-1."""
+    if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) \
+            or not 0 <= label < MAX_CLASSES:
+        raise DataError(where(source, f"label {one_line(repr(label))} is not an integer in 0..{MAX_CLASSES - 1}"))
+    return int(label)
 
 
 def finish_clip(data: np.ndarray, layout: Layout, source: object) -> np.ndarray:

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.formats.common import Clip, FormatLoader, build_dataset, finish_clip, gather, list_files
+from partkd.data.formats.common import (Clip, FormatLoader, build_dataset, check_label, finish_clip, gather,
+                                        list_files)
 from partkd.errors import ConfigError, DataError, where
 from partkd.layouts import Layout, get_layout
 
@@ -37,9 +38,10 @@ def read_clip(path: Path, layout: Layout, persons: int) -> tuple[Clip, str | Non
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise DataError(where(path, "expected an object with a 'data' list of frames"))
     index, name = doc.get("label_index"), doc.get("label")
-    if (index is None or isinstance(index, bool) or not isinstance(index, int) or index < 0) and \
-            not isinstance(name, str):
+    has_index = isinstance(index, int) and not isinstance(index, bool) and index >= 0
+    if not has_index and not isinstance(name, str):
         raise DataError(where(path, "no usable 'label_index' (non-negative int) or 'label' (string)"))
+    label = check_label(index, path) if has_index else -1
     try:
         frames = np.array([int(f["frame_index"]) for f in doc["data"]], dtype=np.int64)
         people = [(int(f["frame_index"]), s["pose"], s["score"]) for f in doc["data"] for s in f["skeleton"]]
@@ -60,7 +62,6 @@ def read_clip(path: Path, layout: Layout, persons: int) -> tuple[Clip, str | Non
     keep = rank < persons
     clip = np.zeros((min(persons, int(rank.max()) + 1), int(frames.max() - frames.min()) + 1, pose.shape[1], 3))
     clip[rank[keep], t[keep]] = np.concatenate([pose, score[..., None]], axis=-1)[keep]
-    label = index if isinstance(index, int) and not isinstance(index, bool) and index >= 0 else -1
     return Clip(path.stem, finish_clip(clip, layout, path), label, split_of(path)), name
 
 

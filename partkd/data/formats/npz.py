@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.formats.common import (Clip, FormatLoader, build_dataset, check_dims, finish_clip, gather,
-                                        layout_for_joints, list_files)
+from partkd.data.formats.common import (Clip, FormatLoader, build_dataset, check_dims, check_label, finish_clip,
+                                        gather, layout_for_joints, list_files)
 from partkd.errors import DataError, where
 from partkd.io import atomic_write_bytes
-from partkd.layouts import Layout, get_layout, layout_from_dict
+from partkd.layouts import BUILTIN, Layout, layout_from_dict
 
 KEYS = ("keypoint", "keypoint_score", "label", "split", "class_names", "layout", "pair_id", "length", "name")
 
@@ -46,16 +46,23 @@ def file_layout(value: np.ndarray, source: Path) -> Layout:
     if text.lstrip().startswith("{"):
         try:
             return layout_from_dict(json.loads(text), source)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise DataError(where(source, f"'layout' is not valid JSON ({e})")) from None
-    return get_layout(text)
+    if text not in BUILTIN:
+        raise DataError(where(source, f"'layout' {text!r} is neither a built-in layout ({', '.join(BUILTIN)}) "
+                                      "nor layout JSON"))
+    return BUILTIN[text]
 
 
 def per_clip(arrays: dict[str, np.ndarray], key: str, n: int, default: np.ndarray, source: Path) -> np.ndarray:
-    """Array `key` of length n, or `default` when absent."""
+    """Array `key` of length n and the default's kind (integers or strings), or `default` when absent."""
     value = arrays.get(key, default)
     if value.ndim != 1 or len(value) != n:
         raise DataError(where(source, f"'{key}' has shape {value.shape}, expected ({n},)"))
+    kinds = "U" if default.dtype.kind == "U" else "iu"
+    if value.dtype.kind not in kinds:
+        raise DataError(where(source, f"'{key}' must be {'strings' if kinds == 'U' else 'integers'}, "
+                                      f"got {value.dtype}"))
     return value
 
 
@@ -70,32 +77,35 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool) 
         raise DataError(where(path, "'keypoint' holds no clips"))
     if c == 2:
         score = arrays.get("keypoint_score", (kp != 0).any(axis=-1))
-        if score.shape != kp.shape[:4]:
-            raise DataError(where(path, f"'keypoint_score' has shape {score.shape}, expected {kp.shape[:4]}"))
+        if score.shape != kp.shape[:4] or score.dtype.kind not in "biuf":
+            raise DataError(where(path, f"'keypoint_score' must be numeric {kp.shape[:4]}, "
+                                        f"got {score.shape} {score.dtype}"))
         kp = np.concatenate([kp.astype(np.float32), score.astype(np.float32)[..., None]], axis=-1)
     if layout is None and "layout" in arrays:
         layout = file_layout(arrays["layout"], path)
     layout = layout or layout_for_joints(v, 2 if c == 2 else None, path)
     if c == 2:
         check_dims(layout, 2, path)
-    labels = per_clip(arrays, "label", n, np.zeros(0), path)
-    if labels.dtype.kind not in "iu":
-        raise DataError(where(path, f"'label' must be integers, got {labels.dtype}"))
-    split = per_clip(arrays, "split", n, np.full(n, "train"), path).astype(str)
-    names = per_clip(arrays, "name", n, np.array([f"{i:06d}" for i in range(n)]), path).astype(str)
+    labels = per_clip(arrays, "label", n, np.zeros(0, dtype=np.int64), path)
+    check_label(labels.min(), path)
+    k = check_label(labels.max(), path) + 1
+    split = per_clip(arrays, "split", n, np.full(n, "train"), path)
+    names = per_clip(arrays, "name", n, np.array([f"{i:06d}" for i in range(n)]), path)
     pair_ids = per_clip(arrays, "pair_id", n, np.arange(n), path).astype(np.int64)
     lengths = per_clip(arrays, "length", n, np.full(n, t), path).astype(np.int64)
-    k = int(labels.max()) + 1
-    class_names = [str(s) for s in arrays.get("class_names", np.array([f"class_{i:03d}" for i in range(k)]))]
+    class_names = arrays.get("class_names", np.array([f"class_{i:03d}" for i in range(k)]))
+    if class_names.ndim != 1 or len(class_names) < k or class_names.dtype.kind != "U":
+        raise DataError(where(path, f"'class_names' must be at least {k} strings, got {class_names.shape} "
+                                    f"{class_names.dtype}"))
 
     def one(i: int) -> Clip:
         if not 0 < lengths[i] <= t:
             raise DataError(where(f"{path}:{names[i]}", f"length {lengths[i]} is outside 1..{t}"))
         clip = finish_clip(kp[i, :, :lengths[i]], layout, f"{path}:{names[i]}")
-        return Clip(names[i], clip, int(labels[i]), split[i], int(pair_ids[i]))
+        return Clip(str(names[i]), clip, int(labels[i]), str(split[i]), int(pair_ids[i]))
 
     clips, skipped = gather(((f"{path}:{names[i]}", i) for i in range(n)), one, path, skip_bad, noun="clips")
-    return build_dataset(clips, class_names, layout, skipped)
+    return build_dataset(clips, [str(s) for s in class_names], layout, skipped)
 
 
 def save_generic_npz(ds: SkeletonDataset, path: str | Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.formats.common import (Clip, FormatLoader, build_dataset, check_dims, finish_clip, gather,
-                                        layout_for_joints, list_files)
+from partkd.data.formats.common import (Clip, FormatLoader, build_dataset, check_dims, check_label, finish_clip,
+                                        gather, layout_for_joints, list_files, one_line)
 from partkd.data.formats.ntu import ACTIONS as NTU_ACTIONS
 from partkd.data.formats.ntu import NAME as NTU_NAME
 from partkd.data.formats.ntu import NTU60
@@ -35,9 +35,17 @@ def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
     return _codecs.encode(text, encoding)
 
 
+def _empty_reconstruct(subtype: type, shape: tuple, dtype: object) -> np.ndarray:
+    """`multiarray._reconstruct` as numpy's own pickles call it: an empty (0,) ndarray that BUILD then fills,
+    so a forged pickle cannot make it allocate (uninitialised) memory of any declared size."""
+    if subtype is not np.ndarray or shape != (0,):
+        raise pickle.UnpicklingError(f"refused _reconstruct of shape {shape!r} (numpy pickles use (0,))")
+    return multiarray._reconstruct(subtype, shape, dtype)
+
+
 ALLOWED: dict[tuple[str, str], object] = {
-    **{(mod, name): getattr(multiarray, name)
-       for mod in ("numpy.core.multiarray", "numpy._core.multiarray") for name in ("_reconstruct", "scalar")},
+    **{(mod, "_reconstruct"): _empty_reconstruct for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(mod, "scalar"): multiarray.scalar for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
     **{(mod, "_frombuffer"): numeric._frombuffer for mod in ("numpy.core.numeric", "numpy._core.numeric")},
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
@@ -69,7 +77,7 @@ def safe_load_pickle(path: Path) -> object:
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - truncated or corrupt pickles raise many types
-        raise DataError(where(path, f"corrupt or unreadable pickle ({type(e).__name__}: {e})")) from None
+        raise DataError(where(path, f"corrupt or unreadable pickle ({type(e).__name__}: {one_line(e)})")) from None
 
 
 def files(path: Path) -> list[Path]:
@@ -84,7 +92,7 @@ def split_lookup(splits: dict, split_train: str | None, split_test: str | None, 
     if split_train is None and split_test is None:
         pair = next((p for p in SPLIT_PAIRS if p[0] in splits and p[1] in splits), None)
         if pair is None:
-            raise DataError(where(source, f"no default split pair in {sorted(splits)}; "
+            raise DataError(where(source, f"no default split pair in {sorted(map(str, splits))}; "
                                           "pass split_train and split_test"))
         split_train, split_test = pair
     lookup: dict[str, str] = {}
@@ -92,7 +100,10 @@ def split_lookup(splits: dict, split_train: str | None, split_test: str | None, 
         if value is None:
             continue
         if value not in splits:
-            raise DataError(where(source, f"{key} '{value}' is not a split of the file ({', '.join(sorted(splits))})"))
+            raise DataError(where(source, f"{key} '{value}' is not a split of the file "
+                                          f"({', '.join(sorted(map(str, splits)))})"))
+        if not isinstance(splits[value], (list, tuple)):
+            raise DataError(where(source, f"split '{value}' is not a list of clip names"))
         lookup.update(dict.fromkeys(map(str, splits[value]), "train" if key == "split_train" else "test"))
     return lookup
 
@@ -105,8 +116,7 @@ def read_annotation(ann: object, layout: Layout, split: dict[str, str], default_
     if not isinstance(kp, np.ndarray) or kp.dtype.kind not in "fiu" or kp.ndim != 4:
         raise DataError(where(source, f"keypoint must be a numeric (M, T, V, C) array, got "
                                       f"{getattr(kp, 'shape', type(kp).__name__)}"))
-    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or label < 0:
-        raise DataError(where(source, f"label {label!r} is not a non-negative integer"))
+    label = check_label(label, source)
     c = kp.shape[-1]
     if c not in (2, 3):
         raise DataError(where(source, f"keypoint has {c} coordinates, expected 2 (x, y) or 3 (x, y, z)"))
@@ -120,7 +130,7 @@ def read_annotation(ann: object, layout: Layout, split: dict[str, str], default_
                                           f"match keypoint {kp.shape[:3]}"))
         kp = np.concatenate([kp.astype(np.float32), score.astype(np.float32)[..., None]], axis=-1)
     name = str(ann.get("frame_dir", source.rsplit(":", 1)[-1]))
-    return Clip(name, finish_clip(kp, layout, source), int(label), split.get(name, default_split))
+    return Clip(name, finish_clip(kp, layout, source), label, split.get(name, default_split))
 
 
 def first_keypoint(anns: list, source: object) -> np.ndarray:
