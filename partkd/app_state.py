@@ -325,20 +325,28 @@ def predict_all(path: str, slot: str, sel: Selection, occ: Occlusion) -> np.ndar
     return _predict_all(path, _mtime(path), sel.data, dataclasses.astuple(occ))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _op_curve(path: str, mtime: float, data: tuple, ops: tuple[float, ...], mode: str, seed: int,
-              _progress: Callable[[dict], None] | None = None) -> list[dict]:
-    from partkd.engine.evaluate import accuracy_vs_op
-
-    test = _paired(data).by_split("test")
-    return accuracy_vs_op(_loaded(path, mtime), test, list(ops), seed=seed, mode=mode, progress=_progress)
+@st.cache_resource
+def _curve_store() -> dict:
+    """Process-wide store of accuracy-vs-OP curves; not st.cache_data because the computation draws a
+    progress bar, which cached functions may not do."""
+    return {}
 
 
 def op_curve(path: str, slot: str, sel: Selection, ops: list[float], mode: str = "joint", seed: int = 0,
              progress: Callable[[dict], None] | None = None) -> list[dict]:
     """Top-1/top-5 of the checkpoint in picker `slot` at each OP on the test split (accuracy_vs_op, cached)."""
+    from partkd.engine.evaluate import accuracy_vs_op
+
     check_role(path, slot)
-    return _op_curve(path, _mtime(path), sel.data, tuple(ops), mode, seed, _progress=progress)
+    mtime = _mtime(path)
+    key = (path, mtime, sel.data, tuple(ops), mode, seed)
+    store = _curve_store()
+    if key not in store:
+        test = _paired(sel.data).by_split("test")
+        store[key] = accuracy_vs_op(_loaded(path, mtime), test, list(ops), seed=seed, mode=mode, progress=progress)
+        while len(store) > 32:
+            store.pop(next(iter(store)))
+    return store[key]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

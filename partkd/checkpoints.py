@@ -11,16 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+from typing import TYPE_CHECKING
+
 from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
-from torch import nn
 
 from partkd import __version__
 from partkd.errors import CheckpointError, ConfigError, PartKDError, where
 from partkd.io import atomic_write_bytes, atomic_write_json
 from partkd.layouts import Layout, layout_from_dict
+
+if TYPE_CHECKING:  # torch loads only where weights are touched, so metadata reads stay light
+    import torch
+    from torch import nn
 
 WEIGHTS_SUFFIX = ".safetensors"
 META_SUFFIX = ".json"
@@ -94,6 +96,8 @@ def save_checkpoint(path_stem: str | Path, model: nn.Module, meta: dict,
     `meta` gets `code_version`, `created` and `command` when absent; `extra` tensors (optimizer and RNG state
     of a resume point) are stored under the 'resume.' prefix. Returns the weights path.
     """
+    from safetensors.torch import save as st_save
+
     stem = stem_of(path_stem)
     try:
         blob = st_save(_tensors(model, extra), metadata={"format": "pt", "producer": "partkd"})
@@ -135,6 +139,9 @@ def read_meta(path: str | Path) -> dict:
 def read_tensors(path: str | Path, meta: dict | None = None) -> dict[str, torch.Tensor]:
     """All tensors of a checkpoint: safetensors (checked against the JSON's sha256), or a .pt state dict
     loaded with `torch.load(weights_only=True)`; never unrestricted pickle."""
+    import torch
+    from safetensors.torch import load as st_load
+
     p = Path(path)
     stem = stem_of(p)
     if p.suffix in (".pt", ".pth"):

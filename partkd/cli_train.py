@@ -75,9 +75,9 @@ def _train_cfg(args: argparse.Namespace) -> Any:
 
 def _cancellable(fn: Any) -> Any:
     """Run a training call; a graceful SIGTERM cancel prints one line and exits 143."""
-    from partkd.engine.train import Cancelled
-
     def wrapped(args: argparse.Namespace) -> int:
+        from partkd.engine.train import Cancelled
+
         try:
             return fn(args)
         except Cancelled as e:

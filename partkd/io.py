@@ -9,6 +9,13 @@ from pathlib import Path
 from partkd.errors import PartKDError, where
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one."""
     path = Path(path)
@@ -18,6 +25,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     except OSError as e:
         raise PartKDError(where(path, f"cannot write ({e.strerror})")) from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

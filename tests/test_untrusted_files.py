@@ -34,6 +34,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
     before = set(parent.iterdir())
     cwd_before = set(Path.cwd().iterdir())
     yield root
+    assert not (root / "home").exists(), "something was written under HOME"
     assert set(parent.iterdir()) - before <= {p for p in parent.iterdir() if p.name.startswith("test_")}
     assert set(Path.cwd().iterdir()) == cwd_before
 
@@ -327,3 +328,17 @@ def test_format_name_with_path_separators_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="unknown format '../../npz'"):
         load_dataset(tmp_path / "clips.npz", format="../../npz")
     assert not cache_dir().exists() or not any(cache_dir().iterdir())
+
+
+def test_clip_names_with_newlines_refused_in_one_line(tmp_path: Path) -> None:
+    doc = pyskl_doc()
+    doc["annotations"][0]["frame_dir"] = "clip0\nINFO: fake log line"
+    path = tmp_path / "names.pkl"
+    path.write_bytes(pickle.dumps(doc))
+    with pytest.raises(DataError, match="frame_dir is not one line of text") as err:
+        load_dataset(path, cache=False)
+    assert "\n" not in str(err.value)
+    npz = tmp_path / "names.npz"
+    np.savez(npz, keypoint=np.ones((1, 1, 2, 17, 3), np.float32), label=np.array([0]), name=np.array(["a\nb"]))
+    with pytest.raises(DataError, match="names.npz: 'name' holds text"):
+        load_dataset(npz, cache=False)

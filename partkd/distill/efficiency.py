@@ -9,13 +9,7 @@ from torch import nn
 
 from partkd.errors import DataError, where
 from partkd.layouts import PARTS, Layout
-
-try:
-    from partkd.models.common import to_model_input
-except ImportError:  # partkd.models is written in parallel; this is the contract's adapter
-    def to_model_input(x: torch.Tensor) -> torch.Tensor:
-        """(N, M, T, V, C) -> (N, C, T, V, M), the model input layout of docs/architecture.md."""
-        return x.permute(0, 4, 2, 3, 1).contiguous()
+from partkd.models.common import to_model_input
 
 
 def part_keep_masks(layout: Layout) -> torch.Tensor:

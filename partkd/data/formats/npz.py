@@ -91,6 +91,8 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool) 
     k = check_label(labels.max(), path) + 1
     split = per_clip(arrays, "split", n, np.full(n, "train"), path)
     names = per_clip(arrays, "name", n, np.array([f"{i:06d}" for i in range(n)]), path)
+    if not all(s.isprintable() for s in names):
+        raise DataError(where(path, "'name' holds text that is not one printable line"))
     pair_ids = per_clip(arrays, "pair_id", n, np.arange(n), path).astype(np.int64)
     lengths = per_clip(arrays, "length", n, np.full(n, t), path).astype(np.int64)
     class_names = arrays.get("class_names", np.array([f"class_{i:03d}" for i in range(k)]))

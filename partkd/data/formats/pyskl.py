@@ -129,7 +129,9 @@ def read_annotation(ann: object, layout: Layout, split: dict[str, str], default_
             raise DataError(where(source, f"keypoint_score shape {getattr(score, 'shape', None)} does not "
                                           f"match keypoint {kp.shape[:3]}"))
         kp = np.concatenate([kp.astype(np.float32), score.astype(np.float32)[..., None]], axis=-1)
-    name = str(ann.get("frame_dir", source.rsplit(":", 1)[-1]))
+    name = ann.get("frame_dir", source.rsplit(":", 1)[-1])
+    if not isinstance(name, str) or not name.isprintable():
+        raise DataError(where(source, "frame_dir is not one line of text"))
     return Clip(name, finish_clip(kp, layout, source), label, split.get(name, default_split))
 
 
@@ -173,7 +175,8 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, 
 
     def one(item: tuple[int, object]) -> Clip:
         i, ann = item
-        clip_id = ann.get("frame_dir", i) if isinstance(ann, dict) else i
+        frame_dir = ann.get("frame_dir") if isinstance(ann, dict) else None
+        clip_id = frame_dir if isinstance(frame_dir, str) and frame_dir.isprintable() else i
         return read_annotation(ann, layout, lookup, default_split, f"{path}:{clip_id}")
 
     clips, skipped = gather(((f"{path}:{i}", (i, a)) for i, a in enumerate(anns)), one, path, skip_bad,
