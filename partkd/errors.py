@@ -27,5 +27,5 @@ class JobError(PartKDError):
 
 
 def where(path: object, problem: str) -> str:
-    """Format the standard one-line message: '<path>: <problem>'."""
-    return f"{path}: {problem}"
+    """Format the standard one-line message: '<path>: <problem>' (line breaks collapsed)."""
+    return " ".join(f"{path}: {problem}".split())

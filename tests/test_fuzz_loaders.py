@@ -35,7 +35,7 @@ MAX_SECONDS = 5.0
 #: Extra address space a fuzz test may use: a huge allocation fails fast instead of swamping the machine.
 MEMORY_HEADROOM = 3 << 30
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
 pytestmark = pytest.mark.timeout(120)
@@ -59,10 +59,10 @@ def bounded_memory() -> Iterator[None]:
 
 def seed_penn(path: Path, compressed: bool) -> None:
     rng = np.random.default_rng(0)
-    scipy.io.savemat(path, do_compression=compressed, mdict={"action": np.array(["bowl"]), "pose": np.array(["front"]), "train": np.array([[1]]),
-                            "nframes": np.array([[3]], dtype=np.uint8), "x": rng.uniform(0, 640, (3, 13)),
-                            "y": rng.uniform(0, 480, (3, 13)),
-                            "visibility": (rng.random((3, 13)) > 0.3).astype(np.uint8)})
+    scipy.io.savemat(path, do_compression=compressed, mdict={
+        "action": np.array(["bowl"]), "pose": np.array(["front"]), "train": np.array([[1]]),
+        "nframes": np.array([[3]], dtype=np.uint8), "x": rng.uniform(0, 640, (3, 13)),
+        "y": rng.uniform(0, 480, (3, 13)), "visibility": (rng.random((3, 13)) > 0.3).astype(np.uint8)})
 
 
 def ucla_doc() -> dict:
@@ -118,7 +118,8 @@ def cache_dataset() -> SkeletonDataset:
                            ["c0", "c1"], np.array([0, 1]), {"skipped": []})
 
 
-LAYOUT_DOC = {"name": "stick7", "dims": 2, "joints": ["neck", "l_hand", "r_hand", "pelvis", "l_foot", "r_foot", "head"],
+LAYOUT_DOC = {"name": "stick7", "dims": 2,
+              "joints": ["neck", "l_hand", "r_hand", "pelvis", "l_foot", "r_foot", "head"],
               "edges": [["head", "neck"], ["l_hand", "neck"], ["r_hand", "neck"], ["pelvis", "neck"],
                         ["l_foot", "pelvis"], ["r_foot", "pelvis"]], "center": "neck",
               "parts": {"head": ["head", "neck"], "left_arm": ["l_hand"], "right_arm": ["r_hand"],
@@ -188,8 +189,8 @@ def mutate_bytes(draw: st.DrawFn, seed: bytes) -> bytes:
 
 SCALARS = (st.none() | st.booleans() | st.integers() | st.sampled_from([-1, 0, 2**31, 2**63, 10**12, -(10**12)])
            | st.floats() | st.text(max_size=6))
-JSON_VALUES = st.recursive(SCALARS, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
-                           max_leaves=12)
+JSON_VALUES = st.recursive(
+    SCALARS, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4), max_leaves=12)
 SMALL_ARRAYS = hnp.arrays(
     st.sampled_from([np.float32, np.float64, np.float16, np.int64, np.uint8, np.bool_, np.complex64, "<U4", "S3"]),
     hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=4))
