@@ -1,0 +1,369 @@
+"""Paper table 1 on real data: teacher on H, students on L without KD and with PMSC at OP 0 / 0.3 / 0.6, plus the
+ablations at OP 0.3 (kl, global_msc, pmsc_uniform, skd homogeneous, 70 % paired with / without solitary clips).
+
+    python benchmarks/kd_real.py --dataset penn_action --rows core --seeds 0 --preset bench
+    python benchmarks/kd_real.py --dataset nw_ucla --rows core --ops 0.3 0.6 --seeds 0 --preset bench
+    python benchmarks/kd_real.py --dataset penn_action --rows all --seeds 0 1 2 --preset paper   # GPU, the full grid
+
+Every finished run is added to benchmarks/results/<dataset>.{json,md,png} at once (a cut-off run leaves valid files);
+finished runs under --work are reused on a rerun (delete the folder to start over). Presets: `bench` = the `cpu`
+preset shortened to fit 2 CPU cores (see BENCH_PRESETS), `cpu`, `paper` (engine presets).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DATA_ROOT = Path(os.environ.get("PARTKD_DATA", ROOT.parent / "shared" / "data"))
+
+DATASETS: dict[str, dict[str, Any]] = {
+    # H = human annotations (penn13, 2D); L = simulated medium pose estimator, COCO-17 (heterogeneous) or penn13.
+    "penn_action": {"format": "penn_action", "high": "penn13"},
+    # H = Kinect v1 3D (kinect_v1_20); L = simulated 2D COCO-17 estimator output, or a noisy 3D kinect copy (homog.).
+    "nw_ucla": {"format": "nw_ucla", "high": "kinect_v1_20"},
+}
+
+# Shortened cpu preset for 2 shared CPU cores: same model (small), T = 48, M = 1, 10 epochs, lr 0.1 x0.1 at 6 and 8.
+BENCH_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "bench": ("cpu", {"epochs": 10, "milestones": (6, 8), "eval_every": 5}),
+    "cpu": ("cpu", {}),
+    "smoke": ("smoke", {"epochs": 1}),
+    "paper": ("paper", {}),
+}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_string() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"CUDA {torch.cuda.get_device_name(0)}"
+    return f"CPU {cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def env_info(argv: list[str]) -> dict[str, Any]:
+    from partkd.checkpoints import code_version
+
+    return {"command": "python " + " ".join(shlex.quote(a) for a in argv), "device": device_string(),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code_version": code_version()}
+
+
+def train_cfg(preset: str, seed: int, **extra: Any):
+    from partkd.engine.config import train_preset
+
+    base, over = BENCH_PRESETS[preset]
+    return train_preset(base, **{**over, **extra, "seed": seed})
+
+
+def atomic_json(path: Path, obj: Any) -> None:
+    from partkd.io import atomic_write_json
+
+    atomic_write_json(path, obj)
+
+
+def atomic_text(path: Path, text: str) -> None:
+    from partkd.io import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
+def finished(run_dir: Path) -> bool:
+    return (run_dir / "model.json").exists() and (run_dir / "model.safetensors").exists()
+
+
+def mean_std(vals: list[float]) -> tuple[float, float]:
+    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
+
+
+# --------------------------------------------------------------------------------------------------------- rows
+def grid(rows: str, ops: list[float]) -> list[dict[str, Any]]:
+    """The student rows: (setting, kd, op, paired_fraction, solitary) in the order they are run."""
+    def row(setting: str, kd: str, op: float, pf: float = 1.0, sol: bool = False) -> dict[str, Any]:
+        return {"setting": setting, "kd": kd, "op": op, "paired_fraction": pf, "solitary": sol}
+
+    out = []
+    for op in ops:  # core: heterogeneous none vs pmsc at every OP
+        out += [row("heterogeneous", "none", op), row("heterogeneous", "pmsc", op)]
+    if rows == "all":
+        for op in ops:
+            out += [row("homogeneous", "none", op), row("homogeneous", "pmsc", op)]
+        out += [row("heterogeneous", k, 0.3) for k in ("kl", "global_msc", "pmsc_uniform")]
+        out += [row("homogeneous", "skd", 0.3),
+                row("heterogeneous", "pmsc", 0.3, 0.7, False), row("heterogeneous", "pmsc", 0.3, 0.7, True)]
+    elif rows == "ablations":
+        out = [row("heterogeneous", k, 0.3) for k in ("kl", "global_msc", "pmsc_uniform")]
+        out += [row("homogeneous", "skd", 0.3),
+                row("heterogeneous", "pmsc", 0.3, 0.7, False), row("heterogeneous", "pmsc", 0.3, 0.7, True)]
+    return out
+
+
+def row_key(r: dict[str, Any]) -> str:
+    pf = "" if r["paired_fraction"] == 1.0 else f"_p{r['paired_fraction']:g}" + ("sol" if r["solitary"] else "only")
+    return f"{r['setting'][:3]}_{r['kd']}_op{r['op']:g}{pf}"
+
+
+# ------------------------------------------------------------------------------------------------------- output
+def table_md(res: dict[str, Any]) -> str:
+    ops = sorted({s["op"] for s in res["students"]}) or [0.0]
+    t = res.get("teacher") or {}
+    lines = [f"# {res['dataset']}: teacher vs students (paper table 1 shape)", "",
+             f"Command: `{res['command']}`", "",
+             f"Preset `{res['preset']}` ({res['train_config_summary']}); device: {res['device']}; date {res['date']}; "
+             f"code {res['code_version']}. Data: H = {res['high_layout']}, L = simulated estimator "
+             f"(level {res['level']}); heterogeneous L layout `{res['low_layout_hetero']}`, homogeneous = H's layout. "
+             f"Top-1 / top-5 (%) on the test split ({res.get('test_clips', '?')} clips), each student tested at the OP "
+             f"it was trained with (joint occlusion, test seed 0). Mean ± std over seeds.", "",
+             "| model | " + " | ".join(f"OP {op:g}" for op in ops) + " |", "|---|" + "---|" * len(ops)]
+    if t:
+        lines.append(f"| teacher (H) | {100 * t['top1']:.2f} (top-5 {100 * t['top5']:.2f}) |" + " |" * (len(ops) - 1))
+    main = [(st, kd) for st in ("heterogeneous", "homogeneous") for kd in ("none", "pmsc")]
+    for st, kd in main:
+        cells, any_cell = [], False
+        for op in ops:
+            s = next((s for s in res["students"] if s["setting"] == st and s["kd"] == kd and s["op"] == op
+                      and s["paired_fraction"] == 1.0), None)
+            if s:
+                any_cell = True
+                cells.append(f"{100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f} (n={len(s['seeds'])})")
+            else:
+                cells.append("")
+        if any_cell:
+            name = "w/o KD" if kd == "none" else "w/ PMSC"
+            lines.append(f"| student {name}, {st} | " + " | ".join(cells) + " |")
+    gains = res.get("gains", {})
+    if gains:
+        lines += ["", "PMSC − no-KD (heterogeneous, top-1 points, mean over the seeds both rows share): "
+                  + ", ".join(f"OP {op}: {g['gain']:+.2f} (target ≥ {g['target']:g}: "
+                              f"{'met' if g['met'] else 'not met'}; per seed {', '.join(f'{x:+.2f}' for x in g['per_seed'])})"
+                              for op, g in gains.items())]
+    abl = [s for s in res["students"] if s["op"] == 0.3 and (s["kd"] not in ("none", "pmsc") or s["paired_fraction"] < 1)]
+    if abl:
+        lines += ["", "Ablations at OP 0.3 (top-1 %, mean ± std):", "", "| setting | kd | pairing | top-1 | top-5 |",
+                  "|---|---|---|---|---|"]
+        for s in abl:
+            pairing = ("100 % paired" if s["paired_fraction"] == 1.0 else
+                       f"{100 * s['paired_fraction']:g} % paired" + (f" + {100 * (1 - s['paired_fraction']):g} % solitary"
+                                                                     if s["solitary"] else " only"))
+            lines.append(f"| {s['setting']} | {s['kd']} | {pairing} | {100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f}"
+                         f" | {100 * s['top5']:.2f} |")
+    lines += ["", f"Rows requested: `{res['rows']}` ({len(res['planned'])} student runs × {len(res['seeds_requested'])} "
+                  f"seed(s)); done: {res['runs_done']}; not run: "
+                  f"{', '.join(res['not_run']) if res['not_run'] else 'none'}.", ""]
+    if res.get("notes"):
+        lines += ["Notes:", ""] + [f"- {n}" for n in res["notes"]] + [""]
+    return "\n".join(lines)
+
+
+def plot(res: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for st, kd, style in (("heterogeneous", "none", "o--"), ("heterogeneous", "pmsc", "o-"),
+                          ("homogeneous", "none", "s--"), ("homogeneous", "pmsc", "s-")):
+        pts = sorted((s["op"], 100 * s["top1"], 100 * s["top1_std"]) for s in res["students"]
+                     if s["setting"] == st and s["kd"] == kd and s["paired_fraction"] == 1.0)
+        if pts:
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt=style, capsize=3,
+                        label=f"{'w/o KD' if kd == 'none' else 'PMSC'} ({st[:5]}.)")
+    if res.get("teacher"):
+        ax.axhline(100 * res["teacher"]["top1"], color="gray", lw=1, ls=":", label="teacher (H)")
+    ax.set_xlabel("occlusion probability OP")
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title(f"{res['dataset']} ({res['preset']} preset)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def collect(res: dict[str, Any], per_run: dict[str, dict[str, Any]]) -> None:
+    """Group per-seed results into the `students` rows (mean over seeds) and the PMSC gains."""
+    rows = []
+    for r in res["planned"]:
+        seeds = [per_run[k] for k in sorted(per_run) if per_run[k]["row"] == row_key(r)]
+        if not seeds:
+            continue
+        t1, sd = mean_std([s["top1"] for s in seeds])
+        rows.append({**r, "top1": t1, "top5": statistics.fmean(s["top5"] for s in seeds), "top1_std": sd,
+                     "seeds": [{k: s[k] for k in ("seed", "top1", "top5", "val_curve", "seconds", "checkpoint")}
+                               for s in seeds]})
+    res["students"] = rows
+    targets = {0.0: 3.0, 0.3: 5.0, 0.6: 7.0}
+    gains = {}
+    for op in sorted({r["op"] for r in rows}):
+        a = next((r for r in rows if r["setting"] == "heterogeneous" and r["kd"] == "none" and r["op"] == op
+                  and r["paired_fraction"] == 1.0), None)
+        b = next((r for r in rows if r["setting"] == "heterogeneous" and r["kd"] == "pmsc" and r["op"] == op
+                  and r["paired_fraction"] == 1.0), None)
+        if a and b:
+            common = sorted({s["seed"] for s in a["seeds"]} & {s["seed"] for s in b["seeds"]})
+            if not common:
+                continue
+            per = [100 * (next(s["top1"] for s in b["seeds"] if s["seed"] == sd)
+                          - next(s["top1"] for s in a["seeds"] if s["seed"] == sd)) for sd in common]
+            g = statistics.fmean(per)
+            gains[f"{op:g}"] = {"gain": g, "per_seed": per, "seeds": common, "target": targets.get(op, 0.0),
+                                "met": g >= targets.get(op, 0.0) and len(common) >= 2,
+                                "met_ignoring_seed_count": g >= targets.get(op, 0.0)}
+    res["gains"] = gains
+
+
+# ---------------------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", choices=sorted(DATASETS), required=True)
+    ap.add_argument("--rows", choices=("core", "all", "ablations"), default="core",
+                    help="core: heterogeneous none vs pmsc at each OP; all: + homogeneous rows and OP 0.3 ablations; "
+                         "ablations: only the OP 0.3 ablations (add to an existing core run)")
+    ap.add_argument("--ops", type=float, nargs="+", default=[0.0, 0.3, 0.6])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--preset", choices=sorted(BENCH_PRESETS), default="bench")
+    ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (milestones scale)")
+    ap.add_argument("--alpha", type=float, default=1.0)
+    ap.add_argument("--tau", type=float, default=1.0)
+    ap.add_argument("--w", type=float, default=0.5)
+    ap.add_argument("--level", default="medium")
+    ap.add_argument("--teacher-per-seed", action="store_true", help="train one teacher per seed (default: one, seed 0)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--data-root", type=Path, default=DATA_ROOT)
+    ap.add_argument("--work", type=Path, default=None, help="run folders (default runs/bench/<dataset>_<preset>)")
+    ap.add_argument("--save", type=Path, default=None, help="output stem (default benchmarks/results/<dataset>)")
+    ap.add_argument("--note", action="append", default=[], help="free-text note for the .md (repeatable)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from partkd.checkpoints import load_checkpoint, read_meta
+    from partkd.engine.config import DataSpec, StudentConfig
+    from partkd.engine.data import load_paired
+    from partkd.engine.evaluate import evaluate
+    from partkd.engine.train import compute_part_matrix, train_student, train_teacher
+
+    ds = DATASETS[args.dataset]
+    work = args.work or ROOT / "runs" / "bench" / f"{args.dataset}_{args.preset}"
+    save = args.save or RESULTS / args.dataset
+    save.parent.mkdir(parents=True, exist_ok=True)
+    source = str(args.data_root / args.dataset)
+    spec_het = DataSpec(source=source, format=ds["format"], low="simulate", low_layout="coco17", level=args.level, seed=0)
+    spec_hom = replace(spec_het, low_layout="same")
+    extra = {}
+    if args.epochs:
+        base = train_cfg(args.preset, 0)
+        extra = {"epochs": args.epochs,
+                 "milestones": tuple(max(1, round(m * args.epochs / base.epochs)) for m in base.milestones
+                                     if round(m * args.epochs / base.epochs) < args.epochs)}
+    cfg0 = train_cfg(args.preset, 0, **extra)
+    planned = grid(args.rows, args.ops)
+    info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    res: dict[str, Any] = {
+        "dataset": args.dataset, "preset": args.preset, "device": info["device"], "command": info["command"],
+        "teacher": None, "students": [], "date": info["date"], "code_version": info["code_version"],
+        "train_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg0).items()},
+        "train_config_summary": f"engine preset `{cfg0.preset}` with model {cfg0.model}, {cfg0.epochs} epochs, lr "
+                                f"{cfg0.lr} ×{cfg0.gamma} at {list(cfg0.milestones)}, batch {cfg0.batch_size}, "
+                                f"T={cfg0.frames} ({cfg0.frame_mode}), M={cfg0.persons}",
+        "kd_config": {"alpha": args.alpha, "tau": args.tau, "w": args.w},
+        "high_layout": ds["high"], "low_layout_hetero": "coco17", "level": args.level,
+        "rows": args.rows, "ops": args.ops, "seeds_requested": args.seeds, "planned": planned,
+        "runs_done": 0, "not_run": [], "notes": list(args.note), "seconds": 0.0}
+    started = time.time()
+    per_run: dict[str, dict[str, Any]] = {}
+
+    def flush() -> None:
+        collect(res, per_run)
+        res["runs_done"] = len(per_run)
+        res["not_run"] = [f"{row_key(r)}_s{s}" for r in planned for s in args.seeds
+                          if f"{row_key(r)}_s{s}" not in per_run]
+        res["seconds"] = round(time.time() - started, 1)
+        atomic_json(save.with_suffix(".json"), res)
+        md = table_md(res)
+        atomic_text(save.with_suffix(".md"), md)
+        plot(res, save.with_suffix(".png"))
+
+    # ---- teacher(s)
+    teachers: dict[int, Path] = {}
+    teacher_metrics = []
+    data_het = load_paired(spec_het)
+    res["test_clips"] = len(data_het.high.by_split("test"))
+    res["train_clips"] = len(data_het.high.by_split("train"))
+    for seed in (args.seeds if args.teacher_per_seed else [args.seeds[0]]):
+        tdir = work / f"teacher_s{seed}"
+        t0 = time.time()
+        if not finished(tdir):
+            train_teacher(train_cfg(args.preset, seed, **extra), spec_het, tdir)
+        tpath = tdir / "model.safetensors"
+        if "E" not in read_meta(tpath):
+            compute_part_matrix(tpath, spec_het)
+        teachers[seed] = tpath
+        m = evaluate(load_checkpoint(tpath), data_het.high.by_split("test"))
+        meta = read_meta(tpath)
+        teacher_metrics.append({"seed": seed, "top1": m["top1"], "top5": m["top5"], "checkpoint": str(tpath),
+                                "seconds": round(sum(h["seconds"] for h in meta["history"]), 1),
+                                "val_curve": [h["val_acc"] for h in meta["history"]], "E_raw": meta["E_raw"]})
+        print(f"teacher s{seed}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} ({time.time() - t0:.0f} s)",
+              flush=True)
+    t1, t1sd = mean_std([t["top1"] for t in teacher_metrics])
+    res["teacher"] = {"top1": t1, "top5": statistics.fmean(t["top5"] for t in teacher_metrics), "top1_std": t1sd,
+                      "seeds": teacher_metrics}
+    flush()
+
+    # ---- students: seed-major so a cut-off run has every row at seed 0 first
+    test_low = {"heterogeneous": data_het.low.by_split("test")}
+    for seed in args.seeds:
+        for r in planned:
+            name = f"{row_key(r)}_s{seed}"
+            rdir = work / "students" / name
+            spec = spec_het if r["setting"] == "heterogeneous" else spec_hom
+            if r["setting"] not in test_low:
+                test_low[r["setting"]] = load_paired(spec).low.by_split("test")
+            scfg = StudentConfig(kd=r["kd"], alpha=args.alpha, tau=args.tau, w=args.w, op=r["op"],
+                                 paired_fraction=r["paired_fraction"],
+                                 use_solitary=r["solitary"] or r["paired_fraction"] == 1.0)
+            t0 = time.time()
+            if not finished(rdir):
+                train_student(train_cfg(args.preset, seed, **extra), scfg,
+                              teachers.get(seed, teachers[args.seeds[0]]), spec, rdir)
+            st = load_checkpoint(rdir / "model.safetensors")
+            m = evaluate(st, test_low[r["setting"]], op=r["op"], seed=0)
+            meta = read_meta(rdir / "model.safetensors")
+            per_run[name] = {"row": row_key(r), "seed": seed, "top1": m["top1"], "top5": m["top5"],
+                             "checkpoint": str(rdir / "model.safetensors"),
+                             "seconds": round(sum(h["seconds"] for h in meta["history"]), 1),
+                             "val_curve": [h["val_acc"] for h in meta["history"]]}
+            print(f"{name}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} ({time.time() - t0:.0f} s)",
+                  flush=True)
+            flush()
+    print(table_md(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
