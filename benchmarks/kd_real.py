@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         tdir = work / f"teacher_s{seed}"
         t0 = time.time()
         if not finished(tdir):
-            train_teacher(train_cfg(args.preset, seed, **extra), spec_het, tdir)
+            train_teacher(train_cfg(args.preset, seed, **extra), spec_het, tdir, resume=True)
         tpath = tdir / "model.safetensors"
         if "E" not in read_meta(tpath):
             compute_part_matrix(tpath, spec_het)
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.time()
             if not finished(rdir):
                 train_student(train_cfg(args.preset, seed, **extra), scfg,
-                              teachers.get(seed, teachers[args.seeds[0]]), spec, rdir)
+                              teachers.get(seed, teachers[args.seeds[0]]), spec, rdir, resume=True)
             st = load_checkpoint(rdir / "model.safetensors")
             m = evaluate(st, test_low[r["setting"]], op=r["op"], seed=0)
             meta = read_meta(rdir / "model.safetensors")

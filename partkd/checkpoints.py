@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -82,6 +83,21 @@ def stem_of(path: str | Path) -> Path:
     return p
 
 
+def _backup(weights: Path) -> Path:
+    """The hidden copy of the previous weights kept while `save_checkpoint` replaces a checkpoint."""
+    return weights.with_name(f".{weights.name}.prev")
+
+
+def _described_by_backup(weights: Path, meta_path: Path) -> bool:
+    """True when an earlier save stopped between its two renames: the JSON describes the backup, not the weights."""
+    try:
+        expected = json.loads(meta_path.read_text())["weights_sha256"]
+        return (hashlib.sha256(_backup(weights).read_bytes()).hexdigest() == expected
+                != hashlib.sha256(weights.read_bytes()).hexdigest())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def _tensors(model: nn.Module, extra: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
     out = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     for k, v in (extra or {}).items():
@@ -106,9 +122,19 @@ def save_checkpoint(path_stem: str | Path, model: nn.Module, meta: dict,
     full = {"code_version": code_version(), "command": command_line(),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **meta,
             "weights": stem.name + WEIGHTS_SUFFIX, "weights_sha256": hashlib.sha256(blob).hexdigest()}
-    weights = stem.with_name(stem.name + WEIGHTS_SUFFIX)
+    weights, meta_path = stem.with_name(stem.name + WEIGHTS_SUFFIX), stem.with_name(stem.name + META_SUFFIX)
+    # The two files are replaced one after the other. Until the new JSON is in place, the weights the old JSON
+    # describes stay reachable as a hidden backup, so a crash between the two renames leaves a loadable pair.
+    backup = _backup(weights)
+    if weights.is_file() and not _described_by_backup(weights, meta_path):
+        backup.unlink(missing_ok=True)
+        try:
+            os.link(weights, backup)
+        except OSError:  # no hard links on this filesystem: copy instead
+            atomic_write_bytes(backup, weights.read_bytes())
     atomic_write_bytes(weights, blob)
-    atomic_write_json(stem.with_name(stem.name + META_SUFFIX), full)
+    atomic_write_json(meta_path, full)
+    backup.unlink(missing_ok=True)
     return weights
 
 
@@ -163,7 +189,13 @@ def read_tensors(path: str | Path, meta: dict | None = None) -> dict[str, torch.
         raise CheckpointError(where(weights, f"cannot read ({e.strerror})")) from None
     expected = (meta or {}).get("weights_sha256")
     if expected and hashlib.sha256(blob).hexdigest() != expected:
-        raise CheckpointError(where(weights, "weights do not match their metadata (interrupted write or edited file)"))
+        try:  # a save interrupted between its two renames: the weights this JSON describes are the backup
+            blob = _backup(weights).read_bytes()
+        except OSError:
+            blob = b""
+        if hashlib.sha256(blob).hexdigest() != expected:
+            raise CheckpointError(where(weights, "weights do not match their metadata (interrupted write or "
+                                                 "edited file)"))
     try:
         return st_load(blob)
     except (SafetensorError, ValueError, RuntimeError) as e:
@@ -175,21 +207,32 @@ def build_from_meta(meta: dict, source: object = "checkpoint") -> nn.Module:
     from partkd.models.common import ModelConfig, build_model
 
     info = dict(meta["model"])
+    layout = layout_from_dict(meta["layout"], source)
     try:
         num_classes = int(info.pop("num_classes"))
         cfg = ModelConfig.from_dict(info)
+        return build_model(cfg.arch, layout, num_classes, cfg)
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise CheckpointError(where(source, f"model description not understood ({e})")) from None
-    return build_model(cfg.arch, layout_from_dict(meta["layout"], source), num_classes, cfg)
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loaded:
     """Rebuild the model from `meta["model"]`, load its weights (strict) and return it in eval mode."""
+    import torch
+
     p = Path(path)
     meta = read_meta(p)
     tensors = read_tensors(p, meta)
-    model = build_from_meta(meta, p)
     state = {k: v for k, v in tensors.items() if not k.startswith(RESUME_PREFIX)}
+    with torch.device("meta"):  # shapes only: nothing is allocated for whatever size the metadata claims
+        expected = {k: tuple(v.shape) for k, v in build_from_meta(meta, p).state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != found:
+        key = min(set(expected) ^ set(found)) if set(expected) != set(found) else \
+            min(k for k in expected if expected[k] != found[k])
+        raise CheckpointError(where(p, f"weights do not fit the described model ({key}: described "
+                                       f"{expected.get(key, 'absent')}, stored {found.get(key, 'absent')})"))
+    model = build_from_meta(meta, p)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -183,21 +183,24 @@ def submit(argv: list[str], root: Path | str | None = None, name: str | None = N
     if name is not None:
         _check_name(name)
     base = jobs_root(root)
-    with _locked(base):
-        job_id, folder = _new_id(base)
-        cwd = os.getcwd()
-        out = _out_dir(argv, cwd)
-        if out is None:
-            out = folder / "run"
-            argv += ["--out", str(out)]
-        (folder / "log.txt").touch()
-        _write(folder, {
-            "id": job_id, "name": name or _default_name(argv), "argv": argv, "status": "queued",
-            "pid": None, "pid_start": None, "created": time.time(), "started": None, "finished": None,
-            "returncode": None, "error": None, "out_dir": str(out), "cwd": cwd, "attempts": 0,
-            "cancel_deadline": None,
-        })
-        _ensure_worker(base)
+    try:
+        with _locked(base):
+            job_id, folder = _new_id(base)
+            cwd = os.getcwd()
+            out = _out_dir(argv, cwd)
+            if out is None:
+                out = folder / "run"
+                argv += ["--out", str(out)]
+            (folder / "log.txt").touch()
+            _write(folder, {
+                "id": job_id, "name": name or _default_name(argv), "argv": argv, "status": "queued",
+                "pid": None, "pid_start": None, "created": time.time(), "started": None, "finished": None,
+                "returncode": None, "error": None, "out_dir": str(out), "cwd": cwd, "attempts": 0,
+                "cancel_deadline": None,
+            })
+            _ensure_worker(base)
+    except OSError as e:  # the root is a file, read-only, full, ...
+        raise JobError(where(base, f"cannot queue a job here ({e.strerror or e})")) from None
     return job_id
 
 
@@ -209,9 +212,11 @@ def _load_all(base: Path) -> list[tuple[Path, dict[str, Any]]]:
     for folder in base.iterdir():
         if (folder / "job.json").is_file() and _ID_RE.fullmatch(folder.name):
             try:
-                jobs.append((folder, _read(folder)))
+                job = _read(folder)
             except JobError:
                 continue
+            if isinstance(job, dict) and job.get("id") == folder.name:  # an edited record naming another job
+                jobs.append((folder, job))
     return sorted(jobs, key=lambda fj: (fj[1].get("created") or 0, fj[0].name))
 
 

@@ -127,6 +127,17 @@ class RunLog:
             self.bar.close()
         self.write(force=True, phase=phase)
 
+    @contextmanager
+    def closing_bar_on_error(self) -> Iterator[None]:
+        """Clear an open progress bar when the loop fails, so the error message starts on a line of its own."""
+        try:
+            yield
+        except BaseException:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            raise
+
 
 def _json_line(record: dict) -> str:
     return json.dumps(record) + "\n"
@@ -177,6 +188,9 @@ def _fit(loop: _Loop) -> Path:
     last = loop.out_dir / "last"
     history: list[dict] = []
     start_epoch, start_step, sums = 0, 0, {}
+    if loop.resume and ctx.is_main:
+        for tmp in loop.out_dir.glob(".*.tmp"):  # partial writes of a killed run (never read; the finals are whole)
+            tmp.unlink(missing_ok=True)
     if loop.resume and (loop.out_dir / "last.json").exists():
         stored, state, extra = resume_tensors(last)
         _check_resume(stored, loop.meta, last)
@@ -200,7 +214,7 @@ def _fit(loop: _Loop) -> Path:
 
     amp_note = "bf16" if amp_enabled(cfg.precision, loop.device) else "fp32"
     loop.meta["precision_used"], loop.meta["device_used"] = amp_note, str(loop.device)
-    with _sigterm_flag() as stop:
+    with _sigterm_flag() as stop, log.closing_bar_on_error():
         for epoch in range(start_epoch, cfg.epochs):
             for g in opt.param_groups:
                 g["lr"] = cfg.lr_at(epoch)
