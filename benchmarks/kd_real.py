@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="run folders (default runs/bench/<dataset>_<preset>)")
     ap.add_argument("--save", type=Path, default=None, help="output stem (default benchmarks/results/<dataset>)")
     ap.add_argument("--note", action="append", default=[], help="free-text note for the .md (repeatable)")
+    ap.add_argument("--collect-only", action="store_true",
+                    help="train nothing: evaluate the finished runs in --work and rewrite the result files")
     args = ap.parse_args(argv)
 
     import torch
@@ -318,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         tdir = work / f"teacher_s{seed}"
         t0 = time.time()
         if not finished(tdir):
+            if args.collect_only:
+                raise SystemExit(f"--collect-only: no finished teacher in {tdir}")
             train_teacher(train_cfg(args.preset, seed, **extra), spec_het, tdir, resume=True)
         tpath = tdir / "model.safetensors"
         if "E" not in read_meta(tpath):
@@ -348,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
                                  paired_fraction=r["paired_fraction"],
                                  use_solitary=r["solitary"] or r["paired_fraction"] == 1.0)
             t0 = time.time()
+            if args.collect_only and not finished(rdir):
+                continue
             if not finished(rdir):
                 train_student(train_cfg(args.preset, seed, **extra), scfg,
                               teachers.get(seed, teachers[args.seeds[0]]), spec, rdir, resume=True)

@@ -58,9 +58,11 @@ x = model_inputs(train, teacher.meta)
 t1 = time.perf_counter()
 part_miss_matrix(teacher.model, x[:64], train.labels[:64], teacher.layout, train.num_classes)   # warm-up
 t2 = time.perf_counter()
+c2 = time.process_time()
 raw = part_miss_matrix(teacher.model, x, train.labels, teacher.layout, train.num_classes)
 t3 = time.perf_counter()
-print(json.dumps({"prep_s": t1 - t0, "matrix_s": t3 - t2, "clips": int(len(x)), "input_shape": list(x.shape),
+c3 = time.process_time()
+print(json.dumps({"prep_s": t1 - t0, "matrix_s": t3 - t2, "matrix_cpu_s": c3 - c2, "clips": int(len(x)), "input_shape": list(x.shape),
                   "threads": torch.get_num_threads(), "model": teacher.meta["model"].get("preset") or
                   teacher.meta.get("train", {}).get("model"), "E_raw_mean": float(raw.mean())}))
 """
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     prev = json.loads(args.save.with_suffix(".json").read_text()) if args.save.with_suffix(".json").exists() else {}
     for k in ("e_matrix", "load", "memory"):
         if k not in args.parts and k in prev:
-            res[k] = prev[k]
+            res[k] = {"command": prev.get("command"), "date": prev.get("date"), **prev[k]}
     tmp = Path(tempfile.mkdtemp(prefix="partkd_speed_"))
 
     def flush() -> None:
@@ -128,15 +130,17 @@ def main(argv: list[str] | None = None) -> int:
         teacher = args.teacher or train_small_teacher(tmp / "penn_teacher", penn)
         runs = [run_child(E_CHILD, [str(teacher), str(penn), str(args.threads)])[0] for _ in range(args.repeats)]
         times = [r["matrix_s"] for r in runs]
-        res["e_matrix"] = {"teacher": str(teacher), "clips": runs[0]["clips"], "input_shape": runs[0]["input_shape"],
+        res["e_matrix"] = {"command": info["command"], "date": info["date"], "teacher": str(teacher), "clips": runs[0]["clips"], "input_shape": runs[0]["input_shape"],
                            "threads": runs[0]["threads"], "forward_passes": 5 * runs[0]["clips"],
                            "matrix_s_median": statistics.median(times), "matrix_s_all": times,
+                           "matrix_cpu_s_median": statistics.median(r["matrix_cpu_s"] for r in runs),
+                           "idle_estimate_s": statistics.median(r["matrix_cpu_s"] for r in runs) / runs[0]["threads"],
                            "prep_s_median": statistics.median(r["prep_s"] for r in runs),
                            "target_s": 20.0, "met": statistics.median(times) <= 20.0}
         print(f"E matrix: {statistics.median(times):.2f} s for {runs[0]['clips']} clips", flush=True)
         flush()
     if "load" in args.parts:
-        res["load"] = {}
+        res["load"] = {"command": info["command"], "date": info["date"]}
         for name, fmt in (("penn_action", "penn_action"), ("nw_ucla", "nw_ucla")):
             cold, warm, sim = [], [], []
             for i in range(args.repeats):
@@ -156,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"simulate {statistics.median(sim):.2f} s", flush=True)
             flush()
     if "memory" in args.parts:
-        res["memory"] = {}
+        res["memory"] = {"command": info["command"], "date": info["date"]}
         tdir, sdir = tmp / "smoke_teacher", tmp / "smoke_student"
         cmds = {
             "train-teacher synthetic smoke": [PY, "-m", "partkd", "train-teacher", "--data", "synthetic", "--preset",
@@ -184,36 +188,47 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _cmd(section: dict[str, Any], res: dict[str, Any]) -> str:
+    return (f"Measured by `{section.get('command') or res['command']}` on {section.get('date') or res['date']}.\n")
+
+
 def to_md(res: dict[str, Any]) -> str:
-    lines = ["# Miscellaneous speed: E matrix, dataset loading, peak memory", "", f"Command: `{res['command']}`", "",
+    lines = ["# Miscellaneous speed: E matrix, dataset loading, peak memory", "", f"Last command: `{res['command']}`", "",
              f"Device: {res['device']}; date {res['date']}; code {res['code_version']}; load average at start "
              f"{', '.join(f'{v:.1f}' for v in res.get('loadavg_start', []))} (shared machine). Medians of "
              f"{res['repeats']} fresh subprocesses.", ""]
     e = res.get("e_matrix")
     if e:
-        lines += ["## Part-efficiency matrix E (eq. 12) on the Penn Action training set", "",
+        lines += ["## Part-efficiency matrix E (eq. 12) on the Penn Action training set", "", _cmd(e, res),
                   "| clips | input (N, M, T, V, C) | forward passes | torch threads | time (s) | target | met |",
                   "|---|---|---|---|---|---|---|",
                   f"| {e['clips']} | {tuple(e['input_shape'])} | {e['forward_passes']} | {e['threads']} | "
                   f"{e['matrix_s_median']:.2f} (all: {', '.join(f'{t:.2f}' for t in e['matrix_s_all'])}) | ≤ 20 s | "
                   f"{'yes' if e['met'] else 'no'} |", "",
+                  f"Process CPU time of the call: {e['matrix_cpu_s_median']:.1f} s, i.e. about "
+                  f"{e['idle_estimate_s']:.1f} s of wall time on {e['threads']} otherwise idle cores (CPU time / threads; "
+                  f"wall time on this shared machine is inflated by the other jobs, see the load average).", "",
                   f"Teacher: cpu-preset-sized ST-GCN (`small`, T = 48, M = 1), `{e['teacher']}`. Time = the "
                   f"`part_miss_matrix` call (the 5 part-occluded copies of each clip, one batched pass per 64 clips); loading and "
                   f"preparing the inputs took a further {e['prep_s_median']:.2f} s.", ""]
     ld = res.get("load")
     if ld:
-        lines += ["## Dataset load time, cold vs cached (`load_dataset`, temporary PARTKD_CACHE)", "",
+        lines += ["## Dataset load time, cold vs cached (`load_dataset`, temporary PARTKD_CACHE)", "", _cmd(ld, res),
                   "| dataset | clips | cold (s) | cached (s) | speed-up | + simulate_estimator coco17 medium (s) |",
                   "|---|---|---|---|---|---|"]
         for name, v in ld.items():
+            if not isinstance(v, dict):
+                continue
             lines.append(f"| {name} | {v['clips']} | {v['cold_s_median']:.2f} | {v['cached_s_median']:.3f} | "
                          f"{v['speedup']:.0f}× | {v['simulate_estimator_s_median']:.2f} |")
         lines.append("")
     mem = res.get("memory")
     if mem:
-        lines += ["## Peak memory (max RSS of the training process)", "", "| run | command | max RSS (MiB) | wall (s) |",
+        lines += ["## Peak memory (max RSS of the training process)", "", _cmd(mem, res), "| run | command | max RSS (MiB) | wall (s) |",
                   "|---|---|---|---|"]
         for label, v in mem.items():
+            if not isinstance(v, dict):
+                continue
             lines.append(f"| {label} | `{v['command']}` | {v['max_rss_mib']:.0f} | {v['wall_s']:.1f} |")
         lines.append("")
     return "\n".join(lines)
