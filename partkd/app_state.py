@@ -366,7 +366,9 @@ def clip_picker(high: Any, where_: Any = st) -> int:
     c1, c2 = where_.columns(2)
     names = list(high.class_names)
     cls = widget(c1.selectbox, "Action class", "cls", names[0], options=names)
-    members = [int(i) for i in np.flatnonzero(high.labels == names.index(cls))]
+    # test clips first, so the default clip is one the models never trained on
+    members = sorted((int(i) for i in np.flatnonzero(high.labels == names.index(cls))),
+                     key=lambda i: high.split[i] != "test")
     if not members:
         c2.warning(f"No clip of class '{cls}' in this dataset.")
         st.stop()
