@@ -286,7 +286,12 @@ def low_clip(sel: Selection, index: int, occ: Occlusion) -> tuple[np.ndarray, np
 
     clip = estimated_dataset(sel, occ).clips[index]
     return clip, occlude(clip, estimated_dataset(sel, occ).layout, occ.op, mode=occ.mode,
-                         parts=list(occ.parts) or None, seed=occ.seed)
+                         parts=list(occ.parts) or None, seed=clip_seed(occ.seed, index))
+
+
+def clip_seed(seed: int, index: int) -> int:
+    """The occlusion seed of clip `index`: one page seed, a different mask for every clip."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 @st.cache_data(max_entries=16, show_spinner="Running the model on every clip…")
@@ -302,8 +307,8 @@ def _predict_all(path: str, mtime: float, data: tuple[tuple[str, Any], ...], occ
         ds = _paired(data).high
     else:
         est = _estimated(data, o.level, o.seed)
-        clips = [occlude(c, est.layout, o.op, mode=o.mode, parts=list(o.parts) or None, seed=o.seed)
-                 for c in est.clips]
+        clips = [occlude(c, est.layout, o.op, mode=o.mode, parts=list(o.parts) or None, seed=clip_seed(o.seed, i))
+                 for i, c in enumerate(est.clips)]
         ds = SkeletonDataset(clips, est.labels, est.class_names, est.split, est.layout, est.names, est.pair_ids,
                              est.meta)
     check_compatible(loaded, ds)
