@@ -136,7 +136,7 @@ def table_md(res: dict[str, Any]) -> str:
              f"it was trained with (joint occlusion, test seed 0). Mean ± std over seeds.", "",
              "| model | " + " | ".join(f"OP {op:g}" for op in ops) + " |", "|---|" + "---|" * len(ops)]
     if t:
-        lines.append(f"| teacher (H) | {100 * t['top1']:.2f} (top-5 {100 * t['top5']:.2f}) |" + " |" * (len(ops) - 1))
+        lines.append(f"| teacher (H, tested unoccluded) | {100 * t['top1']:.2f} (top-5 {100 * t['top5']:.2f}) |" + " |" * (len(ops) - 1))
     main = [(st, kd) for st in ("heterogeneous", "homogeneous") for kd in ("none", "pmsc")]
     for st, kd in main:
         cells, any_cell = [], False
@@ -249,10 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tau", type=float, default=1.0)
     ap.add_argument("--w", type=float, default=0.5)
     ap.add_argument("--level", default="medium")
+    ap.add_argument("--teacher", type=Path, default=None,
+                    help="reuse this finished teacher run folder (e.g. another --work's teacher_s0) instead of training")
     ap.add_argument("--teacher-per-seed", action="store_true", help="train one teacher per seed (default: one, seed 0)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--data-root", type=Path, default=DATA_ROOT)
-    ap.add_argument("--work", type=Path, default=None, help="run folders (default runs/bench/<dataset>_<preset>)")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="run folders, reused when finished (default runs/bench/<dataset>_<preset>[_e.._a.._t.._w..], "
+                         "named after the non-default --epochs/--alpha/--tau/--w/--level)")
     ap.add_argument("--save", type=Path, default=None, help="output stem (default benchmarks/results/<dataset>)")
     ap.add_argument("--note", action="append", default=[], help="free-text note for the .md (repeatable)")
     ap.add_argument("--collect-only", action="store_true",
@@ -270,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     from partkd.engine.train import compute_part_matrix, train_student, train_teacher
 
     ds = DATASETS[args.dataset]
-    work = args.work or ROOT / "runs" / "bench" / f"{args.dataset}_{args.preset}"
+    tag = "".join(f"_{k}{v:g}" for k, v, d in (("e", args.epochs or 0, 0), ("a", args.alpha, 1.0), ("t", args.tau, 1.0),
+                                                 ("w", args.w, 0.5)) if v != d)
+    tag += "" if args.level == "medium" else f"_{args.level}"
+    # finished runs in the work folder are reused, so every setting that changes them is part of its name
+    work = args.work or ROOT / "runs" / "bench" / f"{args.dataset}_{args.preset}{tag}"
     save = args.save or RESULTS / args.dataset
     save.parent.mkdir(parents=True, exist_ok=True)
     source = str(args.data_root / args.dataset)
@@ -305,10 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         res["not_run"] = [f"{row_key(r)}_s{s}" for r in planned for s in args.seeds
                           if f"{row_key(r)}_s{s}" not in per_run]
         res["seconds"] = round(time.time() - started, 1)
-        atomic_json(save.with_suffix(".json"), res)
+        atomic_json(save.with_name(save.name + ".json"), res)
         md = table_md(res)
-        atomic_text(save.with_suffix(".md"), md)
-        plot(res, save.with_suffix(".png"))
+        atomic_text(save.with_name(save.name + ".md"), md)
+        plot(res, save.with_name(save.name + ".png"))
 
     # ---- teacher(s)
     teachers: dict[int, Path] = {}
@@ -317,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     res["test_clips"] = len(data_het.high.by_split("test"))
     res["train_clips"] = len(data_het.high.by_split("train"))
     for seed in (args.seeds if args.teacher_per_seed else [args.seeds[0]]):
-        tdir = work / f"teacher_s{seed}"
+        tdir = args.teacher or work / f"teacher_s{seed}"
         t0 = time.time()
         if not finished(tdir):
             if args.collect_only:
