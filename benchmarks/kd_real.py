@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -23,6 +21,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import cpu_model  # noqa: E402  (same-folder helper)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -42,16 +43,6 @@ BENCH_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "smoke": ("smoke", {"epochs": 1}),
     "paper": ("paper", {}),
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def device_string() -> str:

@@ -11,7 +11,6 @@ students. Each finished run is added to benchmarks/results/kd_synthetic.{json,md
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path

@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from partkd import app_state, viz
-from partkd.data.synthetic import SYNTH_ACTIONS
 from partkd.engine import jobs
 from partkd.engine.config import KD_METHODS, OCCLUSION_MODES, TRAIN_PRESETS
 from partkd.errors import JobError, PartKDError, where

@@ -15,6 +15,7 @@ import pytest
 from partkd.cli import main
 from partkd.engine import jobs
 from partkd.errors import JobError
+from helpers import wait_for
 
 PY = sys.executable
 FAST = ["data", "synth", "--classes", "2", "--clips-per-class", "2", "--frames", "8"]  # --out is added
@@ -24,17 +25,6 @@ def _train_argv(epochs: int) -> list[str]:
     """A tiny CPU teacher run on synthetic data, `epochs` long (it saves last.* after every epoch)."""
     return ["train-teacher", "--data", "synthetic", "--classes", "2", "--clips-per-class", "8", "--batch-size", "4",
             "--preset", "smoke", "--epochs", str(epochs), "--device", "cpu"]
-
-
-def wait_for(pred, timeout: float = 60.0, what: str = "condition"):
-    """Poll `pred` until it returns a truthy value; fail the test after `timeout` seconds."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def wait_status(root: Path, job_id: str, *statuses: str, timeout: float = 60.0) -> dict:

@@ -2,7 +2,6 @@
 every bad input answered with one clear line. See docs/reliability.md for the guarantee each test proves."""
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from partkd.engine.config import DataSpec, StudentConfig, train_preset
 from partkd.engine.train import train_student, train_teacher
 from partkd.errors import CheckpointError, JobError, PartKDError
 from partkd.io import atomic_write_bytes
+from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -37,16 +37,6 @@ SPEC = DataSpec(num_classes=4, clips_per_class=12, synth_frames=24)
 
 def smoke(**overrides: object):
     return train_preset("smoke", **{"epochs": 1, "batch_size": 6, "frames": 12, "device": "cpu", **overrides})
-
-
-def wait_for(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.01)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def one_error_line(rc: int, err: str, *fragments: str) -> str:

@@ -7,28 +7,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from partkd.engine import jobs
+from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_TRAINING = ["train-teacher", "--data", "synthetic", "--classes", "2", "--clips-per-class", "8", "--batch-size",
                  "4", "--preset", "smoke", "--epochs", "500", "--device", "cpu"]
-
-
-def wait_for(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def _free_port() -> int:
