@@ -42,6 +42,14 @@ if len(sys.argv) > 3:
 print(json.dumps(out))
 """
 
+SYNTH_CHILD = r"""
+import json, time
+from partkd.data.synthetic import make_synthetic
+t0, c0 = time.perf_counter(), time.process_time()
+pair = make_synthetic(num_classes=10, clips_per_class=60)
+print(json.dumps({"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "clips": len(pair.high)}))
+"""
+
 E_CHILD = r"""
 import json, sys, time
 import torch
@@ -101,8 +109,8 @@ def train_small_teacher(out: Path, data: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--parts", nargs="+", default=["e_matrix", "load", "memory"],
-                    choices=["e_matrix", "load", "memory"])
+    ap.add_argument("--parts", nargs="+", default=["e_matrix", "load", "memory", "synth"],
+                    choices=["e_matrix", "load", "memory", "synth"])
     ap.add_argument("--teacher", type=Path, default=None, help="cpu-preset Penn teacher (default: train 1 epoch)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch threads for the E matrix (0 = torch default)")
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         pass
     prev = json.loads(args.save.with_suffix(".json").read_text()) if args.save.with_suffix(".json").exists() else {}
-    for k in ("e_matrix", "load", "memory"):
+    for k in ("e_matrix", "load", "memory", "synth"):
         if k not in args.parts and k in prev:
             res[k] = {"command": prev.get("command"), "date": prev.get("date"), **prev[k]}
     tmp = Path(tempfile.mkdtemp(prefix="partkd_speed_"))
@@ -159,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"load {name}: cold {statistics.median(cold):.2f} s, cached {statistics.median(warm):.2f} s, "
                   f"simulate {statistics.median(sim):.2f} s", flush=True)
             flush()
+    if "synth" in args.parts:
+        runs = [run_child(SYNTH_CHILD, [])[0] for _ in range(args.repeats)]
+        res["synth"] = {"command": info["command"], "date": info["date"], "clips": runs[0]["clips"],
+                        "wall_s_median": statistics.median(r["wall_s"] for r in runs),
+                        "cpu_s_median": statistics.median(r["cpu_s"] for r in runs), "target_s": 10.0}
+        print(f"synthetic 10 x 60: {res['synth']['wall_s_median']:.2f} s", flush=True)
+        flush()
     if "memory" in args.parts:
         res["memory"] = {"command": info["command"], "date": info["date"]}
         tdir, sdir = tmp / "smoke_teacher", tmp / "smoke_student"
@@ -193,7 +208,7 @@ def _cmd(section: dict[str, Any], res: dict[str, Any]) -> str:
 
 
 def to_md(res: dict[str, Any]) -> str:
-    lines = ["# Miscellaneous speed: E matrix, dataset loading, peak memory", "", f"Last command: `{res['command']}`", "",
+    lines = ["# Miscellaneous speed: E matrix, dataset loading, synthetic data, peak memory", "", f"Last command: `{res['command']}`", "",
              f"Device: {res['device']}; date {res['date']}; code {res['code_version']}; load average at start "
              f"{', '.join(f'{v:.1f}' for v in res.get('loadavg_start', []))} (shared machine). Medians of "
              f"{res['repeats']} fresh subprocesses.", ""]
@@ -222,6 +237,11 @@ def to_md(res: dict[str, Any]) -> str:
             lines.append(f"| {name} | {v['clips']} | {v['cold_s_median']:.2f} | {v['cached_s_median']:.3f} | "
                          f"{v['speedup']:.0f}× | {v['simulate_estimator_s_median']:.2f} |")
         lines.append("")
+    sy = res.get("synth")
+    if sy:
+        lines += ["## Built-in synthetic paired dataset (10 classes × 60 clips, high + simulated low)", "", _cmd(sy, res),
+                  "| clips | wall (s) | CPU (s) | target |", "|---|---|---|---|",
+                  f"| {sy['clips']} | {sy['wall_s_median']:.2f} | {sy['cpu_s_median']:.2f} | < 10 s |", ""]
     mem = res.get("memory")
     if mem:
         lines += ["## Peak memory (max RSS of the training process)", "", _cmd(mem, res), "| run | command | max RSS (MiB) | wall (s) |",
