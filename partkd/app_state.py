@@ -284,9 +284,10 @@ def low_clip(sel: Selection, index: int, occ: Occlusion) -> tuple[np.ndarray, np
     what the students are shown on the Compare page."""
     from partkd.data.degrade import occlude
 
-    clip = estimated_dataset(sel, occ).clips[index]
-    return clip, occlude(clip, estimated_dataset(sel, occ).layout, occ.op, mode=occ.mode,
-                         parts=list(occ.parts) or None, seed=clip_seed(occ.seed, index))
+    est = estimated_dataset(sel, occ)
+    clip = est.clips[index]
+    return clip, occlude(clip, est.layout, occ.op, mode=occ.mode, parts=list(occ.parts) or None,
+                         seed=clip_seed(occ.seed, index))
 
 
 def clip_seed(seed: int, index: int) -> int:
