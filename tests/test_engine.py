@@ -157,3 +157,26 @@ def test_non_finite_loss_stops_with_a_clear_error(tmp_path: Path) -> None:
         train_teacher(smoke(lr=1e30, epochs=4), tiny_spec(), tmp_path)
     assert "\n" not in str(e.value)
     assert not (tmp_path / "model.json").exists()
+
+
+def test_simulated_low_quality_set_is_cached_and_identical(tmp_path, monkeypatch):
+    """The estimator simulation is read back from the cache bit for bit, and the key changes with the seed."""
+    from partkd.data.degrade import simulate_estimator
+    from partkd.data.synthetic import make_synthetic
+    from partkd.engine import data as engine_data
+
+    monkeypatch.setenv("PARTKD_CACHE", str(tmp_path))
+    high = make_synthetic(num_classes=3, clips_per_class=4, frames=12, seed=0).high
+    first = engine_data.simulated(high, "coco17", "medium", 1)
+    assert len(list(tmp_path.glob("simulated-*.npz"))) == 1
+    calls = []
+    monkeypatch.setattr("partkd.data.degrade.simulate_estimator", lambda *a, **k: calls.append(1))
+    again = engine_data.simulated(high, "coco17", "medium", 1)
+    assert calls == []
+    expected = simulate_estimator(high, target_layout="coco17", level="medium", seed=1)
+    for a, b, c in zip(first.clips, again.clips, expected.clips):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    assert again.layout.name == "coco17" and again.meta["estimator"]["seed"] == 1
+    assert engine_data.simulation_key(high, "coco17", "medium", 1) != engine_data.simulation_key(high, "coco17", "medium", 2)
+    assert engine_data.simulation_key(high, "coco17", "medium", 1) != engine_data.simulation_key(high, "coco17", "heavy", 1)

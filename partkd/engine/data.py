@@ -1,13 +1,17 @@
 """Paired data for the engine: load H and L (real or simulated) and make the dense model inputs (method.md §1, §7)."""
 from __future__ import annotations
 
+import hashlib
+import json
+import warnings
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from partkd.data.dataset import PairedDataset, SkeletonDataset
 from partkd.engine.config import DataSpec, TrainConfig
-from partkd.errors import ConfigError, DataError, where
+from partkd.errors import ConfigError, DataError, PartKDError, where
 
 
 def load_paired(spec: DataSpec) -> PairedDataset:
@@ -22,15 +26,49 @@ def load_paired(spec: DataSpec) -> PairedDataset:
 
     high = load_dataset(spec.source, format=spec.format, layout=spec.high_layout)
     if spec.low == "simulate":
-        from partkd.data.degrade import simulate_estimator
-
         target = high.layout.name if spec.low_layout == "same" else spec.low_layout
-        low = simulate_estimator(high, target_layout=target, level=spec.level, seed=spec.seed)
+        low = simulated(high, target, spec.level, spec.seed)
     else:
         low = load_dataset(spec.low, format=spec.low_format)
     if not (np.isin(low.pair_ids, high.pair_ids)).any():
         raise DataError(where(spec.low, "no low-quality clip shares a pair id with the high-quality data"))
     return PairedDataset(high, low)
+
+
+def simulation_key(high: SkeletonDataset, target: str, level: str, seed: int) -> str:
+    """Hash of everything simulate_estimator's output depends on: H (content and metadata), target, parameters, seed."""
+    from partkd import __version__
+    from partkd.data.degrade import resolve_preset
+    from partkd.data.loaders import CACHE_VERSION
+    from partkd.layouts import get_layout
+
+    name, params = resolve_preset(level)
+    h = hashlib.sha256(json.dumps({"cache": CACHE_VERSION, "partkd": __version__, "level": name,
+                                   "params": asdict(params), "seed": seed, "high": high.layout.to_dict(),
+                                   "target": get_layout(target).to_dict(), "names": high.names,
+                                   "classes": high.class_names, "meta": high.meta},
+                                  sort_keys=True, default=str).encode())
+    for arr in (high.labels, high.split, high.pair_ids, *high.clips):
+        h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(str(arr.shape).encode())
+    return h.hexdigest()
+
+
+def simulated(high: SkeletonDataset, target: str, level: str, seed: int, cache: bool = True) -> SkeletonDataset:
+    """simulate_estimator(high, ...) read from the dataset cache when this exact simulation was made before."""
+    from partkd.data.degrade import simulate_estimator
+    from partkd.data.loaders import cache_dir, read_cache
+
+    entry = cache_dir() / f"simulated-{simulation_key(high, target, level, seed)[:32]}.npz" if cache else None
+    if entry is not None and (low := read_cache(entry)) is not None:
+        return low
+    low = simulate_estimator(high, target_layout=target, level=level, seed=seed)
+    if entry is not None:
+        try:
+            low.save_npz(entry)
+        except PartKDError as e:
+            warnings.warn(f"simulated-data cache not written: {e}", stacklevel=2)
+    return low
 
 
 def input_settings(cfg: TrainConfig, spec: DataSpec) -> dict[str, Any]:
@@ -60,4 +98,4 @@ def model_inputs(ds: SkeletonDataset, meta_or_cfg: dict | TrainConfig) -> np.nda
     return to_array(ds, s["frames"], s["persons"], mode=s["mode"], normalize=s["normalize"])
 
 
-__all__ = ["load_paired", "input_settings", "model_inputs"]
+__all__ = ["load_paired", "simulation_key", "simulated", "input_settings", "model_inputs"]
