@@ -57,6 +57,12 @@ def test_student_config_rejects_bad_values(bad: dict) -> None:
     assert "\n" not in str(e.value)
 
 
+def test_rotation_range_is_a_checked_train_setting() -> None:
+    assert train_config_from_dict({"preset": "smoke", "rotate_deg": 90}).rotate_deg == 90.0
+    with pytest.raises(ConfigError, match="rotate_deg"):
+        train_config_from_dict({"preset": "smoke", "rotate_deg": 200})
+
+
 def test_config_dicts_reject_unknown_keys_and_types(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown key"):
         train_config_from_dict({"preset": "smoke", "epoch": 3})

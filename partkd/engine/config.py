@@ -76,6 +76,7 @@ class TrainConfig:
     precision: str = "bf16"
     seed: int = 0
     augment: bool = True
+    rotate_deg: float = 15.0     # augmentation rotation range (±deg; about the vertical axis in 3D)
     eval_every: int = 1
 
     def __post_init__(self) -> None:
@@ -90,6 +91,8 @@ class TrainConfig:
             raise ConfigError(where("train.batch_size", "must be >= 2 (batch norm and contrastive sets)"))
         if self.lr <= 0 or not 0 < self.gamma <= 1 or self.momentum < 0 or self.weight_decay < 0:
             raise ConfigError(where("train", "needs lr > 0, 0 < gamma <= 1, momentum >= 0, weight_decay >= 0"))
+        if not 0 <= self.rotate_deg <= 180:
+            raise ConfigError(where("train.rotate_deg", f"must be in [0, 180], got {self.rotate_deg}"))
 
     def lr_at(self, epoch: int) -> float:
         """Step schedule: lr × gamma^(milestones passed) at a 0-based epoch."""

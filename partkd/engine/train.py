@@ -329,7 +329,8 @@ def train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progres
     def step(idx: np.ndarray, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
         xb = x_train[idx]
         if cfg.augment:
-            xb = augment(xb, train.layout, np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank]))
+            xb = augment(xb, train.layout, np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank]),
+                         rotate_deg=cfg.rotate_deg)
         y = y_train[idx].to(device)
         logits, _ = _ce_step(model, torch.from_numpy(np.ascontiguousarray(xb)).to(device), y, amp)
         loss = F.cross_entropy(logits.float(), y)
@@ -526,7 +527,7 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
         rng = np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank])
         xb = sd.x_low[idx]
         if cfg.augment:
-            xb = augment(xb, low.layout, rng)
+            xb = augment(xb, low.layout, rng, rotate_deg=cfg.rotate_deg)
         if scfg.op > 0:
             xb = occlude(xb, low.layout, scfg.op, mode=scfg.occlusion, seed=_seed(cfg.seed, epoch, step_i, ctx.rank))
         x = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)).to(device)
