@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fnmatch
 import os
 import shlex
 import statistics
@@ -234,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                          "ablations: only the OP 0.3 ablations (add to an existing core run)")
     ap.add_argument("--ops", type=float, nargs="+", default=[0.0, 0.3, 0.6])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--kd", nargs="+", default=None,
-                    help="train only the rows with these kd methods (e.g. run 'none' and 'pmsc' in two processes)")
+    ap.add_argument("--match", nargs="+", default=None, metavar="GLOB",
+                    help="only the rows whose key matches one of these globs, e.g. 'het_none_*' (split a grid "
+                         "over parallel processes; keys look like het_pmsc_op0.3 or het_pmsc_op0.3_p0.7sol)")
     ap.add_argument("--preset", choices=sorted(BENCH_PRESETS), default="bench")
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (milestones scale)")
     ap.add_argument("--alpha", type=float, default=1.0)
@@ -284,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                  "milestones": tuple(max(1, round(m * args.epochs / base.epochs)) for m in base.milestones
                                      if round(m * args.epochs / base.epochs) < args.epochs)}
     cfg0 = train_cfg(args.preset, 0, **extra)
-    planned = [r for r in grid(args.rows, args.ops) if args.kd is None or r["kd"] in args.kd]
+    planned = [r for r in grid(args.rows, args.ops)
+               if args.match is None or any(fnmatch.fnmatchcase(row_key(r), g) for g in args.match)]
     info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
     res: dict[str, Any] = {
         "dataset": args.dataset, "preset": args.preset, "device": info["device"], "command": info["command"],

@@ -51,7 +51,7 @@ def test_split_by_subject(default_set):
 def test_low_is_degraded_but_mostly_present(default_set):
     low = default_set.low
     present = np.concatenate([(c[..., 2] > 0).ravel() for c in low.clips])
-    assert 0.85 < present.mean() < 0.97
+    assert 0.72 < present.mean() < 0.9  # "medium" misses about a fifth of the joint-frames
     assert low.meta["estimator"]["level"] == "medium"
 
 
