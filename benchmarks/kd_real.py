@@ -34,7 +34,10 @@ DATASETS: dict[str, dict[str, Any]] = {
     # H = human annotations (penn13, 2D); L = simulated medium pose estimator, COCO-17 (heterogeneous) or penn13.
     "penn_action": {"format": "penn_action", "high": "penn13"},
     # H = Kinect v1 3D (kinect_v1_20); L = simulated 2D COCO-17 estimator output, or a noisy 3D kinect copy (homog.).
-    "nw_ucla": {"format": "nw_ucla", "high": "kinect_v1_20"},
+    # Its 3D teacher under-fits in 10 epochs (train 75 %, test 52 %): it trains twice as long, with ±30° yaw
+    # augmentation because the subjects face the cameras anywhere within about ±50° in every view.
+    "nw_ucla": {"format": "nw_ucla", "high": "kinect_v1_20",
+                "teacher": {"epochs": 20, "milestones": (12, 16), "rotate_deg": 30.0}},
 }
 
 # Shortened cpu preset for 2 shared CPU cores: same model (small), T = 48, M = 1, 10 epochs, lr 0.1 x0.1 at 6 and 8.
@@ -121,7 +124,9 @@ def table_md(res: dict[str, Any]) -> str:
     t = res.get("teacher") or {}
     lines = [f"# {res['dataset']}: teacher vs students (paper table 1 shape)", "",
              f"Command: `{res['command']}`", "",
-             f"Preset `{res['preset']}` ({res['train_config_summary']}); device: {res['device']}; date {res['date']}; "
+             f"Preset `{res['preset']}` ({res['train_config_summary']}"
+             + (f"; the teacher with {res['teacher_overrides']}" if res.get("teacher_overrides") else "")
+             + f"); KD α = {res['kd_config']['alpha']:g}, τ = {res['kd_config']['tau']:g}, w = {res['kd_config']['w']:g}; device: {res['device']}; date {res['date']}; "
              f"code {res['code_version']}. Data: H = {res['high_layout']}, L = simulated estimator "
              f"(level {res['level']}); heterogeneous L layout `{res['low_layout_hetero']}`, homogeneous = H's layout. "
              f"Top-1 / top-5 (%) on the test split ({res.get('test_clips', '?')} clips), each student tested at the OP "
@@ -286,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                  "milestones": tuple(max(1, round(m * args.epochs / base.epochs)) for m in base.milestones
                                      if round(m * args.epochs / base.epochs) < args.epochs)}
     cfg0 = train_cfg(args.preset, 0, **extra)
+    teacher_extra = ds.get("teacher", {}) if args.preset == "bench" else {}
     planned = [r for r in grid(args.rows, args.ops)
                if args.match is None or any(fnmatch.fnmatchcase(row_key(r), g) for g in args.match)]
     info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
@@ -296,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_config_summary": f"engine preset `{cfg0.preset}` with model {cfg0.model}, {cfg0.epochs} epochs, lr "
                                 f"{cfg0.lr} ×{cfg0.gamma} at {list(cfg0.milestones)}, batch {cfg0.batch_size}, "
                                 f"T={cfg0.frames} ({cfg0.frame_mode}), M={cfg0.persons}",
+        "teacher_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in teacher_extra.items()},
         "kd_config": {"alpha": args.alpha, "tau": args.tau, "w": args.w},
         "high_layout": ds["high"], "low_layout_hetero": "coco17", "level": args.level,
         "rows": args.rows, "ops": args.ops, "seeds_requested": args.seeds, "planned": planned,
@@ -326,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         if not finished(tdir):
             if args.collect_only:
                 raise SystemExit(f"--collect-only: no finished teacher in {tdir}")
-            train_teacher(train_cfg(args.preset, seed, **extra), spec_het, tdir, resume=True)
+            train_teacher(train_cfg(args.preset, seed, **{**extra, **teacher_extra}), spec_het, tdir, resume=True)
         tpath = tdir / "model.safetensors"
         if "E" not in read_meta(tpath):
             compute_part_matrix(tpath, spec_het)
