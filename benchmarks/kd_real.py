@@ -1,9 +1,11 @@
 """Paper table 1 on real data: teacher on H, students on L without KD and with PMSC at OP 0 / 0.3 / 0.6, plus the
 ablations at OP 0.3 (kl, global_msc, pmsc_uniform, skd homogeneous, 70 % paired with / without solitary clips).
 
-    python benchmarks/kd_real.py --dataset penn_action --rows core --seeds 0 --preset bench
-    python benchmarks/kd_real.py --dataset nw_ucla --rows core --ops 0.3 0.6 --seeds 0 --preset bench
+    python benchmarks/kd_real.py --dataset penn_action --rows all --seeds 0 1 --preset bench --tau 0.1
+    python benchmarks/kd_real.py --dataset nw_ucla --rows core --seeds 0 --preset bench --tau 0.1
     python benchmarks/kd_real.py --dataset penn_action --rows all --seeds 0 1 2 --preset paper   # GPU, the full grid
+
+Split a grid over processes with --match (row-key globs) and the same --work, then rerun with --collect-only.
 
 Every finished run is added to benchmarks/results/<dataset>.{json,md,png} at once (a cut-off run leaves valid files);
 finished runs under --work are reused on a rerun (delete the folder to start over). Presets: `bench` = the `cpu`
