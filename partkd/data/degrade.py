@@ -180,6 +180,8 @@ def apply_joint_map(jm: JointMap, xy: np.ndarray, ok: np.ndarray) -> tuple[np.nd
 class EstimatorSim:
     """Parameters of the simulated pose estimator (method.md §7); lengths in frames, noise in body sizes.
 
+    The defaults are the `light` preset; see ESTIMATOR_PRESETS for the calibrated `medium` and `heavy`.
+
     Body size is the mean bone length of the clean mapped 2D clip (transforms.body_size).
     """
 
