@@ -91,6 +91,14 @@ def read_cache(path: Path) -> SkeletonDataset | None:
         return None
 
 
+def write_cache(ds: SkeletonDataset, path: Path, what: str) -> None:
+    """Store `ds` in the cache at `path`; a failure only warns (the cache is an optimisation)."""
+    try:
+        ds.save_npz(path)
+    except PartKDError as e:
+        warnings.warn(f"{what} cache not written: {e}", stacklevel=3)
+
+
 def load_dataset(path: str | Path, format: str | None = None, layout: str | Path | Layout | None = None,
                  skip_bad: bool = False, cache: bool = True, **options: object) -> SkeletonDataset:
     """Read a dataset in any registered format (detected when not given); parsed results are cached."""
@@ -122,8 +130,5 @@ def load_dataset(path: str | Path, format: str | None = None, layout: str | Path
     ds = spec.parse(p, files, lay, skip_bad, **opts)
     ds.meta = {**ds.meta, "source": str(p), "format": name, "options": opts}
     if entry is not None:
-        try:
-            ds.save_npz(entry)
-        except PartKDError as e:
-            warnings.warn(f"dataset cache not written: {e}", stacklevel=2)
+        write_cache(ds, entry, "dataset")
     return ds

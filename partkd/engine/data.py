@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from dataclasses import asdict
 from typing import Any
 
@@ -11,7 +10,7 @@ import numpy as np
 
 from partkd.data.dataset import PairedDataset, SkeletonDataset
 from partkd.engine.config import DataSpec, TrainConfig
-from partkd.errors import ConfigError, DataError, PartKDError, where
+from partkd.errors import ConfigError, DataError, where
 
 
 def load_paired(spec: DataSpec) -> PairedDataset:
@@ -57,17 +56,14 @@ def simulation_key(high: SkeletonDataset, target: str, level: str, seed: int) ->
 def simulated(high: SkeletonDataset, target: str, level: str, seed: int, cache: bool = True) -> SkeletonDataset:
     """simulate_estimator(high, ...) read from the dataset cache when this exact simulation was made before."""
     from partkd.data.degrade import simulate_estimator
-    from partkd.data.loaders import cache_dir, read_cache
+    from partkd.data.loaders import cache_dir, read_cache, write_cache
 
     entry = cache_dir() / f"simulated-{simulation_key(high, target, level, seed)[:32]}.npz" if cache else None
     if entry is not None and (low := read_cache(entry)) is not None:
         return low
     low = simulate_estimator(high, target_layout=target, level=level, seed=seed)
     if entry is not None:
-        try:
-            low.save_npz(entry)
-        except PartKDError as e:
-            warnings.warn(f"simulated-data cache not written: {e}", stacklevel=2)
+        write_cache(low, entry, "simulated-data")
     return low
 
 
