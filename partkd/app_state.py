@@ -268,10 +268,10 @@ def occlusion_controls(where_: Any = st) -> Occlusion:
 
 @st.cache_resource(max_entries=6, show_spinner="Simulating the pose estimator…")
 def _estimated(data: tuple[tuple[str, Any], ...], level: str, seed: int) -> Any:
-    from partkd.data.degrade import simulate_estimator
+    from partkd.engine.data import simulated
 
     pair = _paired(data)
-    return simulate_estimator(pair.high, target_layout=pair.low.layout, level=level, seed=seed)
+    return simulated(pair.high, pair.low.layout, level, seed)
 
 
 def estimated_dataset(sel: Selection, occ: Occlusion) -> Any:

@@ -11,6 +11,7 @@ import numpy as np
 from partkd.data.dataset import PairedDataset, SkeletonDataset
 from partkd.engine.config import DataSpec, TrainConfig
 from partkd.errors import ConfigError, DataError, where
+from partkd.layouts import Layout, get_layout
 
 
 def load_paired(spec: DataSpec) -> PairedDataset:
@@ -34,12 +35,11 @@ def load_paired(spec: DataSpec) -> PairedDataset:
     return PairedDataset(high, low)
 
 
-def simulation_key(high: SkeletonDataset, target: str, level: str, seed: int) -> str:
+def simulation_key(high: SkeletonDataset, target: str | Layout, level: str, seed: int) -> str:
     """Hash of everything simulate_estimator's output depends on: H (content and metadata), target, parameters, seed."""
     from partkd import __version__
     from partkd.data.degrade import resolve_preset
     from partkd.data.loaders import CACHE_VERSION
-    from partkd.layouts import get_layout
 
     name, params = resolve_preset(level)
     h = hashlib.sha256(json.dumps({"cache": CACHE_VERSION, "partkd": __version__, "level": name,
@@ -53,17 +53,16 @@ def simulation_key(high: SkeletonDataset, target: str, level: str, seed: int) ->
     return h.hexdigest()
 
 
-def simulated(high: SkeletonDataset, target: str, level: str, seed: int, cache: bool = True) -> SkeletonDataset:
+def simulated(high: SkeletonDataset, target: str | Layout, level: str, seed: int) -> SkeletonDataset:
     """simulate_estimator(high, ...) read from the dataset cache when this exact simulation was made before."""
     from partkd.data.degrade import simulate_estimator
     from partkd.data.loaders import cache_dir, read_cache, write_cache
 
-    entry = cache_dir() / f"simulated-{simulation_key(high, target, level, seed)[:32]}.npz" if cache else None
-    if entry is not None and (low := read_cache(entry)) is not None:
+    entry = cache_dir() / f"simulated-{simulation_key(high, target, level, seed)[:32]}.npz"
+    if (low := read_cache(entry)) is not None:
         return low
     low = simulate_estimator(high, target_layout=target, level=level, seed=seed)
-    if entry is not None:
-        write_cache(low, entry, "simulated-data")
+    write_cache(low, entry, "simulated-data")
     return low
 
 
