@@ -9,7 +9,7 @@ from pathlib import Path
 
 from partkd.errors import ConfigError
 
-FORMAT_NAMES = "penn_action, nw_ucla, ntu, pyskl, kinetics, npz, synthetic"
+FORMAT_NAMES = "penn_action, nw_ucla, h36m, ntu, pyskl, kinetics, npz, synthetic"
 MAX_CLASS_NAMES = 8
 
 

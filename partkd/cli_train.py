@@ -16,11 +16,17 @@ CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
 def _data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", required=required, default=None, help="'synthetic' or a dataset path (H, the high-quality source)")
-    g.add_argument("--format", default=None, help="dataset format (penn_action, nw_ucla, ntu, pyskl, kinetics, "
+    g.add_argument("--format", default=None, help="dataset format (penn_action, nw_ucla, h36m, ntu, pyskl, kinetics, "
                                                   "npz); detected when omitted")
     g.add_argument("--high-layout", default=None, help="layout of the H dataset when the format needs one")
-    g.add_argument("--low", default=None, help="'simulate' (default: pose-estimator simulation of H) or a "
+    g.add_argument("--low", default=None, help="'simulate' (default: pose-estimator simulation of H), 'real' "
+                                               "(the format's own low-quality source: h36m detections) or a "
                                                "path to real low-quality data paired by id")
+    g.add_argument("--high-source", default=None,
+                   help="high-quality source of a format with several (h36m: mocap, the default, or projected)")
+    g.add_argument("--data-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="loader option of the format, repeatable (h36m: window_s, stride_s, frame, fps, frame_step, "
+                        "cameras; see docs/data_formats.md); VALUE is read as JSON when it parses")
     g.add_argument("--low-format", default=None, help="format of --low when it is a path")
     g.add_argument("--low-layout", default=None, help="layout of simulated L (default coco17; 'same' = H's)")
     g.add_argument("--level", default=None, help="estimator simulation level: light | medium | heavy")
@@ -63,7 +69,14 @@ def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
         value = getattr(args, flag, None)
         if value is not None:
             d[key] = value
+    if getattr(args, "high_source", None) is not None:
+        d["high_source"] = args.high_source
+    if getattr(args, "data_option", None):
+        from partkd.cli_data import parse_options
+
+        d["options"] = {**d.get("options", {}), **parse_options(args.data_option)}
     return data_spec_from_dict(d, "data")
+
 
 
 def _train_cfg(args: argparse.Namespace) -> Any:

@@ -199,6 +199,31 @@ _register(_build(
     "OpenPose BODY-18, 2D + confidence (Kinetics-skeleton)",
 ))
 
+_register(_build(
+    "h36m17", 3,
+    ["pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "spine", "thorax",
+     "neck_nose", "head", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow",
+     "right_wrist"],
+    [(1, 0), (2, 1), (3, 2), (4, 0), (5, 4), (6, 5), (7, 0), (8, 7), (9, 8), (10, 9), (11, 8), (12, 11),
+     (13, 12), (14, 8), (15, 14), (16, 15)],
+    8,
+    {"head": [0, 7, 8, 9, 10], "left_arm": [11, 12, 13], "right_arm": [14, 15, 16], "left_leg": [4, 5, 6],
+     "right_leg": [1, 2, 3]},
+    "Human3.6M motion capture, the field's 17 joints, 3D (mm)",
+))
+_register(_build(
+    "mpii16", 2,
+    ["right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
+     "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
+     "left_wrist"],
+    [(1, 2), (0, 1), (2, 6), (3, 6), (4, 3), (5, 4), (7, 6), (8, 7), (9, 8), (12, 7), (11, 12), (10, 11),
+     (13, 7), (14, 13), (15, 14)],
+    7,
+    {"head": [6, 7, 8, 9], "left_arm": [13, 14, 15], "right_arm": [10, 11, 12], "left_leg": [3, 4, 5],
+     "right_leg": [0, 1, 2]},
+    "MPII joints, 16, 2D + confidence (Stacked-Hourglass detections on Human3.6M)",
+))
+
 
 def layout_from_dict(d: dict, source: object = "layout") -> Layout:
     """Build a Layout from the file format (joint names or indices allowed in edges, center and parts)."""

@@ -443,3 +443,58 @@ def test_deeply_nested_json_is_refused(work: Path) -> None:
 def load_dataset_fn(fmt: str) -> Callable[[Path], object]:
     return lambda p: load_dataset(p, format=fmt, cache=False)
 
+
+
+# ---------------------------------------------------------------- Human3.6M (a folder of HDF5 files)
+
+H36M_FILES = ("cameras.h5", "S1/MyPoses/3D_positions/Walking 1.h5", "S1/StackedHourglass/Walking_1.54138969.h5")
+
+
+@pytest.fixture(scope="module")
+def h36m_seed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+    from helpers import write_h36m
+
+    root = write_h36m(tmp_path_factory.mktemp("h36m") / "h", frames=12, subjects=(1,))
+    load_dataset(root, format="h36m", quality="detections", cache=False).check_clips()
+    return root, {f: (root / f).read_bytes() for f in H36M_FILES}
+
+
+def _h36m_case(root: Path, seed: dict[str, bytes], target: str, data: bytes) -> None:
+    for f, raw in seed.items():
+        (root / f).write_bytes(data if f == target else raw)
+    for quality in ("mocap", "detections", "projected"):
+        assert_partkd_error_or_valid(
+            lambda: load_dataset(root, format="h36m", quality=quality, fps=10, cache=False), root / target)
+
+
+def test_mutated_h36m_bytes(h36m_seed: tuple[Path, dict[str, bytes]]) -> None:
+    root, seed = h36m_seed
+
+    @FUZZ
+    @given(target=st.sampled_from(H36M_FILES), data=st.data())
+    def run(target: str, data: st.DataObject) -> None:
+        _h36m_case(root, seed, target, data.draw(mutate_bytes(seed[target])))
+
+    run()
+
+
+def test_mutated_h36m_arrays(h36m_seed: tuple[Path, dict[str, bytes]], work: Path) -> None:
+    """The HDF5 container is valid but a dataset (pose array or a camera parameter) holds any small array."""
+    import h5py
+
+    root, seed = h36m_seed
+    keys = [(H36M_FILES[1], "3D_positions"), (H36M_FILES[2], "poses")] + \
+        [("cameras.h5", f"subject1/camera1/{k}") for k in ("R", "T", "f", "c", "k", "p", "Name")]
+    scratch = work / "h36m_mutated.h5"
+
+    @FUZZ
+    @given(key=st.sampled_from(keys), value=SMALL_ARRAYS.filter(lambda a: a.dtype.kind != "U"))
+    def run(key: tuple[str, str], value: np.ndarray) -> None:
+        target, name = key
+        scratch.write_bytes(seed[target])
+        with h5py.File(scratch, "a") as f:
+            del f[name]
+            f[name] = value
+        _h36m_case(root, seed, target, scratch.read_bytes())
+
+    run()

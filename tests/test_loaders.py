@@ -501,7 +501,7 @@ def test_wrong_layout_and_unknown_names(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(DataError, match="cannot detect the format"):
         detect_format(tmp_path / "notes.txt")
-    assert set(FORMATS) == {"penn_action", "nw_ucla", "ntu", "pyskl", "kinetics", "npz", "synthetic"}
+    assert set(FORMATS) == {"penn_action", "nw_ucla", "h36m", "ntu", "pyskl", "kinetics", "npz", "synthetic"}
 
 
 def test_documented_layout_file_works(tmp_path: Path) -> None:

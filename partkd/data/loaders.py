@@ -10,13 +10,13 @@ from pathlib import Path
 
 from partkd import __version__
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.formats import kinetics, npz, ntu, nw_ucla, penn_action, pyskl, synthetic
+from partkd.data.formats import h36m, kinetics, npz, ntu, nw_ucla, penn_action, pyskl, synthetic
 from partkd.data.formats.common import FormatLoader, list_bad
 from partkd.errors import ConfigError, DataError, PartKDError, where
 from partkd.layouts import Layout, get_layout
 
 FORMATS: dict[str, FormatLoader] = {f.name: f for f in (
-    penn_action.FORMAT, nw_ucla.FORMAT, ntu.FORMAT, pyskl.FORMAT, kinetics.FORMAT, npz.FORMAT, synthetic.FORMAT)}
+    penn_action.FORMAT, nw_ucla.FORMAT, h36m.FORMAT, ntu.FORMAT, pyskl.FORMAT, kinetics.FORMAT, npz.FORMAT, synthetic.FORMAT)}
 #: Bump when a loader's output changes, so older cache entries are not reused.
 CACHE_VERSION = 1
 SUFFIX_FORMATS = {".mat": "penn_action", ".skeleton": "ntu", ".pkl": "pyskl", ".pickle": "pyskl", ".npz": "npz"}
@@ -60,6 +60,8 @@ def detect_format(path: str | Path) -> str:
         return "penn_action"
     if (p / "all_sqe").is_dir():
         return "nw_ucla"
+    if h36m.is_h36m(p):
+        return "h36m"
     for pattern in ("*", "*/*"):
         found = [f for f in p.glob(pattern) if f.is_file() and not f.name.endswith("_label.json")]
         counts = Counter(f.suffix.lower() for f in found if f.suffix.lower() in (".json", ".mat", ".skeleton"))

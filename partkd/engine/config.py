@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,8 +23,10 @@ class DataSpec:
     """Where the paired data comes from: the synthetic generator or a dataset path, and how L is made.
 
     `low` is "simulate" (pose-estimator simulation of H into `low_layout`; "same" keeps H's layout, the
-    homogeneous case) or a path to a real low-quality dataset whose pair ids link it to H. `frames` and
-    `persons` override the training preset's input shape when set.
+    homogeneous case), "real" (the real low-quality source a format carries itself, e.g. Human3.6M's detections)
+    or a path to a real low-quality dataset whose pair ids link it to H. `high_source` picks the high-quality source
+    of such a format (h36m: mocap | projected); `options` are the format's loader options (e.g. window_s).
+    `frames` and `persons` override the training preset's input shape when set.
     """
 
     source: str = "synthetic"
@@ -40,8 +42,12 @@ class DataSpec:
     synth_frames: int = 64
     frames: int | None = None
     persons: int | None = None
+    high_source: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.options, dict):
+            raise ConfigError(where("data.options", f"must be a table of loader options, got {self.options!r}"))
         if self.num_classes < 2 or self.clips_per_class < 2 or self.synth_frames < 4:
             raise ConfigError(where("data", "synthetic data needs num_classes >= 2, clips_per_class >= 2, "
                                             "synth_frames >= 4"))
@@ -161,7 +167,8 @@ def _build(cls: type[T], values: dict[str, Any], source: object) -> T:
         raise ConfigError(where(source, f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})"))
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in values:
-            _check_type(f"{source}.{f.name}", values[f.name], f.default)
+            default = {} if f.default_factory is dict else f.default
+            _check_type(f"{source}.{f.name}", values[f.name], default)
     return cls(**values)
 
 
@@ -175,6 +182,8 @@ def _check_type(name: str, value: Any, default: Any) -> None:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, str):
         ok = isinstance(value, str)
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict)
     elif isinstance(default, tuple):
         ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value)
     else:

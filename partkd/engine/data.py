@@ -24,10 +24,21 @@ def load_paired(spec: DataSpec) -> PairedDataset:
                               frames=spec.synth_frames, seed=spec.seed, low_layout=low_layout, level=spec.level)
     from partkd.data.loaders import load_dataset
 
-    high = load_dataset(spec.source, format=spec.format, layout=spec.high_layout)
+    from partkd.data.loaders import FORMATS
+
+    opts = dict(spec.options)
+    if spec.high_source is not None:
+        opts["quality"] = spec.high_source
+    high = load_dataset(spec.source, format=spec.format, layout=spec.high_layout, **opts)
     if spec.low == "simulate":
         target = high.layout.name if spec.low_layout == "same" else spec.low_layout
         low = simulated(high, target, spec.level, spec.seed)
+    elif spec.low == "real":
+        fmt = FORMATS[high.meta["format"]]
+        if fmt.real_low is None:
+            raise ConfigError(where(spec.source, f"format '{fmt.name}' carries no real low-quality data; use "
+                                                 "--low simulate or a path to low-quality data"))
+        low = load_dataset(spec.source, format=fmt.name, **{**spec.options, "quality": fmt.real_low})
     else:
         low = load_dataset(spec.low, format=spec.low_format)
     if not (np.isin(low.pair_ids, high.pair_ids)).any():

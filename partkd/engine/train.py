@@ -397,13 +397,14 @@ class _StudentData:
 def _pairing(data: PairedDataset, scfg: StudentConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(low clips kept, own index into the H pool or -1, H pool) after keeping a fraction p of the pairs.
 
-    The dropped pairs' L clips become solitary (use_solitary) or leave the training set; their H clips leave the
+    A pair is one H clip with every L clip linked to it (several when L has several views of one H clip). The
+    dropped pairs' L clips become solitary (use_solitary) or leave the training set; their H clips leave the
     pool (they would otherwise be H data without an L match that the paper's setting does not have)."""
     high_of_low = data.high_index_of_low()
-    paired = np.flatnonzero(high_of_low >= 0)
+    linked = np.unique(high_of_low[high_of_low >= 0])
     rng = np.random.default_rng([scfg.pairing_seed])
-    keep = np.zeros(len(high_of_low), dtype=bool)
-    keep[rng.permutation(paired)[:int(round(scfg.paired_fraction * len(paired)))]] = True
+    kept_high = rng.permutation(linked)[:int(round(scfg.paired_fraction * len(linked)))]
+    keep = np.isin(high_of_low, kept_high) & (high_of_low >= 0)
     lost = (high_of_low >= 0) & ~keep
     low_keep = np.flatnonzero(~lost | scfg.use_solitary)
     pool_mask = np.ones(len(data.high), dtype=bool)
@@ -515,7 +516,10 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
 
     meta = {**_base_meta("student", out.name, model_cfg, cfg, spec, low.layout, low.class_names, ctx.world_size),
             "student": to_dict(scfg),
-            "degradation": {"op": scfg.op, "mode": scfg.occlusion, "level": spec.level, "low_layout": low.layout.name},
+            "degradation": {"op": scfg.op, "mode": scfg.occlusion,
+                            "level": spec.level if spec.low == "simulate" else None,
+                            "low_source": spec.low if spec.low in ("simulate", "real") else "file",
+                            "low_layout": low.layout.name},
             "kd": {"method": scfg.kd, "alpha": scfg.alpha, "tau": scfg.tau, "w": scfg.w,
                    "kl_temperature": scfg.kl_temperature, "paired_fraction": scfg.paired_fraction,
                    "use_solitary": scfg.use_solitary,

@@ -39,6 +39,8 @@ class FormatLoader:
     description: str = ""
     citation: str = ""
     cacheable: bool = True
+    #: For formats that carry both qualities: the `quality` option value of the real low-quality source.
+    real_low: str | None = None
 
 
 @dataclass
