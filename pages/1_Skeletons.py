@@ -8,26 +8,40 @@ from partkd import app_state, viz
 st.set_page_config(page_title="Skeletons · partkd", page_icon="🦴", layout="wide")
 sel = app_state.sidebar()
 st.title("Skeletons: high vs low quality")
-st.caption("Left: the high-quality skeleton the teacher sees. Right: the same instance through the simulated "
-           "pose estimator, then occluded — what the student sees. Hollow grey joints were hidden by occlusion.")
-
 with app_state.readable_errors():
     pair = app_state.paired_dataset(sel)
     high = pair.high
+    real = app_state.is_real_low(sel)
     index = app_state.clip_picker(high)
-    occ = app_state.occlusion_controls()
+    occ = app_state.occlusion_controls(real_low=real)
     estimated, occluded = app_state.low_clip(sel, index, occ)
-    low_layout = app_state.estimated_dataset(sel, occ).layout
+    low_ds = app_state.estimated_dataset(sel, occ)
+    reference = app_state.reference_dataset(sel)
 
+if real:
+    st.caption("Left: the high-quality skeleton the teacher sees. Right: the real pose detector's output for the "
+               "same frames, then occluded — what the student sees. Hollow grey joints were hidden by occlusion"
+               + ("; the faint grey skeleton is the motion capture projected into this camera (the detector's error "
+                  "is the gap)." if reference is not None else "."))
+else:
+    st.caption("Left: the high-quality skeleton the teacher sees. Right: the same instance through the simulated "
+               "pose estimator, then occluded — what the student sees. Hollow grey joints were hidden by occlusion.")
 show_hidden = st.toggle("Show occluded joints (hollow grey)", value=True, key="show_hidden",
                         help="Off: occluded joints are simply left out, as the model receives them.")
+overlay = None
+if reference is not None:
+    if st.toggle("Overlay the projected motion capture", value=True, key="show_reference"):
+        overlay = reference.clips[index]
 mask = viz.occlusion_mask(estimated, occluded)
 low_view = estimated if show_hidden else occluded
-fig = viz.side_by_side(high.clips[index], high.layout, low_view, low_layout, low_mask=mask if show_hidden else None,
+source = (f"real detections ({low_ds.names[index]})" if real else f"{occ.level} estimator")
+fig = viz.side_by_side(high.clips[index], high.layout, low_view, low_ds.layout, low_mask=mask if show_hidden else None,
                        titles=(f"high quality · {high.layout.name} ({high.layout.dims}D)",
-                               f"low quality · {low_layout.name} · {occ.level} estimator, OP {occ.op:.2f} "
-                               f"({occ.mode})"))
+                               f"low quality · {low_ds.layout.name} · {source}, OP {occ.op:.2f} ({occ.mode})"),
+                       low_reference=overlay)
 st.plotly_chart(fig, key="skeleton_animation")
+if real and not viz.joint_valid(estimated).any():
+    st.warning("The low-quality source has no clip for this high-quality clip (e.g. a camera without detections).")
 
 present = viz.joint_valid(estimated)
 total = max(int(present.any(axis=-1).sum()) * present.shape[-1], 1)  # joints of the person-frames shown
@@ -35,3 +49,6 @@ c1, c2, c3 = st.columns(3)
 c1.metric("Joints missed by the estimator", f"{1 - present.sum() / total:.0%}")
 c2.metric("Joints hidden by occlusion", f"{mask.sum() / total:.0%}")
 c3.metric("Joints the student sees", f"{viz.joint_valid(occluded).sum() / total:.0%}")
+if reference is not None and viz.joint_valid(estimated).any():
+    err = app_state.detection_error(estimated, reference.clips[index])
+    st.caption(f"Detector error against the projected motion capture on this clip: mean {err:.1f} px.")

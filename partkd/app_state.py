@@ -211,13 +211,45 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
                                     max_value=10_000, step=1))
     else:
         path = widget(st.sidebar.text_input, "Dataset path", "data_path", "",
-                      placeholder="/data/penn_action or file.npz")
+                      placeholder="/data/penn_action, /data/h36m or file.npz")
         fmt = widget(st.sidebar.selectbox, "Format", "data_format", "auto-detect", options=format_choices())
         fields.update(source=path.strip() or "(no path given)", format=None if fmt == "auto-detect" else fmt)
+        if real_low_format(fields["source"], fields["format"]):
+            low = widget(st.sidebar.radio, "Low quality", "low_source", "real", options=["real", "simulate"],
+                         horizontal=True, help="real: the dataset's own pose-detector output (Human3.6M: "
+                                               "Stacked-Hourglass detections); simulate: the estimator simulation.")
+            fields["low"] = low
+            high_src = widget(st.sidebar.radio, "High quality", "high_source", "mocap",
+                              options=["mocap", "projected"], horizontal=True,
+                              help="mocap: 3D motion capture (heterogeneous with the 2D detections); projected: "
+                                   "the motion capture projected into the camera in the detector's joints "
+                                   "(homogeneous).")
+            if high_src != "mocap":
+                fields["high_source"] = high_src
+            if low == "real":
+                return tuple(sorted(fields.items()))
     fields["low_layout"] = widget(st.sidebar.selectbox, "Low-quality layout", "low_layout", "coco17",
                                   options=list(LOW_LAYOUTS), help="'same' keeps the high-quality layout "
                                                                   "(homogeneous; 2D sources only).")
     return tuple(sorted(fields.items()))
+
+
+@st.cache_data(show_spinner=False)
+def real_low_format(source: str, fmt: str | None) -> str | None:
+    """The format name when the dataset at `source` carries its own low-quality source (h36m), else None."""
+    from partkd.data.loaders import FORMATS, detect_format
+
+    try:
+        name = fmt or detect_format(source)
+    except PartKDError:
+        return None
+    spec = FORMATS.get(name)
+    return name if spec is not None and spec.real_low is not None else None
+
+
+def is_real_low(sel: Selection) -> bool:
+    """True when the selected low-quality data is real (not simulated from the high-quality clips)."""
+    return dict(sel.data).get("low", "simulate") != "simulate"
 
 
 def _checkpoint_picker(role: str, rows: list[dict]) -> str | None:
@@ -250,8 +282,8 @@ def sidebar() -> Selection:
     return Selection(data, picks["teacher"], picks["nokd"], picks["kd"])
 
 
-def occlusion_controls(where_: Any = st) -> Occlusion:
-    """Occlusion/estimator controls shared by the Skeletons and Compare pages."""
+def occlusion_controls(where_: Any = st, real_low: bool = False) -> Occlusion:
+    """Occlusion/estimator controls shared by the Skeletons and Compare pages (no estimator level for real data)."""
     cols = where_.columns([2, 2, 3, 2, 1])
     op = widget(cols[0].slider, "Occlusion probability (OP)", "op", 0.3, min_value=0.0, max_value=0.9, step=0.05)
     mode = widget(cols[1].selectbox, "Occlusion mode", "occ_mode", "joint", options=list(OCCLUSION_MODES),
@@ -259,7 +291,9 @@ def occlusion_controls(where_: Any = st) -> Occlusion:
                        "part: whole body parts for the whole clip")
     parts = widget(cols[2].multiselect, "Parts to occlude (part mode)", "occ_parts", [], options=list(PARTS),
                    disabled=mode != "part", help="Empty: each part dropped with probability OP.")
-    level = widget(cols[3].selectbox, "Estimator level", "level", "medium", options=list(ESTIMATOR_LEVELS))
+    level = widget(cols[3].selectbox, "Estimator level", "level", "medium", options=list(ESTIMATOR_LEVELS),
+                   disabled=real_low, help="Real low-quality data: the detector's own output, nothing simulated."
+                   if real_low else "The pose-estimator simulation's preset.")
     seed = widget(cols[4].number_input, "Seed", "occ_seed", 0, min_value=0, max_value=10_000, step=1)
     return Occlusion(float(op), str(mode), tuple(parts) if mode == "part" else (), str(level), int(seed))
 
@@ -268,15 +302,31 @@ def occlusion_controls(where_: Any = st) -> Occlusion:
 
 @st.cache_resource(max_entries=6, show_spinner="Simulating the pose estimator…")
 def _estimated(data: tuple[tuple[str, Any], ...], level: str, seed: int) -> Any:
-    from partkd.engine.data import simulated
+    from partkd.engine.data import aligned_to_high, simulated
 
     pair = _paired(data)
+    if dict(data).get("low", "simulate") != "simulate":
+        return aligned_to_high(pair.high, pair.low)
     return simulated(pair.high, pair.low.layout, level, seed)
 
 
 def estimated_dataset(sel: Selection, occ: Occlusion) -> Any:
-    """The high-quality clips through the pose-estimator simulation at the chosen level and seed (cached)."""
-    return _estimated(sel.data, occ.level, occ.seed)
+    """Low-quality clips indexed like the high-quality ones: the real low-quality source when the data has one
+    (an all-missing clip where it lacks one), else the pose-estimator simulation at the chosen level and seed."""
+    return _estimated(sel.data, "real" if is_real_low(sel) else occ.level, occ.seed)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Projecting the motion capture…")
+def _reference(data: tuple[tuple[str, Any], ...]) -> Any:
+    from partkd.engine.config import data_spec_from_dict
+    from partkd.engine.data import projected_reference
+
+    return projected_reference(data_spec_from_dict(dict(data), "app data"), _paired(data).high)
+
+
+def reference_dataset(sel: Selection) -> Any:
+    """The ground truth projected into the low-quality clips' images (h36m), indexed like the high clips; or None."""
+    return _reference(sel.data) if is_real_low(sel) else None
 
 
 def low_clip(sel: Selection, index: int, occ: Occlusion) -> tuple[np.ndarray, np.ndarray]:
@@ -307,7 +357,7 @@ def _predict_all(path: str, mtime: float, data: tuple[tuple[str, Any], ...], occ
     if loaded.role == "teacher":
         ds = _paired(data).high
     else:
-        est = _estimated(data, o.level, o.seed)
+        est = _estimated(data, "real" if dict(data).get("low", "simulate") != "simulate" else o.level, o.seed)
         clips = [occlude(c, est.layout, o.op, mode=o.mode, parts=list(o.parts) or None, seed=clip_seed(o.seed, i))
                  for i, c in enumerate(est.clips)]
         ds = SkeletonDataset(clips, est.labels, est.class_names, est.split, est.layout, est.names, est.pair_ids,
@@ -412,4 +462,14 @@ def spec_summary(data: tuple[tuple[str, Any], ...]) -> str:
         high = f"synthetic actions: {d['num_classes']} classes × {d['clips_per_class']} clips (seed {d['seed']})"
     else:
         high = f"{d['source']} ({d.get('format') or 'auto-detected format'})"
+    if d.get("low", "simulate") != "simulate":
+        return f"{high}; high quality: {d.get('high_source') or 'default'}; low quality: the dataset's real one"
     return f"{high}; low quality: {d['low_layout']} simulated at '{d['level']}'"
+
+
+def detection_error(low: np.ndarray, reference: np.ndarray) -> float:
+    """Mean 2D distance (pixels) between a detected clip and its reference over the joints present in both."""
+    ok = np.any(low != 0, axis=-1) & np.any(reference != 0, axis=-1)
+    if not ok.any():
+        return float("nan")
+    return float(np.linalg.norm(low[..., :2] - reference[..., :2], axis=-1)[ok].mean())

@@ -20,17 +20,21 @@ OCCLUDED_COLOR = "#9e9e9e"
 CORRECT_COLOR = "#2e7d32"
 WRONG_COLOR = "#c62828"
 OTHER_COLOR = "#b0bec5"
+REFERENCE_COLOR = "rgba(60, 60, 60, 0.35)"
+#: Traces of a panel: bones and joints per part, occluded bones, occluded joints (+1 when it has a reference).
 TRACES_PER_PANEL = 2 * len(PARTS) + 2
 
 
 @dataclass(frozen=True)
 class Panel:
-    """One skeleton view: a clip (M, T, V, C), its layout, joints to draw as occluded (M, T, V), a title."""
+    """One skeleton view: a clip (M, T, V, C), its layout, joints to draw as occluded (M, T, V), a title, and
+    optionally a reference skeleton in the same layout and frames drawn faintly beneath (e.g. the ground truth)."""
 
     clip: np.ndarray
     layout: Layout
     occluded_mask: np.ndarray | None = None
     title: str = ""
+    reference: np.ndarray | None = None
 
 
 def joint_valid(clip: np.ndarray) -> np.ndarray:
@@ -114,6 +118,15 @@ def _frame_traces(panel: Panel, t: int, axes: list[int], signs: np.ndarray) -> l
     out += [dict(type=kind, text=hover[p], **coords(joints[p])) for p in range(len(PARTS))]
     out.append(dict(type=kind, **coords(occ_bones)))
     out.append(dict(type=kind, text=occ_hover, **coords(occ_joints)))
+    if panel.reference is not None:
+        ref = (panel.reference[:, t][..., axes] * _draw_signs(signs)).astype(float)
+        ok = joint_valid(panel.reference)[:, t]
+        lines: list[np.ndarray | None] = []
+        for m in range(ref.shape[0]):
+            for a, b in layout.edges:
+                if ok[m, a] and ok[m, b]:
+                    lines += [ref[m, a], ref[m, b], None]
+        out.append(dict(type=kind, **coords(lines)))
     return out
 
 
@@ -136,6 +149,9 @@ def _style(index: int, three_d: bool, legend: bool, scene: str | None) -> dict:
         part = PARTS[index - n]
         return {**common, "mode": "markers", "name": PART_LABELS[part], "legendgroup": part,
                 "marker": dict(color=PART_COLORS[part], size=4 if three_d else 7)}
+    if index == TRACES_PER_PANEL:
+        return {**common, "mode": "lines", "name": "ground truth (projected)", "legendgroup": "reference",
+                "line": dict(color=REFERENCE_COLOR, width=6 if three_d else 5), "hoverinfo": "skip"}
     if index == 2 * n:
         return {**common, "mode": "lines", "line": dict(color=OCCLUDED_COLOR, width=2, dash="dot"),
                 "legendgroup": "occluded",
@@ -155,10 +171,10 @@ def _trace(data: dict, style: dict, xaxis: str | None) -> dict:
 
 def _ranges(panel: Panel, axes: list[int], signs: np.ndarray) -> list[list[float]]:
     """Fixed axis ranges over all frames (with a margin) so the skeleton does not jump around."""
-    valid = joint_valid(panel.clip)
-    if not valid.any():
+    clips = [panel.clip] + ([panel.reference] if panel.reference is not None else [])
+    pts = np.concatenate([c[joint_valid(c)][:, axes].astype(float) for c in clips]) * _draw_signs(signs)
+    if not len(pts):
         return [[-1.0, 1.0]] * len(axes)
-    pts = panel.clip[valid][:, axes].astype(float) * _draw_signs(signs)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = 0.08 * max(float((hi - lo).max()), 1e-6)
     return [[float(a - pad), float(b + pad)] for a, b in zip(lo, hi)]
@@ -194,7 +210,8 @@ def animate_panels(panels: Sequence[Panel], title: str = "", max_frames: int = 6
             raise ValueError(f"clip must be (M, T, V, C), got shape {clip.shape}")
         mask = None if panel.occluded_mask is None else np.asarray(panel.occluded_mask, dtype=bool)
         persons, length = _visible_extent(clip)
-        p = Panel(clip[:, :length], panel.layout, None if mask is None else mask[:, :length], panel.title)
+        ref = None if panel.reference is None else np.asarray(panel.reference, dtype=np.float32)[:, :length]
+        p = Panel(clip[:, :length], panel.layout, None if mask is None else mask[:, :length], panel.title, ref)
         axes, signs = _axes_order(p.clip, p.layout)
         prepared.append((p, axes, signs, p.layout.dims == 3))
     longest = max(p.clip.shape[1] for p, *_ in prepared)
@@ -209,9 +226,10 @@ def animate_panels(panels: Sequence[Panel], title: str = "", max_frames: int = 6
 
     names = _scene_and_axis_names(prepared)
     masked = [col for col, (panel, *_) in enumerate(prepared) if panel.occluded_mask is not None]
-    styles = [[_style(i, three_d, legend=(col == 0) if i < 2 * len(PARTS) else bool(masked) and col == masked[0],
-                      scene=names[col][0])
-               for i in range(TRACES_PER_PANEL)] for col, (_, _, _, three_d) in enumerate(prepared)]
+    styles = [[_style(i, three_d, legend=(col == 0) if i < 2 * len(PARTS) else
+                      (i == TRACES_PER_PANEL or bool(masked) and col == masked[0]), scene=names[col][0])
+               for i in range(TRACES_PER_PANEL + (panel.reference is not None))]
+              for col, (panel, _, _, three_d) in enumerate(prepared)]
 
     for col, (panel, axes, signs, _) in enumerate(prepared):
         for i, data in enumerate(_frame_traces(panel, frame_of(panel, 0), axes, signs)):
@@ -262,9 +280,11 @@ def skeleton_animation(clip: np.ndarray, layout: Layout, occluded_mask: np.ndarr
 
 def side_by_side(high: np.ndarray, high_layout: Layout, low: np.ndarray, low_layout: Layout,
                  low_mask: np.ndarray | None = None, titles: tuple[str, str] = ("high quality", "low quality"),
-                 title: str = "", max_frames: int = 60) -> go.Figure:
-    """High- and low-quality versions of one action instance, animated together on one slider."""
-    return animate_panels([Panel(high, high_layout, None, titles[0]), Panel(low, low_layout, low_mask, titles[1])],
+                 title: str = "", max_frames: int = 60, low_reference: np.ndarray | None = None) -> go.Figure:
+    """High- and low-quality versions of one action instance, animated together on one slider; `low_reference`
+    (same layout as `low`) is drawn faintly beneath the low-quality skeleton."""
+    return animate_panels([Panel(high, high_layout, None, titles[0]),
+                           Panel(low, low_layout, low_mask, titles[1], low_reference)],
                           title=title, max_frames=max_frames, height=520)
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from partkd import viz
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["app.py", "pages/1_Skeletons.py", "pages/2_Train.py", "pages/3_Part_efficiency.py", "pages/4_Compare.py",
          "pages/5_Robustness.py"]
@@ -214,3 +216,24 @@ def test_student_in_the_teacher_picker_is_a_readable_error():
     at.sidebar.text_input(key="w_ckpt_teacher_path").set_value(str(SHIPPED["student_pmsc"])).run()
     assert not at.exception
     assert any("needs a teacher" in e for e in errors(at))
+
+
+def test_h36m_real_detections_with_projected_overlay(shared_data):
+    """Human3.6M from the sidebar: real detections beside the motion capture, the projected ground truth beneath."""
+    if not (shared_data / "h36m").is_dir():
+        pytest.skip("Human3.6M not in ../shared/data")
+    at = AppTest.from_file(str(ROOT / "pages/1_Skeletons.py"), default_timeout=TIMEOUT)
+    at.session_state["_kept_src"] = "folder or file"
+    at.session_state["_kept_data_path"] = str(shared_data / "h36m")
+    at.run()
+    assert not at.exception and not errors(at)
+    assert at.radio(key="w_low_source").value == "real"
+    fig = charts(at)[0]
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert "h36m17" in titles[0] and "mpii16" in titles[1] and "real detections" in titles[1]
+    assert len(fig["data"]) == 2 * viz.TRACES_PER_PANEL + 1 and fig["data"][-1]["name"] == "ground truth (projected)"
+    caption = " ".join(c.value for c in at.caption)
+    px = float(caption.split("mean ")[1].split(" px")[0])
+    assert 0.0 < px < 60.0                                # detections lie near the projected motion capture
+    at.toggle(key="show_reference").set_value(False).run()
+    assert len(charts(at)[0]["data"]) == 2 * viz.TRACES_PER_PANEL

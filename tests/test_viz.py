@@ -128,3 +128,17 @@ def test_part_bars_curves_and_history():
     hist = viz.history_figure([{"epoch": 1, "loss": 2.0, "train_acc": 0.3, "val_acc": None},
                                {"epoch": 2, "loss": 1.5, "train_acc": 0.5, "val_acc": 0.4}])
     assert {t.name for t in hist.data} == {"loss", "train", "validation"}
+
+
+def test_reference_skeleton_is_drawn_faintly_beneath_the_low_panel():
+    lay = get_layout("mpii16")
+    low, ref = _clip("mpii16", frames=10), _clip("mpii16", frames=10, seed=1)
+    ref[0, :, 0] = 0.0                                    # a missing reference joint drops its one bone
+    fig = viz.side_by_side(_clip("h36m17", frames=10), get_layout("h36m17"), low, lay, low_reference=ref)
+    assert len(fig.data) == 2 * viz.TRACES_PER_PANEL + 1
+    last = len(fig.data) - 1
+    assert fig.data[last].line.color == viz.REFERENCE_COLOR and fig.data[last].xaxis == "x"
+    assert _points(fig, last) == 2 * (len(lay.edges) - 1) and _points(fig, last, frame=5) == 2 * (len(lay.edges) - 1)
+    assert len(fig.frames[3].data) == len(fig.data)
+    xs = [x for x in fig.frames[4].data[last].x if x is not None]
+    assert min(xs) == pytest.approx(float(ref[0, 4, 1:, 0].min()), abs=1e-5)

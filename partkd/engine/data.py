@@ -77,6 +77,36 @@ def simulated(high: SkeletonDataset, target: str | Layout, level: str, seed: int
     return low
 
 
+def aligned_to_high(high: SkeletonDataset, other: SkeletonDataset) -> SkeletonDataset:
+    """`other` re-indexed like `high`: clip i is the first clip of `other` sharing high clip i's pair id, or an
+    all-missing clip of high's length when none does (a high-quality clip the low-quality source lacks)."""
+    from partkd.data.dataset import NO_PAIR
+
+    first: dict[int, int] = {}
+    for j, p in enumerate(other.pair_ids):
+        if p != NO_PAIR:
+            first.setdefault(int(p), j)
+    v = other.layout.num_joints
+    idx = [first.get(int(p), -1) for p in high.pair_ids]
+    clips = [other.clips[j] if j >= 0 else np.zeros((1, c.shape[1], v, 3), np.float32)
+             for j, c in zip(idx, high.clips)]
+    names = [other.names[j] if j >= 0 else f"{n} (no counterpart)" for j, n in zip(idx, high.names)]
+    return SkeletonDataset(clips, high.labels, high.class_names, high.split, other.layout, names, high.pair_ids,
+                           {**other.meta, "aligned_missing": int(sum(j < 0 for j in idx))})
+
+
+def projected_reference(spec: DataSpec, high: SkeletonDataset) -> SkeletonDataset | None:
+    """For a format with a projected ground truth (h36m) and 3D H: that source aligned to `high`, else None."""
+    from partkd.data.loaders import FORMATS, load_dataset
+
+    fmt = FORMATS.get(str(high.meta.get("format")))
+    if fmt is None or fmt.real_low is None or high.meta.get("quality") != "mocap" \
+            or high.meta.get("frame") != "camera":
+        return None
+    ref = load_dataset(spec.source, format=fmt.name, **{**spec.options, "quality": "projected"})
+    return aligned_to_high(high, ref)
+
+
 def input_settings(cfg: TrainConfig, spec: DataSpec) -> dict[str, Any]:
     """The input shape and normalisation a model is trained with (stored in checkpoint meta as `input`)."""
     return {"frames": spec.frames or cfg.frames, "persons": spec.persons or cfg.persons,
@@ -104,4 +134,5 @@ def model_inputs(ds: SkeletonDataset, meta_or_cfg: dict | TrainConfig) -> np.nda
     return to_array(ds, s["frames"], s["persons"], mode=s["mode"], normalize=s["normalize"])
 
 
-__all__ = ["load_paired", "simulation_key", "simulated", "input_settings", "model_inputs"]
+__all__ = ["load_paired", "simulation_key", "simulated", "aligned_to_high", "projected_reference", "input_settings",
+           "model_inputs"]
