@@ -12,8 +12,9 @@ st.set_page_config(page_title="Part efficiency · partkd", page_icon="🔥", lay
 sel = app_state.sidebar()
 st.title("Part-efficiency matrix E")
 st.caption("E[c, p] = share of the teacher's training clips of class c that it misclassifies when every joint of "
-           "part p is zeroed (eq. 12). The softmax over parts (eq. 13) weights the part-level distillation; with "
-           "values in [0, 1] it is nearly flat, so the raw miss rate is shown by default.")
+           "part p is zeroed (eq. 12). The probability drop is the graded version: the mean fall of the true "
+           "class's probability. The softmax over parts (eq. 13, with a temperature) weights the part-level "
+           "distillation; at the paper's temperature 1 it is nearly flat, so the raw matrices are shown by default.")
 
 if not sel.teacher:
     st.info("No teacher checkpoint is loaded: pick one in the sidebar (shipped in `checkpoints/`, or train one on "
@@ -52,13 +53,18 @@ if "E_raw" not in meta:
     st.stop()
 
 class_names = list(meta["class_names"])
-raw = np.asarray(meta["E_raw"], dtype=float)
-soft = np.asarray(meta["E"], dtype=float) if "E" in meta else None
-c1, c2, c3 = st.columns([1, 1, 2])
-normalized = c1.toggle("Softmax over parts (eq. 13)", value=False, key="E_softmax", disabled=soft is None)
+c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
+shown = c1.radio("Matrix", list(app_state.E_VIEWS), horizontal=True, key="E_matrix",
+                 help="miss rate: eq. 12; probability drop: mean fall of the true class's probability; softmax: "
+                      "eq. 13 of the source the chosen student's loss used (miss rate when no student is loaded)")
 view = c2.radio("View", ["heatmap", "bars per class"], horizontal=True, key="E_view")
-sort_by = c3.selectbox("Sort classes by part", ["(class order)", *PARTS], key="E_sort")
-E = soft if normalized and soft is not None else raw
+temperature = c3.number_input("Softmax temperature", min_value=0.01, max_value=10.0, value=1.0, step=0.05,
+                              key="E_temperature", disabled=shown != "softmax", help="eq. 13 uses 1")
+sort_by = c4.selectbox("Sort classes by part", ["(class order)", *PARTS], key="E_sort")
+with app_state.readable_errors():
+    student = app_state.read_meta(sel.kd) if sel.kd else None
+    E, what, normalized = app_state.efficiency_view(meta, shown, temperature, student)
+st.caption(what)
 
 if view == "heatmap":
     fig = viz.efficiency_heatmap(E, class_names, normalized=normalized,
@@ -67,9 +73,12 @@ if view == "heatmap":
 else:
     cls = st.selectbox("Class", class_names, key="E_class")
     row = E[class_names.index(cls)]
-    st.plotly_chart(viz.part_bars(row, title=f"'{cls}': {'softmax weight' if normalized else 'miss rate'} per "
-                                              f"occluded part", percent=not normalized), key="E_bars")
+    st.plotly_chart(viz.part_bars(row, title=f"'{cls}': {shown} per occluded part", percent=shown == "miss rate"),
+                    key="E_bars")
 
+for line in app_state.truth_summary(meta):
+    st.markdown(line)
+raw = np.asarray(meta["E_raw"], dtype=float)
 top = [f"**{c}**: {PARTS[int(np.argmax(raw[i]))].replace('_', ' ')} ({raw[i].max():.0%})"
        for i, c in enumerate(class_names)]
 with st.expander("Most important part per class (raw miss rate)"):

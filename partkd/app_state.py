@@ -473,3 +473,53 @@ def detection_error(low: np.ndarray, reference: np.ndarray) -> float:
     if not ok.any():
         return float("nan")
     return float(np.linalg.norm(low[..., :2] - reference[..., :2], axis=-1)[ok].mean())
+
+
+#: The Part-efficiency page's matrix choices.
+E_VIEWS = ("miss rate", "probability drop", "softmax")
+
+
+def efficiency_view(teacher_meta: dict, shown: str, temperature: float,
+                    student_meta: dict | None) -> tuple[np.ndarray, str, bool]:
+    """(matrix, one-line description, is-normalised) for the page: the raw miss rate, the probability drop, or the
+    softmax (eq. 13) at `temperature` of the source the student's PMSC loss used; the line says what weights it."""
+    from partkd.distill.efficiency import efficiency_softmax
+    from partkd.engine.config import StudentConfig
+    from partkd.engine.train import part_weights
+
+    kd = (student_meta or {}).get("kd") or {}
+    method = kd.get("method") if isinstance(kd, dict) else None
+    source = kd.get("efficiency") or "miss"
+    student_t = kd.get("efficiency_temperature") or 1.0
+    if method == "pmsc":
+        if source == "drop" and "E_drop" not in teacher_meta:
+            raise CheckpointError(where("teacher", "has no probability-drop matrix: recompute E (part-matrix)"))
+        uses = (f"The loaded KD student's PMSC loss is weighted by the softmax of the "
+                f"{'probability drop' if source == 'drop' else 'miss rate'} at temperature {student_t:g}.")
+    elif method:
+        uses = f"The loaded KD student used '{method}', which does not weight parts by E."
+    else:
+        uses = "No KD student is loaded."
+    if shown == "probability drop":
+        if "E_drop" not in teacher_meta:
+            raise CheckpointError(where("teacher", "has no probability-drop matrix yet: recompute E (part-matrix)"))
+        return np.asarray(teacher_meta["E_drop"], dtype=float), "Showing the probability drop. " + uses, False
+    if shown == "softmax":
+        if method == "pmsc" and temperature == student_t:
+            weights = part_weights(teacher_meta, StudentConfig(kd="pmsc", efficiency=source,
+                                                               efficiency_temperature=float(student_t)))
+            return np.asarray(weights, dtype=float), "Showing exactly the KD student's part weights. " + uses, True
+        src = "E_drop" if source == "drop" and method == "pmsc" else "E_raw"
+        return (efficiency_softmax(np.asarray(teacher_meta[src]), temperature),
+                f"Showing the softmax of the {'probability drop' if src == 'E_drop' else 'miss rate'} at temperature "
+                f"{temperature:g}. " + uses, True)
+    return np.asarray(teacher_meta["E_raw"], dtype=float), "Showing the miss rate (eq. 12). " + uses, False
+
+
+def truth_summary(teacher_meta: dict) -> list[str]:
+    """Markdown lines scoring the teacher's matrices against the known carrier parts (synthetic data only)."""
+    from partkd.distill.efficiency import describe_truth
+
+    truth = teacher_meta.get("E_truth") or {}
+    names = {"miss": "miss rate", "drop": "probability drop"}
+    return [f"**Against the known carrier parts** ({names.get(k, k)}): {describe_truth(v)}." for k, v in truth.items()]

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from partkd.engine.config import (KD_METHODS, OCCLUSION_MODES, PRECISIONS, TRAIN_PRESETS, DataSpec, StudentConfig,
+from partkd.engine.config import (EFFICIENCY_SOURCES, KD_METHODS, OCCLUSION_MODES, PRECISIONS, TRAIN_PRESETS, DataSpec, StudentConfig,
                                   data_spec_from_dict, train_preset)
 
 CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
@@ -83,7 +83,8 @@ def _train_cfg(args: argparse.Namespace) -> Any:
     return train_preset(args.preset, arch=args.arch, model=args.model, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, frames=args.frames, persons=args.persons,
                         device=args.device, precision=args.precision, seed=args.seed,
-                        augment=False if args.no_augment else None)
+                        augment=False if args.no_augment else None,
+                        part_dropout=getattr(args, "part_dropout", None), joint_dropout=getattr(args, "joint_dropout", None))
 
 
 def _cancellable(fn: Any) -> Any:
@@ -115,10 +116,14 @@ def _cmd_part_matrix(args: argparse.Namespace) -> int:
     meta = read_meta(args.teacher)
     result = compute_part_matrix(args.teacher, _spec(args, meta.get("data")), device=args.device)
     names = meta["class_names"]
-    width = max(len(n) for n in names)
-    print(f"{'raw miss rate (eq. 12)':<{width}}  " + " ".join(f"{p:>9}" for p in PARTS))
-    for name, row in zip(names, result["E_raw"]):
-        print(f"{name:<{width}}  " + " ".join(f"{v:9.3f}" for v in row))
+    for title, key in (("raw miss rate (eq. 12)", "E_raw"), ("true-class probability drop", "E_drop")):
+        width = max(len(title), *(len(n) for n in names))
+        print(f"{title:<{width}}  " + " ".join(f"{p:>9}" for p in PARTS))
+        for name, row in zip(names, result[key]):
+            print(f"{name:<{width}}  " + " ".join(f"{v:9.3f}" for v in row))
+        print()
+    for line in truth_lines(result.get("E_truth")):
+        print(line)
     if args.json:
         from partkd.io import atomic_write_json
 
@@ -126,12 +131,20 @@ def _cmd_part_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def truth_lines(truth: dict | None) -> list[str]:
+    """One line per matrix scoring it against the known carrier parts (E_truth), or none when they are unknown."""
+    from partkd.distill.efficiency import describe_truth
+
+    return [f"carrier recovery ({name}): {describe_truth(t)}" for name, t in (truth or {}).items()]
+
+
 def _cmd_train_student(args: argparse.Namespace) -> int:
     from partkd.engine.train import train_student
 
     scfg = StudentConfig(kd=args.kd, alpha=args.alpha, tau=args.tau, w=args.w, op=args.op,
                          occlusion=args.occlusion, paired_fraction=args.paired_fraction,
-                         use_solitary=not args.no_solitary, kl_temperature=args.kl_temperature)
+                         use_solitary=not args.no_solitary, kl_temperature=args.kl_temperature,
+                         efficiency=args.efficiency, efficiency_temperature=args.efficiency_temperature)
     path = train_student(_train_cfg(args), scfg, args.teacher, _spec(args), args.out, resume=args.resume)
     print(path)
     return 0
@@ -179,6 +192,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Train the ST-GCN teacher with cross-entropy on the H train clips.")
     _data_args(p, required=True)
     _train_args(p)
+    g = p.add_argument_group("teacher dropout (makes a missing part in distribution for E, method.md §4)")
+    g.add_argument("--part-dropout", type=float, default=None,
+                   help="share of training clips with one random part removed in every frame, in [0, 1)")
+    g.add_argument("--joint-dropout", type=float, default=None,
+                   help="per-joint, per-frame drop probability of the training clips, in [0, 1)")
     p.set_defaults(func=_cancellable(_cmd_train_teacher))
 
     p = sub.add_parser("part-matrix", help="compute the action x part efficiency matrix E of a teacher",
@@ -205,6 +223,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--occlusion", default="joint", choices=list(OCCLUSION_MODES))
     g.add_argument("--paired-fraction", type=float, default=1.0, help="fraction of L clips that keep their H pair")
     g.add_argument("--no-solitary", action="store_true", help="drop unpaired L clips instead of using them")
+    g.add_argument("--efficiency", default=StudentConfig.efficiency, choices=list(EFFICIENCY_SOURCES),
+                   help="PMSC part weights: softmax of the teacher's miss rate (eq. 12, the paper) or of its "
+                        "true-class probability drop")
+    g.add_argument("--efficiency-temperature", type=float, default=StudentConfig.efficiency_temperature,
+                   help="temperature of that softmax (eq. 13; paper 1, smaller is sharper)")
     p.set_defaults(func=_cancellable(_cmd_train_student))
 
     p = sub.add_parser("evaluate", help="accuracy of a checkpoint (top-1/5, per class, confusion, vs OP)",

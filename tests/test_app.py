@@ -173,8 +173,23 @@ def test_heatmap_holds_the_checkpoints_e():
     assert z.shape == (len(meta["class_names"]), 5)
     assert np.allclose(z, np.asarray(meta["E_raw"], dtype=float))
     assert list(hm["y"]) == meta["class_names"]
-    at.toggle(key="E_softmax").set_value(True).run()
+    at.radio(key="E_matrix").set_value("softmax").run()
     assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E"], dtype=float))
+    assert any("exactly the KD student's part weights" in c.value for c in at.caption)
+    at.number_input(key="E_temperature").set_value(0.1).run()
+    sharp = array(charts(at)[0]["data"][0]["z"])
+    raw = np.asarray(meta["E_raw"], dtype=float)
+    expected = np.exp((raw - raw.max(1, keepdims=True)) / 0.1)
+    assert np.allclose(sharp, expected / expected.sum(1, keepdims=True), atol=1e-6)
+    at.radio(key="E_matrix").set_value("probability drop").run()
+    assert not at.exception
+    if "E_drop" in meta:
+        assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E_drop"], dtype=float))
+    else:
+        assert any("no probability-drop matrix" in e for e in errors(at))
+    if "E_truth" in meta:
+        assert any("Against the known carrier parts" in m.value for m in at.markdown)
+    at.radio(key="E_matrix").set_value("miss rate").run()
     at.selectbox(key="E_sort").set_value("left_arm").run()
     at.radio(key="E_view").set_value("bars per class").run()
     assert not at.exception and charts(at)[0]["data"][0]["type"] == "bar"

@@ -16,7 +16,9 @@ from partkd.distill import (
     kl_distill_loss,
     multi_sample_contrastive_loss,
     part_features,
+    carrier_recovery,
     part_miss_matrix,
+    part_occlusion_effects,
     part_similarity,
     persons_present,
     pmsc_loss,
@@ -24,7 +26,7 @@ from partkd.distill import (
     skd_loss,
 )
 from partkd.errors import ConfigError, DataError
-from partkd.layouts import get_layout
+from partkd.layouts import PARTS, get_layout
 
 PENN = get_layout("penn13")  # head [0], l-arm [1,3,5], r-arm [2,4,6], l-leg [7,9,11], r-leg [8,10,12]
 
@@ -100,11 +102,53 @@ def test_part_miss_matrix_finds_the_part_the_model_uses() -> None:
     expected = np.zeros((3, 5))
     expected[1, 3] = 1.0  # class 1 always missed without its left leg; class 2 has no clips
     np.testing.assert_allclose(raw, expected)
-    assert model.calls == [(15, False), (15, False), (15, False), (10, False)]  # 5 occlusions per pass
+    assert model.calls == [(18, False), (18, False), (18, False), (12, False)]  # 5 occlusions + intact per pass
     assert model.training
     assert seen == [(3, 11), (6, 11), (9, 11), (11, 11)]
     with pytest.raises(DataError):
         part_miss_matrix(model, x, np.full(11, 3), PENN, num_classes=3)
+
+
+def test_probability_drop_by_hand() -> None:
+    """Class-1 clips lose p(1) = e/(1+e+1/e) -> 1/(1+e+1/e) without their left leg; nothing else changes."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.5, 1.0, size=(6, 1, 3, 13, 3)).astype(np.float32)
+    labels = np.array([1, 1, 1, 1, 0, 0])
+    x[4:, :, :, PENN.part_joints("left_leg"), :] = 0.0
+    miss, drop = part_occlusion_effects(LeftLegClassifier(), x, labels, PENN, num_classes=3, batch_size=4)
+    z = 1 + math.e + 1 / math.e
+    expected = np.zeros((3, 5))
+    expected[1, 3] = (math.e - 1) / z
+    np.testing.assert_allclose(drop, expected, atol=1e-6)
+    np.testing.assert_allclose(miss, part_miss_matrix(LeftLegClassifier(), x, labels, PENN, num_classes=3))
+
+
+def test_efficiency_softmax_temperature() -> None:
+    raw = np.array([[0.0, 0.5, 0.0, 1.0, 0.0]])
+    sharp = efficiency_softmax(raw, temperature=0.25)
+    denom = 3 + math.exp(2.0) + math.exp(4.0)
+    assert sharp[0, 3] == pytest.approx(math.exp(4.0) / denom) and sharp[0, 1] == pytest.approx(math.exp(2.0) / denom)
+    np.testing.assert_allclose(efficiency_softmax(raw, 1.0), efficiency_softmax(raw))
+    with pytest.raises(DataError):
+        efficiency_softmax(raw, 0.0)
+
+
+def test_carrier_recovery_on_hand_made_matrices() -> None:
+    classes = ["kick", "wave", "clap", "jacks", "unknown"]
+    carriers = {"kick": ["right_leg"], "wave": ["right_arm"], "clap": ["left_arm", "right_arm"],
+                "jacks": list(PARTS)}
+    E = np.array([[0.1, 0.0, 0.2, 0.1, 0.9],     # kick: right leg on top, hit; gap 0.9 - 0.1 = 0.8
+                  [0.5, 0.0, 0.3, 0.0, 0.0],     # wave: head on top, miss; gap 0.3 - 0.125 = 0.175
+                  [0.0, 0.4, 0.4, 0.1, 0.0],     # clap: tie of the two carriers, hit; gap 0.4 - 1/30
+                  [0.2, 0.2, 0.2, 0.2, 0.2],     # jacks: every part carries, not scored
+                  [1.0, 0.0, 0.0, 0.0, 0.0]])    # no known carriers, not scored
+    score = carrier_recovery(E, classes, carriers)
+    assert score["classes"] == 3 and score["recovery"] == pytest.approx(2 / 3)
+    assert score["gap"] == pytest.approx((0.8 + 0.175 + (0.4 - 0.1 / 3)) / 3)
+    assert [score["per_class"][c]["hit"] for c in ("kick", "wave", "clap")] == [True, False, True]
+    tied = carrier_recovery(np.array([[0.0, 0.0, 0.0, 0.0, 0.0]]), ["kick"], carriers)
+    assert tied["recovery"] == 0.0 and tied["gap"] == 0.0          # an all-equal row names no carrier
+    assert carrier_recovery(E, classes, {})["recovery"] is None
 
 
 def test_efficiency_softmax_rows() -> None:

@@ -148,3 +148,18 @@ def augment(batch: np.ndarray, layout: Layout, rng: np.random.Generator | int,
     out = batch.copy()
     out[..., :d] = np.where(present(batch)[..., None], xyz, 0.0)
     return out
+
+
+def drop_parts_and_joints(batch: np.ndarray, layout: Layout, part_p: float, joint_p: float,
+                          rng: np.random.Generator) -> np.ndarray:
+    """Teacher-side dropout on a batch (N, M, T, V, C): with probability `part_p` a clip loses one uniformly chosen
+    part in every frame, then every joint of every frame is dropped with probability `joint_p` (dropped = zero)."""
+    n, m, t, v, _ = batch.shape
+    keep = np.ones((n, m, t, v), dtype=bool)
+    if part_p > 0:
+        hit = rng.random(n) < part_p
+        part = rng.integers(0, len(set(layout.parts)), n)
+        keep &= ~(hit[:, None] & (np.asarray(layout.parts)[None, :] == part[:, None]))[:, None, None, :]
+    if joint_p > 0:
+        keep &= rng.random((n, m, t, v)) >= joint_p
+    return batch * keep[..., None]

@@ -1,7 +1,7 @@
 """Action-specific high-efficiency part matrix E (paper §3.3.3, eqs. 12-13; method.md §4)."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -18,12 +18,15 @@ def part_keep_masks(layout: Layout) -> torch.Tensor:
     return (parts[None, :] != torch.arange(len(PARTS))[:, None]).float()
 
 
-def part_miss_matrix(model: nn.Module, x: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
-                     layout: Layout, num_classes: int, batch_size: int = 64, device: str | torch.device = "cpu",
-                     progress: Callable[[int, int], None] | None = None, amp: bool = False) -> np.ndarray:
-    """Raw E[c, p] of eq. 12: share of class-c clips (x: (N, M, T, V, C)) misclassified with part p zeroed.
+def part_occlusion_effects(model: nn.Module, x: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
+                           layout: Layout, num_classes: int, batch_size: int = 64, device: str | torch.device = "cpu",
+                           progress: Callable[[int, int], None] | None = None,
+                           amp: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(miss, drop), each (num_classes, 5): eq. 12's share of class-c clips (x: (N, M, T, V, C)) misclassified with
+    part p zeroed, and the mean drop of the true class's probability it causes (a graded E beside eq. 12).
 
-    The model must already be on `device`; each batch's 5 occlusions share one pass; classes without clips get 0."""
+    The model must already be on `device`; each batch's 5 occlusions and the intact clips share one pass; classes
+    without clips get 0."""
     x = torch.as_tensor(x)
     y = torch.as_tensor(labels, dtype=torch.long)
     if x.dim() != 5 or x.shape[3] != layout.num_joints:
@@ -34,8 +37,10 @@ def part_miss_matrix(model: nn.Module, x: np.ndarray | torch.Tensor, labels: np.
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         raise DataError(where("part_miss_matrix", f"labels outside [0, {num_classes})"))
     dev = torch.device(device)
-    keep = part_keep_masks(layout).to(dev)[:, None, None, None, :, None]  # (5, 1, 1, 1, V, 1)
+    keep = torch.cat([part_keep_masks(layout), torch.ones(1, layout.num_joints)]).to(dev)
+    keep = keep[:, None, None, None, :, None]  # (6, 1, 1, 1, V, 1): the 5 occlusions, then the intact clip
     misses = torch.zeros(num_classes, len(PARTS), device=dev)
+    drops = torch.zeros(num_classes, len(PARTS), device=dev)
     total = x.shape[0]
     was_training = model.training
     model.eval()
@@ -44,19 +49,62 @@ def part_miss_matrix(model: nn.Module, x: np.ndarray | torch.Tensor, labels: np.
             for start in range(0, total, batch_size):
                 xb = x[start:start + batch_size].to(dev, dtype=torch.float32)
                 yb = y[start:start + batch_size].to(dev)
-                occluded = (xb[None] * keep).flatten(0, 1)  # (5*B, M, T, V, C), part-major
+                occluded = (xb[None] * keep).flatten(0, 1)  # (6*B, M, T, V, C), variant-major
                 logits, _ = model(to_model_input(occluded))
-                wrong = logits.argmax(dim=1).reshape(len(PARTS), -1).ne(yb).T.float()  # (B, 5)
+                logits = logits.float().reshape(len(PARTS) + 1, len(yb), -1)
+                wrong = logits[:len(PARTS)].argmax(dim=2).ne(yb).T.float()  # (B, 5)
+                p_true = logits.softmax(dim=2).gather(2, yb[None, :, None].expand(len(PARTS) + 1, -1, 1))[..., 0]
                 misses.index_add_(0, yb, wrong)
+                drops.index_add_(0, yb, (p_true[len(PARTS)][None] - p_true[:len(PARTS)]).T)
                 if progress is not None:
                     progress(min(start + batch_size, total), total)
     finally:
         model.train(was_training)
-    counts = torch.bincount(y, minlength=num_classes).to(dev, torch.float32)[:, None]
-    return (misses / counts.clamp(min=1.0)).cpu().numpy()
+    counts = torch.bincount(y, minlength=num_classes).to(dev, torch.float32)[:, None].clamp(min=1.0)
+    return (misses / counts).cpu().numpy(), (drops / counts).cpu().numpy()
 
 
-def efficiency_softmax(raw: np.ndarray) -> np.ndarray:
-    """Normalised matrix of eq. 13: softmax of the raw miss rates over the five parts of each class."""
-    e = np.exp(raw - raw.max(axis=1, keepdims=True))
+def part_miss_matrix(model: nn.Module, x: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
+                     layout: Layout, num_classes: int, batch_size: int = 64, device: str | torch.device = "cpu",
+                     progress: Callable[[int, int], None] | None = None, amp: bool = False) -> np.ndarray:
+    """Raw E[c, p] of eq. 12: share of class-c clips (x: (N, M, T, V, C)) misclassified with part p zeroed."""
+    return part_occlusion_effects(model, x, labels, layout, num_classes, batch_size, device, progress, amp)[0]
+
+
+def efficiency_softmax(raw: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Normalised matrix of eq. 13: softmax over the five parts of each class of raw / temperature (the paper: 1)."""
+    if not temperature > 0:
+        raise DataError(where("efficiency_softmax", f"temperature must be > 0, got {temperature}"))
+    z = np.asarray(raw, dtype=np.float64) / temperature
+    e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def carrier_recovery(E: np.ndarray, class_names: Sequence[str], carriers: Mapping[str, Sequence[str]]) -> dict:
+    """How well E names the parts known to carry each action (the synthetic generator's ground truth).
+
+    Scored over the classes whose carriers are a strict, non-empty subset of the five parts: `recovery` = share
+    whose largest entry is a carrier part (ties count as a miss unless every tied part carries); `gap` = mean over
+    those classes of (mean E on carriers − mean E on the other parts). None when no class qualifies."""
+    E = np.asarray(E, dtype=np.float64)
+    per_class: dict[str, dict] = {}
+    for i, name in enumerate(class_names):
+        parts = set(carriers.get(name, ()))
+        if not parts or parts >= set(PARTS):
+            continue
+        on = np.array([p in parts for p in PARTS])
+        top = np.flatnonzero(E[i] == E[i].max())
+        per_class[name] = {"carriers": [p for p in PARTS if p in parts], "top": "=".join(PARTS[j] for j in top),
+                           "hit": bool(on[top].all()), "gap": float(E[i][on].mean() - E[i][~on].mean())}
+    if not per_class:
+        return {"classes": 0, "recovery": None, "gap": None, "per_class": {}}
+    return {"classes": len(per_class), "recovery": float(np.mean([c["hit"] for c in per_class.values()])),
+            "gap": float(np.mean([c["gap"] for c in per_class.values()])), "per_class": per_class}
+
+
+def describe_truth(score: dict) -> str:
+    """One line for a carrier_recovery result: recovery share, class count and the carrier gap."""
+    if not score.get("classes"):
+        return "no class has a known strict subset of carrier parts"
+    return (f"top part is a carrier for {score['recovery']:.0%} of {score['classes']} classes (strict subsets of "
+            f"carriers); mean carrier − other gap {score['gap']:+.3f}")

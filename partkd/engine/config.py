@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from partkd.errors import ConfigError, where
 
 KD_METHODS: tuple[str, ...] = ("none", "kl", "global_msc", "pmsc_uniform", "pmsc", "skd")
+#: Which teacher matrix the PMSC part weights are the softmax of: eq. 12's miss rate or the probability drop.
+EFFICIENCY_SOURCES: tuple[str, ...] = ("miss", "drop")
 OCCLUSION_MODES: tuple[str, ...] = ("joint", "sequence", "part")
 PRECISIONS: tuple[str, ...] = ("bf16", "fp32")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
@@ -84,6 +86,10 @@ class TrainConfig:
     augment: bool = True
     rotate_deg: float = 15.0     # augmentation rotation range (±deg; about the vertical axis in 3D)
     eval_every: int = 1
+    # Teacher only: share of training clips with one random part removed (all frames), and the per-joint, per-frame
+    # drop probability, so that a missing part is in distribution when eq. 12 zeroes one (method.md §4).
+    part_dropout: float = 0.0
+    joint_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
@@ -99,6 +105,9 @@ class TrainConfig:
             raise ConfigError(where("train", "needs lr > 0, 0 < gamma <= 1, momentum >= 0, weight_decay >= 0"))
         if not 0 <= self.rotate_deg <= 180:
             raise ConfigError(where("train.rotate_deg", f"must be in [0, 180], got {self.rotate_deg}"))
+        for name in ("part_dropout", "joint_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(where(f"train.{name}", f"must be in [0, 1), got {getattr(self, name)}"))
 
     def lr_at(self, epoch: int) -> float:
         """Step schedule: lr × gamma^(milestones passed) at a 0-based epoch."""
@@ -127,7 +136,8 @@ def train_preset(name: str, **overrides: Any) -> TrainConfig:
 
 @dataclass
 class StudentConfig:
-    """Distillation settings: L_student = L_ce + α · L_kd (eq. 4), PMSC τ and w (eqs. 6, 8), occlusion, pairing."""
+    """Distillation settings: L_student = L_ce + α · L_kd (eq. 4), PMSC τ and w (eqs. 6, 8), occlusion, pairing, and
+    the PMSC part weights: softmax over parts (eq. 13) of the teacher's `efficiency` matrix / temperature."""
 
     kd: str = "pmsc"
     alpha: float = 1.0
@@ -140,9 +150,14 @@ class StudentConfig:
     use_solitary: bool = True
     positives_per_class: int = 2
     pairing_seed: int = 0
+    efficiency: str = "miss"
+    efficiency_temperature: float = 1.0
 
     def __post_init__(self) -> None:
         _check_choice("kd", self.kd, KD_METHODS)
+        _check_choice("efficiency", self.efficiency, EFFICIENCY_SOURCES)
+        if not self.efficiency_temperature > 0:
+            raise ConfigError(where("efficiency_temperature", f"must be > 0, got {self.efficiency_temperature}"))
         _check_choice("occlusion", self.occlusion, OCCLUSION_MODES)
         if not 0.0 <= self.op <= 1.0:
             raise ConfigError(where("op", f"occlusion probability must be in [0, 1], got {self.op}"))

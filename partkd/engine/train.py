@@ -312,8 +312,9 @@ def _ce_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool) -> t
 
 def train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None = None,
                   resume: bool = False) -> Path:
-    """Train the teacher with cross-entropy on the high-quality train clips (paper §3.2); returns model.safetensors."""
-    from partkd.data.transforms import augment
+    """Train the teacher with cross-entropy on the high-quality train clips (paper §3.2), with the config's part and
+    joint dropout (method.md §4); returns model.safetensors."""
+    from partkd.data.transforms import augment, drop_parts_and_joints
 
     device, amp, ctx, out = _setup(cfg, out_dir)
     data = load_paired(spec)
@@ -331,6 +332,9 @@ def train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progres
         if cfg.augment:
             xb = augment(xb, train.layout, np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank]),
                          rotate_deg=cfg.rotate_deg)
+        if cfg.part_dropout > 0 or cfg.joint_dropout > 0:
+            xb = drop_parts_and_joints(xb, train.layout, cfg.part_dropout, cfg.joint_dropout,
+                                       np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank, 1]))
         y = y_train[idx].to(device)
         logits, _ = _ce_step(model, torch.from_numpy(np.ascontiguousarray(xb)).to(device), y, amp)
         loss = F.cross_entropy(logits.float(), y)
@@ -361,13 +365,15 @@ def _load_teacher(teacher_path: Path | str | None, device: torch.device) -> Load
 
 def compute_part_matrix(teacher_path: Path | str, spec: DataSpec, progress: ProgressFn | None = None,
                         device: str = "auto") -> dict[str, list[list[float]]]:
-    """Part-efficiency matrix of a teacher on its H train clips: raw miss rates (eq. 12) and softmax (eq. 13),
-    stored into the teacher's metadata as E_raw and E."""
-    from partkd.distill.efficiency import efficiency_softmax, part_miss_matrix
+    """Part-efficiency matrix of a teacher on its H train clips: raw miss rates (eq. 12), their softmax (eq. 13)
+    and the true-class probability drop, stored into the teacher's metadata as E_raw, E and E_drop; on data whose
+    carrier parts are known (synthetic) also E_truth, the carrier recovery of each."""
+    from partkd.distill.efficiency import carrier_recovery, efficiency_softmax, part_occlusion_effects
 
     dev = resolve_device(device)
     teacher = _load_teacher(teacher_path, dev)
-    train = load_paired(spec).high.by_split("train")
+    high = load_paired(spec).high
+    train = high.by_split("train")
     check_compatible(teacher, train)
     x = model_inputs(train, teacher.meta)
 
@@ -376,9 +382,14 @@ def compute_part_matrix(teacher_path: Path | str, spec: DataSpec, progress: Prog
             progress({"phase": "part_matrix", "step": done, "steps": total, "updated": time.time()})
 
     amp = amp_enabled(teacher.meta.get("train", {}).get("precision", "fp32"), dev)
-    raw = part_miss_matrix(teacher.model, x, train.labels, teacher.layout, train.num_classes, device=dev,
-                           progress=report, amp=amp)
-    result = {"E_raw": raw.tolist(), "E": efficiency_softmax(raw).tolist(), "E_parts": list(PARTS)}
+    raw, drop = part_occlusion_effects(teacher.model, x, train.labels, teacher.layout, train.num_classes, device=dev,
+                                       progress=report, amp=amp)
+    result: dict[str, Any] = {"E_raw": raw.tolist(), "E": efficiency_softmax(raw).tolist(), "E_drop": drop.tolist(),
+                              "E_parts": list(PARTS)}
+    carriers = high.meta.get("action_parts")
+    if isinstance(carriers, dict):
+        result["E_truth"] = {name: carrier_recovery(m, train.class_names, carriers)
+                             for name, m in (("miss", raw), ("drop", drop))}
     update_meta(teacher.path, **result)
     return result
 
@@ -479,7 +490,7 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
     teacher = _load_teacher(teacher_path, device) if scfg.kd != "none" else None
     if teacher is not None:
         _student_checks(scfg, teacher, train, settings["persons"])
-        if scfg.kd == "pmsc" and "E" not in teacher.meta:
+        if scfg.kd == "pmsc" and ("E" not in teacher.meta or "E_drop" not in teacher.meta and scfg.efficiency == "drop"):
             if ctx.active:
                 raise ConfigError(where(teacher.path, "has no part matrix E; run `partkd part-matrix` first"))
             compute_part_matrix(teacher.path, spec, device=str(device))
@@ -508,7 +519,7 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
             raise ConfigError(where("kd", f"student features have {c_student} channels, the teacher's "
                                           f"{f_high.shape[-1]}; use the same model preset for both"))
     if scfg.kd == "pmsc":
-        efficiency = torch.tensor(teacher.meta["E"], dtype=torch.float32, device=device)
+        efficiency = torch.tensor(part_weights(teacher.meta, scfg), dtype=torch.float32, device=device)
     else:
         efficiency = torch.full((low.num_classes, len(PARTS)), 1.0 / len(PARTS), device=device)
     y_low_t, y_high_t = torch.as_tensor(sd.y_low), torch.as_tensor(sd.y_high)
@@ -521,6 +532,8 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
                             "low_source": spec.low if spec.low in ("simulate", "real") else "file",
                             "low_layout": low.layout.name},
             "kd": {"method": scfg.kd, "alpha": scfg.alpha, "tau": scfg.tau, "w": scfg.w,
+                   "efficiency": scfg.efficiency if scfg.kd == "pmsc" else None,
+                   "efficiency_temperature": scfg.efficiency_temperature if scfg.kd == "pmsc" else None,
                    "kl_temperature": scfg.kl_temperature, "paired_fraction": scfg.paired_fraction,
                    "use_solitary": scfg.use_solitary,
                    "teacher": str(teacher.path) if teacher is not None else None,
@@ -587,6 +600,17 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
     return _fit(_Loop(model, cfg, out, meta, "student", sd.y_low, step, validate, device, ctx, progress, resume))
 
 
+def part_weights(teacher_meta: dict, scfg: StudentConfig) -> np.ndarray:
+    """The (classes, 5) PMSC part weights: softmax (eq. 13) of the teacher's miss-rate or probability-drop matrix
+    divided by the temperature (the stored E itself for the paper's miss rate at temperature 1)."""
+    from partkd.distill.efficiency import efficiency_softmax
+
+    if scfg.efficiency == "miss" and scfg.efficiency_temperature == 1.0:
+        return np.asarray(teacher_meta["E"], dtype=np.float32)
+    source = teacher_meta["E_raw" if scfg.efficiency == "miss" else "E_drop"]
+    return efficiency_softmax(np.asarray(source), scfg.efficiency_temperature).astype(np.float32)
+
+
 def _feature_channels(model: nn.Module, x: np.ndarray, device: torch.device) -> int:
     """C' of a model's joint features, from one forward pass in eval mode."""
     from partkd.models.common import to_model_input
@@ -599,4 +623,4 @@ def _feature_channels(model: nn.Module, x: np.ndarray, device: torch.device) -> 
     return int(z.shape[1])
 
 
-__all__ = ["Cancelled", "RunLog", "train_teacher", "compute_part_matrix", "train_student"]
+__all__ = ["Cancelled", "RunLog", "train_teacher", "compute_part_matrix", "train_student", "part_weights"]

@@ -1,0 +1,180 @@
+"""Does the part-efficiency matrix E name the parts that carry each action? Teachers with and without part / joint
+dropout: their test top-1, E (miss rate, eq. 12, and probability drop), and on the synthetic data, whose carrier
+parts are known, the carrier recovery of both matrices; heatmaps of E (the paper's Fig. 5) for every teacher.
+
+    python benchmarks/e_truth.py --dataset synthetic --seeds 0 1 2 --variants 0:0 0.5:0 0.5:0.1
+    python benchmarks/e_truth.py --dataset penn_action --seeds 0 --variants 0:0 0.5:0.1 --threads 1
+
+synthetic: the shipped recipe (configs/synthetic_default.toml, teacher section); real datasets: kd_real's `bench`
+preset and data protocol (a teacher of kd_real's --work is reused for variant 0:0 when --reuse names it). A variant
+is PART:JOINT (teacher part_dropout : joint_dropout). Results: benchmarks/results/e_truth_<dataset>.{json,md} and
+e_truth_<dataset>_<variant>.png (seed of the first run).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kd_real import DATA_ROOT, DATASETS, RESULTS, ROOT, atomic_json, atomic_text, env_info, finished, train_cfg  # noqa: E402
+
+RECIPE = ROOT / "configs" / "synthetic_default.toml"
+
+
+def variant_key(part: float, joint: float) -> str:
+    return f"pd{part:g}_jd{joint:g}"
+
+
+def parse_variant(text: str) -> tuple[float, float]:
+    part, _, joint = text.partition(":")
+    return float(part), float(joint or 0.0)
+
+
+def spec_and_cfg(dataset: str, seed: int, part: float, joint: float) -> tuple[Any, Any]:
+    """The DataSpec and teacher TrainConfig of one run."""
+    from dataclasses import replace
+
+    from partkd.engine.config import DataSpec
+
+    if dataset == "synthetic":
+        from partkd.engine.reproduce import load_recipe
+
+        recipe = load_recipe(RECIPE)
+        return recipe.data, replace(recipe.teacher, seed=seed, part_dropout=part, joint_dropout=joint)
+    ds = DATASETS[dataset]
+    spec = DataSpec(source=str(DATA_ROOT / dataset), format=ds["format"], low=ds.get("low", "simulate"),
+                    low_layout=ds.get("low_layout", "coco17"), seed=0, options=dict(ds.get("options", {})))
+    return spec, train_cfg("bench", seed, **ds.get("teacher", {}), part_dropout=part, joint_dropout=joint)
+
+
+def heatmap(E: list[list[float]], classes: list[str], title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from partkd.layouts import PARTS
+
+    arr = np.asarray(E)
+    fig, ax = plt.subplots(figsize=(4.6, 0.32 * len(classes) + 1.4))
+    im = ax.imshow(arr, cmap="viridis", vmin=0.0, vmax=max(1e-6, float(arr.max())), aspect="auto")
+    ax.set_xticks(range(len(PARTS)), [p.replace("_", " ") for p in PARTS], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    for i in range(arr.shape[0]):
+        for j in range(arr.shape[1]):
+            ax.text(j, i, f"{arr[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if arr[i, j] < 0.6 * arr.max() else "black")
+    ax.set_title(title, fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def table_md(res: dict[str, Any]) -> str:
+    lines = [f"# Part-efficiency matrix E vs teacher dropout: {res['dataset']}", "", f"Command: `{res['command']}`", "",
+             f"Device: {res['device']}; date {res['date']}; code {res['code_version']}. {res['protocol']}", "",
+             "| teacher dropout (part : joint) | seeds | teacher top-1 (%) | carrier recovery, miss rate | "
+             "gap, miss rate | carrier recovery, prob. drop | gap, prob. drop |", "|---|---|---|---|---|---|---|"]
+    for v in res["summary"]:
+        def cell(key: str, pct: bool) -> str:
+            vals = v.get(key)
+            if not vals:
+                return "—"
+            m = statistics.fmean(vals)
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            return f"{100 * m:.1f} ± {100 * sd:.1f}" if pct else f"{m:+.3f} ± {sd:.3f}"
+        lines.append(f"| {v['part']:g} : {v['joint']:g} | {len(v['top1'])} | {cell('top1', True)} | "
+                     f"{cell('recovery_miss', True)} | {cell('gap_miss', False)} | {cell('recovery_drop', True)} | "
+                     f"{cell('gap_drop', False)} |")
+    lines += ["", "Carrier recovery = share of the classes carried by a strict subset of the five parts whose largest "
+              "E entry is a carrier part; gap = mean E on carrier parts − mean E on the others. Mean ± std over seeds.",
+              ""]
+    for v in res["summary"]:
+        if v.get("per_class"):
+            lines += [f"Top part per class, {v['key']}, seed {v['first_seed']}: "
+                      + ", ".join(f"{c} → {d['top']} ({'carrier' if d['hit'] else 'not a carrier'}: "
+                                  f"{'/'.join(d['carriers'])})" for c, d in v["per_class"].items()), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", choices=["synthetic", *sorted(DATASETS)], default="synthetic")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--variants", nargs="+", default=["0:0", "0.5:0", "0.5:0.1"], metavar="PART:JOINT")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--work", type=Path, default=None, help="run folders (default runs/bench/e_truth_<dataset>)")
+    ap.add_argument("--reuse", type=Path, default=None, help="finished teacher run folder to use for variant 0:0, "
+                                                             "seed 0 (e.g. kd_real's teacher_s0)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from partkd.checkpoints import load_checkpoint, read_meta
+    from partkd.engine.data import load_paired
+    from partkd.engine.evaluate import evaluate
+    from partkd.engine.train import compute_part_matrix, train_teacher
+
+    work = args.work or ROOT / "runs" / "bench" / f"e_truth_{args.dataset}"
+    info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    protocol = ("Synthetic data and teacher recipe of the shipped checkpoints (configs/synthetic_default.toml: 10 "
+                "classes × 24 clips, ntu25 3D, ST-GCN tiny, 16 epochs); the training seed varies, the data do not."
+                if args.dataset == "synthetic" else
+                f"kd_real's `bench` preset and {args.dataset} protocol (teacher on the high-quality train split, E on "
+                "the same clips); top-1 on the test split.")
+    res: dict[str, Any] = {"dataset": args.dataset, **info, "protocol": protocol, "runs": [], "summary": []}
+    stem = RESULTS / f"e_truth_{args.dataset}"
+    started = time.time()
+    for var in args.variants:
+        part, joint = parse_variant(var)
+        for seed in args.seeds:
+            spec, cfg = spec_and_cfg(args.dataset, seed, part, joint)
+            tdir = work / f"{variant_key(part, joint)}_s{seed}"
+            if args.reuse and part == 0 and joint == 0 and seed == 0:
+                tdir = args.reuse
+            t0 = time.time()
+            if not finished(tdir):
+                train_teacher(cfg, spec, tdir, resume=True)
+            tpath = tdir / "model.safetensors"
+            if "E_drop" not in read_meta(tpath):
+                compute_part_matrix(tpath, spec)
+            meta = read_meta(tpath)
+            high = load_paired(spec).high
+            m = evaluate(load_checkpoint(tpath), high.by_split("test"))
+            truth = meta.get("E_truth") or {}
+            run = {"variant": variant_key(part, joint), "part": part, "joint": joint, "seed": seed,
+                   "top1": m["top1"], "checkpoint": str(tpath), "E_raw": meta["E_raw"], "E_drop": meta["E_drop"],
+                   "class_names": meta["class_names"], "truth": truth}
+            res["runs"].append(run)
+            print(f"{run['variant']} s{seed}: top1 {100 * m['top1']:.2f}"
+                  + "".join(f"; {k} recovery {v['recovery']:.2f} gap {v['gap']:+.3f}" for k, v in truth.items()
+                            if v.get("classes")) + f" ({time.time() - t0:.0f} s)", flush=True)
+            if seed == args.seeds[0]:
+                heatmap(meta["E_raw"], meta["class_names"],
+                        f"{args.dataset}: E miss rate (eq. 12), teacher dropout {part:g}:{joint:g}, seed {seed}, "
+                        f"top-1 {100 * m['top1']:.1f} %", stem.with_name(f"{stem.name}_{variant_key(part, joint)}.png"))
+        runs = [r for r in res["runs"] if r["variant"] == variant_key(part, joint)]
+        first = runs[0]["truth"].get("miss", {})
+        entry = {"key": variant_key(part, joint), "part": part, "joint": joint, "first_seed": runs[0]["seed"],
+                 "top1": [r["top1"] for r in runs], "per_class": first.get("per_class", {})}
+        for k in ("miss", "drop"):
+            if all(r["truth"].get(k, {}).get("classes") for r in runs):
+                entry[f"recovery_{k}"] = [r["truth"][k]["recovery"] for r in runs]
+                entry[f"gap_{k}"] = [r["truth"][k]["gap"] for r in runs]
+        res["summary"].append(entry)
+        res["seconds"] = round(time.time() - started, 1)
+        atomic_json(stem.with_suffix(".json"), res)
+        atomic_text(stem.with_suffix(".md"), table_md(res))
+    print(table_md(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
