@@ -103,6 +103,45 @@ def test_part_matrix_is_stored_with_the_teacher(teacher: Path) -> None:
     load_checkpoint(teacher)  # the metadata rewrite leaves the weights' checksum valid
 
 
+def test_part_matrix_has_the_drop_matrix_and_the_carrier_score(teacher: Path) -> None:
+    from partkd.distill.efficiency import carrier_recovery
+    from partkd.data.synthetic import action_parts
+
+    meta = read_meta(teacher)
+    drop = np.asarray(meta["E_drop"])
+    assert drop.shape == (CLASSES, 5) and (drop <= 1).all() and (drop >= -1).all()
+    truth = meta["E_truth"]["miss"]
+    assert truth == carrier_recovery(meta["E_raw"], meta["class_names"], action_parts())
+    assert meta["E_truth"]["drop"] == carrier_recovery(meta["E_drop"], meta["class_names"], action_parts())
+
+
+def test_pmsc_part_weights_follow_the_chosen_matrix_and_temperature(teacher: Path) -> None:
+    from partkd.engine.train import part_weights
+
+    meta = read_meta(teacher)
+    np.testing.assert_array_equal(part_weights(meta, StudentConfig()), np.asarray(meta["E"], np.float32))
+    drop = np.asarray(meta["E_drop"]) / 0.2
+    expected = np.exp(drop - drop.max(1, keepdims=True))
+    np.testing.assert_allclose(part_weights(meta, StudentConfig(efficiency="drop", efficiency_temperature=0.2)),
+                               expected / expected.sum(1, keepdims=True), rtol=1e-5)
+    with pytest.raises(ConfigError):
+        StudentConfig(efficiency="guess")
+
+
+def test_teacher_dropout_is_checked_recorded_and_changes_training(tmp_path: Path) -> None:
+    for bad in ({"part_dropout": 1.0}, {"joint_dropout": -0.1}):
+        with pytest.raises(ConfigError):
+            smoke(**bad)
+    plain = train_teacher(smoke(epochs=1), tiny_spec(), tmp_path / "a")
+    dropped = train_teacher(smoke(epochs=1, part_dropout=0.5, joint_dropout=0.1), tiny_spec(), tmp_path / "b")
+    meta = read_meta(dropped)
+    assert (meta["train"]["part_dropout"], meta["train"]["joint_dropout"]) == (0.5, 0.1)
+    assert read_meta(plain)["history"][0]["loss"] != meta["history"][0]["loss"]
+    again = train_teacher(smoke(epochs=1), tiny_spec(), tmp_path / "c")   # dropout 0 draws nothing extra
+    a, b = load_checkpoint(plain).model.state_dict(), load_checkpoint(again).model.state_dict()
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
 def test_evaluation_helpers(teacher: Path) -> None:
     loaded = load_checkpoint(teacher)
     data = load_paired(tiny_spec())
@@ -186,3 +225,25 @@ def test_simulated_low_quality_set_is_cached_and_identical(tmp_path, monkeypatch
     assert again.layout.name == "coco17" and again.meta["estimator"]["seed"] == 1
     assert engine_data.simulation_key(high, "coco17", "medium", 1) != engine_data.simulation_key(high, "coco17", "medium", 2)
     assert engine_data.simulation_key(high, "coco17", "medium", 1) != engine_data.simulation_key(high, "coco17", "heavy", 1)
+
+
+def test_pairs_with_several_views_of_one_high_clip_are_kept_or_dropped_together() -> None:
+    """Human3.6M in the world frame: 4 cameras' L clips share one H clip; a kept pair keeps all of them."""
+    from partkd.data.dataset import PairedDataset, SkeletonDataset
+    from partkd.engine.train import _pairing
+    from partkd.layouts import get_layout
+
+    lay = get_layout("coco17")
+    clip = np.ones((1, 4, 17, 3), np.float32)
+
+    def ds(n: int, pairs: list[int]) -> SkeletonDataset:
+        return SkeletonDataset([clip] * n, np.zeros(n), ["a"], ["train"] * n, lay, [f"c{i}" for i in range(n)], pairs)
+
+    high = ds(10, list(range(10)))
+    low = ds(41, [i // 4 for i in range(40)] + [-1])              # 4 views per H clip and one solitary clip
+    keep, own, pool = _pairing(PairedDataset(high, low), StudentConfig(paired_fraction=0.5))
+    assert len(pool) == 5 and len(keep) == 41
+    kept_high = pool[own[own >= 0]]
+    assert len(own[own >= 0]) == 20 and set(np.bincount(kept_high)[np.unique(kept_high)]) == {4}
+    keep2, own2, _ = _pairing(PairedDataset(high, low), StudentConfig(paired_fraction=0.5, use_solitary=False))
+    assert len(keep2) == 21 and (own2 >= 0).sum() == 20

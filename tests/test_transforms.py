@@ -152,3 +152,21 @@ def test_augment_2d_hand_computed_rotation_and_each_sample_differs():
     np.testing.assert_allclose(out[:, 0, 0, :, :2], np.stack([np.cos(theta), np.sin(theta)], -1)[:, None]
                                .repeat(17, 1), atol=1e-6)
     assert abs(theta[0] - theta[1]) > 1e-3 and np.all(np.abs(theta) <= np.pi / 2 + 1e-6)
+
+
+def test_teacher_dropout_removes_whole_parts_and_single_joints():
+    from partkd.data.transforms import drop_parts_and_joints
+
+    lay = get_layout("ntu25")
+    batch = np.ones((4000, 1, 3, lay.num_joints, 3), np.float32)
+    out = drop_parts_and_joints(batch, lay, 0.5, 0.0, np.random.default_rng(0))
+    gone = ~np.any(out != 0, axis=-1)                                  # (N, M, T, V)
+    per_clip = gone.any(axis=(1, 2))
+    assert abs(per_clip.any(axis=1).mean() - 0.5) < 0.03
+    parts = np.asarray(lay.parts)
+    for row in per_clip[per_clip.any(axis=1)][:200]:
+        assert len(set(parts[row])) == 1 and row.sum() == (parts == parts[row][0]).sum()   # exactly one whole part
+    assert (gone == gone[:, :, :1]).all()                             # in every frame
+    joints = drop_parts_and_joints(batch, lay, 0.0, 0.2, np.random.default_rng(1))
+    assert abs((~np.any(joints != 0, axis=-1)).mean() - 0.2) < 0.01
+    np.testing.assert_array_equal(drop_parts_and_joints(batch, lay, 0.0, 0.0, np.random.default_rng(2)), batch)
