@@ -34,12 +34,14 @@ if reference is not None:
         overlay = reference.clips[index]
 mask = viz.occlusion_mask(estimated, occluded)
 low_view = estimated if show_hidden else occluded
-source = (f"real detections ({low_ds.names[index]})" if real else f"{occ.level} estimator")
+source = "real detections" if real else f"{occ.level} estimator"
 fig = viz.side_by_side(high.clips[index], high.layout, low_view, low_ds.layout, low_mask=mask if show_hidden else None,
                        titles=(f"high quality · {high.layout.name} ({high.layout.dims}D)",
                                f"low quality · {low_ds.layout.name} · {source}, OP {occ.op:.2f} ({occ.mode})"),
                        low_reference=overlay)
 st.plotly_chart(fig, key="skeleton_animation")
+if real:
+    st.caption(f"Low-quality clip: `{low_ds.names[index]}`.")
 if real and not viz.joint_valid(estimated).any():
     st.warning("The low-quality source has no clip for this high-quality clip (e.g. a camera without detections).")
 

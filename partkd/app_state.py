@@ -195,11 +195,8 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
     st.sidebar.subheader("Data")
     source = widget(st.sidebar.radio, "Source", "src", "synthetic", options=["synthetic", "folder or file"],
                     horizontal=True, help="Built-in synthetic actions, or a dataset on disk (high quality; "
-                                          "low quality is simulated from it).")
-    level = widget(st.sidebar.selectbox, "Low quality: estimator simulation", "data_level", "medium",
-                   options=list(ESTIMATOR_LEVELS), help="How the dataset's low-quality half is simulated "
-                                                        "(used for evaluation and training).")
-    fields: dict[str, Any] = {"level": level}
+                                          "low quality is simulated from it unless it has its own).")
+    fields: dict[str, Any] = {}
     if source == "synthetic":
         from partkd.data.synthetic import SYNTH_ACTIONS
 
@@ -228,6 +225,9 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
                 fields["high_source"] = high_src
             if low == "real":
                 return tuple(sorted(fields.items()))
+    fields["level"] = widget(st.sidebar.selectbox, "Low quality: estimator simulation", "data_level", "medium",
+                             options=list(ESTIMATOR_LEVELS), help="How the dataset's low-quality half is simulated "
+                                                                  "(used for evaluation and training).")
     fields["low_layout"] = widget(st.sidebar.selectbox, "Low-quality layout", "low_layout", "coco17",
                                   options=list(LOW_LAYOUTS), help="'same' keeps the high-quality layout "
                                                                   "(homogeneous; 2D sources only).")
