@@ -1,0 +1,22 @@
+# Two commands: `make run` (the app) and `make test` (the suite). Both create .venv and install the pinned
+# requirements and the package when missing or out of date, and skip that in a second when already set up.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.partkd-installed
+
+.PHONY: setup run test
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m streamlit run app.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q
