@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     inspect.set_defaults(func=run_inspect)
 
 
+#: Metadata a windowed format (h36m) records about how its clips were cut, shown by `data inspect`.
+WINDOW_KEYS = ("quality", "units", "fps", "frame_step", "rate_hz", "window_frames", "stride_frames")
+
+
 def parse_options(pairs: list[str]) -> dict[str, object]:
     """KEY=VALUE strings to a dict; values are read as JSON when they parse, else kept as strings."""
     options: dict[str, object] = {}
@@ -87,7 +91,9 @@ def format_summary(s: dict) -> str:
         f"joints:  {s['joints']} (layout {s['layout']}, {s['dims']}D)",
         f"splits:  {splits}",
         f"paired:  {s['paired']}",
-    ])
+    ] + ([f"windows: {s['window_frames']} frames every {s['stride_frames']} at {s['rate_hz']:g} Hz (files at "
+          f"{s['fps']:g} Hz, frame step {s['frame_step']}); {s['quality']}, {s['units']}"]
+         if "window_frames" in s else []))
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -101,6 +107,7 @@ def run_inspect(args: argparse.Namespace) -> int:
                           cache=not args.no_cache, **options)
     for w in caught:
         print(f"partkd: warning: {w.message}", file=sys.stderr)
-    summary = {"source": ds.meta.get("source", args.path), "format": ds.meta.get("format"), **ds.summary()}
+    summary = {"source": ds.meta.get("source", args.path), "format": ds.meta.get("format"), **ds.summary(),
+               **{k: ds.meta[k] for k in WINDOW_KEYS if k in ds.meta}}
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0

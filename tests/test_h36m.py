@@ -254,3 +254,11 @@ def test_cached_like_the_other_formats(tmp_path: Path, monkeypatch: pytest.Monke
     b = load_dataset(root, format="h36m", quality="projected")
     assert not calls and b.names == a.names and all(np.array_equal(x, y) for x, y in zip(a.clips, b.clips))
     assert json.dumps(b.meta["options"]) == json.dumps(a.meta["options"])
+
+
+def test_inspect_reports_the_windows(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root = write_h36m(tmp_path / "h", frames=120)
+    assert cli_main(["data", "inspect", str(root), "--no-cache", "-o", "quality=detections", "-o", "stride_s=2.5"]) == 0
+    out = capsys.readouterr().out
+    assert "windows: 50 frames every 25 at 10 Hz (files at 10 Hz, frame step 1); detections, px" in out
+    assert "joints:  16 (layout mpii16, 2D)" in out
