@@ -247,3 +247,24 @@ def test_pairs_with_several_views_of_one_high_clip_are_kept_or_dropped_together(
     assert len(own[own >= 0]) == 20 and set(np.bincount(kept_high)[np.unique(kept_high)]) == {4}
     keep2, own2, _ = _pairing(PairedDataset(high, low), StudentConfig(paired_fraction=0.5, use_solitary=False))
     assert len(keep2) == 21 and (own2 >= 0).sum() == 20
+
+
+def test_teacher_and_e_need_no_low_quality_data(tmp_path: Path) -> None:
+    """A skeleton the estimator simulation cannot map (custom joint names): the teacher and E use H alone."""
+    from partkd.data.dataset import SkeletonDataset
+    from partkd.layouts import layout_from_dict
+
+    lay = layout_from_dict({"name": "odd5", "dims": 3, "joints": ["a", "b", "c", "d", "e"],
+                            "edges": [["b", "a"], ["c", "a"], ["d", "a"], ["e", "a"]], "center": "a",
+                            "parts": {"head": ["a"], "left_arm": ["b"], "right_arm": ["c"], "left_leg": ["d"],
+                                      "right_leg": ["e"]}})
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(size=(1, 12, 5, 3)).astype(np.float32) + 3.0 for _ in range(16)]
+    ds = SkeletonDataset(clips, np.arange(16) % 2, ["x", "y"], ["train"] * 12 + ["test"] * 4, lay,
+                         [f"c{i}" for i in range(16)])
+    save_generic_npz(ds, tmp_path / "odd.npz")
+    spec = DataSpec(source=str(tmp_path / "odd.npz"), format="npz")
+    with pytest.raises(PartKDError, match="cannot map|no source"):
+        load_paired(spec)
+    t = train_teacher(smoke(epochs=1), spec, tmp_path / "t")
+    assert np.asarray(compute_part_matrix(t, spec)["E_raw"]).shape == (2, 5)

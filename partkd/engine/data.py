@@ -26,10 +26,7 @@ def load_paired(spec: DataSpec) -> PairedDataset:
 
     from partkd.data.loaders import FORMATS
 
-    opts = dict(spec.options)
-    if spec.high_source is not None:
-        opts["quality"] = spec.high_source
-    high = load_dataset(spec.source, format=spec.format, layout=spec.high_layout, **opts)
+    high = load_high(spec)
     if spec.low == "simulate":
         target = high.layout.name if spec.low_layout == "same" else spec.low_layout
         low = simulated(high, target, spec.level, spec.seed)
@@ -44,6 +41,18 @@ def load_paired(spec: DataSpec) -> PairedDataset:
     if not (np.isin(low.pair_ids, high.pair_ids)).any():
         raise DataError(where(spec.low, "no low-quality clip shares a pair id with the high-quality data"))
     return PairedDataset(high, low)
+
+
+def load_high(spec: DataSpec) -> SkeletonDataset:
+    """Only the high-quality side of a DataSpec (what a teacher and E need): no low-quality set is simulated or read."""
+    if spec.is_synthetic:
+        return load_paired(spec).high
+    from partkd.data.loaders import load_dataset
+
+    opts = dict(spec.options)
+    if spec.high_source is not None:
+        opts["quality"] = spec.high_source
+    return load_dataset(spec.source, format=spec.format, layout=spec.high_layout, **opts)
 
 
 def simulation_key(high: SkeletonDataset, target: str | Layout, level: str, seed: int) -> str:
@@ -134,5 +143,5 @@ def model_inputs(ds: SkeletonDataset, meta_or_cfg: dict | TrainConfig) -> np.nda
     return to_array(ds, s["frames"], s["persons"], mode=s["mode"], normalize=s["normalize"])
 
 
-__all__ = ["load_paired", "simulation_key", "simulated", "aligned_to_high", "projected_reference", "input_settings",
+__all__ = ["load_paired", "load_high", "simulation_key", "simulated", "aligned_to_high", "projected_reference", "input_settings",
            "model_inputs"]

@@ -29,7 +29,7 @@ from partkd.checkpoints import (Loaded, load_checkpoint, model_meta, resume_tens
 from partkd.data.dataset import PairedDataset
 from partkd.engine import distributed as D
 from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
-from partkd.engine.data import input_settings, load_paired, model_inputs
+from partkd.engine.data import input_settings, load_high, load_paired, model_inputs
 from partkd.engine.evaluate import amp_enabled, check_compatible, model_logits, resolve_device
 from partkd.errors import CheckpointError, ConfigError, PartKDError, where
 from partkd.io import atomic_write_json, atomic_write_text
@@ -317,8 +317,8 @@ def train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progres
     from partkd.data.transforms import augment, drop_parts_and_joints
 
     device, amp, ctx, out = _setup(cfg, out_dir)
-    data = load_paired(spec)
-    train, test = data.high.by_split("train"), data.high.by_split("test")
+    high = load_high(spec)
+    train, test = high.by_split("train"), high.by_split("test")
     settings = input_settings(cfg, spec)
     x_train, x_test = model_inputs(train, settings), model_inputs(test, settings)
     y_train = torch.as_tensor(train.labels)
@@ -372,7 +372,7 @@ def compute_part_matrix(teacher_path: Path | str, spec: DataSpec, progress: Prog
 
     dev = resolve_device(device)
     teacher = _load_teacher(teacher_path, dev)
-    high = load_paired(spec).high
+    high = load_high(spec)
     train = high.by_split("train")
     check_compatible(teacher, train)
     x = model_inputs(train, teacher.meta)
