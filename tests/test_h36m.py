@@ -240,7 +240,8 @@ def test_bad_options_are_config_errors(tmp_path: Path) -> None:
     from partkd.errors import ConfigError
 
     for opts in ({"quality": "gt"}, {"frame": "body"}, {"window_s": 0}, {"frame_step": 2.5},
-                 {"train_subjects": [1, 9]}):
+                 {"train_subjects": [1, 9]}, {"quality": "projected", "frame": "world"},
+                 {"cameras": ["12345678"]}):
         with pytest.raises(ConfigError):
             load_dataset(root, format="h36m", cache=False, **opts)
 

@@ -294,6 +294,8 @@ def _check_options(opts: dict) -> None:
         raise ConfigError(f"h36m: quality '{opts['quality']}' is not one of {', '.join(QUALITIES)}")
     if opts["frame"] not in FRAMES_3D:
         raise ConfigError(f"h36m: frame '{opts['frame']}' is not one of {', '.join(FRAMES_3D)}")
+    if opts["quality"] == "projected" and opts["frame"] == "world":
+        raise ConfigError("h36m: the projected source is one clip per camera; use frame=camera with it")
     for k in ("window_s", "stride_s"):
         v = opts[k]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
