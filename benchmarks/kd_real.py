@@ -281,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher", type=Path, default=None,
                     help="reuse this finished teacher run folder (e.g. another --work's teacher_s0) instead of training")
     ap.add_argument("--teacher-per-seed", action="store_true", help="train one teacher per seed (default: one, seed 0)")
+    ap.add_argument("--teacher-dropout", default=None, metavar="PART:JOINT",
+                    help="train the teacher(s) with this part / joint dropout (method.md §4), e.g. 0.5:0.1")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--data-root", type=Path, default=DATA_ROOT)
     ap.add_argument("--work", type=Path, default=None,
@@ -306,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     tag = "".join(f"_{k}{v:g}" for k, v, d in (("e", args.epochs or 0, 0), ("a", args.alpha, 1.0), ("t", args.tau, 1.0),
                                                  ("w", args.w, 0.5)) if v != d)
     tag += "" if args.level == "medium" else f"_{args.level}"
+    dropout = {}
+    if args.teacher_dropout:
+        part, _, joint = args.teacher_dropout.partition(":")
+        dropout = {"part_dropout": float(part), "joint_dropout": float(joint or 0.0)}
+        tag += f"_pd{dropout['part_dropout']:g}_jd{dropout['joint_dropout']:g}"
     # finished runs in the work folder are reused, so every setting that changes them is part of its name
     work = args.work or ROOT / "runs" / "bench" / f"{args.dataset}_{args.preset}{tag}"
     save = args.save or RESULTS / args.dataset
@@ -323,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                  "milestones": tuple(max(1, round(m * args.epochs / base.epochs)) for m in base.milestones
                                      if round(m * args.epochs / base.epochs) < args.epochs)}
     cfg0 = train_cfg(args.preset, 0, **extra)
-    teacher_extra = ds.get("teacher", {}) if args.preset == "bench" else {}
+    teacher_extra = {**(ds.get("teacher", {}) if args.preset == "bench" else {}), **dropout}
     planned = [r for r in grid(args.rows, args.ops, args.kl_alpha)
                if args.match is None or any(fnmatch.fnmatchcase(row_key(r), g) for g in args.match)]
     info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
@@ -387,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
             meta = read_meta(tpath)
             metrics.append({"seed": seed, "top1": m["top1"], "top5": m["top5"], "checkpoint": str(tpath),
                             "seconds": round(sum(h["seconds"] for h in meta["history"]), 1),
-                            "val_curve": [h["val_acc"] for h in meta["history"]], "E_raw": meta["E_raw"]})
+                            "val_curve": [h["val_acc"] for h in meta["history"]], "E_raw": meta["E_raw"],
+                            "E_drop": meta.get("E_drop"), "class_names": meta["class_names"]})
             print(f"teacher {setting[:3]} s{seed}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} "
                   f"({time.time() - t0:.0f} s)", flush=True)
         t1, t1sd = mean_std([t["top1"] for t in metrics])
