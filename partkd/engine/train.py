@@ -85,7 +85,8 @@ class RunLog:
         self.epoch, self.steps, self.step = epoch, steps, first_step
         if self.enabled:
             self.bar = tqdm(total=steps, initial=first_step, desc=f"{self.phase} {epoch + 1}/{self.epochs}",
-                            file=sys.stderr, leave=False, mininterval=1.0, dynamic_ncols=True)
+                            file=sys.stderr, leave=False, mininterval=1.0, dynamic_ncols=True,
+                            disable=None)  # None: no bar when stderr is not a terminal (logs, jobs)
         self.write(force=True)
 
     def advance(self, step: int, loss: float) -> None:
