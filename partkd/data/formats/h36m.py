@@ -240,6 +240,8 @@ def _camera(plan: _Plan, subject: int, cam: str) -> Camera:
 
 def _sequence_clips(seq: Sequence, index: int, plan: _Plan) -> list[Clip]:
     """The windows of one recording in the requested quality (several cameras, or one world-frame set)."""
+    if plan.quality != "detections" and seq.mocap is None:
+        return []
     wanted = set(plan.cameras) if plan.cameras is not None else set(CAMERA_IDS)
     if plan.quality == "detections":
         cams = sorted(set(seq.detections) & wanted)
@@ -249,8 +251,6 @@ def _sequence_clips(seq: Sequence, index: int, plan: _Plan) -> list[Clip]:
         cams = sorted(set(plan.cams.get(seq.subject, {}) if plan.cams else {}) & wanted | set(seq.detections))
     lengths = ([_frames(seq.mocap, True)] if seq.mocap is not None else []) + \
               [_frames(p, False) for c, p in sorted(seq.detections.items()) if c in wanted]
-    if plan.quality != "detections" and seq.mocap is None:
-        return []
     if not lengths:
         return []
     total = (min(lengths) + plan.step - 1) // plan.step
