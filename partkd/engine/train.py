@@ -365,7 +365,7 @@ def _load_teacher(teacher_path: Path | str | None, device: torch.device) -> Load
 
 
 def compute_part_matrix(teacher_path: Path | str, spec: DataSpec, progress: ProgressFn | None = None,
-                        device: str = "auto") -> dict[str, list[list[float]]]:
+                        device: str = "auto") -> dict[str, Any]:
     """Part-efficiency matrix of a teacher on its H train clips: raw miss rates (eq. 12), their softmax (eq. 13)
     and the true-class probability drop, stored into the teacher's metadata as E_raw, E and E_drop; on data whose
     carrier parts are known (synthetic) also E_truth, the carrier recovery of each."""

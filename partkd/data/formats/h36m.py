@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -315,7 +316,7 @@ def _check_options(opts: dict) -> None:
         raise ConfigError(f"h36m: subjects {sorted(overlap)} are in both the train and the test split")
 
 
-def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, **opts: object) -> SkeletonDataset:
+def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, **opts: Any) -> SkeletonDataset:
     """Windows of every recording in one quality; split by subject; pair ids link the qualities (method.md §1)."""
     _check_options(opts)
     quality, frame = str(opts["quality"]), str(opts["frame"])
@@ -328,10 +329,10 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, 
     rate = fps / step
     cams_path = path / "cameras.h5"
     needs_cams = quality == "projected" or (quality == "mocap" and frame == "camera")
-    plan = _Plan(quality, frame, step, max(1, round(float(opts["window_s"]) * rate)),  # type: ignore[arg-type]
-                 max(1, round(float(opts["stride_s"]) * rate)),  # type: ignore[arg-type]
-                 None if opts["cameras"] is None else list(opts["cameras"]),  # type: ignore[call-overload]
-                 {**{s: "train" for s in opts["train_subjects"]}, **{s: "test" for s in opts["test_subjects"]}},  # type: ignore[union-attr]
+    plan = _Plan(quality, frame, step, max(1, round(float(opts["window_s"]) * rate)),
+                 max(1, round(float(opts["stride_s"]) * rate)),
+                 None if opts["cameras"] is None else list(opts["cameras"]),
+                 {**{s: "train" for s in opts["train_subjects"]}, **{s: "test" for s in opts["test_subjects"]}},
                  layout, read_cameras(cams_path) if needs_cams and cams_path.is_file() else None, cams_path)
     groups, skipped = gather(((s.name, (i, s)) for i, s in enumerate(seqs)),
                              lambda item: _sequence_clips(item[1], item[0], plan), path, skip_bad, "recordings")
