@@ -51,24 +51,32 @@ def spec_and_cfg(dataset: str, seed: int, part: float, joint: float) -> tuple[An
     return spec, train_cfg("bench", seed, **ds.get("teacher", {}), part_dropout=part, joint_dropout=joint)
 
 
+def draw_e(ax: Any, E: Any, classes: list[str], title: str, vmax: float, class_size: int = 8) -> Any:
+    """An annotated classes × parts heatmap of E on a matplotlib axis (colour scale 0..vmax); returns the image."""
+    import numpy as np
+
+    from partkd.layouts import PARTS
+
+    arr = np.asarray(E, dtype=float)
+    im = ax.imshow(arr, cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(PARTS)), [p.replace("_", " ") for p in PARTS], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=class_size)
+    for i in range(arr.shape[0]):
+        for j in range(arr.shape[1]):
+            ax.text(j, i, f"{arr[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if arr[i, j] < 0.6 * vmax else "black")
+    ax.set_title(title, fontsize=8)
+    return im
+
+
 def heatmap(E: list[list[float]], classes: list[str], title: str, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from partkd.layouts import PARTS
-
-    arr = np.asarray(E)
     fig, ax = plt.subplots(figsize=(4.6, 0.32 * len(classes) + 1.4))
-    im = ax.imshow(arr, cmap="viridis", vmin=0.0, vmax=max(1e-6, float(arr.max())), aspect="auto")
-    ax.set_xticks(range(len(PARTS)), [p.replace("_", " ") for p in PARTS], rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), classes, fontsize=8)
-    for i in range(arr.shape[0]):
-        for j in range(arr.shape[1]):
-            ax.text(j, i, f"{arr[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                    color="white" if arr[i, j] < 0.6 * arr.max() else "black")
-    ax.set_title(title, fontsize=8)
+    im = draw_e(ax, E, classes, title, max(1e-6, float(np.max(E))))
     fig.colorbar(im, ax=ax, fraction=0.05)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

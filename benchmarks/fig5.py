@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e_truth import draw_e  # noqa: E402
 from kd_real import RESULTS, atomic_text, env_info  # noqa: E402
 
 
@@ -74,14 +75,7 @@ def main() -> int:
           "columns = the occluded part; the largest part per class:", ""]
     for ax, item in zip(axes.flat, items):
         arr = np.asarray(item["E"], dtype=float)
-        ax.imshow(arr, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-        ax.set_xticks(range(len(PARTS)), [p.replace("_", " ") for p in PARTS], rotation=30, ha="right", fontsize=8)
-        ax.set_yticks(range(len(item["classes"])), item["classes"], fontsize=7)
-        for i in range(arr.shape[0]):
-            for j in range(arr.shape[1]):
-                ax.text(j, i, f"{arr[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if arr[i, j] < 0.6 else "black")
-        ax.set_title(item["title"], fontsize=8)
+        draw_e(ax, arr, item["classes"], item["title"], vmax=1.0, class_size=7)
         tops = [f"{c} → {PARTS[int(np.argmax(arr[i]))].replace('_', ' ')} ({arr[i].max():.2f})"
                 for i, c in enumerate(item["classes"])]
         md += [f"- **{item['title']}** (`{item['source']}`): " + "; ".join(tops)]

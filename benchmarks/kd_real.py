@@ -143,7 +143,7 @@ def table_md(res: dict[str, Any]) -> str:
              f"Preset `{res['preset']}` ({res['train_config_summary']}"
              + (f"; the teacher with {res['teacher_overrides']}" if res.get("teacher_overrides") else "")
              + f"); KD α = {res['kd_config']['alpha']:g}, τ = {res['kd_config']['tau']:g}, w = {res['kd_config']['w']:g}; device: {res['device']}; date {res['date']}; "
-             f"code {res['code_version']}. Data: {res.get('data_note') or ''}H = {res['high_layout']}, L = "
+             f"code {res['code_version']}. Data: H = {res['high_layout']}, L = "
              + (f"simulated estimator (level {res['level']})" if res.get("low_source", "simulate") == "simulate"
                 else "the dataset's real low-quality source")
              + f"; heterogeneous L layout `{res['low_layout_hetero']}`, homogeneous H: "
@@ -365,6 +365,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- teacher(s): one on H; a second on the homogeneous H when the dataset has its own (h36m: projected)
     data_het = load_paired(spec_het)
+    paired = {"heterogeneous": data_het}
+
+    def paired_for(setting: str) -> Any:
+        """The setting's paired data, loaded once for its teachers and its students' test set."""
+        if setting not in paired:
+            paired[setting] = load_paired(spec_het if setting == "heterogeneous" else spec_hom)
+        return paired[setting]
+
     res["test_clips"] = len(data_het.high.by_split("test"))
     res["train_clips"] = len(data_het.high.by_split("train"))
     res["low_test_clips"] = len(data_het.low.by_split("test"))
@@ -376,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     teachers: dict[tuple[str, int], Path] = {}
     for setting in settings:
         spec_t = spec_het if setting == "heterogeneous" else spec_hom
-        data_t = data_het if setting == "heterogeneous" else load_paired(spec_hom)
+        data_t = paired_for(setting)
         metrics = []
         for seed in teacher_seeds:
             tdir = (args.teacher if setting == "heterogeneous" and args.teacher else
@@ -408,7 +416,6 @@ def main(argv: list[str] | None = None) -> int:
         return teachers.get((key, seed), teachers[(key, teacher_seeds[0])])
 
     # ---- students: seed-major so a cut-off run has every row at seed 0 first
-    test_low = {"heterogeneous": data_het.low.by_split("test")}
     for seed in args.seeds:
         for r in planned:
             name = f"{row_key(r)}_s{seed}"
@@ -417,8 +424,6 @@ def main(argv: list[str] | None = None) -> int:
                 # L is the same in both settings and no-KD never sees H: the heterogeneous run is this run
                 rdir = work / "students" / f"{row_key({**r, 'setting': 'heterogeneous'})}_s{seed}"
             spec = spec_het if r["setting"] == "heterogeneous" else spec_hom
-            if r["setting"] not in test_low:
-                test_low[r["setting"]] = load_paired(spec).low.by_split("test")
             scfg = StudentConfig(kd=r["kd"], alpha=r.get("alpha", args.alpha), tau=args.tau, w=args.w, op=r["op"],
                                  paired_fraction=r["paired_fraction"],
                                  use_solitary=r["solitary"] or r["paired_fraction"] == 1.0)
@@ -429,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                 train_student(train_cfg(args.preset, seed, **extra), scfg,
                               teacher_for(r["setting"], seed), spec, rdir, resume=True)
             st = load_checkpoint(rdir / "model.safetensors")
-            m = evaluate(st, test_low[r["setting"]], op=r["op"], seed=0)
+            m = evaluate(st, paired_for(r["setting"]).low.by_split("test"), op=r["op"], seed=0)
             meta = read_meta(rdir / "model.safetensors")
             per_run[name] = {"row": row_key(r), "seed": seed, "top1": m["top1"], "top5": m["top5"],
                              "checkpoint": str(rdir / "model.safetensors"),

@@ -247,9 +247,18 @@ def real_low_format(source: str, fmt: str | None) -> str | None:
     return name if spec is not None and spec.real_low is not None else None
 
 
+def _real(data: tuple[tuple[str, Any], ...]) -> bool:
+    return dict(data).get("low", "simulate") != "simulate"
+
+
 def is_real_low(sel: Selection) -> bool:
     """True when the selected low-quality data is real (not simulated from the high-quality clips)."""
-    return dict(sel.data).get("low", "simulate") != "simulate"
+    return _real(sel.data)
+
+
+def _level_key(data: tuple[tuple[str, Any], ...], level: str) -> str:
+    """The estimator level as a cache key of the low-quality set: "real" for real data, which ignores it."""
+    return "real" if _real(data) else level
 
 
 def _checkpoint_picker(role: str, rows: list[dict]) -> str | None:
@@ -305,7 +314,7 @@ def _estimated(data: tuple[tuple[str, Any], ...], level: str, seed: int) -> Any:
     from partkd.engine.data import aligned_to_high, simulated
 
     pair = _paired(data)
-    if dict(data).get("low", "simulate") != "simulate":
+    if _real(data):
         return aligned_to_high(pair.high, pair.low)
     return simulated(pair.high, pair.low.layout, level, seed)
 
@@ -313,7 +322,7 @@ def _estimated(data: tuple[tuple[str, Any], ...], level: str, seed: int) -> Any:
 def estimated_dataset(sel: Selection, occ: Occlusion) -> Any:
     """Low-quality clips indexed like the high-quality ones: the real low-quality source when the data has one
     (an all-missing clip where it lacks one), else the pose-estimator simulation at the chosen level and seed."""
-    return _estimated(sel.data, "real" if is_real_low(sel) else occ.level, occ.seed)
+    return _estimated(sel.data, _level_key(sel.data, occ.level), occ.seed)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Projecting the motion capture…")
@@ -357,7 +366,7 @@ def _predict_all(path: str, mtime: float, data: tuple[tuple[str, Any], ...], occ
     if loaded.role == "teacher":
         ds = _paired(data).high
     else:
-        est = _estimated(data, "real" if dict(data).get("low", "simulate") != "simulate" else o.level, o.seed)
+        est = _estimated(data, _level_key(data, o.level), o.seed)
         clips = [occlude(c, est.layout, o.op, mode=o.mode, parts=list(o.parts) or None, seed=clip_seed(o.seed, i))
                  for i, c in enumerate(est.clips)]
         ds = SkeletonDataset(clips, est.labels, est.class_names, est.split, est.layout, est.names, est.pair_ids,
@@ -462,7 +471,7 @@ def spec_summary(data: tuple[tuple[str, Any], ...]) -> str:
         high = f"synthetic actions: {d['num_classes']} classes × {d['clips_per_class']} clips (seed {d['seed']})"
     else:
         high = f"{d['source']} ({d.get('format') or 'auto-detected format'})"
-    if d.get("low", "simulate") != "simulate":
+    if _real(data):
         return f"{high}; high quality: {d.get('high_source') or 'default'}; low quality: the dataset's real one"
     return f"{high}; low quality: {d['low_layout']} simulated at '{d['level']}'"
 

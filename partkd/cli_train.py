@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from partkd.engine.config import (EFFICIENCY_SOURCES, KD_METHODS, OCCLUSION_MODES, PRECISIONS, TRAIN_PRESETS, DataSpec, StudentConfig,
-                                  data_spec_from_dict, train_preset)
+from partkd.engine.config import (EFFICIENCY_SOURCES, KD_METHODS, OCCLUSION_MODES, PRECISIONS, TRAIN_PRESETS, DataSpec,
+                                  StudentConfig, data_spec_from_dict, train_preset)
 
 CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
 
@@ -78,13 +78,13 @@ def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
     return data_spec_from_dict(d, "data")
 
 
-
 def _train_cfg(args: argparse.Namespace) -> Any:
     return train_preset(args.preset, arch=args.arch, model=args.model, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, frames=args.frames, persons=args.persons,
                         device=args.device, precision=args.precision, seed=args.seed,
                         augment=False if args.no_augment else None,
-                        part_dropout=getattr(args, "part_dropout", None), joint_dropout=getattr(args, "joint_dropout", None))
+                        part_dropout=getattr(args, "part_dropout", None),
+                        joint_dropout=getattr(args, "joint_dropout", None))
 
 
 def _cancellable(fn: Any) -> Any:

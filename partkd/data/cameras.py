@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from partkd.data.formats.common import one_line
 from partkd.errors import DataError, where
 
 
@@ -80,8 +81,7 @@ def read_cameras(path: Path) -> dict[int, dict[str, Camera]]:
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - h5py raises OSError, KeyError, ValueError, TypeError on damaged files
-        raise DataError(where(path, f"not a readable cameras file ({type(e).__name__}: {' '.join(str(e).split())})")) \
-            from None
+        raise DataError(where(path, f"not a readable cameras file ({type(e).__name__}: {one_line(e)})")) from None
     return out
 
 

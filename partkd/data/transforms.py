@@ -9,7 +9,7 @@ import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
 from partkd.errors import ConfigError, where
-from partkd.layouts import Layout
+from partkd.layouts import PARTS, Layout
 
 FRAME_MODES = ("pad", "resample")
 
@@ -158,7 +158,7 @@ def drop_parts_and_joints(batch: np.ndarray, layout: Layout, part_p: float, join
     keep = np.ones((n, m, t, v), dtype=bool)
     if part_p > 0:
         hit = rng.random(n) < part_p
-        part = rng.integers(0, len(set(layout.parts)), n)
+        part = rng.integers(0, len(PARTS), n)
         keep &= ~(hit[:, None] & (np.asarray(layout.parts)[None, :] == part[:, None]))[:, None, None, :]
     if joint_p > 0:
         keep &= rng.random((n, m, t, v)) >= joint_p

@@ -143,5 +143,5 @@ def model_inputs(ds: SkeletonDataset, meta_or_cfg: dict | TrainConfig) -> np.nda
     return to_array(ds, s["frames"], s["persons"], mode=s["mode"], normalize=s["normalize"])
 
 
-__all__ = ["load_paired", "load_high", "simulation_key", "simulated", "aligned_to_high", "projected_reference", "input_settings",
-           "model_inputs"]
+__all__ = ["load_paired", "load_high", "simulation_key", "simulated", "aligned_to_high", "projected_reference",
+           "input_settings", "model_inputs"]

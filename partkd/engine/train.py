@@ -491,7 +491,8 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
     teacher = _load_teacher(teacher_path, device) if scfg.kd != "none" else None
     if teacher is not None:
         _student_checks(scfg, teacher, train, settings["persons"])
-        if scfg.kd == "pmsc" and ("E" not in teacher.meta or "E_drop" not in teacher.meta and scfg.efficiency == "drop"):
+        needs = "E_drop" if scfg.efficiency == "drop" else "E"
+        if scfg.kd == "pmsc" and needs not in teacher.meta:
             if ctx.active:
                 raise ConfigError(where(teacher.path, "has no part matrix E; run `partkd part-matrix` first"))
             compute_part_matrix(teacher.path, spec, device=str(device))
