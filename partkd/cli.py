@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         # The reader (e.g. `| head`) went away: stop quietly instead of printing a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        if "torch.distributed" in sys.modules:  # only a training command under torchrun joins a process group
+            from partkd.engine.distributed import shutdown
+
+            shutdown()
 
 
 if __name__ == "__main__":

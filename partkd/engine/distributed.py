@@ -96,9 +96,10 @@ def barrier(ctx: DistContext) -> None:
         dist.barrier()
 
 
-def shutdown(ctx: DistContext) -> None:
-    """Leave the process group."""
-    if ctx.active and dist.is_initialized():
+def shutdown() -> None:
+    """Leave the process group, when this process joined one (at the end of a command: a gloo group still alive at
+    interpreter exit can abort the process with "terminate called without an active exception")."""
+    if dist.is_initialized():
         dist.destroy_process_group()
 
 
