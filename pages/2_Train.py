@@ -10,7 +10,7 @@ import streamlit as st
 
 from partkd import app_state, viz
 from partkd.engine import jobs
-from partkd.engine.config import KD_METHODS, OCCLUSION_MODES, TRAIN_PRESETS
+from partkd.engine.config import KD_METHODS, OCCLUSION_MODES, TRAIN_PRESETS, StudentConfig
 from partkd.errors import JobError, PartKDError, where
 
 st.set_page_config(page_title="Train · partkd", page_icon="🏋️", layout="wide")
@@ -61,7 +61,8 @@ def _student_argv() -> list[str]:
     kd = c2.selectbox("KD method", list(KD_METHODS), index=list(KD_METHODS).index("pmsc"), key="t_kd")
     c = st.columns(6)
     alpha = c[0].number_input("α (KD weight)", 0.0, 100.0, 1.0, 0.1, key="t_alpha")
-    tau = c[1].number_input("τ (temperature)", 0.01, 10.0, 1.0, 0.05, key="t_tau")
+    tau = c[1].number_input("τ (temperature)", 0.01, 10.0, StudentConfig.tau, 0.05, key="t_tau",
+                            help="PMSC temperature of C(i, j); 0.1 measured better than the paper's 1 on real data")
     w = c[2].number_input("w (positives)", 0.0, 10.0, 0.5, 0.05, key="t_w")
     op = c[3].slider("OP", 0.0, 0.9, 0.0, 0.05, key="t_op")
     occ = c[4].selectbox("Occlusion", list(OCCLUSION_MODES), key="t_occ")

@@ -211,6 +211,13 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
                       placeholder="/data/penn_action, /data/h36m or file.npz")
         fmt = widget(st.sidebar.selectbox, "Format", "data_format", "auto-detect", options=format_choices())
         fields.update(source=path.strip() or "(no path given)", format=None if fmt == "auto-detect" else fmt)
+        layout = widget(st.sidebar.text_input, "High-quality layout (optional)", "high_layout", "",
+                        placeholder="built-in name or layout.json",
+                        help="The layout of these files when they neither embed one nor have a built-in joint "
+                             "count; a layout file may alias joints and declare up / units "
+                             "(docs/bring_your_own_data.md).")
+        if layout.strip():
+            fields["high_layout"] = layout.strip()
         if real_low_format(fields["source"], fields["format"]):
             low = widget(st.sidebar.radio, "Low quality", "low_source", "real", options=["real", "simulate"],
                          horizontal=True, help="real: the dataset's own pose-detector output (Human3.6M: "
@@ -225,6 +232,16 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
                 fields["high_source"] = high_src
             if low == "real":
                 return tuple(sorted(fields.items()))
+        elif widget(st.sidebar.radio, "Low quality", "low_kind", "simulate", options=["simulate", "file"],
+                    horizontal=True, help="simulate: the estimator simulation of the high-quality data; file: "
+                                          "your own low-quality data, paired by pair id.") == "file":
+            low_path = widget(st.sidebar.text_input, "Low-quality path", "low_path", "", placeholder="low.npz")
+            low_layout = widget(st.sidebar.text_input, "Low-quality layout (optional)", "low_file_layout", "",
+                                placeholder="built-in name or layout.json")
+            fields["low"] = low_path.strip() or "(no low-quality path given)"
+            if low_layout.strip():
+                fields["low_layout"] = low_layout.strip()
+            return tuple(sorted(fields.items()))
     fields["level"] = widget(st.sidebar.selectbox, "Low quality: estimator simulation", "data_level", "medium",
                              options=list(ESTIMATOR_LEVELS), help="How the dataset's low-quality half is simulated "
                                                                   "(used for evaluation and training).")
@@ -471,9 +488,11 @@ def spec_summary(data: tuple[tuple[str, Any], ...]) -> str:
         high = f"synthetic actions: {d['num_classes']} classes × {d['clips_per_class']} clips (seed {d['seed']})"
     else:
         high = f"{d['source']} ({d.get('format') or 'auto-detected format'})"
+    if d.get("low") not in (None, "simulate", "real"):
+        return f"{high}; low quality: {d['low']}" + (f" ({d['low_layout']})" if d.get("low_layout") else "")
     if _real(data):
         return f"{high}; high quality: {d.get('high_source') or 'default'}; low quality: the dataset's real one"
-    return f"{high}; low quality: {d['low_layout']} simulated at '{d['level']}'"
+    return f"{high}; low quality: {d.get('low_layout') or 'coco17'} simulated at '{d['level']}'"
 
 
 def detection_error(low: np.ndarray, reference: np.ndarray) -> float:

@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from partkd.errors import PartKDError
+from partkd.errors import ConfigError, PartKDError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,11 +20,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def set_threads(n: int | None) -> None:
+    """--threads N: torch's CPU thread count for this process (left alone when None)."""
+    if n is None:
+        return
+    if n < 1:
+        raise ConfigError(f"--threads must be at least 1, got {n}")
+    import torch
+
+    torch.set_num_threads(n)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; project errors become one line on stderr and exit status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        set_threads(getattr(args, "threads", None))
         return int(args.func(args) or 0)
     except PartKDError as e:
         print(f"partkd: error: {e}", file=sys.stderr)

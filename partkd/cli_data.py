@@ -6,10 +6,13 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
-from partkd.errors import ConfigError
+from partkd.errors import ConfigError, FlagHintError
 
 FORMAT_NAMES = "penn_action, nw_ucla, h36m, ntu, pyskl, kinetics, npz, synthetic"
+#: The temporal kernel of the default ST-GCN blocks: a shorter clip gives one convolution less than one window.
+MIN_FRAMES = 9
 MAX_CLASS_NAMES = 8
 
 
@@ -31,7 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     inspect = dsub.add_parser("inspect", help="load a dataset and print its summary")
     inspect.add_argument("path", help="file or folder ('synthetic', 'synthetic:low' for generated data)")
     inspect.add_argument("--format", default=None, help=f"one of {FORMAT_NAMES} (default: detected)")
-    inspect.add_argument("--layout", default=None, help="built-in layout name or a .json/.toml layout file")
+    inspect.add_argument("--layout", "--high-layout", dest="layout", default=None,
+                         help="built-in layout name or a .json/.toml layout file")
+    inspect.add_argument("--low", default=None, metavar="PATH",
+                         help="a low-quality file or folder: also report how its clips pair with PATH's by pair id")
+    inspect.add_argument("--low-format", default=None, help="format of --low (default: detected)")
+    inspect.add_argument("--low-layout", default=None, help="layout of --low (built-in name or layout file)")
+    inspect.add_argument("--min-frames", type=int, default=MIN_FRAMES, metavar="N",
+                         help=f"warn about clips shorter than N frames (default {MIN_FRAMES}: one temporal "
+                              "convolution of the default model)")
     inspect.add_argument("--skip-bad", action="store_true", help="skip unreadable clips with a warning")
     inspect.add_argument("--no-cache", action="store_true", help="parse again instead of using the cache")
     inspect.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
@@ -98,6 +109,7 @@ def format_summary(s: dict) -> str:
 
 def run_inspect(args: argparse.Namespace) -> int:
     """Load a dataset and print clip count, classes, frame statistics, joints, layout and split sizes."""
+    from partkd.data.dataset import pairing_summary
     from partkd.data.loaders import load_dataset
 
     options = parse_options(args.option)
@@ -105,9 +117,69 @@ def run_inspect(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         ds = load_dataset(args.path, format=args.format, layout=args.layout, skip_bad=args.skip_bad,
                           cache=not args.no_cache, **options)
+        low = None
+        if args.low is not None:
+            try:
+                low = load_dataset(args.low, format=args.low_format, layout=args.low_layout, skip_bad=args.skip_bad,
+                                   cache=not args.no_cache)
+            except FlagHintError as e:
+                raise e.for_low() from None
     for w in caught:
         print(f"partkd: warning: {w.message}", file=sys.stderr)
     summary = {"source": ds.meta.get("source", args.path), "format": ds.meta.get("format"), **ds.summary(),
                **{k: ds.meta[k] for k in WINDOW_KEYS if k in ds.meta}}
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    warn = short_clip_warnings(ds, args.min_frames, "")
+    if low is not None:
+        summary["low"] = {"source": low.meta.get("source", args.low), "format": low.meta.get("format"),
+                          **low.summary(), "pairing": pairing_summary(ds, low)}
+        warn += short_clip_warnings(low, args.min_frames, "low-quality ") + pairing_warnings(summary["low"]["pairing"])
+    if args.json:
+        print(json.dumps({**summary, "warnings": warn}, indent=2))
+    else:
+        print(format_summary(summary))
+        if low is not None:
+            print(format_low(summary["low"]))
+    for line in warn:
+        print(f"partkd: warning: {line}", file=sys.stderr)
     return 0
+
+
+def short_clip_warnings(ds: Any, min_frames: int, what: str) -> list[str]:
+    """One warning when clips are shorter than `min_frames` (a 1-frame clip holds no motion)."""
+    lengths = [c.shape[1] for c in ds.clips]
+    short = [n for n, t in zip(ds.names, lengths) if t < min_frames]
+    if not short:
+        return []
+    return [f"{len(short)} {what}clip(s) have fewer than {min_frames} frames (shortest {min(lengths)}), e.g. "
+            f"{', '.join(short[:3])}: the model sees almost no motion in them"]
+
+
+def pairing_warnings(p: dict) -> list[str]:
+    """Warnings about a pairing that would train badly: nothing matched, labels or splits that disagree."""
+    out = []
+    if not p["class_names_equal"]:
+        out.append("the two files have different class names: a student needs the same classes on both sides")
+    if p["low_matched"] == 0:
+        out.append("no low-quality clip shares a pair id with the high-quality data: every one is solitary "
+                   "(PMSC needs pairs)")
+    if p["label_mismatch"]:
+        out.append(f"{p['label_mismatch']} matched pair(s) have different class labels")
+    if p["split_mismatch"]:
+        out.append(f"{p['split_mismatch']} matched pair(s) are in different splits")
+    if p["duplicate_high_ids"]:
+        out.append(f"{p['duplicate_high_ids']} high-quality clip(s) repeat a pair id (only the first is paired)")
+    return out
+
+
+def format_low(s: dict) -> str:
+    """The low-quality file's summary lines and how it pairs with the high-quality one."""
+    p = s["pairing"]
+    return "\n".join([
+        "",
+        f"low:     {s['source']} ({s['format']}, {s['clips']} clips, {s['joints']} joints, layout {s['layout']}, "
+        f"{s['dims']}D)",
+        f"pairs:   {p['low_matched']} of {p['low_clips']} low-quality clips share a pair id with the high-quality "
+        f"data ({p['high_matched']} of {p['high_clips']} high-quality clips matched)",
+        f"solitary: {p['low_solitary']} low-quality clips without a high-quality pair; {p['high_without_low']} "
+        "high-quality clips without a low-quality one",
+    ])

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from partkd.errors import PartKDError, where
@@ -52,3 +55,17 @@ def atomic_write_text(path: Path | str, text: str) -> None:
 def atomic_write_json(path: Path | str, obj: object) -> None:
     """Atomic write of an object as indented JSON."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+@contextmanager
+def removed_on_failure(folder: Path | str) -> Iterator[None]:
+    """Run a block that fills `folder`; when it fails, remove the folder if the block created it and no checkpoint
+    (*.safetensors, kept for --resume) was written into it."""
+    path = Path(folder)
+    existed = path.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and path.is_dir() and not any(path.glob("*.safetensors")):
+            shutil.rmtree(path, ignore_errors=True)
+        raise

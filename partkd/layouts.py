@@ -11,11 +11,18 @@ import numpy as np
 from partkd.errors import LayoutError, where
 
 PARTS: tuple[str, ...] = ("head", "left_arm", "right_arm", "left_leg", "right_leg")
+#: Axis a 3D layout's data points up along (a sign for a downward axis); partkd works y-up (data/axes.py).
+UP_AXES: tuple[str, ...] = ("y", "z", "x", "-y", "-z", "-x")
+#: Length units a 3D layout's data may be in, as metres per unit; partkd works in metres.
+UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 
 
 @dataclass(frozen=True)
 class Layout:
-    """A skeleton: joints, bones as (child, parent) pairs, centre joint, part of each joint, 2D or 3D."""
+    """A skeleton: joints, bones as (child, parent) pairs, centre joint, part of each joint, 2D or 3D.
+
+    `aliases` map a joint to the canonical name the estimator simulation matches by (e.g. LSHO -> left_shoulder);
+    `up` and `units` say how a 3D file's coordinates are given (None: already y-up and in metres, or unknown)."""
 
     name: str
     joints: tuple[str, ...]
@@ -24,6 +31,9 @@ class Layout:
     parts: tuple[int, ...]
     dims: int
     description: str = ""
+    aliases: tuple[tuple[str, str], ...] = ()
+    up: str | None = None
+    units: str | None = None
     _cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -37,6 +47,12 @@ class Layout:
     def channels(self) -> int:
         """Coordinate channels C: 3 for both 3D (x, y, z) and 2D (x, y, confidence)."""
         return 3
+
+    def canonical_index(self) -> dict[str, int]:
+        """Joint index by name, for name matching: every joint's own name and its alias (method.md §7)."""
+        index = {n: i for i, n in enumerate(self.joints)}
+        index.update({a: index[j] for j, a in self.aliases})
+        return index
 
     def part_joints(self, part: int | str) -> np.ndarray:
         """Indices of the joints belonging to a part (by index or name)."""
@@ -78,6 +94,9 @@ class Layout:
             "center": self.center,
             "parts": {p: [int(j) for j in self.part_joints(i)] for i, p in enumerate(PARTS)},
             "description": self.description,
+            **({"aliases": dict(self.aliases)} if self.aliases else {}),
+            **({"up": self.up} if self.up is not None else {}),
+            **({"units": self.units} if self.units is not None else {}),
         }
 
 
@@ -108,6 +127,7 @@ def validate(layout: Layout, source: object | None = None) -> None:
     empty = [p for i, p in enumerate(PARTS) if i not in set(layout.parts)]
     if empty:
         raise LayoutError(where(src, f"empty parts: {', '.join(empty)}"))
+    _validate_extras(layout, src)
     reach = np.zeros(v, dtype=bool)
     adj = np.zeros((v, v), dtype=bool)
     for a, b in layout.edges:
@@ -120,6 +140,26 @@ def validate(layout: Layout, source: object | None = None) -> None:
     if not reach.all():
         missing = [layout.joints[j] for j in np.flatnonzero(~reach)]
         raise LayoutError(where(src, f"graph is not connected: {', '.join(missing)} unreachable"))
+
+
+def _validate_extras(layout: Layout, src: object) -> None:
+    """Aliases name existing joints and give distinct canonical names; up / units are known and only for 3D."""
+    joints = set(layout.joints)
+    for j, a in layout.aliases:
+        if j not in joints:
+            raise LayoutError(where(src, f"alias of unknown joint {j!r}"))
+        if not (isinstance(a, str) and a.strip() and a.isprintable()):
+            raise LayoutError(where(src, f"alias of {j!r} must be a non-blank name, got {a!r}"))
+    names = [dict(layout.aliases).get(j, j) for j in layout.joints]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise LayoutError(where(src, f"several joints are named or aliased {', '.join(dup)}"))
+    if layout.up is not None and layout.up not in UP_AXES:
+        raise LayoutError(where(src, f"up must be one of {', '.join(UP_AXES)}, got {layout.up!r}"))
+    if layout.units is not None and layout.units not in UNITS:
+        raise LayoutError(where(src, f"units must be one of {', '.join(UNITS)}, got {layout.units!r}"))
+    if layout.dims == 2 and (layout.up, layout.units) != (None, None):
+        raise LayoutError(where(src, "up and units describe 3D coordinates; a 2D layout is in image pixels"))
 
 
 def _build(name: str, dims: int, joints: list[str], edges: list[tuple[int, int]], center: int,
@@ -256,10 +296,16 @@ def layout_from_dict(d: dict, source: object = "layout") -> Layout:
                 if part_of[k] >= 0:
                     raise LayoutError(where(source, f"joint '{joints[k]}' is in more than one part"))
                 part_of[k] = PARTS.index(p)
+        aliases = d.get("aliases", {})
+        if not isinstance(aliases, dict):
+            raise LayoutError(where(source, "'aliases' must map joint names to canonical names"))
         layout = Layout.__new__(Layout)
         fields = dict(name=str(d.get("name", Path(str(source)).stem)), joints=tuple(joints),
                       edges=tuple(edges), center=idx(d.get("center", 0)), parts=tuple(part_of),
-                      dims=int(d.get("dims", 2)), description=str(d.get("description", "")), _cache={})
+                      dims=int(d.get("dims", 2)), description=str(d.get("description", "")),
+                      aliases=tuple((str(j), a) for j, a in aliases.items()),
+                      up=None if d.get("up") is None else str(d["up"]),
+                      units=None if d.get("units") is None else str(d["units"]), _cache={})
         for k, val in fields.items():
             object.__setattr__(layout, k, val)
     except LayoutError:

@@ -146,6 +146,30 @@ def validate_clip(clip: np.ndarray, layout: Layout, source: str) -> None:
         raise DataError(where(source, "NaN or infinite coordinates"))
 
 
+def pairing_summary(high: SkeletonDataset, low: SkeletonDataset) -> dict:
+    """How a low-quality set pairs with a high-quality one by pair id: matches, solitary clips, and pairs whose
+    label or split disagree (for `data inspect --low` and the app)."""
+    h_index: dict[int, int] = {}
+    duplicates = 0
+    for i, p in enumerate(high.pair_ids):
+        if p != NO_PAIR:
+            duplicates += int(p) in h_index
+            h_index.setdefault(int(p), i)
+    matched = [(h_index[int(p)], j) for j, p in enumerate(low.pair_ids) if p != NO_PAIR and int(p) in h_index]
+    hn, ln = list(high.class_names), list(low.class_names)
+    return {
+        "low_clips": len(low), "high_clips": len(high),
+        "low_matched": len(matched),
+        "high_matched": len({i for i, _ in matched}),
+        "low_solitary": len(low) - len(matched),
+        "high_without_low": len(high) - len({i for i, _ in matched}),
+        "label_mismatch": sum(hn[high.labels[i]] != ln[low.labels[j]] for i, j in matched),
+        "split_mismatch": sum(high.split[i] != low.split[j] for i, j in matched),
+        "duplicate_high_ids": duplicates,
+        "class_names_equal": hn == ln,
+    }
+
+
 @dataclass
 class PairedDataset:
     """High-quality and low-quality views of the same actions, linked by pair_ids (method.md §1)."""

@@ -118,7 +118,7 @@ _FACE_ANCHORS = ("head", "shoulder_mid", "left_shoulder", "right_shoulder")
 
 def _mix_row(name: str, source: Layout) -> np.ndarray | None:
     """Weights (Vs,) over source joints for one target joint name, or None when unresolvable."""
-    index = {j: i for i, j in enumerate(source.joints)}
+    index = source.canonical_index()
     for alt in (((name, 1.0),),) + JOINT_SOURCES.get(name, ()):
         if all(j in index for j, _ in alt):
             row = np.zeros(source.num_joints)
@@ -137,6 +137,25 @@ class JointMap:
     is_face: np.ndarray
 
 
+def accepted_sources(name: str) -> str:
+    """What a source layout may offer for target joint `name`: the name itself or one of its mixes."""
+    alts = [" + ".join(j for j, _ in alt) for alt in JOINT_SOURCES.get(name, ())]
+    return name + (f" (or {' or '.join(alts)})" if alts else "")
+
+
+def unmapped_message(source: Layout, target: Layout, missing: list[str]) -> str:
+    """The error naming every canonical joint the source lacks and the layout-file line that adds it."""
+    face = [n for n in missing if n in _FACE_ANCHORS and n not in target.joints]
+    own = [n for n in missing if n not in face]
+    need = ", ".join(accepted_sources(n) for n in own)
+    if face:
+        need += ("; " if need else "") + "for the face points: " + ", ".join(accepted_sources(n) for n in face)
+    example = next(iter(own + face))
+    return (f"cannot map '{source.name}' to '{target.name}': joints are matched by name and no joint of "
+            f"'{source.name}' is named or aliased {need}. Add them to its layout file as "
+            f'"aliases": {{"<your joint>": "{example}", ...}} (docs/data_formats.md, joint matching)')
+
+
 def joint_map(source: Layout, target: Layout) -> JointMap:
     """Resolve every target joint by name through JOINT_SOURCES, then FACE_POINTS; LayoutError if not."""
     rows, face, is_face, missing = [], [], [], []
@@ -149,11 +168,10 @@ def joint_map(source: Layout, target: Layout) -> JointMap:
         face.append(FACE_POINTS.get(name, (0.0, 0.0)) if fp else (0.0, 0.0))
         is_face.append(fp)
     anchor_rows = [_mix_row(a, source) for a in _FACE_ANCHORS]
-    if any(is_face) and any(r is None for r in anchor_rows):
-        missing.append("face points (need head and shoulders)")
+    if any(is_face):
+        missing += [a for a, r in zip(_FACE_ANCHORS, anchor_rows) if r is None and a not in missing]
     if missing:
-        raise LayoutError(where("simulate_estimator", f"cannot map '{source.name}' to '{target.name}': "
-                                                      f"no source for {', '.join(missing)}"))
+        raise LayoutError(where("simulate_estimator", unmapped_message(source, target, missing)))
     anchors = np.stack([r if r is not None else np.zeros(source.num_joints) for r in anchor_rows])
     return JointMap(np.stack(rows), anchors, np.asarray(face), np.asarray(is_face))
 

@@ -9,10 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 from partkd import __version__
+from partkd.data.axes import to_partkd_axes
 from partkd.data.dataset import SkeletonDataset
 from partkd.data.formats import h36m, kinetics, npz, ntu, nw_ucla, penn_action, pyskl, synthetic
 from partkd.data.formats.common import FormatLoader, list_bad
-from partkd.errors import ConfigError, DataError, PartKDError, where
+from partkd.errors import ConfigError, DataError, FlagHintError, PartKDError, where
 from partkd.layouts import Layout, get_layout
 
 FORMATS: dict[str, FormatLoader] = {f.name: f for f in (
@@ -54,8 +55,8 @@ def detect_format(path: str | Path) -> str:
             return json_format(p)
         if suffix in SUFFIX_FORMATS:
             return SUFFIX_FORMATS[suffix]
-        raise DataError(where(p, f"cannot detect the format of a '{suffix}' file; pass --format "
-                                 f"({', '.join(FORMATS)})"))
+        raise FlagHintError(p, f"cannot detect the format of a '{suffix}' file; pass {{flag}} ({', '.join(FORMATS)})",
+                            "--format")
     if (p / "labels").is_dir():
         return "penn_action"
     if (p / "all_sqe").is_dir():
@@ -69,7 +70,7 @@ def detect_format(path: str | Path) -> str:
             suffix = counts.most_common(1)[0][0]
             return json_format(next(f for f in found if f.suffix.lower() == suffix)) if suffix == ".json" \
                 else SUFFIX_FORMATS[suffix]
-    raise DataError(where(p, f"cannot detect the format of this folder; pass --format ({', '.join(FORMATS)})"))
+    raise FlagHintError(p, f"cannot detect the format of this folder; pass {{flag}} ({', '.join(FORMATS)})", "--format")
 
 
 def cache_key(name: str, source: str, files: list[Path], layout: Layout | None, skip_bad: bool,
@@ -129,7 +130,7 @@ def load_dataset(path: str | Path, format: str | None = None, layout: str | Path
                 warnings.warn(where(p, f"skipped {len(ds.meta['skipped'])} bad items (cached): "
                                        f"{list_bad(ds.meta['skipped'])}"), stacklevel=2)
             return ds
-    ds = spec.parse(p, files, lay, skip_bad, **opts)
+    ds = to_partkd_axes(spec.parse(p, files, lay, skip_bad, **opts))
     ds.meta = {**ds.meta, "source": str(p), "format": name, "options": opts}
     if entry is not None:
         write_cache(ds, entry, "dataset")

@@ -16,6 +16,8 @@ OCCLUSION_MODES: tuple[str, ...] = ("joint", "sequence", "part")
 PRECISIONS: tuple[str, ...] = ("bf16", "fp32")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 FRAME_MODES: tuple[str, ...] = ("pad", "resample")
+#: The layout of simulated low-quality data when none is named: what most pose estimators output.
+DEFAULT_LOW_LAYOUT = "coco17"
 
 T = TypeVar("T")
 
@@ -24,9 +26,10 @@ T = TypeVar("T")
 class DataSpec:
     """Where the paired data comes from: the synthetic generator or a dataset path, and how L is made.
 
-    `low` is "simulate" (pose-estimator simulation of H into `low_layout`; "same" keeps H's layout, the
-    homogeneous case), "real" (the real low-quality source a format carries itself, e.g. Human3.6M's detections)
-    or a path to a real low-quality dataset whose pair ids link it to H. `high_source` picks the high-quality source
+    `low` is "simulate" (pose-estimator simulation of H into `low_layout`, default coco17; "same" keeps H's layout,
+    the homogeneous case), "real" (the real low-quality source a format carries itself, e.g. Human3.6M's detections)
+    or a path to a real low-quality dataset whose pair ids link it to H (`low_layout`: that file's layout, when
+    it neither embeds one nor has a built-in joint count). `high_layout` is the layout of the `source` files. `high_source` picks the high-quality source
     of such a format (h36m: mocap | projected); `options` are the format's loader options (e.g. window_s).
     `frames` and `persons` override the training preset's input shape when set.
     """
@@ -36,7 +39,7 @@ class DataSpec:
     high_layout: str | None = None
     low: str = "simulate"
     low_format: str | None = None
-    low_layout: str = "coco17"
+    low_layout: str | None = None
     level: str = "medium"
     seed: int = 0
     num_classes: int = 10
@@ -61,6 +64,11 @@ class DataSpec:
     @property
     def is_synthetic(self) -> bool:
         return self.source == "synthetic"
+
+    @property
+    def simulated_layout(self) -> str:
+        """The layout L is simulated into: `low_layout`, coco17 when unset."""
+        return self.low_layout or DEFAULT_LOW_LAYOUT
 
 
 @dataclass
@@ -93,6 +101,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
+        if any(m < 1 for m in self.milestones):
+            raise ConfigError(where("train.milestones", f"epochs must be >= 1, got {list(self.milestones)}"))
         _check_choice("train.device", self.device, DEVICES)
         _check_choice("train.precision", self.precision, PRECISIONS)
         _check_choice("train.frame_mode", self.frame_mode, FRAME_MODES)
@@ -126,11 +136,28 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_preset(name: str, **overrides: Any) -> TrainConfig:
-    """A TrainConfig from a named preset (paper | cpu | smoke) with field overrides (None values ignored)."""
+def scaled_milestones(milestones: tuple[int, ...], epochs: int, new_epochs: int) -> tuple[int, ...]:
+    """A step schedule stretched to `new_epochs`: each milestone at the same fraction of the run (rounded half up),
+    dropped when it no longer falls inside it."""
+    scaled = {int(m * new_epochs / epochs + 0.5) for m in milestones}
+    return tuple(sorted(m for m in scaled if 1 <= m < new_epochs))
+
+
+def _preset_values(name: str, given: dict[str, Any], source: object) -> dict[str, Any]:
+    """The preset's values under `given`; a run length set without milestones scales the preset's milestones."""
     if name not in TRAIN_PRESETS:
-        raise ConfigError(where("train.preset", f"unknown preset '{name}' (choose from {', '.join(TRAIN_PRESETS)})"))
-    values = {**TRAIN_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}, "preset": name}
+        raise ConfigError(where(f"{source}.preset", f"unknown preset '{name}' (choose from {', '.join(TRAIN_PRESETS)})"))
+    base = {"epochs": TrainConfig.epochs, "milestones": TrainConfig.milestones, **TRAIN_PRESETS[name]}
+    values = {**TRAIN_PRESETS[name], **given, "preset": name}
+    if "epochs" in given and "milestones" not in given and isinstance(given["epochs"], int) and given["epochs"] > 0:
+        values["milestones"] = scaled_milestones(tuple(base["milestones"]), base["epochs"], given["epochs"])
+    return values
+
+
+def train_preset(name: str, **overrides: Any) -> TrainConfig:
+    """A TrainConfig from a named preset (paper | cpu | smoke) with field overrides (None values ignored); a new
+    `epochs` without `milestones` moves the preset's milestones to the same fractions of the run."""
+    values = _preset_values(name, {k: v for k, v in overrides.items() if v is not None}, "train")
     return _build(TrainConfig, values, "train")
 
 
@@ -141,7 +168,7 @@ class StudentConfig:
 
     kd: str = "pmsc"
     alpha: float = 1.0
-    tau: float = 1.0
+    tau: float = 0.1  # the paper's 1 trains a weaker student on Penn Action and Human3.6M (README, results)
     w: float = 0.5
     kl_temperature: float = 4.0
     op: float = 0.0
@@ -216,9 +243,7 @@ def train_config_from_dict(d: dict[str, Any], source: object = "train") -> Train
     """TrainConfig from a dict: `preset` names the base, the other keys override it."""
     d = dict(d)
     name = d.pop("preset", "paper")
-    if name not in TRAIN_PRESETS:
-        raise ConfigError(where(f"{source}.preset", f"unknown preset '{name}' (choose from {', '.join(TRAIN_PRESETS)})"))
-    return _build(TrainConfig, {**TRAIN_PRESETS[name], **d, "preset": name}, source)
+    return _build(TrainConfig, _preset_values(name, d, source), source)
 
 
 def student_config_from_dict(d: dict[str, Any], source: object = "student") -> StudentConfig:
@@ -246,5 +271,5 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 __all__ = ["DataSpec", "TrainConfig", "StudentConfig", "KD_METHODS", "OCCLUSION_MODES", "TRAIN_PRESETS",
-           "train_preset", "data_spec_from_dict", "train_config_from_dict", "student_config_from_dict",
+           "DEFAULT_LOW_LAYOUT", "scaled_milestones", "train_preset", "data_spec_from_dict", "train_config_from_dict", "student_config_from_dict",
            "to_dict", "load_toml"]

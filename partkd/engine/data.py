@@ -10,7 +10,7 @@ import numpy as np
 
 from partkd.data.dataset import PairedDataset, SkeletonDataset
 from partkd.engine.config import DataSpec, TrainConfig
-from partkd.errors import ConfigError, DataError, where
+from partkd.errors import ConfigError, DataError, FlagHintError, where
 from partkd.layouts import Layout, get_layout
 
 
@@ -19,7 +19,7 @@ def load_paired(spec: DataSpec) -> PairedDataset:
     if spec.is_synthetic:
         from partkd.data.synthetic import make_synthetic
 
-        low_layout = "ntu25" if spec.low_layout == "same" else spec.low_layout
+        low_layout = "ntu25" if spec.low_layout == "same" else spec.simulated_layout
         return make_synthetic(num_classes=spec.num_classes, clips_per_class=spec.clips_per_class,
                               frames=spec.synth_frames, seed=spec.seed, low_layout=low_layout, level=spec.level)
     from partkd.data.loaders import load_dataset
@@ -28,7 +28,7 @@ def load_paired(spec: DataSpec) -> PairedDataset:
 
     high = load_high(spec)
     if spec.low == "simulate":
-        target = high.layout.name if spec.low_layout == "same" else spec.low_layout
+        target = high.layout if spec.low_layout == "same" else spec.simulated_layout
         low = simulated(high, target, spec.level, spec.seed)
     elif spec.low == "real":
         fmt = FORMATS[high.meta["format"]]
@@ -37,7 +37,11 @@ def load_paired(spec: DataSpec) -> PairedDataset:
                                                  "--low simulate or a path to low-quality data"))
         low = load_dataset(spec.source, format=fmt.name, **{**spec.options, "quality": fmt.real_low})
     else:
-        low = load_dataset(spec.low, format=spec.low_format)
+        try:
+            low = load_dataset(spec.low, format=spec.low_format,
+                               layout=high.layout if spec.low_layout == "same" else spec.low_layout)
+        except FlagHintError as e:
+            raise e.for_low() from None
     if not (np.isin(low.pair_ids, high.pair_ids)).any():
         raise DataError(where(spec.low, "no low-quality clip shares a pair id with the high-quality data"))
     return PairedDataset(high, low)

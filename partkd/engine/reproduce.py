@@ -166,7 +166,7 @@ def results_markdown(results: dict[str, Any], recipe: Recipe) -> str:
              f"Top-1 accuracy (%) on the test split; mean ± std over seeds {recipe.seeds}; occluded test sets use "
              f"seed {recipe.eval_seed}. Teacher preset `{recipe.teacher.preset}`, student preset "
              f"`{recipe.student.preset}`, data `{recipe.data.source}` (L: {recipe.data.low}, "
-             f"{recipe.data.low_layout}, level {recipe.data.level}).", "", head,
+             f"{recipe.data.simulated_layout}, level {recipe.data.level}).", "", head,
              "|" + "---|" * (len(recipe.ops) + 1),
              f"| teacher (H) | {100 * s['teacher_top1']:.2f} |" + " |" * (len(recipe.ops) - 1)]
     for label, per_op in s["students"].items():

@@ -32,7 +32,7 @@ from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
 from partkd.engine.data import input_settings, load_high, load_paired, model_inputs
 from partkd.engine.evaluate import amp_enabled, check_compatible, model_logits, resolve_device
 from partkd.errors import CheckpointError, ConfigError, PartKDError, where
-from partkd.io import atomic_write_json, atomic_write_text
+from partkd.io import atomic_write_json, atomic_write_text, removed_on_failure
 from partkd.layouts import PARTS
 
 ProgressFn = Callable[[dict], None]
@@ -314,7 +314,13 @@ def _ce_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool) -> t
 def train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None = None,
                   resume: bool = False) -> Path:
     """Train the teacher with cross-entropy on the high-quality train clips (paper §3.2), with the config's part and
-    joint dropout (method.md §4); returns model.safetensors."""
+    joint dropout (method.md §4); returns model.safetensors. A failed run removes the folder it created."""
+    with removed_on_failure(out_dir):
+        return _train_teacher(cfg, spec, out_dir, progress, resume)
+
+
+def _train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None,
+                   resume: bool) -> Path:
     from partkd.data.transforms import augment, drop_parts_and_joints
 
     device, amp, ctx, out = _setup(cfg, out_dir)
@@ -477,7 +483,13 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
                   out_dir: Path | str, progress: ProgressFn | None = None, resume: bool = False) -> Path:
     """Train the student on L clips with L_ce + α·L_kd (eq. 4; L_kd = PMSC eq. 11 or a baseline); returns the
     model path. Per step: a low batch B_L (occluded with OP) and a high batch B_H through the frozen teacher;
-    kd="none" needs no teacher."""
+    kd="none" needs no teacher. A failed run removes the folder it created."""
+    with removed_on_failure(out_dir):
+        return _train_student(cfg, student_cfg, teacher_path, spec, out_dir, progress, resume)
+
+
+def _train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Path | str | None, spec: DataSpec,
+                   out_dir: Path | str, progress: ProgressFn | None, resume: bool) -> Path:
     from partkd.data.degrade import occlude
     from partkd.data.transforms import augment
     from partkd.distill import losses

@@ -11,7 +11,7 @@ from typing import TypeVar
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset, validate_clip
-from partkd.errors import DataError, LayoutError, where
+from partkd.errors import DataError, FlagHintError, LayoutError, where
 from partkd.layouts import BUILTIN, Layout
 
 T = TypeVar("T")
@@ -129,7 +129,7 @@ def layout_for_joints(v: int, dims: int | None, source: object) -> Layout:
         if layout.num_joints == v and (dims is None or layout.dims == dims):
             return layout
     kind = f"{dims}D " if dims else ""
-    raise DataError(where(source, f"no built-in {kind}layout has {v} joints: pass a layout file (--layout)"))
+    raise FlagHintError(source, f"no built-in {kind}layout has {v} joints: pass a layout file ({{flag}})", "--layout")
 
 
 def check_dims(layout: Layout, dims: int, source: object) -> None:
