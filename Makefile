@@ -1,11 +1,12 @@
 # Two commands: `make run` (the app) and `make test` (the suite). Both create .venv and install the pinned
 # requirements and the package when missing or out of date, and skip that in a second when already set up.
+# `make test` first lints partkd/ (ruff check, ruff format --check, mypy), then runs the suite.
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.partkd-installed
 
-.PHONY: setup run test
+.PHONY: setup run test lint
 
 setup: $(STAMP)
 
@@ -18,5 +19,10 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(PY) -m streamlit run app.py
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(PY) -m ruff check partkd
+	$(PY) -m ruff format --check partkd
+	$(PY) -m mypy
+
+test: lint
 	$(PY) -m pytest -q

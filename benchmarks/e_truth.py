@@ -83,31 +83,73 @@ def heatmap(E: list[list[float]], classes: list[str], title: str, path: Path) ->
     plt.close(fig)
 
 
+def cell_of(v: dict[str, Any], key: str, pct: bool) -> str:
+    """Mean ± std of a summary entry's per-seed list (a percentage or a signed gap), or a dash."""
+    vals = v.get(key)
+    if not vals:
+        return "—"
+    m = statistics.fmean(vals)
+    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return f"{100 * m:.1f} ± {100 * sd:.1f}" if pct else f"{m:+.3f} ± {sd:.3f}"
+
+
 def table_md(res: dict[str, Any]) -> str:
     lines = [f"# Part-efficiency matrix E vs teacher dropout: {res['dataset']}", "", f"Command: `{res['command']}`", "",
              f"Device: {res['device']}; date {res['date']}; code {res['code_version']}. {res['protocol']}", "",
              "| teacher dropout (part : joint) | seeds | teacher top-1 (%) | carrier recovery, miss rate | "
              "gap, miss rate | carrier recovery, prob. drop | gap, prob. drop |", "|---|---|---|---|---|---|---|"]
     for v in res["summary"]:
-        def cell(key: str, pct: bool) -> str:
-            vals = v.get(key)
-            if not vals:
-                return "—"
-            m = statistics.fmean(vals)
-            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            return f"{100 * m:.1f} ± {100 * sd:.1f}" if pct else f"{m:+.3f} ± {sd:.3f}"
-        lines.append(f"| {v['part']:g} : {v['joint']:g} | {len(v['top1'])} | {cell('top1', True)} | "
-                     f"{cell('recovery_miss', True)} | {cell('gap_miss', False)} | {cell('recovery_drop', True)} | "
-                     f"{cell('gap_drop', False)} |")
+        lines.append(f"| {v['part']:g} : {v['joint']:g} | {len(v['top1'])} | {cell_of(v, 'top1', True)} | "
+                     f"{cell_of(v, 'recovery_miss', True)} | {cell_of(v, 'gap_miss', False)} | {cell_of(v, 'recovery_drop', True)} | "
+                     f"{cell_of(v, 'gap_drop', False)} |")
     lines += ["", "Carrier recovery = share of the classes carried by a strict subset of the five parts whose largest "
               "E entry is a carrier part; gap = mean E on carrier parts − mean E on the others. Mean ± std over seeds.",
               ""]
+    alt = [v for v in res["summary"] if any(f"recovery_{k}" in v for k in ALTERNATIVES)]
+    if alt:
+        lines += ["E defined otherwise (--alternatives), carrier recovery (%) mean ± std over seeds:", "",
+                  "| teacher dropout | " + " | ".join(ALTERNATIVES) + " |", "|---|" + "---|" * len(ALTERNATIVES)]
+        for v in alt:
+            lines.append(f"| {v['part']:g} : {v['joint']:g} | " + " | ".join(cell_of(v, f"recovery_{k}", True)
+                                                                          for k in ALTERNATIVES) + " |")
+        lines += [""] + [f"- {k}: {d}" for k, d in ALTERNATIVES.items()] + [""]
+        for v in alt:
+            lines += [f"Classes whose top part is not a carrier, {v['key']}, seed {v['first_seed']}: "
+                      + "; ".join(f"{k}: " + (", ".join(f"{c} → {t}" for c, t in v[f"top_{k}"].items()) or "none")
+                                  for k in ALTERNATIVES if f"top_{k}" in v), ""]
     for v in res["summary"]:
         if v.get("per_class"):
             lines += [f"Top part per class, {v['key']}, seed {v['first_seed']}: "
                       + ", ".join(f"{c} → {d['top']} ({'carrier' if d['hit'] else 'not a carrier'}: "
                                   f"{'/'.join(d['carriers'])})" for c, d in v["per_class"].items()), ""]
     return "\n".join(lines)
+
+
+#: Other definitions of E scored with --alternatives (the data's motion is a reference, not a teacher's E).
+ALTERNATIVES = {"shapley": "exact Shapley value of the part (true-class probability, 32 part subsets)",
+                "keep_only": "true-class probability with only this part kept",
+                "motion": "the data's own mean joint motion of the part (no model)"}
+
+
+def alternatives(tpath: Path, spec: Any) -> dict[str, dict]:
+    """Carrier recovery of E defined otherwise, on the teacher's H train clips (the clips E is computed on)."""
+    from partkd.checkpoints import load_checkpoint
+    from partkd.distill.efficiency import (carrier_recovery, class_means, part_motion, part_subset_values,
+                                           shapley_values)
+    from partkd.engine.data import load_high, model_inputs
+
+    teacher = load_checkpoint(tpath)
+    high = load_high(spec)
+    train = high.by_split("train")
+    x = model_inputs(train, teacher.meta)
+    values = part_subset_values(teacher.model, x, train.labels, teacher.layout)
+    per_clip = {"shapley": shapley_values(values), "keep_only": values[:, [1 << p for p in range(5)]],
+                "motion": part_motion(x, teacher.layout)}
+    out = {}
+    for k, m in per_clip.items():
+        E = class_means(m, train.labels, train.num_classes)
+        out[k] = {"E": E.tolist(), **carrier_recovery(E, train.class_names, high.meta["action_parts"])}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", nargs="+", default=["0:0", "0.5:0", "0.5:0.1"], metavar="PART:JOINT")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--work", type=Path, default=None, help="run folders (default runs/bench/e_truth_<dataset>)")
+    ap.add_argument("--alternatives", action="store_true",
+                    help="also score E defined otherwise (exact Shapley value of each part, keep-only-this-part "
+                         "probability) and the data's own part motion, on data with known carriers")
     ap.add_argument("--reuse", type=Path, default=None, help="finished teacher run folder to use for variant 0:0, "
                                                              "seed 0 (e.g. kd_real's teacher_s0)")
     args = ap.parse_args(argv)
@@ -160,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             run = {"variant": variant_key(part, joint), "part": part, "joint": joint, "seed": seed,
                    "top1": m["top1"], "checkpoint": str(tpath), "E_raw": meta["E_raw"], "E_drop": meta["E_drop"],
                    "class_names": meta["class_names"], "truth": truth}
+            if args.alternatives and meta.get("E_truth"):
+                run["alternatives"] = alternatives(tpath, spec)
             res["runs"].append(run)
             print(f"{run['variant']} s{seed}: top1 {100 * m['top1']:.2f}"
                   + "".join(f"; {k} recovery {v['recovery']:.2f} gap {v['gap']:+.3f}" for k, v in truth.items()
@@ -176,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
             if all(r["truth"].get(k, {}).get("classes") for r in runs):
                 entry[f"recovery_{k}"] = [r["truth"][k]["recovery"] for r in runs]
                 entry[f"gap_{k}"] = [r["truth"][k]["gap"] for r in runs]
+        for k in ALTERNATIVES:
+            if all(k in r.get("alternatives", {}) for r in runs):
+                entry[f"recovery_{k}"] = [r["alternatives"][k]["recovery"] for r in runs]
+                entry[f"gap_{k}"] = [r["alternatives"][k]["gap"] for r in runs]
+                entry[f"top_{k}"] = {c: d["top"] for c, d in runs[0]["alternatives"][k]["per_class"].items()
+                                     if not d["hit"]}
         res["summary"].append(entry)
         res["seconds"] = round(time.time() - started, 1)
         atomic_json(stem.with_suffix(".json"), res)

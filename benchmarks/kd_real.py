@@ -52,6 +52,10 @@ DATASETS: dict[str, dict[str, Any]] = {
 #: Paper table 1 targets for the PMSC gain at each OP (Penn Action); a dataset entry may set its own.
 DEFAULT_TARGETS = {"0": 3.0, "0.3": 5.0, "0.6": 7.0}
 
+#: The sharper softmax of the graded E (--rows efficiency): its entries span about 0.4, so at T = 1 eq. 13 is nearly
+#: uniform; at 0.1 the best part of a class weighs about e^4 ≈ 50 times its worst.
+SHARP_T = 0.1
+
 # Shortened cpu preset for 2 shared CPU cores: same model (small), T = 48, M = 1, 10 epochs, lr 0.1 x0.1 at 6 and 8.
 BENCH_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "bench": ("cpu", {"epochs": 10, "milestones": (6, 8), "eval_every": 5}),
@@ -121,6 +125,13 @@ def grid(rows: str, ops: list[float], kl_alpha: float | None = None) -> list[dic
         out += [row("heterogeneous", k, 0.3) for k in ("kl", "global_msc", "pmsc_uniform")]
         out += [row("homogeneous", "skd", 0.3),
                 row("heterogeneous", "pmsc", 0.3, 0.7, False), row("heterogeneous", "pmsc", 0.3, 0.7, True)]
+    elif rows == "efficiency":  # issue 11: which E weights the parts, at each OP: paper E, graded E, sharper softmax
+        out = []
+        for op in ops:
+            out += [row("heterogeneous", "none", op), row("heterogeneous", "pmsc", op),
+                    {**row("heterogeneous", "pmsc", op), "efficiency": "drop", "temperature": 1.0},
+                    {**row("heterogeneous", "pmsc", op), "efficiency": "drop", "temperature": SHARP_T},
+                    row("heterogeneous", "pmsc_uniform", op), row("heterogeneous", "global_msc", op)]
     elif rows == "ablations":
         out = [row("heterogeneous", k, 0.3) for k in ("kl", "global_msc", "pmsc_uniform")]
         out += [row("homogeneous", "skd", 0.3),
@@ -129,9 +140,10 @@ def grid(rows: str, ops: list[float], kl_alpha: float | None = None) -> list[dic
 
 
 def row_key(r: dict[str, Any]) -> str:
+    eff = f"_E{r['efficiency']}_T{r['temperature']:g}" if r.get("efficiency") else ""
     pf = "" if r["paired_fraction"] == 1.0 else f"_p{r['paired_fraction']:g}" + ("sol" if r["solitary"] else "only")
     alpha = f"_a{r['alpha']:g}" if r.get("alpha") is not None else ""
-    return f"{r['setting'][:3]}_{r['kd']}_op{r['op']:g}{pf}{alpha}"
+    return f"{r['setting'][:3]}_{r['kd']}_op{r['op']:g}{eff}{pf}{alpha}"
 
 
 # ------------------------------------------------------------------------------------------------------- output
@@ -163,7 +175,7 @@ def table_md(res: dict[str, Any]) -> str:
         cells, any_cell = [], False
         for op in ops:
             s = next((s for s in res["students"] if s["setting"] == st and s["kd"] == kd and s["op"] == op
-                      and s["paired_fraction"] == 1.0), None)
+                      and s["paired_fraction"] == 1.0 and not s.get("efficiency")), None)
             if s:
                 any_cell = True
                 cells.append(f"{100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f} (n={len(s['seeds'])})")
@@ -178,7 +190,10 @@ def table_md(res: dict[str, Any]) -> str:
                   + ", ".join(f"OP {op}: {g['gain']:+.2f} (target ≥ {g['target']:g}: "
                               f"{'met' if g['met'] else 'not met'}; per seed {', '.join(f'{x:+.2f}' for x in g['per_seed'])})"
                               for op, g in gains.items())]
-    abl = [s for s in res["students"] if s["op"] == 0.3 and (s["kd"] not in ("none", "pmsc") or s["paired_fraction"] < 1)]
+    if res["rows"] == "efficiency":
+        lines += efficiency_md(res["students"])
+    abl = [s for s in res["students"] if s["op"] == 0.3 and res["rows"] != "efficiency"
+           and (s["kd"] not in ("none", "pmsc") or s["paired_fraction"] < 1)]
     if abl:
         lines += ["", "Ablations at OP 0.3 (top-1 %, mean ± std):", "", "| setting | kd | pairing | top-1 | top-5 |",
                   "|---|---|---|---|---|"]
@@ -197,6 +212,44 @@ def table_md(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def row_label(s: dict[str, Any]) -> str:
+    """A student row as a reader names it: the KD method and which E (at which temperature) weights its parts."""
+    if s["kd"] == "pmsc":
+        src, t = s.get("efficiency", "miss"), s.get("temperature", 1.0)
+        return f"pmsc, E = {'miss rate (eq. 12)' if src == 'miss' else 'probability drop'}, T = {t:g}"
+    return {"none": "no KD", "pmsc_uniform": "pmsc_uniform (equal part weights)",
+            "global_msc": "global_msc (no parts)"}.get(s["kd"], s["kd"])
+
+
+def paired_gap(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float, int] | None:
+    """Mean ± std over the shared seeds of a − b (top-1 points), and the number of seeds."""
+    sb = {x["seed"]: x["top1"] for x in b["seeds"]}
+    per = [100 * (x["top1"] - sb[x["seed"]]) for x in a["seeds"] if x["seed"] in sb]
+    if not per:
+        return None
+    m, sd = mean_std(per)
+    return m, sd, len(per)
+
+
+def efficiency_md(students: list[dict[str, Any]]) -> list[str]:
+    """The E-variant table: each row's top-1 and its per-seed gaps to pmsc_uniform and global_msc."""
+    out: list[str] = []
+    for op in sorted({s["op"] for s in students}):
+        rows = [s for s in students if s["op"] == op and s["setting"] == "heterogeneous"]
+        ref = {k: next((s for s in rows if s["kd"] == k), None) for k in ("pmsc_uniform", "global_msc")}
+        out += ["", f"Which E weights the parts, OP {op:g} (heterogeneous; top-1 %, mean ± std over seeds; gaps are "
+                    "per-seed differences, mean ± std):", "",
+                "| student | top-1 | − pmsc_uniform | − global_msc |", "|---|---|---|---|"]
+        for s in rows:
+            cells = []
+            for k in ("pmsc_uniform", "global_msc"):
+                g = paired_gap(s, ref[k]) if ref[k] is not None and ref[k] is not s else None
+                cells.append(f"{g[0]:+.2f} ± {g[1]:.2f} (n={g[2]})" if g else "")
+            out.append(f"| {row_label(s)} | {100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f} (n={len(s['seeds'])}) | "
+                       + " | ".join(cells) + " |")
+    return out
+
+
 def plot(res: dict[str, Any], path: Path) -> None:
     try:
         import matplotlib
@@ -208,7 +261,8 @@ def plot(res: dict[str, Any], path: Path) -> None:
     for st, kd, style in (("heterogeneous", "none", "o--"), ("heterogeneous", "pmsc", "o-"),
                           ("homogeneous", "none", "s--"), ("homogeneous", "pmsc", "s-")):
         pts = sorted((s["op"], 100 * s["top1"], 100 * s["top1_std"]) for s in res["students"]
-                     if s["setting"] == st and s["kd"] == kd and s["paired_fraction"] == 1.0)
+                     if s["setting"] == st and s["kd"] == kd and s["paired_fraction"] == 1.0
+                     and not s.get("efficiency"))
         if pts:
             ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt=style, capsize=3,
                         label=f"{'w/o KD' if kd == 'none' else 'PMSC'} ({st[:5]}.)")
@@ -243,7 +297,7 @@ def collect(res: dict[str, Any], per_run: dict[str, dict[str, Any]]) -> None:
         a = next((r for r in rows if r["setting"] == "heterogeneous" and r["kd"] == "none" and r["op"] == op
                   and r["paired_fraction"] == 1.0), None)
         b = next((r for r in rows if r["setting"] == "heterogeneous" and r["kd"] == "pmsc" and r["op"] == op
-                  and r["paired_fraction"] == 1.0), None)
+                  and r["paired_fraction"] == 1.0 and not r.get("efficiency")), None)
         if a and b:
             common = sorted({s["seed"] for s in a["seeds"]} & {s["seed"] for s in b["seeds"]})
             if not common:
@@ -262,9 +316,11 @@ def collect(res: dict[str, Any], per_run: dict[str, dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", choices=sorted(DATASETS), required=True)
-    ap.add_argument("--rows", choices=("core", "all", "ablations"), default="core",
+    ap.add_argument("--rows", choices=("core", "all", "ablations", "efficiency"), default="core",
                     help="core: heterogeneous none vs pmsc at each OP; all: + homogeneous rows and OP 0.3 ablations; "
-                         "ablations: only the OP 0.3 ablations (add to an existing core run)")
+                         "ablations: only the OP 0.3 ablations (add to an existing core run); efficiency: at each "
+                         "--ops, pmsc weighted by the paper's E, by the graded E (probability drop) at T 1 and "
+                         f"{SHARP_T:g}, against pmsc_uniform, global_msc and no KD")
     ap.add_argument("--ops", type=float, nargs="+", default=[0.0, 0.3, 0.6])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--match", nargs="+", default=None, metavar="GLOB",
@@ -426,7 +482,9 @@ def main(argv: list[str] | None = None) -> int:
             spec = spec_het if r["setting"] == "heterogeneous" else spec_hom
             scfg = StudentConfig(kd=r["kd"], alpha=r.get("alpha", args.alpha), tau=args.tau, w=args.w, op=r["op"],
                                  paired_fraction=r["paired_fraction"],
-                                 use_solitary=r["solitary"] or r["paired_fraction"] == 1.0)
+                                 use_solitary=r["solitary"] or r["paired_fraction"] == 1.0,
+                                 efficiency=r.get("efficiency", "miss"),
+                                 efficiency_temperature=r.get("temperature", 1.0))
             t0 = time.time()
             if args.collect_only and not finished(rdir):
                 continue

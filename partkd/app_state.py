@@ -1,4 +1,5 @@
 """Helpers the Streamlit pages share: the sidebar pickers, cached data/checkpoint loading, occlusion settings."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,6 +61,7 @@ class Occlusion:
 
 # ---------------------------------------------------------------- session state shared across pages
 
+
 def _persist(key: str, default: Any) -> str:
     """Widget key for a value that survives page switches (Streamlit drops state of widgets not drawn)."""
     store, widget = f"_kept_{key}", f"w_{key}"
@@ -89,6 +91,7 @@ def widget(fn: Callable[..., Any], label: str, key: str, default: Any, **kwargs:
 
 # ---------------------------------------------------------------- errors
 
+
 @contextmanager
 def readable_errors(stop: bool = True) -> Iterator[None]:
     """Show a partkd error as one st.error line (no traceback); stop the page unless `stop` is False."""
@@ -101,6 +104,7 @@ def readable_errors(stop: bool = True) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- cached loading
+
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
 def _paired(data: tuple[tuple[str, Any], ...]) -> Any:
@@ -183,6 +187,7 @@ def _label(row: dict) -> str:
 
 # ---------------------------------------------------------------- sidebar
 
+
 def format_choices() -> list[str]:
     """'auto-detect' plus the loaders' FORMATS (without 'synthetic', which has its own choice)."""
     from partkd.data.loaders import FORMATS
@@ -193,61 +198,126 @@ def format_choices() -> list[str]:
 def _data_picker() -> tuple[tuple[str, Any], ...]:
     """Sidebar dataset controls; returns the DataSpec fields."""
     st.sidebar.subheader("Data")
-    source = widget(st.sidebar.radio, "Source", "src", "synthetic", options=["synthetic", "folder or file"],
-                    horizontal=True, help="Built-in synthetic actions, or a dataset on disk (high quality; "
-                                          "low quality is simulated from it unless it has its own).")
+    source = widget(
+        st.sidebar.radio,
+        "Source",
+        "src",
+        "synthetic",
+        options=["synthetic", "folder or file"],
+        horizontal=True,
+        help="Built-in synthetic actions, or a dataset on disk (high quality; "
+        "low quality is simulated from it unless it has its own).",
+    )
     fields: dict[str, Any] = {}
     if source == "synthetic":
         from partkd.data.synthetic import SYNTH_ACTIONS
 
         fields.update(APP_SYNTHETIC)
-        fields["num_classes"] = int(widget(st.sidebar.number_input, "Synthetic classes", "synth_classes",
-                                           APP_SYNTHETIC["num_classes"], min_value=2, max_value=len(SYNTH_ACTIONS),
-                                           step=1, help="Must match the checkpoints' class set."))
-        fields["seed"] = int(widget(st.sidebar.number_input, "Synthetic seed", "synth_seed", 0, min_value=0,
-                                    max_value=10_000, step=1))
+        fields["num_classes"] = int(
+            widget(
+                st.sidebar.number_input,
+                "Synthetic classes",
+                "synth_classes",
+                APP_SYNTHETIC["num_classes"],
+                min_value=2,
+                max_value=len(SYNTH_ACTIONS),
+                step=1,
+                help="Must match the checkpoints' class set.",
+            )
+        )
+        fields["seed"] = int(
+            widget(st.sidebar.number_input, "Synthetic seed", "synth_seed", 0, min_value=0, max_value=10_000, step=1)
+        )
     else:
-        path = widget(st.sidebar.text_input, "Dataset path", "data_path", "",
-                      placeholder="/data/penn_action, /data/h36m or file.npz")
+        path = widget(
+            st.sidebar.text_input,
+            "Dataset path",
+            "data_path",
+            "",
+            placeholder="/data/penn_action, /data/h36m or file.npz",
+        )
         fmt = widget(st.sidebar.selectbox, "Format", "data_format", "auto-detect", options=format_choices())
         fields.update(source=path.strip() or "(no path given)", format=None if fmt == "auto-detect" else fmt)
-        layout = widget(st.sidebar.text_input, "High-quality layout (optional)", "high_layout", "",
-                        placeholder="built-in name or layout.json",
-                        help="The layout of these files when they neither embed one nor have a built-in joint "
-                             "count; a layout file may alias joints and declare up / units "
-                             "(docs/bring_your_own_data.md).")
+        layout = widget(
+            st.sidebar.text_input,
+            "High-quality layout (optional)",
+            "high_layout",
+            "",
+            placeholder="built-in name or layout.json",
+            help="The layout of these files when they neither embed one nor have a built-in joint "
+            "count; a layout file may alias joints and declare up / units "
+            "(docs/bring_your_own_data.md).",
+        )
         if layout.strip():
             fields["high_layout"] = layout.strip()
         if real_low_format(fields["source"], fields["format"]):
-            low = widget(st.sidebar.radio, "Low quality", "low_source", "real", options=["real", "simulate"],
-                         horizontal=True, help="real: the dataset's own pose-detector output (Human3.6M: "
-                                               "Stacked-Hourglass detections); simulate: the estimator simulation.")
+            low = widget(
+                st.sidebar.radio,
+                "Low quality",
+                "low_source",
+                "real",
+                options=["real", "simulate"],
+                horizontal=True,
+                help="real: the dataset's own pose-detector output (Human3.6M: "
+                "Stacked-Hourglass detections); simulate: the estimator simulation.",
+            )
             fields["low"] = low
-            high_src = widget(st.sidebar.radio, "High quality", "high_source", "mocap",
-                              options=["mocap", "projected"], horizontal=True,
-                              help="mocap: 3D motion capture (heterogeneous with the 2D detections); projected: "
-                                   "the motion capture projected into the camera in the detector's joints "
-                                   "(homogeneous).")
+            high_src = widget(
+                st.sidebar.radio,
+                "High quality",
+                "high_source",
+                "mocap",
+                options=["mocap", "projected"],
+                horizontal=True,
+                help="mocap: 3D motion capture (heterogeneous with the 2D detections); projected: "
+                "the motion capture projected into the camera in the detector's joints "
+                "(homogeneous).",
+            )
             if high_src != "mocap":
                 fields["high_source"] = high_src
             if low == "real":
                 return tuple(sorted(fields.items()))
-        elif widget(st.sidebar.radio, "Low quality", "low_kind", "simulate", options=["simulate", "file"],
-                    horizontal=True, help="simulate: the estimator simulation of the high-quality data; file: "
-                                          "your own low-quality data, paired by pair id.") == "file":
+        elif (
+            widget(
+                st.sidebar.radio,
+                "Low quality",
+                "low_kind",
+                "simulate",
+                options=["simulate", "file"],
+                horizontal=True,
+                help="simulate: the estimator simulation of the high-quality data; file: "
+                "your own low-quality data, paired by pair id.",
+            )
+            == "file"
+        ):
             low_path = widget(st.sidebar.text_input, "Low-quality path", "low_path", "", placeholder="low.npz")
-            low_layout = widget(st.sidebar.text_input, "Low-quality layout (optional)", "low_file_layout", "",
-                                placeholder="built-in name or layout.json")
+            low_layout = widget(
+                st.sidebar.text_input,
+                "Low-quality layout (optional)",
+                "low_file_layout",
+                "",
+                placeholder="built-in name or layout.json",
+            )
             fields["low"] = low_path.strip() or "(no low-quality path given)"
             if low_layout.strip():
                 fields["low_layout"] = low_layout.strip()
             return tuple(sorted(fields.items()))
-    fields["level"] = widget(st.sidebar.selectbox, "Low quality: estimator simulation", "data_level", "medium",
-                             options=list(ESTIMATOR_LEVELS), help="How the dataset's low-quality half is simulated "
-                                                                  "(used for evaluation and training).")
-    fields["low_layout"] = widget(st.sidebar.selectbox, "Low-quality layout", "low_layout", "coco17",
-                                  options=list(LOW_LAYOUTS), help="'same' keeps the high-quality layout "
-                                                                  "(homogeneous; 2D sources only).")
+    fields["level"] = widget(
+        st.sidebar.selectbox,
+        "Low quality: estimator simulation",
+        "data_level",
+        "medium",
+        options=list(ESTIMATOR_LEVELS),
+        help="How the dataset's low-quality half is simulated (used for evaluation and training).",
+    )
+    fields["low_layout"] = widget(
+        st.sidebar.selectbox,
+        "Low-quality layout",
+        "low_layout",
+        "coco17",
+        options=list(LOW_LAYOUTS),
+        help="'same' keeps the high-quality layout (homogeneous; 2D sources only).",
+    )
     return tuple(sorted(fields.items()))
 
 
@@ -287,8 +357,13 @@ def _checkpoint_picker(role: str, rows: list[dict]) -> str | None:
     default = (shipped or list(labels) or [NONE])[0]
     choice = widget(st.sidebar.selectbox, ROLES[role], f"ckpt_{role}", default, options=options)
     if choice == OTHER:
-        typed = widget(st.sidebar.text_input, f"{ROLES[role]}: checkpoint path", f"ckpt_{role}_path", "",
-                       placeholder="run folder, .safetensors or .json")
+        typed = widget(
+            st.sidebar.text_input,
+            f"{ROLES[role]}: checkpoint path",
+            f"ckpt_{role}_path",
+            "",
+            placeholder="run folder, .safetensors or .json",
+        )
         return typed.strip() or None
     return labels.get(choice)
 
@@ -312,19 +387,41 @@ def occlusion_controls(where_: Any = st, real_low: bool = False) -> Occlusion:
     """Occlusion/estimator controls shared by the Skeletons and Compare pages (no estimator level for real data)."""
     cols = where_.columns([2, 2, 3, 2, 1])
     op = widget(cols[0].slider, "Occlusion probability (OP)", "op", 0.3, min_value=0.0, max_value=0.9, step=0.05)
-    mode = widget(cols[1].selectbox, "Occlusion mode", "occ_mode", "joint", options=list(OCCLUSION_MODES),
-                  help="joint: each joint of each frame i.i.d.; sequence: a joint for the whole clip; "
-                       "part: whole body parts for the whole clip")
-    parts = widget(cols[2].multiselect, "Parts to occlude (part mode)", "occ_parts", [], options=list(PARTS),
-                   disabled=mode != "part", help="Empty: each part dropped with probability OP.")
-    level = widget(cols[3].selectbox, "Estimator level", "level", "medium", options=list(ESTIMATOR_LEVELS),
-                   disabled=real_low, help="Real low-quality data: the detector's own output, nothing simulated."
-                   if real_low else "The pose-estimator simulation's preset.")
+    mode = widget(
+        cols[1].selectbox,
+        "Occlusion mode",
+        "occ_mode",
+        "joint",
+        options=list(OCCLUSION_MODES),
+        help="joint: each joint of each frame i.i.d.; sequence: a joint for the whole clip; "
+        "part: whole body parts for the whole clip",
+    )
+    parts = widget(
+        cols[2].multiselect,
+        "Parts to occlude (part mode)",
+        "occ_parts",
+        [],
+        options=list(PARTS),
+        disabled=mode != "part",
+        help="Empty: each part dropped with probability OP.",
+    )
+    level = widget(
+        cols[3].selectbox,
+        "Estimator level",
+        "level",
+        "medium",
+        options=list(ESTIMATOR_LEVELS),
+        disabled=real_low,
+        help="Real low-quality data: the detector's own output, nothing simulated."
+        if real_low
+        else "The pose-estimator simulation's preset.",
+    )
     seed = widget(cols[4].number_input, "Seed", "occ_seed", 0, min_value=0, max_value=10_000, step=1)
     return Occlusion(float(op), str(mode), tuple(parts) if mode == "part" else (), str(level), int(seed))
 
 
 # ---------------------------------------------------------------- clips under the chosen degradation
+
 
 @st.cache_resource(max_entries=6, show_spinner="Simulating the pose estimator…")
 def _estimated(data: tuple[tuple[str, Any], ...], level: str, seed: int) -> Any:
@@ -362,8 +459,9 @@ def low_clip(sel: Selection, index: int, occ: Occlusion) -> tuple[np.ndarray, np
 
     est = estimated_dataset(sel, occ)
     clip = est.clips[index]
-    return clip, occlude(clip, est.layout, occ.op, mode=occ.mode, parts=list(occ.parts) or None,
-                         seed=clip_seed(occ.seed, index))
+    return clip, occlude(
+        clip, est.layout, occ.op, mode=occ.mode, parts=list(occ.parts) or None, seed=clip_seed(occ.seed, index)
+    )
 
 
 def clip_seed(seed: int, index: int) -> int:
@@ -384,10 +482,13 @@ def _predict_all(path: str, mtime: float, data: tuple[tuple[str, Any], ...], occ
         ds = _paired(data).high
     else:
         est = _estimated(data, _level_key(data, o.level), o.seed)
-        clips = [occlude(c, est.layout, o.op, mode=o.mode, parts=list(o.parts) or None, seed=clip_seed(o.seed, i))
-                 for i, c in enumerate(est.clips)]
-        ds = SkeletonDataset(clips, est.labels, est.class_names, est.split, est.layout, est.names, est.pair_ids,
-                             est.meta)
+        clips = [
+            occlude(c, est.layout, o.op, mode=o.mode, parts=list(o.parts) or None, seed=clip_seed(o.seed, i))
+            for i, c in enumerate(est.clips)
+        ]
+        ds = SkeletonDataset(
+            clips, est.labels, est.class_names, est.split, est.layout, est.names, est.pair_ids, est.meta
+        )
     check_compatible(loaded, ds)
     return predict_proba(loaded, model_inputs(ds, loaded.meta))
 
@@ -414,8 +515,15 @@ def _curve_store() -> dict:
     return {}
 
 
-def op_curve(path: str, slot: str, sel: Selection, ops: list[float], mode: str = "joint", seed: int = 0,
-             progress: Callable[[dict], None] | None = None) -> list[dict]:
+def op_curve(
+    path: str,
+    slot: str,
+    sel: Selection,
+    ops: list[float],
+    mode: str = "joint",
+    seed: int = 0,
+    progress: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Top-1/top-5 of the checkpoint in picker `slot` at each OP on the test split (accuracy_vs_op, cached)."""
     from partkd.engine.evaluate import accuracy_vs_op
 
@@ -449,8 +557,9 @@ def clip_picker(high: Any, where_: Any = st) -> int:
     names = list(high.class_names)
     cls = widget(c1.selectbox, "Action class", "cls", names[0], options=names)
     # test clips first, so the default clip is one the models never trained on
-    members = sorted((int(i) for i in np.flatnonzero(high.labels == names.index(cls))),
-                     key=lambda i: high.split[i] != "test")
+    members = sorted(
+        (int(i) for i in np.flatnonzero(high.labels == names.index(cls))), key=lambda i: high.split[i] != "test"
+    )
     if not members:
         c2.warning(f"No clip of class '{cls}' in this dataset.")
         st.stop()
@@ -474,11 +583,17 @@ def val_top1(meta: dict) -> float | None:
 def describe_checkpoint(path: str) -> dict[str, Any]:
     """A short, JSON-able description of a checkpoint for tables (name, layout, KD, metrics)."""
     meta = read_meta(path)
-    return {"file": Path(path).name, "folder": str(Path(path).parent), "role": meta.get("role", ""),
-            "layout": meta.get("layout", {}).get("name", ""), "classes": len(meta.get("class_names", [])),
-            "kd": kd_method(meta) if meta.get("role") == "student" else "",
-            "preset": str(meta.get("preset", (meta.get("train") or {}).get("preset", ""))),
-            "top1": val_top1(meta), "created": meta.get("created", "")}
+    return {
+        "file": Path(path).name,
+        "folder": str(Path(path).parent),
+        "role": meta.get("role", ""),
+        "layout": meta.get("layout", {}).get("name", ""),
+        "classes": len(meta.get("class_names", [])),
+        "kd": kd_method(meta) if meta.get("role") == "student" else "",
+        "preset": str(meta.get("preset", (meta.get("train") or {}).get("preset", ""))),
+        "top1": val_top1(meta),
+        "created": meta.get("created", ""),
+    }
 
 
 def spec_summary(data: tuple[tuple[str, Any], ...]) -> str:
@@ -507,8 +622,9 @@ def detection_error(low: np.ndarray, reference: np.ndarray) -> float:
 E_VIEWS = ("miss rate", "probability drop", "softmax")
 
 
-def efficiency_view(teacher_meta: dict, shown: str, temperature: float,
-                    student_meta: dict | None) -> tuple[np.ndarray, str, bool]:
+def efficiency_view(
+    teacher_meta: dict, shown: str, temperature: float, student_meta: dict | None
+) -> tuple[np.ndarray, str, bool]:
     """(matrix, one-line description, is-normalised) for the page: the raw miss rate, the probability drop, or the
     softmax (eq. 13) at `temperature` of the source the student's PMSC loss used; the line says what weights it."""
     from partkd.distill.efficiency import efficiency_softmax
@@ -522,8 +638,10 @@ def efficiency_view(teacher_meta: dict, shown: str, temperature: float,
     if method == "pmsc":
         if source == "drop" and "E_drop" not in teacher_meta:
             raise CheckpointError(where("teacher", "has no probability-drop matrix: recompute E (part-matrix)"))
-        uses = (f"The loaded KD student's PMSC loss is weighted by the softmax of the "
-                f"{'probability drop' if source == 'drop' else 'miss rate'} at temperature {student_t:g}.")
+        uses = (
+            f"The loaded KD student's PMSC loss is weighted by the softmax of the "
+            f"{'probability drop' if source == 'drop' else 'miss rate'} at temperature {student_t:g}."
+        )
     elif method:
         uses = f"The loaded KD student used '{method}', which does not weight parts by E."
     else:
@@ -534,13 +652,17 @@ def efficiency_view(teacher_meta: dict, shown: str, temperature: float,
         return np.asarray(teacher_meta["E_drop"], dtype=float), "Showing the probability drop. " + uses, False
     if shown == "softmax":
         if method == "pmsc" and temperature == student_t:
-            weights = part_weights(teacher_meta, StudentConfig(kd="pmsc", efficiency=source,
-                                                               efficiency_temperature=float(student_t)))
+            weights = part_weights(
+                teacher_meta, StudentConfig(kd="pmsc", efficiency=source, efficiency_temperature=float(student_t))
+            )
             return np.asarray(weights, dtype=float), "Showing exactly the KD student's part weights. " + uses, True
         src = "E_drop" if source == "drop" and method == "pmsc" else "E_raw"
-        return (efficiency_softmax(np.asarray(teacher_meta[src]), temperature),
-                f"Showing the softmax of the {'probability drop' if src == 'E_drop' else 'miss rate'} at temperature "
-                f"{temperature:g}. " + uses, True)
+        return (
+            efficiency_softmax(np.asarray(teacher_meta[src]), temperature),
+            f"Showing the softmax of the {'probability drop' if src == 'E_drop' else 'miss rate'} at temperature "
+            f"{temperature:g}. " + uses,
+            True,
+        )
     return np.asarray(teacher_meta["E_raw"], dtype=float), "Showing the miss rate (eq. 12). " + uses, False
 
 

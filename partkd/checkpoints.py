@@ -1,4 +1,5 @@
 """Checkpoints: weights in safetensors + metadata in JSON, written atomically; no pickle is ever loaded."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -10,9 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from safetensors import SafetensorError
 
@@ -52,11 +51,22 @@ class Loaded:
         return str(self.meta.get("role", ""))
 
 
+#: Version of the metadata layout this code writes; files without the key are version 0 (before it was recorded,
+#: same keys) and load unchanged. A file from a newer partkd is refused with one line rather than misread.
+SCHEMA_VERSION = 1
+
+
 def code_version() -> str:
     """Package version plus `git rev-parse --short HEAD` of the source tree when it is a git checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         sha = out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
         sha = ""
@@ -92,8 +102,11 @@ def _described_by_backup(weights: Path, meta_path: Path) -> bool:
     """True when an earlier save stopped between its two renames: the JSON describes the backup, not the weights."""
     try:
         expected = json.loads(meta_path.read_text())["weights_sha256"]
-        return (hashlib.sha256(_backup(weights).read_bytes()).hexdigest() == expected
-                != hashlib.sha256(weights.read_bytes()).hexdigest())
+        return (
+            hashlib.sha256(_backup(weights).read_bytes()).hexdigest()
+            == expected
+            != hashlib.sha256(weights.read_bytes()).hexdigest()
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -105,8 +118,9 @@ def _tensors(model: nn.Module, extra: dict[str, torch.Tensor] | None) -> dict[st
     return out
 
 
-def save_checkpoint(path_stem: str | Path, model: nn.Module, meta: dict,
-                    extra: dict[str, torch.Tensor] | None = None) -> Path:
+def save_checkpoint(
+    path_stem: str | Path, model: nn.Module, meta: dict, extra: dict[str, torch.Tensor] | None = None
+) -> Path:
     """Write `<stem>.safetensors` then `<stem>.json` atomically; the JSON records the weights' sha256.
 
     `meta` gets `code_version`, `created` and `command` when absent; `extra` tensors (optimizer and RNG state
@@ -119,9 +133,15 @@ def save_checkpoint(path_stem: str | Path, model: nn.Module, meta: dict,
         blob = st_save(_tensors(model, extra), metadata={"format": "pt", "producer": "partkd"})
     except (RuntimeError, ValueError) as e:
         raise CheckpointError(where(stem, f"cannot serialise weights ({e})")) from None
-    full = {"code_version": code_version(), "command": command_line(),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **meta,
-            "weights": stem.name + WEIGHTS_SUFFIX, "weights_sha256": hashlib.sha256(blob).hexdigest()}
+    full = {
+        "code_version": code_version(),
+        "command": command_line(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **meta,
+        "schema_version": SCHEMA_VERSION,
+        "weights": stem.name + WEIGHTS_SUFFIX,
+        "weights_sha256": hashlib.sha256(blob).hexdigest(),
+    }
     weights, meta_path = stem.with_name(stem.name + WEIGHTS_SUFFIX), stem.with_name(stem.name + META_SUFFIX)
     # The two files are replaced one after the other. Until the new JSON is in place, the weights the old JSON
     # describes stay reachable as a hidden backup, so a crash between the two renames leaves a loadable pair.
@@ -159,6 +179,15 @@ def read_meta(path: str | Path) -> dict:
         raise CheckpointError(where(meta_path, f"unreadable checkpoint metadata ({e})")) from None
     if not isinstance(meta, dict) or "model" not in meta or "layout" not in meta or "class_names" not in meta:
         raise CheckpointError(where(meta_path, "not a partkd checkpoint (needs model, layout, class_names)"))
+    version = meta.get("schema_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= SCHEMA_VERSION:
+        raise CheckpointError(
+            where(
+                meta_path,
+                f"metadata schema {version!r} is not one this partkd reads (0..{SCHEMA_VERSION}): "
+                "written by a newer version?",
+            )
+        )
     return meta
 
 
@@ -194,8 +223,9 @@ def read_tensors(path: str | Path, meta: dict | None = None) -> dict[str, torch.
         except OSError:
             blob = b""
         if hashlib.sha256(blob).hexdigest() != expected:
-            raise CheckpointError(where(weights, "weights do not match their metadata (interrupted write or "
-                                                 "edited file)"))
+            raise CheckpointError(
+                where(weights, "weights do not match their metadata (interrupted write or edited file)")
+            )
     try:
         return st_load(blob)
     except (SafetensorError, ValueError, RuntimeError) as e:
@@ -204,7 +234,7 @@ def read_tensors(path: str | Path, meta: dict | None = None) -> dict[str, torch.
 
 def build_from_meta(meta: dict, source: object = "checkpoint") -> nn.Module:
     """Rebuild the (untrained) model a checkpoint's metadata describes."""
-    from partkd.models.common import ModelConfig, build_model
+    from partkd.models import ModelConfig, build_model
 
     info = dict(meta["model"])
     layout = layout_from_dict(meta["layout"], source)
@@ -228,10 +258,18 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
         expected = {k: tuple(v.shape) for k, v in build_from_meta(meta, p).state_dict().items()}
     found = {k: tuple(v.shape) for k, v in state.items()}
     if expected != found:
-        key = min(set(expected) ^ set(found)) if set(expected) != set(found) else \
-            min(k for k in expected if expected[k] != found[k])
-        raise CheckpointError(where(p, f"weights do not fit the described model ({key}: described "
-                                       f"{expected.get(key, 'absent')}, stored {found.get(key, 'absent')})"))
+        key = (
+            min(set(expected) ^ set(found))
+            if set(expected) != set(found)
+            else min(k for k in expected if expected[k] != found[k])
+        )
+        raise CheckpointError(
+            where(
+                p,
+                f"weights do not fit the described model ({key}: described "
+                f"{expected.get(key, 'absent')}, stored {found.get(key, 'absent')})",
+            )
+        )
     model = build_from_meta(meta, p)
     try:
         model.load_state_dict(state, strict=True)
@@ -247,7 +285,7 @@ def resume_tensors(path: str | Path) -> tuple[dict, dict[str, torch.Tensor], dic
     meta = read_meta(path)
     tensors = read_tensors(path, meta)
     model = {k: v for k, v in tensors.items() if not k.startswith(RESUME_PREFIX)}
-    extra = {k[len(RESUME_PREFIX):]: v for k, v in tensors.items() if k.startswith(RESUME_PREFIX)}
+    extra = {k[len(RESUME_PREFIX) :]: v for k, v in tensors.items() if k.startswith(RESUME_PREFIX)}
     return meta, model, extra
 
 
@@ -265,13 +303,33 @@ def list_checkpoints(*folders: str | Path) -> list[dict]:
                 meta = read_meta(meta_path)
             except PartKDError:
                 continue
-            found.append({"path": str(meta_path.with_suffix(WEIGHTS_SUFFIX)), "role": meta.get("role", ""),
-                          "name": meta.get("name", meta_path.stem), "layout": meta["layout"].get("name", ""),
-                          "classes": list(meta["class_names"]), "metrics": meta.get("metrics", {}),
-                          "created": meta.get("created", "")})
+            found.append(
+                {
+                    "path": str(meta_path.with_suffix(WEIGHTS_SUFFIX)),
+                    "role": meta.get("role", ""),
+                    "name": meta.get("name", meta_path.stem),
+                    "layout": meta["layout"].get("name", ""),
+                    "classes": list(meta["class_names"]),
+                    "metrics": meta.get("metrics", {}),
+                    "created": meta.get("created", ""),
+                }
+            )
     return sorted(found, key=lambda r: r["created"], reverse=True)
 
 
-__all__ = ["Loaded", "save_checkpoint", "load_checkpoint", "read_meta", "update_meta", "list_checkpoints",
-           "read_tensors", "resume_tensors", "build_from_meta", "model_meta", "code_version", "command_line",
-           "stem_of"]
+__all__ = [
+    "Loaded",
+    "save_checkpoint",
+    "load_checkpoint",
+    "read_meta",
+    "update_meta",
+    "list_checkpoints",
+    "read_tensors",
+    "resume_tensors",
+    "build_from_meta",
+    "model_meta",
+    "code_version",
+    "command_line",
+    "SCHEMA_VERSION",
+    "stem_of",
+]

@@ -1,4 +1,5 @@
 """The `partkd` command line: one parser, sub-commands registered by the modules that own them."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """CLI sub-commands for datasets: `partkd data synth` and `partkd data inspect`."""
+
 from __future__ import annotations
 
 import argparse
@@ -34,19 +35,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     inspect = dsub.add_parser("inspect", help="load a dataset and print its summary")
     inspect.add_argument("path", help="file or folder ('synthetic', 'synthetic:low' for generated data)")
     inspect.add_argument("--format", default=None, help=f"one of {FORMAT_NAMES} (default: detected)")
-    inspect.add_argument("--layout", "--high-layout", dest="layout", default=None,
-                         help="built-in layout name or a .json/.toml layout file")
-    inspect.add_argument("--low", default=None, metavar="PATH",
-                         help="a low-quality file or folder: also report how its clips pair with PATH's by pair id")
+    inspect.add_argument(
+        "--layout",
+        "--high-layout",
+        dest="layout",
+        default=None,
+        help="built-in layout name or a .json/.toml layout file",
+    )
+    inspect.add_argument(
+        "--low",
+        default=None,
+        metavar="PATH",
+        help="a low-quality file or folder: also report how its clips pair with PATH's by pair id",
+    )
     inspect.add_argument("--low-format", default=None, help="format of --low (default: detected)")
     inspect.add_argument("--low-layout", default=None, help="layout of --low (built-in name or layout file)")
-    inspect.add_argument("--min-frames", type=int, default=MIN_FRAMES, metavar="N",
-                         help=f"warn about clips shorter than N frames (default {MIN_FRAMES}: one temporal "
-                              "convolution of the default model)")
+    inspect.add_argument(
+        "--min-frames",
+        type=int,
+        default=MIN_FRAMES,
+        metavar="N",
+        help=f"warn about clips shorter than N frames (default {MIN_FRAMES}: one temporal "
+        "convolution of the default model)",
+    )
     inspect.add_argument("--skip-bad", action="store_true", help="skip unreadable clips with a warning")
     inspect.add_argument("--no-cache", action="store_true", help="parse again instead of using the cache")
-    inspect.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
-                         help="format option, e.g. -o coords=2d -o benchmark=xview (repeatable)")
+    inspect.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="format option, e.g. -o coords=2d -o benchmark=xview (repeatable)",
+    )
     inspect.add_argument("--json", action="store_true", help="print the summary as JSON")
     inspect.set_defaults(func=run_inspect)
 
@@ -77,8 +98,14 @@ def run_synth(args: argparse.Namespace) -> int:
     for flag in ("classes", "clips_per_class", "frames"):
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
-    pair = make_synthetic(num_classes=args.classes, clips_per_class=args.clips_per_class, frames=args.frames,
-                          seed=args.seed, low_layout=args.low_layout, level=args.level)
+    pair = make_synthetic(
+        num_classes=args.classes,
+        clips_per_class=args.clips_per_class,
+        frames=args.frames,
+        seed=args.seed,
+        low_layout=args.low_layout,
+        level=args.level,
+    )
     for quality, ds in (("high", pair.high), ("low", pair.low)):
         out = args.out / f"{quality}.npz"
         save_generic_npz(ds, out)
@@ -92,19 +119,27 @@ def format_summary(s: dict) -> str:
     more = f", ... +{s['classes'] - MAX_CLASS_NAMES} more" if s["classes"] > MAX_CLASS_NAMES else ""
     f = s["frames"]
     splits = ", ".join(f"{k} {v}" for k, v in s["splits"].items())
-    return "\n".join([
-        f"source:  {s['source']}",
-        f"format:  {s['format']}",
-        f"clips:   {s['clips']}",
-        f"classes: {s['classes']} ({names}{more})",
-        f"frames:  min {f['min']}, median {f['median']:g}, max {f['max']}",
-        f"persons: up to {s['persons_max']}",
-        f"joints:  {s['joints']} (layout {s['layout']}, {s['dims']}D)",
-        f"splits:  {splits}",
-        f"paired:  {s['paired']}",
-    ] + ([f"windows: {s['window_frames']} frames every {s['stride_frames']} at {s['rate_hz']:g} Hz (files at "
-          f"{s['fps']:g} Hz, frame step {s['frame_step']}); {s['quality']}, {s['units']}"]
-         if "window_frames" in s else []))
+    return "\n".join(
+        [
+            f"source:  {s['source']}",
+            f"format:  {s['format']}",
+            f"clips:   {s['clips']}",
+            f"classes: {s['classes']} ({names}{more})",
+            f"frames:  min {f['min']}, median {f['median']:g}, max {f['max']}",
+            f"persons: up to {s['persons_max']}",
+            f"joints:  {s['joints']} (layout {s['layout']}, {s['dims']}D)",
+            f"splits:  {splits}",
+            f"paired:  {s['paired']}",
+        ]
+        + (
+            [
+                f"windows: {s['window_frames']} frames every {s['stride_frames']} at {s['rate_hz']:g} Hz (files at "
+                f"{s['fps']:g} Hz, frame step {s['frame_step']}); {s['quality']}, {s['units']}"
+            ]
+            if "window_frames" in s
+            else []
+        )
+    )
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -115,23 +150,42 @@ def run_inspect(args: argparse.Namespace) -> int:
     options = parse_options(args.option)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ds = load_dataset(args.path, format=args.format, layout=args.layout, skip_bad=args.skip_bad,
-                          cache=not args.no_cache, **options)
+        ds = load_dataset(
+            args.path,
+            format=args.format,
+            layout=args.layout,
+            skip_bad=args.skip_bad,
+            cache=not args.no_cache,
+            **options,
+        )
         low = None
         if args.low is not None:
             try:
-                low = load_dataset(args.low, format=args.low_format, layout=args.low_layout, skip_bad=args.skip_bad,
-                                   cache=not args.no_cache)
+                low = load_dataset(
+                    args.low,
+                    format=args.low_format,
+                    layout=args.low_layout,
+                    skip_bad=args.skip_bad,
+                    cache=not args.no_cache,
+                )
             except FlagHintError as e:
                 raise e.for_low() from None
     for w in caught:
         print(f"partkd: warning: {w.message}", file=sys.stderr)
-    summary = {"source": ds.meta.get("source", args.path), "format": ds.meta.get("format"), **ds.summary(),
-               **{k: ds.meta[k] for k in WINDOW_KEYS if k in ds.meta}}
+    summary = {
+        "source": ds.meta.get("source", args.path),
+        "format": ds.meta.get("format"),
+        **ds.summary(),
+        **{k: ds.meta[k] for k in WINDOW_KEYS if k in ds.meta},
+    }
     warn = short_clip_warnings(ds, args.min_frames, "")
     if low is not None:
-        summary["low"] = {"source": low.meta.get("source", args.low), "format": low.meta.get("format"),
-                          **low.summary(), "pairing": pairing_summary(ds, low)}
+        summary["low"] = {
+            "source": low.meta.get("source", args.low),
+            "format": low.meta.get("format"),
+            **low.summary(),
+            "pairing": pairing_summary(ds, low),
+        }
         warn += short_clip_warnings(low, args.min_frames, "low-quality ") + pairing_warnings(summary["low"]["pairing"])
     if args.json:
         print(json.dumps({**summary, "warnings": warn}, indent=2))
@@ -150,8 +204,10 @@ def short_clip_warnings(ds: Any, min_frames: int, what: str) -> list[str]:
     short = [n for n, t in zip(ds.names, lengths) if t < min_frames]
     if not short:
         return []
-    return [f"{len(short)} {what}clip(s) have fewer than {min_frames} frames (shortest {min(lengths)}), e.g. "
-            f"{', '.join(short[:3])}: the model sees almost no motion in them"]
+    return [
+        f"{len(short)} {what}clip(s) have fewer than {min_frames} frames (shortest {min(lengths)}), e.g. "
+        f"{', '.join(short[:3])}: the model sees almost no motion in them"
+    ]
 
 
 def pairing_warnings(p: dict) -> list[str]:
@@ -160,8 +216,9 @@ def pairing_warnings(p: dict) -> list[str]:
     if not p["class_names_equal"]:
         out.append("the two files have different class names: a student needs the same classes on both sides")
     if p["low_matched"] == 0:
-        out.append("no low-quality clip shares a pair id with the high-quality data: every one is solitary "
-                   "(PMSC needs pairs)")
+        out.append(
+            "no low-quality clip shares a pair id with the high-quality data: every one is solitary (PMSC needs pairs)"
+        )
     if p["label_mismatch"]:
         out.append(f"{p['label_mismatch']} matched pair(s) have different class labels")
     if p["split_mismatch"]:
@@ -174,12 +231,14 @@ def pairing_warnings(p: dict) -> list[str]:
 def format_low(s: dict) -> str:
     """The low-quality file's summary lines and how it pairs with the high-quality one."""
     p = s["pairing"]
-    return "\n".join([
-        "",
-        f"low:     {s['source']} ({s['format']}, {s['clips']} clips, {s['joints']} joints, layout {s['layout']}, "
-        f"{s['dims']}D)",
-        f"pairs:   {p['low_matched']} of {p['low_clips']} low-quality clips share a pair id with the high-quality "
-        f"data ({p['high_matched']} of {p['high_clips']} high-quality clips matched)",
-        f"solitary: {p['low_solitary']} low-quality clips without a high-quality pair; {p['high_without_low']} "
-        "high-quality clips without a low-quality one",
-    ])
+    return "\n".join(
+        [
+            "",
+            f"low:     {s['source']} ({s['format']}, {s['clips']} clips, {s['joints']} joints, layout {s['layout']}, "
+            f"{s['dims']}D)",
+            f"pairs:   {p['low_matched']} of {p['low_clips']} low-quality clips share a pair id with the high-quality "
+            f"data ({p['high_matched']} of {p['high_clips']} high-quality clips matched)",
+            f"solitary: {p['low_solitary']} low-quality clips without a high-quality pair; {p['high_without_low']} "
+            "high-quality clips without a low-quality one",
+        ]
+    )

@@ -1,4 +1,5 @@
 """CLI sub-commands for background jobs: `partkd jobs list|show|submit|cancel|resume|log|limit|worker`."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,11 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     """Print a job's record, progress and output checkpoints."""
     job = jobs.get_job(args.id, args.root)
-    info = {**job, "progress": jobs.read_progress(args.id, args.root),
-            "checkpoints": [str(p) for p in jobs.checkpoints(args.id, args.root)]}
+    info = {
+        **job,
+        "progress": jobs.read_progress(args.id, args.root),
+        "checkpoints": [str(p) for p in jobs.checkpoints(args.id, args.root)],
+    }
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -86,9 +90,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `jobs` sub-command group."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--root", help="jobs folder (default $PARTKD_JOBS or ./jobs)")
-    group = sub.add_parser("jobs", help="run partkd commands as background jobs",
-                           description="Background jobs: each runs one partkd command line in its own "
-                                       "process; a worker starts queued jobs in order.")
+    group = sub.add_parser(
+        "jobs",
+        help="run partkd commands as background jobs",
+        description="Background jobs: each runs one partkd command line in its own "
+        "process; a worker starts queued jobs in order.",
+    )
     cmds = group.add_subparsers(dest="jobs_command", required=True)
 
     p = cmds.add_parser("list", parents=[common], help="list jobs, oldest first")
@@ -101,16 +108,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_show)
 
-    p = cmds.add_parser("submit", parents=[common], help="queue a partkd command line",
-                        description="Queue `partkd ARGV...`; '--out <job>/run' is added when ARGV has no --out. "
-                                    "Example: partkd jobs submit -- train-teacher --data synthetic --preset smoke")
+    p = cmds.add_parser(
+        "submit",
+        parents=[common],
+        help="queue a partkd command line",
+        description="Queue `partkd ARGV...`; '--out <job>/run' is added when ARGV has no --out. "
+        "Example: partkd jobs submit -- train-teacher --data synthetic --preset smoke",
+    )
     p.add_argument("--name", help="a label for the job")
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- ARGV", help="the partkd command line")
     p.set_defaults(func=_submit)
 
-    p = cmds.add_parser("cancel", parents=[common], help="cancel a queued or running job",
-                        description="Queued jobs are cancelled at once; running ones get SIGTERM "
-                                    "(graceful stop) and SIGKILL after --grace seconds.")
+    p = cmds.add_parser(
+        "cancel",
+        parents=[common],
+        help="cancel a queued or running job",
+        description="Queued jobs are cancelled at once; running ones get SIGTERM "
+        "(graceful stop) and SIGKILL after --grace seconds.",
+    )
     p.add_argument("id")
     p.add_argument("--grace", type=float, default=jobs.DEFAULT_GRACE_S, help="seconds before SIGKILL")
     p.add_argument("--wait", action="store_true", help="return only once the job has stopped")

@@ -1,4 +1,5 @@
 """CLI sub-commands of the training engine: train-teacher, part-matrix, train-student, evaluate, reproduce."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,32 +8,66 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from partkd.engine.config import (EFFICIENCY_SOURCES, KD_METHODS, OCCLUSION_MODES, PRECISIONS, TRAIN_PRESETS, DataSpec,
-                                  StudentConfig, data_spec_from_dict, train_preset)
+from partkd.engine.config import (
+    EFFICIENCY_SOURCES,
+    KD_METHODS,
+    OCCLUSION_MODES,
+    PRECISIONS,
+    TRAIN_PRESETS,
+    DataSpec,
+    StudentConfig,
+    data_spec_from_dict,
+    train_preset,
+)
 
 CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
 
 
 def _data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", required=required, default=None, help="'synthetic' or a dataset path (H, the high-quality source)")
-    g.add_argument("--format", default=None, help="dataset format (penn_action, nw_ucla, h36m, ntu, pyskl, kinetics, "
-                                                  "npz); detected when omitted")
-    g.add_argument("--high-layout", "--layout", dest="high_layout", default=None,
-                   help="layout of the --data files (built-in name or .json/.toml layout file) when they neither "
-                        "embed one nor have a built-in joint count; may alias joints and declare up / units")
-    g.add_argument("--low", default=None, help="'simulate' (default: pose-estimator simulation of H), 'real' "
-                                               "(the format's own low-quality source: h36m detections) or a "
-                                               "path to real low-quality data paired by id")
-    g.add_argument("--high-source", default=None,
-                   help="high-quality source of a format with several (h36m: mocap, the default, or projected)")
-    g.add_argument("--data-option", action="append", default=None, metavar="KEY=VALUE",
-                   help="loader option of the format, repeatable (h36m: window_s, stride_s, frame, fps, frame_step, "
-                        "cameras; see docs/data_formats.md); VALUE is read as JSON when it parses")
+    g.add_argument(
+        "--data", required=required, default=None, help="'synthetic' or a dataset path (H, the high-quality source)"
+    )
+    g.add_argument(
+        "--format",
+        default=None,
+        help="dataset format (penn_action, nw_ucla, h36m, ntu, pyskl, kinetics, npz); detected when omitted",
+    )
+    g.add_argument(
+        "--high-layout",
+        "--layout",
+        dest="high_layout",
+        default=None,
+        help="layout of the --data files (built-in name or .json/.toml layout file) when they neither "
+        "embed one nor have a built-in joint count; may alias joints and declare up / units",
+    )
+    g.add_argument(
+        "--low",
+        default=None,
+        help="'simulate' (default: pose-estimator simulation of H), 'real' "
+        "(the format's own low-quality source: h36m detections) or a "
+        "path to real low-quality data paired by id",
+    )
+    g.add_argument(
+        "--high-source",
+        default=None,
+        help="high-quality source of a format with several (h36m: mocap, the default, or projected)",
+    )
+    g.add_argument(
+        "--data-option",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="loader option of the format, repeatable (h36m: window_s, stride_s, frame, fps, frame_step, "
+        "cameras; see docs/data_formats.md); VALUE is read as JSON when it parses",
+    )
     g.add_argument("--low-format", default=None, help="format of --low when it is a path")
-    g.add_argument("--low-layout", default=None,
-                   help="layout of L: the simulation's target with --low simulate (default coco17; 'same' = H's), "
-                        "or the layout of the --low files when they are a path")
+    g.add_argument(
+        "--low-layout",
+        default=None,
+        help="layout of L: the simulation's target with --low simulate (default coco17; 'same' = H's), "
+        "or the layout of the --low files when they are a path",
+    )
     g.add_argument("--level", default=None, help="estimator simulation level: light | medium | heavy")
     g.add_argument("--data-seed", type=int, default=None, help="seed of the synthetic data and L simulation")
     g.add_argument("--classes", type=int, default=None, help="synthetic: number of classes")
@@ -45,17 +80,31 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", default="cpu", choices=sorted(TRAIN_PRESETS), help="training preset (default cpu)")
     g.add_argument("--arch", default=None, help="backbone: stgcn | agcn")
     g.add_argument("--model", default=None, help="model preset override: paper | small | tiny")
-    g.add_argument("--epochs", type=int, default=None,
-                   help="run length; without --lr-steps the preset's milestones move to the same fractions of it")
-    g.add_argument("--lr-steps", type=int, nargs="*", default=None, metavar="EPOCH",
-                   help="epochs at which the learning rate is multiplied by gamma (none given: a constant rate)")
+    g.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="run length; without --lr-steps the preset's milestones move to the same fractions of it",
+    )
+    g.add_argument(
+        "--lr-steps",
+        type=int,
+        nargs="*",
+        default=None,
+        metavar="EPOCH",
+        help="epochs at which the learning rate is multiplied by gamma (none given: a constant rate)",
+    )
     g.add_argument("--batch-size", type=int, default=None)
     g.add_argument("--lr", type=float, default=None)
     g.add_argument("--frames", type=int, default=None, help="input frames T")
     g.add_argument("--persons", type=int, default=None, help="input persons M")
     g.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
-    g.add_argument("--precision", default=None, choices=list(PRECISIONS),
-                   help="bf16 autocast is used on CUDA and AMX CPUs, fp32 elsewhere")
+    g.add_argument(
+        "--precision",
+        default=None,
+        choices=list(PRECISIONS),
+        help="bf16 autocast is used on CUDA and AMX CPUs, fp32 elsewhere",
+    )
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--no-augment", action="store_true", help="no random rotation/scale/shift")
     _threads_arg(g)
@@ -64,8 +113,13 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _threads_arg(g: Any) -> None:
-    g.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="torch CPU threads (default: torch's choice, usually one per core)")
+    g.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch CPU threads (default: torch's choice, usually one per core)",
+    )
 
 
 def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
@@ -75,10 +129,18 @@ def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
     if data is not None:
         d = {} if base and data != base.get("source") else d
         d["source"] = data if data == "synthetic" else str(Path(data).expanduser().resolve())
-    for flag, key in (("format", "format"), ("high_layout", "high_layout"), ("low", "low"),
-                      ("low_format", "low_format"), ("low_layout", "low_layout"), ("level", "level"),
-                      ("data_seed", "seed"), ("classes", "num_classes"), ("clips_per_class", "clips_per_class"),
-                      ("synth_frames", "synth_frames")):
+    for flag, key in (
+        ("format", "format"),
+        ("high_layout", "high_layout"),
+        ("low", "low"),
+        ("low_format", "low_format"),
+        ("low_layout", "low_layout"),
+        ("level", "level"),
+        ("data_seed", "seed"),
+        ("classes", "num_classes"),
+        ("clips_per_class", "clips_per_class"),
+        ("synth_frames", "synth_frames"),
+    ):
         value = getattr(args, flag, None)
         if value is not None:
             d[key] = value
@@ -97,17 +159,28 @@ def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
 
 
 def _train_cfg(args: argparse.Namespace) -> Any:
-    return train_preset(args.preset, arch=args.arch, model=args.model, epochs=args.epochs,
-                        batch_size=args.batch_size, lr=args.lr, frames=args.frames, persons=args.persons,
-                        device=args.device, precision=args.precision, seed=args.seed,
-                        augment=False if args.no_augment else None,
-                        milestones=None if args.lr_steps is None else tuple(args.lr_steps),
-                        part_dropout=getattr(args, "part_dropout", None),
-                        joint_dropout=getattr(args, "joint_dropout", None))
+    return train_preset(
+        args.preset,
+        arch=args.arch,
+        model=args.model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        frames=args.frames,
+        persons=args.persons,
+        device=args.device,
+        precision=args.precision,
+        seed=args.seed,
+        augment=False if args.no_augment else None,
+        milestones=None if args.lr_steps is None else tuple(args.lr_steps),
+        part_dropout=getattr(args, "part_dropout", None),
+        joint_dropout=getattr(args, "joint_dropout", None),
+    )
 
 
 def _cancellable(fn: Any) -> Any:
     """Run a training call; a graceful SIGTERM cancel prints one line and exits 143."""
+
     def wrapped(args: argparse.Namespace) -> int:
         from partkd.engine.train import Cancelled
 
@@ -116,6 +189,7 @@ def _cancellable(fn: Any) -> Any:
         except Cancelled as e:
             print(f"partkd: {e}", file=sys.stderr)
             return CANCELLED_EXIT
+
     return wrapped
 
 
@@ -160,10 +234,19 @@ def truth_lines(truth: dict | None) -> list[str]:
 def _cmd_train_student(args: argparse.Namespace) -> int:
     from partkd.engine.train import train_student
 
-    scfg = StudentConfig(kd=args.kd, alpha=args.alpha, tau=args.tau, w=args.w, op=args.op,
-                         occlusion=args.occlusion, paired_fraction=args.paired_fraction,
-                         use_solitary=not args.no_solitary, kl_temperature=args.kl_temperature,
-                         efficiency=args.efficiency, efficiency_temperature=args.efficiency_temperature)
+    scfg = StudentConfig(
+        kd=args.kd,
+        alpha=args.alpha,
+        tau=args.tau,
+        w=args.w,
+        op=args.op,
+        occlusion=args.occlusion,
+        paired_fraction=args.paired_fraction,
+        use_solitary=not args.no_solitary,
+        kl_temperature=args.kl_temperature,
+        efficiency=args.efficiency,
+        efficiency_temperature=args.efficiency_temperature,
+    )
     path = train_student(_train_cfg(args), scfg, args.teacher, _spec(args), args.out, resume=args.resume)
     print(path)
     return 0
@@ -180,10 +263,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     data = load_paired(_spec(args, loaded.meta.get("data")))
     ds = data_side(loaded, data).by_split(args.split)
     ops = args.op if args.op else [float(loaded.meta.get("degradation", {}).get("op") or 0.0)]
-    result: dict[str, Any] = {"checkpoint": str(loaded.path), "role": loaded.role, "split": args.split,
-                              **evaluate(loaded, ds, op=ops[0], mode=args.mode, seed=args.seed)}
-    print(f"{loaded.role} {loaded.path}: top1 {result['top1']:.4f} top5 {result['top5']:.4f} "
-          f"({result['n']} {args.split} clips, OP {ops[0]}, {args.mode})")
+    result: dict[str, Any] = {
+        "checkpoint": str(loaded.path),
+        "role": loaded.role,
+        "split": args.split,
+        **evaluate(loaded, ds, op=ops[0], mode=args.mode, seed=args.seed),
+    }
+    print(
+        f"{loaded.role} {loaded.path}: top1 {result['top1']:.4f} top5 {result['top5']:.4f} "
+        f"({result['n']} {args.split} clips, OP {ops[0]}, {args.mode})"
+    )
     if len(ops) > 1:
         result["accuracy_vs_op"] = accuracy_vs_op(loaded, ds, ops, seed=args.seed, mode=args.mode)
         for row in result["accuracy_vs_op"]:
@@ -207,20 +296,34 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the engine's sub-commands."""
-    p = sub.add_parser("train-teacher", help="train the teacher on high-quality skeletons",
-                       description="Train the ST-GCN teacher with cross-entropy on the H train clips.")
+    p = sub.add_parser(
+        "train-teacher",
+        help="train the teacher on high-quality skeletons",
+        description="Train the ST-GCN teacher with cross-entropy on the H train clips.",
+    )
     _data_args(p, required=True)
     _train_args(p)
     g = p.add_argument_group("teacher dropout (makes a missing part in distribution for E, method.md §4)")
-    g.add_argument("--part-dropout", type=float, default=None,
-                   help="share of training clips with one random part removed in every frame, in [0, 1)")
-    g.add_argument("--joint-dropout", type=float, default=None,
-                   help="per-joint, per-frame drop probability of the training clips, in [0, 1)")
+    g.add_argument(
+        "--part-dropout",
+        type=float,
+        default=None,
+        help="share of training clips with one random part removed in every frame, in [0, 1)",
+    )
+    g.add_argument(
+        "--joint-dropout",
+        type=float,
+        default=None,
+        help="per-joint, per-frame drop probability of the training clips, in [0, 1)",
+    )
     p.set_defaults(func=_cancellable(_cmd_train_teacher))
 
-    p = sub.add_parser("part-matrix", help="compute the action x part efficiency matrix E of a teacher",
-                       description="Occlude each part of every H train clip, record the teacher's misses "
-                                   "(eq. 12) and store E_raw and softmax E (eq. 13) in the teacher's metadata.")
+    p = sub.add_parser(
+        "part-matrix",
+        help="compute the action x part efficiency matrix E of a teacher",
+        description="Occlude each part of every H train clip, record the teacher's misses "
+        "(eq. 12) and store E_raw and softmax E (eq. 13) in the teacher's metadata.",
+    )
     p.add_argument("teacher", help="teacher checkpoint (.safetensors, .json or run folder)")
     _data_args(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -228,36 +331,59 @@ def register(sub: argparse._SubParsersAction) -> None:
     _threads_arg(p)
     p.set_defaults(func=_cmd_part_matrix)
 
-    p = sub.add_parser("train-student", help="train a student on low-quality skeletons (with or without KD)",
-                       description="Train the student with L_ce + alpha * L_kd on the L train clips.")
+    p = sub.add_parser(
+        "train-student",
+        help="train a student on low-quality skeletons (with or without KD)",
+        description="Train the student with L_ce + alpha * L_kd on the L train clips.",
+    )
     _data_args(p, required=True)
     _train_args(p)
     g = p.add_argument_group("distillation")
     g.add_argument("--teacher", default=None, help="teacher checkpoint (needed unless --kd none)")
     g.add_argument("--kd", default="pmsc", choices=list(KD_METHODS), help="distillation loss (default pmsc)")
     g.add_argument("--alpha", type=float, default=StudentConfig.alpha, help="weight of the KD loss (eq. 4)")
-    g.add_argument("--tau", type=float, default=StudentConfig.tau, help="temperature of C(i, j) (default 0.1, measured better than the paper's 1 on "
-                        "Penn Action and Human3.6M)")
+    g.add_argument(
+        "--tau",
+        type=float,
+        default=StudentConfig.tau,
+        help="temperature of C(i, j) (default 0.1, measured better than the paper's 1 on Penn Action and Human3.6M)",
+    )
     g.add_argument("--w", type=float, default=StudentConfig.w, help="weight of the positives C^P (eq. 8)")
     g.add_argument("--kl-temperature", type=float, default=StudentConfig.kl_temperature, help="for --kd kl")
     g.add_argument("--op", type=float, default=0.0, help="occlusion probability in [0, 1] of the L inputs")
     g.add_argument("--occlusion", default="joint", choices=list(OCCLUSION_MODES))
     g.add_argument("--paired-fraction", type=float, default=1.0, help="fraction of L clips that keep their H pair")
     g.add_argument("--no-solitary", action="store_true", help="drop unpaired L clips instead of using them")
-    g.add_argument("--efficiency", default=StudentConfig.efficiency, choices=list(EFFICIENCY_SOURCES),
-                   help="PMSC part weights: softmax of the teacher's miss rate (eq. 12, the paper) or of its "
-                        "true-class probability drop")
-    g.add_argument("--efficiency-temperature", type=float, default=StudentConfig.efficiency_temperature,
-                   help="temperature of that softmax (eq. 13; paper 1, smaller is sharper)")
+    g.add_argument(
+        "--efficiency",
+        default=StudentConfig.efficiency,
+        choices=list(EFFICIENCY_SOURCES),
+        help="PMSC part weights: softmax of the teacher's miss rate (eq. 12, the paper) or of its "
+        "true-class probability drop",
+    )
+    g.add_argument(
+        "--efficiency-temperature",
+        type=float,
+        default=StudentConfig.efficiency_temperature,
+        help="temperature of that softmax (eq. 13; paper 1, smaller is sharper)",
+    )
     p.set_defaults(func=_cancellable(_cmd_train_student))
 
-    p = sub.add_parser("evaluate", help="accuracy of a checkpoint (top-1/5, per class, confusion, vs OP)",
-                       description="Evaluate a checkpoint on its data (the stored data spec unless --data).")
+    p = sub.add_parser(
+        "evaluate",
+        help="accuracy of a checkpoint (top-1/5, per class, confusion, vs OP)",
+        description="Evaluate a checkpoint on its data (the stored data spec unless --data).",
+    )
     p.add_argument("checkpoint")
     _data_args(p)
     p.add_argument("--split", default="test", choices=["train", "test"])
-    p.add_argument("--op", type=float, nargs="*", default=None,
-                   help="occlusion level(s); several give accuracy vs OP (default: the training OP)")
+    p.add_argument(
+        "--op",
+        type=float,
+        nargs="*",
+        default=None,
+        help="occlusion level(s); several give accuracy vs OP (default: the training OP)",
+    )
     p.add_argument("--mode", default="joint", choices=list(OCCLUSION_MODES))
     p.add_argument("--seed", type=int, default=0, help="seed of the occluded test set")
     p.add_argument("--part-sensitivity", action="store_true", help="top-1 drop when each part is removed")
@@ -265,8 +391,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     _threads_arg(p)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("reproduce", help="teacher -> E -> students at each OP from a TOML recipe",
-                       description="Run a reproduce recipe (see docs/engine.md) and write results.md/json.")
+    p = sub.add_parser(
+        "reproduce",
+        help="teacher -> E -> students at each OP from a TOML recipe",
+        description="Run a reproduce recipe (see docs/engine.md) and write results.md/json.",
+    )
     p.add_argument("config", help="TOML recipe, e.g. configs/synthetic_default.toml")
     p.add_argument("--out", default=None, help="output folder (default runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="reuse finished runs and resume interrupted ones")

@@ -1,4 +1,5 @@
 """The project's own error types: one line, naming the file (or object) and the problem."""
+
 from __future__ import annotations
 
 

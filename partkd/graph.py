@@ -1,4 +1,5 @@
 """Graphs from a Layout: ST-GCN spatial partition and normalised adjacency (vectorised)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Atomic file writes: temporary file in the same folder, fsync, rename; never a half-written file."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Plotly figures shared by the Streamlit app and the reports: skeleton animations, matrix E, predictions."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,11 @@ from plotly.subplots import make_subplots
 from partkd.layouts import PARTS, Layout
 
 PART_COLORS: dict[str, str] = {
-    "head": "#1f77b4", "left_arm": "#2ca02c", "right_arm": "#d62728",
-    "left_leg": "#ff7f0e", "right_leg": "#9467bd",
+    "head": "#1f77b4",
+    "left_arm": "#2ca02c",
+    "right_arm": "#d62728",
+    "left_leg": "#ff7f0e",
+    "right_leg": "#9467bd",
 }
 PART_LABELS: dict[str, str] = {p: p.replace("_", " ") for p in PARTS}
 OCCLUDED_COLOR = "#9e9e9e"
@@ -89,9 +93,9 @@ def _frame_traces(panel: Panel, t: int, axes: list[int], signs: np.ndarray) -> l
     parts = np.asarray(layout.parts)
     pts = (clip[:, t][..., axes] * _draw_signs(signs)).astype(float)
 
-    def coords(points: list[np.ndarray | None]) -> dict:
+    def coords(points: Sequence[np.ndarray | None]) -> dict:
         rows = [[None] * len(axes) if q is None else q.tolist() for q in points]
-        return {k: [r[i] for r in rows] for i, k in enumerate("xyz"[:len(axes)])}
+        return {k: [r[i] for r in rows] for i, k in enumerate("xyz"[: len(axes)])}
 
     bones: list[list[np.ndarray | None]] = [[] for _ in PARTS]
     occ_bones: list[np.ndarray | None] = []
@@ -143,22 +147,53 @@ def _style(index: int, three_d: bool, legend: bool, scene: str | None) -> dict:
         common["scene"] = scene
     if index < n:
         part = PARTS[index]
-        return {**common, "mode": "lines", "line": dict(color=PART_COLORS[part], width=5 if three_d else 3),
-                "legendgroup": part, "showlegend": False, "hoverinfo": "skip"}
+        return {
+            **common,
+            "mode": "lines",
+            "line": dict(color=PART_COLORS[part], width=5 if three_d else 3),
+            "legendgroup": part,
+            "showlegend": False,
+            "hoverinfo": "skip",
+        }
     if index < 2 * n:
         part = PARTS[index - n]
-        return {**common, "mode": "markers", "name": PART_LABELS[part], "legendgroup": part,
-                "marker": dict(color=PART_COLORS[part], size=4 if three_d else 7)}
+        return {
+            **common,
+            "mode": "markers",
+            "name": PART_LABELS[part],
+            "legendgroup": part,
+            "marker": dict(color=PART_COLORS[part], size=4 if three_d else 7),
+        }
     if index == TRACES_PER_PANEL:
-        return {**common, "mode": "lines", "name": "ground truth (projected)", "legendgroup": "reference",
-                "line": dict(color=REFERENCE_COLOR, width=6 if three_d else 5), "hoverinfo": "skip"}
+        return {
+            **common,
+            "mode": "lines",
+            "name": "ground truth (projected)",
+            "legendgroup": "reference",
+            "line": dict(color=REFERENCE_COLOR, width=6 if three_d else 5),
+            "hoverinfo": "skip",
+        }
     if index == 2 * n:
-        return {**common, "mode": "lines", "line": dict(color=OCCLUDED_COLOR, width=2, dash="dot"),
-                "legendgroup": "occluded",
-                "showlegend": False, "hoverinfo": "skip"}
-    return {**common, "mode": "markers", "name": "occluded / hidden from the model", "legendgroup": "occluded",
-            "marker": dict(color="rgba(0,0,0,0)", size=5 if three_d else 8,
-                           line=dict(color=OCCLUDED_COLOR, width=2), symbol="circle-open" if three_d else "circle")}
+        return {
+            **common,
+            "mode": "lines",
+            "line": dict(color=OCCLUDED_COLOR, width=2, dash="dot"),
+            "legendgroup": "occluded",
+            "showlegend": False,
+            "hoverinfo": "skip",
+        }
+    return {
+        **common,
+        "mode": "markers",
+        "name": "occluded / hidden from the model",
+        "legendgroup": "occluded",
+        "marker": dict(
+            color="rgba(0,0,0,0)",
+            size=5 if three_d else 8,
+            line=dict(color=OCCLUDED_COLOR, width=2),
+            symbol="circle-open" if three_d else "circle",
+        ),
+    }
 
 
 def _trace(data: dict, style: dict, xaxis: str | None) -> dict:
@@ -182,24 +217,61 @@ def _ranges(panel: Panel, axes: list[int], signs: np.ndarray) -> list[list[float
 
 def _animation_controls(n_frames: int, duration_ms: int) -> tuple[list[dict], list[dict]]:
     """Play/pause buttons and a frame slider for `n_frames` frames named '0'..'n-1'."""
-    play = dict(label="▶ Play", method="animate",
-                args=[None, {"frame": {"duration": duration_ms, "redraw": True}, "fromcurrent": True,
-                             "transition": {"duration": 0}}])
-    pause = dict(label="❚❚ Pause", method="animate",
-                 args=[[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
-                                "transition": {"duration": 0}}])
-    menus = [dict(type="buttons", direction="left", showactive=False, x=0.0, y=0.0, xanchor="left",
-                  yanchor="top", pad=dict(t=40, r=10), buttons=[play, pause])]
-    steps = [dict(label=str(k), method="animate",
-                  args=[[str(k)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",
-                                   "transition": {"duration": 0}}]) for k in range(n_frames)]
-    sliders = [dict(active=0, steps=steps, x=0.18, len=0.82, y=0.0, yanchor="top", pad=dict(t=30),
-                    currentvalue=dict(prefix="frame ", visible=True))]
+    play = dict(
+        label="▶ Play",
+        method="animate",
+        args=[
+            None,
+            {"frame": {"duration": duration_ms, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}},
+        ],
+    )
+    pause = dict(
+        label="❚❚ Pause",
+        method="animate",
+        args=[[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}],
+    )
+    menus = [
+        dict(
+            type="buttons",
+            direction="left",
+            showactive=False,
+            x=0.0,
+            y=0.0,
+            xanchor="left",
+            yanchor="top",
+            pad=dict(t=40, r=10),
+            buttons=[play, pause],
+        )
+    ]
+    steps = [
+        dict(
+            label=str(k),
+            method="animate",
+            args=[
+                [str(k)],
+                {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}},
+            ],
+        )
+        for k in range(n_frames)
+    ]
+    sliders = [
+        dict(
+            active=0,
+            steps=steps,
+            x=0.18,
+            len=0.82,
+            y=0.0,
+            yanchor="top",
+            pad=dict(t=30),
+            currentvalue=dict(prefix="frame ", visible=True),
+        )
+    ]
     return menus, sliders
 
 
-def animate_panels(panels: Sequence[Panel], title: str = "", max_frames: int = 60,
-                   duration_ms: int = 60, height: int = 480) -> go.Figure:
+def animate_panels(
+    panels: Sequence[Panel], title: str = "", max_frames: int = 60, duration_ms: int = 60, height: int = 480
+) -> go.Figure:
     """Animated skeleton panels side by side sharing one play button and frame slider (frames time-aligned)."""
     if not panels:
         raise ValueError("animate_panels needs at least one panel")
@@ -217,8 +289,9 @@ def animate_panels(panels: Sequence[Panel], title: str = "", max_frames: int = 6
     longest = max(p.clip.shape[1] for p, *_ in prepared)
     n_frames = min(longest, max_frames)
     specs = [[{"type": "scene" if three_d else "xy"} for *_, three_d in prepared]]
-    fig = make_subplots(rows=1, cols=len(prepared), specs=specs, horizontal_spacing=0.04,
-                        subplot_titles=[p.title for p, *_ in prepared])
+    fig = make_subplots(
+        rows=1, cols=len(prepared), specs=specs, horizontal_spacing=0.04, subplot_titles=[p.title for p, *_ in prepared]
+    )
 
     def frame_of(panel: Panel, k: int) -> int:
         t_len = panel.clip.shape[1]
@@ -226,42 +299,78 @@ def animate_panels(panels: Sequence[Panel], title: str = "", max_frames: int = 6
 
     names = _scene_and_axis_names(prepared)
     masked = [col for col, (panel, *_) in enumerate(prepared) if panel.occluded_mask is not None]
-    styles = [[_style(i, three_d, legend=(col == 0) if i < 2 * len(PARTS) else
-                      (i == TRACES_PER_PANEL or bool(masked) and col == masked[0]), scene=names[col][0])
-               for i in range(TRACES_PER_PANEL + (panel.reference is not None))]
-              for col, (panel, _, _, three_d) in enumerate(prepared)]
+    styles = [
+        [
+            _style(
+                i,
+                three_d,
+                legend=(col == 0)
+                if i < 2 * len(PARTS)
+                else (i == TRACES_PER_PANEL or bool(masked) and col == masked[0]),
+                scene=names[col][0],
+            )
+            for i in range(TRACES_PER_PANEL + (panel.reference is not None))
+        ]
+        for col, (panel, _, _, three_d) in enumerate(prepared)
+    ]
 
     for col, (panel, axes, signs, _) in enumerate(prepared):
         for i, data in enumerate(_frame_traces(panel, frame_of(panel, 0), axes, signs)):
             fig.add_trace(_trace(data, styles[col][i], names[col][1]))
-    fig.frames = [dict(name=str(k), data=[d for panel, axes, signs, _ in prepared
-                                              for d in _frame_traces(panel, frame_of(panel, k), axes, signs)])
-                  for k in range(n_frames)]
+    fig.frames = [
+        dict(
+            name=str(k),
+            data=[
+                d for panel, axes, signs, _ in prepared for d in _frame_traces(panel, frame_of(panel, k), axes, signs)
+            ],
+        )
+        for k in range(n_frames)
+    ]
     for col, (panel, axes, signs, three_d) in enumerate(prepared):
         ranges = _ranges(panel, axes, signs)
         if three_d:
             span = [r[1] - r[0] for r in ranges]
             biggest = max(span)
-            fig.update_layout({names[col][0]: dict(
-                xaxis=dict(range=ranges[0], title="x"), yaxis=dict(range=ranges[1], title="depth"),
-                zaxis=dict(range=ranges[2], title="up"), aspectmode="manual",
-                aspectratio=dict(x=span[0] / biggest, y=span[1] / biggest, z=span[2] / biggest),
-                camera=dict(eye=dict(x=0.35, y=-1.5, z=0.35)))})
+            fig.update_layout(
+                {
+                    names[col][0]: dict(
+                        xaxis=dict(range=ranges[0], title="x"),
+                        yaxis=dict(range=ranges[1], title="depth"),
+                        zaxis=dict(range=ranges[2], title="up"),
+                        aspectmode="manual",
+                        aspectratio=dict(x=span[0] / biggest, y=span[1] / biggest, z=span[2] / biggest),
+                        camera=dict(eye=dict(x=0.35, y=-1.5, z=0.35)),
+                    )
+                }
+            )
         else:
             y_range = ranges[1][::-1] if signs[1] < 0 else ranges[1]
             fig.update_xaxes(range=ranges[0], row=1, col=col + 1, showgrid=False, zeroline=False)
-            fig.update_yaxes(range=y_range, row=1, col=col + 1, showgrid=False, zeroline=False,
-                             scaleanchor=names[col][1], scaleratio=1)
+            fig.update_yaxes(
+                range=y_range,
+                row=1,
+                col=col + 1,
+                showgrid=False,
+                zeroline=False,
+                scaleanchor=names[col][1],
+                scaleratio=1,
+            )
     menus, sliders = _animation_controls(n_frames, duration_ms)
-    fig.update_layout(title=title or None, height=height, updatemenus=menus, sliders=sliders,
-                      legend=dict(orientation="h", y=0.97, yanchor="top", x=0.0, yref="container"),
-                      margin=dict(l=10, r=10, t=110, b=80))
+    fig.update_layout(
+        title=title or None,
+        height=height,
+        updatemenus=menus,
+        sliders=sliders,
+        legend=dict(orientation="h", y=0.97, yanchor="top", x=0.0, yref="container"),
+        margin=dict(l=10, r=10, t=110, b=80),
+    )
     return fig
 
 
 def _scene_and_axis_names(prepared: list) -> list[tuple[str | None, str | None]]:
     """Per panel: the scene id for 3D panels ('scene', 'scene2', ...) or the x axis id for 2D ones."""
-    out, scenes, axes = [], 0, 0
+    out: list[tuple[str | None, str | None]] = []
+    scenes = axes = 0
     for *_, three_d in prepared:
         if three_d:
             scenes += 1
@@ -272,24 +381,37 @@ def _scene_and_axis_names(prepared: list) -> list[tuple[str | None, str | None]]
     return out
 
 
-def skeleton_animation(clip: np.ndarray, layout: Layout, occluded_mask: np.ndarray | None = None,
-                       title: str = "", max_frames: int = 60) -> go.Figure:
+def skeleton_animation(
+    clip: np.ndarray, layout: Layout, occluded_mask: np.ndarray | None = None, title: str = "", max_frames: int = 60
+) -> go.Figure:
     """Animated skeleton of one clip (M, T, V, C): 3D for 3D layouts, 2D otherwise; occluded joints hollow grey."""
     return animate_panels([Panel(clip, layout, occluded_mask, "")], title=title, max_frames=max_frames)
 
 
-def side_by_side(high: np.ndarray, high_layout: Layout, low: np.ndarray, low_layout: Layout,
-                 low_mask: np.ndarray | None = None, titles: tuple[str, str] = ("high quality", "low quality"),
-                 title: str = "", max_frames: int = 60, low_reference: np.ndarray | None = None) -> go.Figure:
+def side_by_side(
+    high: np.ndarray,
+    high_layout: Layout,
+    low: np.ndarray,
+    low_layout: Layout,
+    low_mask: np.ndarray | None = None,
+    titles: tuple[str, str] = ("high quality", "low quality"),
+    title: str = "",
+    max_frames: int = 60,
+    low_reference: np.ndarray | None = None,
+) -> go.Figure:
     """High- and low-quality versions of one action instance, animated together on one slider; `low_reference`
     (same layout as `low`) is drawn faintly beneath the low-quality skeleton."""
-    return animate_panels([Panel(high, high_layout, None, titles[0]),
-                           Panel(low, low_layout, low_mask, titles[1], low_reference)],
-                          title=title, max_frames=max_frames, height=520)
+    return animate_panels(
+        [Panel(high, high_layout, None, titles[0]), Panel(low, low_layout, low_mask, titles[1], low_reference)],
+        title=title,
+        max_frames=max_frames,
+        height=520,
+    )
 
 
-def efficiency_heatmap(E: np.ndarray, class_names: Sequence[str], normalized: bool = False,
-                       sort_by: int | str | None = None) -> go.Figure:
+def efficiency_heatmap(
+    E: np.ndarray, class_names: Sequence[str], normalized: bool = False, sort_by: int | str | None = None
+) -> go.Figure:
     """Classes × 5 parts heatmap of matrix E (raw miss rates, or softmax-normalised), optionally sorted by a part."""
     e = np.asarray(E, dtype=float)
     if e.ndim != 2 or e.shape != (len(class_names), len(PARTS)):
@@ -299,21 +421,36 @@ def efficiency_heatmap(E: np.ndarray, class_names: Sequence[str], normalized: bo
         p = PARTS.index(sort_by) if isinstance(sort_by, str) else int(sort_by)
         order = np.argsort(-e[:, p], kind="stable")
     label = "softmax weight" if normalized else "miss rate"
-    fig = go.Figure(go.Heatmap(
-        z=e[order], x=[PART_LABELS[p] for p in PARTS], y=[str(class_names[i]) for i in order],
-        colorscale="Blues" if normalized else "Reds", zmin=None if normalized else 0.0,
-        zmax=None if normalized else 1.0, texttemplate="%{z:.2f}", colorbar=dict(title=label),
-        hovertemplate="class %{y}<br>part %{x}<br>" + label + " %{z:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=e[order],
+            x=[PART_LABELS[p] for p in PARTS],
+            y=[str(class_names[int(i)]) for i in order],
+            colorscale="Blues" if normalized else "Reds",
+            zmin=None if normalized else 0.0,
+            zmax=None if normalized else 1.0,
+            texttemplate="%{z:.2f}",
+            colorbar=dict(title=label),
+            hovertemplate="class %{y}<br>part %{x}<br>" + label + " %{z:.3f}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(side="top", type="category")
-    fig.update_layout(height=max(320, 28 * len(class_names) + 140), margin=dict(l=10, r=10, t=60, b=10),
-                      title=("Part-efficiency matrix E (softmax over parts, eq. 13)" if normalized
-                             else "Part-efficiency matrix E (miss rate when the part is occluded, eq. 12)"))
+    fig.update_layout(
+        height=max(320, 28 * len(class_names) + 140),
+        margin=dict(l=10, r=10, t=60, b=10),
+        title=(
+            "Part-efficiency matrix E (softmax over parts, eq. 13)"
+            if normalized
+            else "Part-efficiency matrix E (miss rate when the part is occluded, eq. 12)"
+        ),
+    )
     return fig
 
 
-def part_bars(values: np.ndarray | Mapping[str, np.ndarray], title: str = "", ylabel: str = "",
-              percent: bool = False) -> go.Figure:
+def part_bars(
+    values: np.ndarray | Mapping[str, np.ndarray], title: str = "", ylabel: str = "", percent: bool = False
+) -> go.Figure:
     """Bars over the five parts: one series (coloured by part) or several named series (grouped)."""
     series = {"": values} if not isinstance(values, Mapping) else dict(values)
     x = [PART_LABELS[p] for p in PARTS]
@@ -324,35 +461,62 @@ def part_bars(values: np.ndarray | Mapping[str, np.ndarray], title: str = "", yl
         if v.shape != (len(PARTS),):
             raise ValueError(f"part values must have {len(PARTS)} entries, got {v.shape}")
         marker = dict(color=[PART_COLORS[p] for p in PARTS]) if len(series) == 1 else {}
-        fig.add_trace(go.Bar(x=x, y=v, name=name or None, marker=marker, texttemplate=fmt, textposition="outside",
-                             hovertemplate="%{x}: " + fmt + "<extra>" + name + "</extra>"))
-    fig.update_layout(title=title or None, barmode="group", yaxis_title=ylabel, showlegend=len(series) > 1,
-                      height=360, margin=dict(l=10, r=10, t=50 if title else 20, b=10))
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=v,
+                name=name or None,
+                marker=marker,
+                texttemplate=fmt,
+                textposition="outside",
+                hovertemplate="%{x}: " + fmt + "<extra>" + name + "</extra>",
+            )
+        )
+    fig.update_layout(
+        title=title or None,
+        barmode="group",
+        yaxis_title=ylabel,
+        showlegend=len(series) > 1,
+        height=360,
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+    )
     if percent:
         fig.update_yaxes(tickformat=".0%")
     return fig
 
 
-def topk_bars(probs: np.ndarray, class_names: Sequence[str], true_label: int, k: int = 5,
-              title: str = "") -> go.Figure:
+def topk_bars(probs: np.ndarray, class_names: Sequence[str], true_label: int, k: int = 5, title: str = "") -> go.Figure:
     """Top-k predicted classes with probabilities; the true class green, a wrong top-1 red, the verdict in the title."""
     p = np.asarray(probs, dtype=float).reshape(-1)
     k = min(k, p.size)
     top = np.argsort(-p, kind="stable")[:k]
     correct = int(top[0]) == int(true_label)
-    colors = [CORRECT_COLOR if c == true_label else (WRONG_COLOR if i == 0 else OTHER_COLOR)
-              for i, c in enumerate(top)]
-    labels = [("✓ " if c == true_label else ("✗ " if i == 0 else "")) + str(class_names[c])
-              for i, c in enumerate(top)]
+    colors = [CORRECT_COLOR if c == true_label else (WRONG_COLOR if i == 0 else OTHER_COLOR) for i, c in enumerate(top)]
+    labels = [("✓ " if c == true_label else ("✗ " if i == 0 else "")) + str(class_names[c]) for i, c in enumerate(top)]
     verdict = "✓ correct" if correct else f"✗ wrong (true: {class_names[true_label]})"
-    fig = go.Figure(go.Bar(x=p[top], y=labels, orientation="h", marker=dict(color=colors),
-                           texttemplate="%{x:.1%}", textposition="auto",
-                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=p[top],
+            y=labels,
+            orientation="h",
+            marker=dict(color=colors),
+            texttemplate="%{x:.1%}",
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(range=[0, 1], tickformat=".0%")
-    fig.update_layout(title=dict(text=f"{title}<br><span style='color:{CORRECT_COLOR if correct else WRONG_COLOR}'>"
-                                      f"{verdict}</span>" if title else verdict),
-                      height=300, margin=dict(l=10, r=10, t=70, b=10), showlegend=False)
+    fig.update_layout(
+        title=dict(
+            text=f"{title}<br><span style='color:{CORRECT_COLOR if correct else WRONG_COLOR}'>{verdict}</span>"
+            if title
+            else verdict
+        ),
+        height=300,
+        margin=dict(l=10, r=10, t=70, b=10),
+        showlegend=False,
+    )
     return fig
 
 
@@ -361,10 +525,22 @@ def accuracy_vs_op_figure(curves: Mapping[str, Sequence[Mapping[str, float]]], m
     fig = go.Figure()
     for name, points in curves.items():
         pts = sorted(points, key=lambda d: d["op"])
-        fig.add_trace(go.Scatter(x=[d["op"] for d in pts], y=[d[metric] for d in pts], mode="lines+markers",
-                                 name=name, hovertemplate="OP %{x:.1f}: %{y:.1%}<extra>" + name + "</extra>"))
-    fig.update_layout(xaxis_title="occlusion probability (OP)", yaxis_title=f"{metric} accuracy",
-                      height=420, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.1))
+        fig.add_trace(
+            go.Scatter(
+                x=[d["op"] for d in pts],
+                y=[d[metric] for d in pts],
+                mode="lines+markers",
+                name=name,
+                hovertemplate="OP %{x:.1f}: %{y:.1%}<extra>" + name + "</extra>",
+            )
+        )
+    fig.update_layout(
+        xaxis_title="occlusion probability (OP)",
+        yaxis_title=f"{metric} accuracy",
+        height=420,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=1.1),
+    )
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     fig.update_xaxes(range=[-0.03, 0.93], dtick=0.1)
     return fig

@@ -141,7 +141,6 @@ def _wait_done(root: Path, timeout: float = 150.0) -> dict:
 
 
 def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
-    pytest.importorskip("partkd.models.stgcn", reason="models not built yet")
     at = run("pages/2_Train.py")
     at.number_input(key="t_k").set_value(3).run()
     at.number_input(key="t_n").set_value(6).run()

@@ -13,7 +13,7 @@ from partkd.checkpoints import (list_checkpoints, load_checkpoint, model_meta, r
                                 resume_tensors, save_checkpoint, update_meta)
 from partkd.errors import CheckpointError
 from partkd.layouts import get_layout
-from partkd.models.common import build_model, resolve_config
+from partkd.models import build_model, resolve_config
 
 
 def _model_and_meta(classes: int = 3) -> tuple[torch.nn.Module, dict]:
@@ -108,3 +108,28 @@ def test_list_checkpoints_skips_resume_points(tmp_path: Path) -> None:
     rows = list_checkpoints(tmp_path)
     assert [(r["role"], r["name"], r["layout"]) for r in rows] == [("teacher", "t", "coco17")]
     assert rows[0]["classes"] == ["c0", "c1", "c2"] and rows[0]["metrics"] == {"val_top1": 0.5}
+
+
+def test_schema_version_is_written_older_files_load_and_newer_are_refused(tmp_path: Path) -> None:
+    from partkd.checkpoints import SCHEMA_VERSION
+
+    model, meta = _model_and_meta()
+    weights = save_checkpoint(tmp_path / "m", model, meta)
+    assert read_meta(weights)["schema_version"] == SCHEMA_VERSION == 1
+    doc = json.loads((tmp_path / "m.json").read_text())
+    del doc["schema_version"]                                   # a file from before the key existed (version 0)
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    torch.testing.assert_close(_logits(load_checkpoint(weights).model), _logits(model))
+    for bad in (SCHEMA_VERSION + 1, "1", -1):
+        (tmp_path / "m.json").write_text(json.dumps({**doc, "schema_version": bad}))
+        with pytest.raises(CheckpointError, match="metadata schema .* is not one this partkd reads"):
+            read_meta(weights)
+
+
+@pytest.mark.parametrize("name", ["teacher", "student_nokd", "student_pmsc"])
+def test_the_shipped_checkpoints_load(name: str) -> None:
+    path = Path(__file__).resolve().parent.parent / "checkpoints" / f"{name}.safetensors"
+    if not path.exists():
+        pytest.skip("shipped checkpoints not built")
+    loaded = load_checkpoint(path)
+    assert loaded.role == ("teacher" if name == "teacher" else "student") and loaded.meta.get("schema_version", 0) <= 1

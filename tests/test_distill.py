@@ -304,3 +304,46 @@ def test_backward_with_revision_writes_revised_sum() -> None:
     backward_with_revision(loss_ce, loss_kd, [w, unused])
     assert torch.allclose(w.grad, torch.tensor([1.0, 2.0]))  # (1, 0) + (0, 2)
     assert torch.equal(unused.grad, torch.zeros(3))
+
+
+# ---------------------------------------------------------------- alternative E definitions (issue 11 diagnosis)
+
+def test_shapley_values_by_hand() -> None:
+    from partkd.distill.efficiency import PART_SUBSETS, shapley_values
+
+    a = np.array([0.5, -0.2, 0.0, 1.0, 0.3])
+    additive = (PART_SUBSETS * a).sum(axis=1)[None]                # v(S) = sum of a_p over the kept parts
+    assert np.allclose(shapley_values(additive), a[None])
+    both = (PART_SUBSETS[:, 0] & PART_SUBSETS[:, 1]).astype(float)[None]  # v = 1 only when head and left arm are kept
+    assert np.allclose(shapley_values(both), [[0.5, 0.5, 0.0, 0.0, 0.0]])
+    assert np.isclose(shapley_values(both).sum(), both[0, -1] - both[0, 0])  # efficiency: sums to v(all) − v(∅)
+
+
+def test_part_subset_values_match_direct_passes() -> None:
+    from partkd.distill.efficiency import part_subset_values
+    from partkd.models import build_model, resolve_config, to_model_input
+
+    layout = get_layout("coco17")
+    torch.manual_seed(0)
+    model = build_model("stgcn", layout, 4, resolve_config("stgcn", "tiny")).eval()
+    x = torch.randn(3, 1, 8, 17, 3)
+    y = torch.tensor([0, 2, 3])
+    v = part_subset_values(model, x, y, layout)
+    with torch.inference_mode():
+        full = model(to_model_input(x))[0].softmax(-1)[torch.arange(3), y]
+        keep = torch.as_tensor(np.asarray(layout.parts) == PARTS.index("left_leg"), dtype=torch.float32)
+        only_leg = model(to_model_input(x * keep[None, None, None, :, None]))[0].softmax(-1)[torch.arange(3), y]
+    assert v.shape == (3, 32)
+    assert np.allclose(v[:, 31], full.numpy(), atol=1e-5) and np.allclose(v[:, 1 << 3], only_leg.numpy(), atol=1e-5)
+
+
+def test_part_motion_by_hand() -> None:
+    from partkd.distill.efficiency import part_motion
+
+    layout = get_layout("penn13")                                  # head = joint 0, right_ankle = joint 12
+    x = np.zeros((1, 1, 3, 13, 3))
+    x[..., 2] = 1.0                                                # confidence: every joint present
+    x[0, 0, :, 0, :2] = [[0, 0], [3, 4], [3, 4]]                   # the head moves 5 then 0
+    x[0, 0, :, 12, :2] = [[1, 1], [1, 1], [1, 2]]                  # the right ankle moves 0 then 1
+    m = part_motion(x, layout)
+    assert np.allclose(m[0], [2.5, 0.0, 0.0, 0.0, 1.0 / 3 * 0.5])  # right leg: mean over its 3 joints of (0 + 1) / 2

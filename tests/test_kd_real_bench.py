@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-kd_real = pytest.importorskip("kd_real")
+import kd_real  # noqa: E402  (the benchmark script itself, imported directly: a broken import fails the suite)
 
 
 def test_grid_rows_and_keys():
@@ -35,3 +35,15 @@ def test_collect_means_and_per_seed_gains():
     assert g0["met"] is True                      # +3.5 >= 3 over two seeds
     g6 = res["gains"]["0.6"]
     assert g6["gain"] == pytest.approx(8.0) and g6["met"] is False and g6["met_ignoring_seed_count"] is True
+
+
+def test_efficiency_rows_name_their_e_and_gaps_pair_seeds():
+    rows = kd_real.grid("efficiency", [0.6])
+    assert [kd_real.row_key(r) for r in rows] == [
+        "het_none_op0.6", "het_pmsc_op0.6", "het_pmsc_op0.6_Edrop_T1", f"het_pmsc_op0.6_Edrop_T{kd_real.SHARP_T:g}",
+        "het_pmsc_uniform_op0.6", "het_global_msc_op0.6"]
+    a = {"seeds": [{"seed": 0, "top1": 0.80}, {"seed": 1, "top1": 0.90}, {"seed": 2, "top1": 0.70}]}
+    b = {"seeds": [{"seed": 0, "top1": 0.75}, {"seed": 1, "top1": 0.80}]}
+    mean, sd, n = kd_real.paired_gap(a, b)                     # seeds 0 and 1 only: +5 and +10 points
+    assert n == 2 and abs(mean - 7.5) < 1e-9 and abs(sd - 3.5355339) < 1e-6
+    assert kd_real.row_label({"kd": "pmsc", "efficiency": "drop", "temperature": 0.1}).endswith("probability drop, T = 0.1")

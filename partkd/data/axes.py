@@ -3,6 +3,7 @@
 partkd works y-up: augmentation rotates 3D clips about y and the estimator simulation projects with a y-up camera
 (method.md §7). A layout file's `up` and `units` say how its data are given; loaders convert at read time.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,11 +16,11 @@ from partkd.layouts import UNITS, UP_AXES, Layout
 #: Proper rotations (det +1) taking each declared up axis onto +y: the row i of R gives new coordinate i.
 UP_ROTATIONS: dict[str, np.ndarray] = {
     "y": np.eye(3),
-    "z": np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=float),    # (x, y, z) -> (x, z, -y)
-    "x": np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]], dtype=float),    # (x, y, z) -> (-y, x, z)
+    "z": np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=float),  # (x, y, z) -> (x, z, -y)
+    "x": np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]], dtype=float),  # (x, y, z) -> (-y, x, z)
     "-y": np.array([[1, 0, 0], [0, -1, 0], [0, 0, -1]], dtype=float),  # (x, y, z) -> (x, -y, -z)
-    "-z": np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=float),   # (x, y, z) -> (x, -z, y)
-    "-x": np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 1]], dtype=float),   # (x, y, z) -> (y, -x, z)
+    "-z": np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=float),  # (x, y, z) -> (x, -z, y)
+    "-x": np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 1]], dtype=float),  # (x, y, z) -> (y, -x, z)
 }
 assert set(UP_ROTATIONS) == set(UP_AXES)
 

@@ -1,4 +1,5 @@
 """Calibrated pinhole cameras with radial and tangential distortion (Human3.6M's `cameras.h5`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ class Camera:
         xy = x_cam[..., :2] / x_cam[..., 2:3]
         x, y = xy[..., 0], xy[..., 1]
         r2 = x * x + y * y
-        radial = 1.0 + self.k[0] * r2 + self.k[1] * r2 ** 2 + self.k[2] * r2 ** 3
+        radial = 1.0 + self.k[0] * r2 + self.k[1] * r2**2 + self.k[2] * r2**3
         xd = x * radial + 2.0 * self.p[0] * x * y + self.p[1] * (r2 + 2.0 * x * x)
         yd = y * radial + self.p[0] * (r2 + 2.0 * y * y) + 2.0 * self.p[1] * x * y
         return np.stack([xd, yd], axis=-1) * self.f + self.c
@@ -75,8 +76,15 @@ def read_cameras(path: Path) -> dict[int, dict[str, Camera]]:
                     except (KeyError, ValueError, OverflowError):
                         raise DataError(where(src, "has no readable 'Name' (camera id as character codes)")) from None
                     rot = _vector(g, "R", 9, src).reshape(3, 3).T
-                    cams[name] = Camera(name, rot, _vector(g, "T", 3, src), _vector(g, "f", 2, src),
-                                        _vector(g, "c", 2, src), _vector(g, "k", 3, src), _vector(g, "p", 2, src))
+                    cams[name] = Camera(
+                        name,
+                        rot,
+                        _vector(g, "T", 3, src),
+                        _vector(g, "f", 2, src),
+                        _vector(g, "c", 2, src),
+                        _vector(g, "k", 3, src),
+                        _vector(g, "p", 2, src),
+                    )
                 out[int(subj[7:])] = cams
     except DataError:
         raise

@@ -1,4 +1,5 @@
 """The dataset container: per-clip (M, T, V, C) arrays with labels, classes, split, layout and pairing ids."""
+
 from __future__ import annotations
 
 import io
@@ -30,7 +31,7 @@ class SkeletonDataset:
     split: np.ndarray
     layout: Layout
     names: list[str]
-    pair_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    pair_ids: np.ndarray = field(default=None)  # type: ignore[arg-type]
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -62,16 +63,23 @@ class SkeletonDataset:
         for name, c in zip(self.names, self.clips):
             validate_clip(c, self.layout, f"{src}:{name}")
 
-    def subset(self, index: np.ndarray | list[int]) -> "SkeletonDataset":
+    def subset(self, index: np.ndarray | list[int]) -> SkeletonDataset:
         """A new dataset holding the clips at `index` (an index array or boolean mask)."""
         idx = np.asarray(index)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
-        return SkeletonDataset([self.clips[i] for i in idx], self.labels[idx], list(self.class_names),
-                               self.split[idx], self.layout, [self.names[i] for i in idx],
-                               self.pair_ids[idx], dict(self.meta))
+        return SkeletonDataset(
+            [self.clips[i] for i in idx],
+            self.labels[idx],
+            list(self.class_names),
+            self.split[idx],
+            self.layout,
+            [self.names[i] for i in idx],
+            self.pair_ids[idx],
+            dict(self.meta),
+        )
 
-    def by_split(self, name: str) -> "SkeletonDataset":
+    def by_split(self, name: str) -> SkeletonDataset:
         """The clips whose split equals `name` ('train' or 'test')."""
         return self.subset(self.split == name)
 
@@ -98,18 +106,32 @@ class SkeletonDataset:
 
         lengths = np.array([c.shape[1] for c in self.clips], dtype=np.int64)
         persons = np.array([c.shape[0] for c in self.clips], dtype=np.int64)
-        flat = (np.concatenate([c.reshape(-1, c.shape[-1]) for c in self.clips])
-                if self.clips else np.zeros((0, 3), np.float32))
-        header = {"class_names": list(self.class_names), "layout": self.layout.to_dict(),
-                  "names": list(self.names), "meta": self.meta}
+        flat = (
+            np.concatenate([c.reshape(-1, c.shape[-1]) for c in self.clips])
+            if self.clips
+            else np.zeros((0, 3), np.float32)
+        )
+        header = {
+            "class_names": list(self.class_names),
+            "layout": self.layout.to_dict(),
+            "names": list(self.names),
+            "meta": self.meta,
+        }
         buf = io.BytesIO()
-        np.savez(buf, flat=flat.astype(np.float32), lengths=lengths, persons=persons, labels=self.labels,
-                 split=self.split, pair_ids=self.pair_ids,
-                 header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        np.savez(
+            buf,
+            flat=flat.astype(np.float32),
+            lengths=lengths,
+            persons=persons,
+            labels=self.labels,
+            split=self.split,
+            pair_ids=self.pair_ids,
+            header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+        )
         atomic_write_bytes(Path(path), buf.getvalue())
 
     @classmethod
-    def load_npz(cls, path: str | Path) -> "SkeletonDataset":
+    def load_npz(cls, path: str | Path) -> SkeletonDataset:
         """Read a dataset written by save_npz (no pickle involved); every clip is validated."""
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -120,10 +142,19 @@ class SkeletonDataset:
                 offs = np.concatenate([[0], np.cumsum(sizes)])
                 if offs[-1] != len(flat) or (sizes < 0).any():
                     raise ValueError(f"clip sizes cover {offs[-1]} of {len(flat)} stored rows")
-                clips = [flat[offs[i]:offs[i + 1]].reshape(persons[i], lengths[i], v, -1)
-                         for i in range(len(lengths))]
-                ds = cls(clips, z["labels"], header["class_names"], z["split"],
-                         layout_from_dict(header["layout"], path), header["names"], z["pair_ids"], header["meta"])
+                clips = [
+                    flat[offs[i] : offs[i + 1]].reshape(persons[i], lengths[i], v, -1) for i in range(len(lengths))
+                ]
+                ds = cls(
+                    clips,
+                    z["labels"],
+                    header["class_names"],
+                    z["split"],
+                    layout_from_dict(header["layout"], path),
+                    header["names"],
+                    z["pair_ids"],
+                    header["meta"],
+                )
                 ds.check_clips()
                 return ds
         except Exception as e:  # noqa: BLE001 - any failure to parse is a bad file
@@ -133,8 +164,9 @@ class SkeletonDataset:
 def validate_clip(clip: np.ndarray, layout: Layout, source: str) -> None:
     """Raise DataError unless clip is finite float (M, T, V, C=3) with V matching the layout and T > 0."""
     if not isinstance(clip, np.ndarray) or clip.ndim != 4:
-        raise DataError(where(source, f"clip must be a 4-D array (M, T, V, C), got shape "
-                                      f"{getattr(clip, 'shape', None)}"))
+        raise DataError(
+            where(source, f"clip must be a 4-D array (M, T, V, C), got shape {getattr(clip, 'shape', None)}")
+        )
     m, t, v, c = clip.shape
     if m == 0 or t == 0:
         raise DataError(where(source, f"empty clip ({m} persons, {t} frames)"))
@@ -158,7 +190,8 @@ def pairing_summary(high: SkeletonDataset, low: SkeletonDataset) -> dict:
     matched = [(h_index[int(p)], j) for j, p in enumerate(low.pair_ids) if p != NO_PAIR and int(p) in h_index]
     hn, ln = list(high.class_names), list(low.class_names)
     return {
-        "low_clips": len(low), "high_clips": len(high),
+        "low_clips": len(low),
+        "high_clips": len(high),
         "low_matched": len(matched),
         "high_matched": len({i for i, _ in matched}),
         "low_solitary": len(low) - len(matched),
@@ -184,9 +217,7 @@ class PairedDataset:
     def high_index_of_low(self) -> np.ndarray:
         """For each low clip, the index of its high-quality clip, or -1 when solitary."""
         pos = {int(p): i for i, p in enumerate(self.high.pair_ids) if p != NO_PAIR}
-        return np.array([pos.get(int(p), -1) if p != NO_PAIR else -1 for p in self.low.pair_ids],
-                        dtype=np.int64)
+        return np.array([pos.get(int(p), -1) if p != NO_PAIR else -1 for p in self.low.pair_ids], dtype=np.int64)
 
-    def by_split(self, name: str) -> "PairedDataset":
+    def by_split(self, name: str) -> PairedDataset:
         return PairedDataset(self.high.by_split(name), self.low.by_split(name))
-

@@ -4,6 +4,7 @@
 or per body part; `simulate_estimator` turns a high-quality dataset into the 2D + confidence output of a
 simulated pose estimator on another joint layout.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -21,8 +22,13 @@ OCCLUSION_MODES = ("joint", "sequence", "part")
 def _batch_view(x: np.ndarray, layout: Layout) -> np.ndarray:
     """View a clip (M, T, V, C) or batch (N, M, T, V, C) as a batch; check V against the layout."""
     if x.ndim not in (4, 5) or x.shape[-2] != layout.num_joints:
-        raise DataError(where("occlude", f"expected (M, T, V, C) or (N, M, T, V, C) with V = "
-                                         f"{layout.num_joints} for '{layout.name}', got {x.shape}"))
+        raise DataError(
+            where(
+                "occlude",
+                f"expected (M, T, V, C) or (N, M, T, V, C) with V = "
+                f"{layout.num_joints} for '{layout.name}', got {x.shape}",
+            )
+        )
     return x if x.ndim == 5 else x[None]
 
 
@@ -35,8 +41,14 @@ def _part_index(part: int | str) -> int:
     raise ConfigError(where("occlude", f"unknown part {part!r}, use one of {', '.join(PARTS)}"))
 
 
-def occlude(x: np.ndarray, layout: Layout, op: float, mode: str = "joint",
-            parts: list[int | str] | tuple[int | str, ...] | None = None, seed: int = 0) -> np.ndarray:
+def occlude(
+    x: np.ndarray,
+    layout: Layout,
+    op: float,
+    mode: str = "joint",
+    parts: list[int | str] | tuple[int | str, ...] | None = None,
+    seed: int = 0,
+) -> np.ndarray:
     """Zero joints (all channels, so confidence 0) with probability `op` (method.md §7); returns a copy.
 
     joint: each joint of each frame of each person i.i.d.; sequence: each joint for the whole clip;
@@ -74,8 +86,10 @@ def occlude_part(x: np.ndarray, layout: Layout, part: int | str) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------
 # Joint re-mapping between layouts, by joint name (a data table, no per-layout code).
 
+
 def _side(table: dict[str, tuple]) -> dict[str, tuple]:
     """Add the right-side twin of every left_* entry (left_ <-> right_ swapped in all names)."""
+
     def flip(s: str) -> str:
         return s.replace("left_", "\0").replace("right_", "left_").replace("\0", "right_")
 
@@ -90,28 +104,32 @@ _MID_TORSO = tuple((j, 0.25) for j in ("left_shoulder", "right_shoulder", "left_
 # A target joint takes the source joint of the same name; otherwise the first alternative listed here
 # whose joints the source has (an alternative is a weighted mix of source joints). "shoulder_mid" is the
 # point between the shoulders, used with "head" to place face points.
-JOINT_SOURCES: dict[str, tuple[tuple[tuple[str, float], ...], ...]] = _side({
-    "shoulder_mid": ((("spine_shoulder", 1.0),), (("shoulder_center", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
-    "neck": ((("spine_shoulder", 1.0),), (("shoulder_center", 1.0),), _MID_SHOULDERS),
-    "spine_shoulder": ((("shoulder_center", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
-    "shoulder_center": ((("spine_shoulder", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
-    "spine_base": ((("hip_center", 1.0),), _MID_HIPS),
-    "hip_center": ((("spine_base", 1.0),), _MID_HIPS),
-    "spine_mid": ((("spine", 1.0),), _MID_TORSO),
-    "spine": ((("spine_mid", 1.0),), _MID_TORSO),
-    "head": ((("left_ear", 0.5), ("right_ear", 0.5)), (("nose", 1.0),)),
-    "left_hand": ((("left_wrist", 1.0),),),
-    "left_hand_tip": ((("left_hand", 1.0),), (("left_wrist", 1.0),)),
-    "left_thumb": ((("left_hand", 1.0),), (("left_wrist", 1.0),)),
-    "left_foot": ((("left_ankle", 1.0),),),
-})
+JOINT_SOURCES: dict[str, tuple[tuple[tuple[str, float], ...], ...]] = _side(
+    {
+        "shoulder_mid": ((("spine_shoulder", 1.0),), (("shoulder_center", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
+        "neck": ((("spine_shoulder", 1.0),), (("shoulder_center", 1.0),), _MID_SHOULDERS),
+        "spine_shoulder": ((("shoulder_center", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
+        "shoulder_center": ((("spine_shoulder", 1.0),), (("neck", 1.0),), _MID_SHOULDERS),
+        "spine_base": ((("hip_center", 1.0),), _MID_HIPS),
+        "hip_center": ((("spine_base", 1.0),), _MID_HIPS),
+        "spine_mid": ((("spine", 1.0),), _MID_TORSO),
+        "spine": ((("spine_mid", 1.0),), _MID_TORSO),
+        "head": ((("left_ear", 0.5), ("right_ear", 0.5)), (("nose", 1.0),)),
+        "left_hand": ((("left_wrist", 1.0),),),
+        "left_hand_tip": ((("left_hand", 1.0),), (("left_wrist", 1.0),)),
+        "left_thumb": ((("left_hand", 1.0),), (("left_wrist", 1.0),)),
+        "left_foot": ((("left_ankle", 1.0),),),
+    }
+)
 
 # Face points placed around the head when the source has none: offset = a * (head - shoulder_mid) + b * l,
 # l = (left_shoulder - right_shoulder) made orthogonal to the head-neck direction.
 FACE_POINTS: dict[str, tuple[float, float]] = {
     "nose": (-0.10, 0.0),
-    "left_eye": (0.05, 0.10), "right_eye": (0.05, -0.10),
-    "left_ear": (0.0, 0.22), "right_ear": (0.0, -0.22),
+    "left_eye": (0.05, 0.10),
+    "right_eye": (0.05, -0.10),
+    "left_ear": (0.0, 0.22),
+    "right_ear": (0.0, -0.22),
 }
 _FACE_ANCHORS = ("head", "shoulder_mid", "left_shoulder", "right_shoulder")
 
@@ -151,9 +169,11 @@ def unmapped_message(source: Layout, target: Layout, missing: list[str]) -> str:
     if face:
         need += ("; " if need else "") + "for the face points: " + ", ".join(accepted_sources(n) for n in face)
     example = next(iter(own + face))
-    return (f"cannot map '{source.name}' to '{target.name}': joints are matched by name and no joint of "
-            f"'{source.name}' is named or aliased {need}. Add them to its layout file as "
-            f'"aliases": {{"<your joint>": "{example}", ...}} (docs/data_formats.md, joint matching)')
+    return (
+        f"cannot map '{source.name}' to '{target.name}': joints are matched by name and no joint of "
+        f"'{source.name}' is named or aliased {need}. Add them to its layout file as "
+        f'"aliases": {{"<your joint>": "{example}", ...}} (docs/data_formats.md, joint matching)'
+    )
 
 
 def joint_map(source: Layout, target: Layout) -> JointMap:
@@ -194,6 +214,7 @@ def apply_joint_map(jm: JointMap, xy: np.ndarray, ok: np.ndarray) -> tuple[np.nd
 # ---------------------------------------------------------------------------------------------------
 # Pose-estimator simulation.
 
+
 @dataclass(frozen=True)
 class EstimatorSim:
     """Parameters of the simulated pose estimator (method.md §7); lengths in frames, noise in body sizes.
@@ -203,21 +224,21 @@ class EstimatorSim:
     Body size is the mean bone length of the clean mapped 2D clip (transforms.body_size).
     """
 
-    camera_distance: float = 3.5     # metres from the camera to the subject's centre joint (3D sources)
-    focal_px: float = 1000.0         # pinhole focal length in pixels; principal point (960, 540)
-    yaw_deg: float = 30.0            # per-clip camera yaw drawn uniformly in ±yaw_deg (3D sources)
-    jitter: float = 0.06             # std of i.i.d. per-joint, per-frame Gaussian noise
-    drift: float = 0.06              # stationary std of the AR(1) per-joint drift
-    drift_rho: float = 0.92          # AR(1) coefficient of the drift (frame to frame correlation)
-    miss_rate: float = 0.06          # expected fraction of joint-frames lost in missed-detection bursts
-    miss_len: float = 5.0            # mean burst length of a missed joint (frames, geometric)
-    person_miss_rate: float = 0.01   # expected fraction of frames where the whole person is missed
-    person_miss_len: float = 3.0     # mean burst length of a missed person (frames)
-    swap_rate: float = 0.02          # expected fraction of frames with swapped left/right arms (and legs)
-    swap_len: float = 4.0            # mean length of a left/right swap (frames)
-    conf_tau: float = 0.25           # confidence = exp(-|error| / (conf_tau * body size)) + noise
-    conf_noise: float = 0.08         # std of the Gaussian noise added to the confidence
-    conf_floor: float = 0.05         # lowest confidence of a detected joint
+    camera_distance: float = 3.5  # metres from the camera to the subject's centre joint (3D sources)
+    focal_px: float = 1000.0  # pinhole focal length in pixels; principal point (960, 540)
+    yaw_deg: float = 30.0  # per-clip camera yaw drawn uniformly in ±yaw_deg (3D sources)
+    jitter: float = 0.06  # std of i.i.d. per-joint, per-frame Gaussian noise
+    drift: float = 0.06  # stationary std of the AR(1) per-joint drift
+    drift_rho: float = 0.92  # AR(1) coefficient of the drift (frame to frame correlation)
+    miss_rate: float = 0.06  # expected fraction of joint-frames lost in missed-detection bursts
+    miss_len: float = 5.0  # mean burst length of a missed joint (frames, geometric)
+    person_miss_rate: float = 0.01  # expected fraction of frames where the whole person is missed
+    person_miss_len: float = 3.0  # mean burst length of a missed person (frames)
+    swap_rate: float = 0.02  # expected fraction of frames with swapped left/right arms (and legs)
+    swap_len: float = 4.0  # mean length of a left/right swap (frames)
+    conf_tau: float = 0.25  # confidence = exp(-|error| / (conf_tau * body size)) + noise
+    conf_noise: float = 0.08  # std of the Gaussian noise added to the confidence
+    conf_floor: float = 0.05  # lowest confidence of a detected joint
 
     def __post_init__(self) -> None:
         rates = ("miss_rate", "person_miss_rate", "swap_rate")
@@ -237,12 +258,32 @@ class EstimatorSim:
 # much as the paper's PifPaf students lose (7.1 points); the earlier, milder defaults are now "light".
 ESTIMATOR_PRESETS: dict[str, EstimatorSim] = {
     "light": EstimatorSim(),
-    "medium": EstimatorSim(yaw_deg=45.0, jitter=0.15, drift=0.15, drift_rho=0.95, miss_rate=0.2, miss_len=8.0,
-                           person_miss_rate=0.05, person_miss_len=5.0, swap_rate=0.08, swap_len=6.0,
-                           conf_noise=0.12),
-    "heavy": EstimatorSim(yaw_deg=45.0, jitter=0.2, drift=0.2, drift_rho=0.95, miss_rate=0.3, miss_len=10.0,
-                          person_miss_rate=0.08, person_miss_len=6.0, swap_rate=0.12, swap_len=8.0,
-                          conf_noise=0.15),
+    "medium": EstimatorSim(
+        yaw_deg=45.0,
+        jitter=0.15,
+        drift=0.15,
+        drift_rho=0.95,
+        miss_rate=0.2,
+        miss_len=8.0,
+        person_miss_rate=0.05,
+        person_miss_len=5.0,
+        swap_rate=0.08,
+        swap_len=6.0,
+        conf_noise=0.12,
+    ),
+    "heavy": EstimatorSim(
+        yaw_deg=45.0,
+        jitter=0.2,
+        drift=0.2,
+        drift_rho=0.95,
+        miss_rate=0.3,
+        miss_len=10.0,
+        person_miss_rate=0.08,
+        person_miss_len=6.0,
+        swap_rate=0.12,
+        swap_len=8.0,
+        conf_noise=0.15,
+    ),
 }
 IMAGE_CENTER = np.array([960.0, 540.0])
 
@@ -263,7 +304,7 @@ def ar1_noise(rng: np.random.Generator, shape: tuple[int, ...], std: float, rho:
     lag = np.arange(t)[:, None] - np.arange(t)[None, :]
     kernel = np.where(lag >= 0, rho ** np.maximum(lag, 0), 0.0)
     e = rng.normal(0.0, std, shape)
-    e[:, 1:] *= np.sqrt(1.0 - rho ** 2)
+    e[:, 1:] *= np.sqrt(1.0 - rho**2)
     return (kernel @ e.reshape(shape[0], t, -1)).reshape(shape)
 
 
@@ -297,15 +338,21 @@ def _lr_pairs(layout: Layout) -> dict[str, np.ndarray]:
     return perms
 
 
-def _simulate_clip(clip: np.ndarray, source: Layout, target: Layout, jm: JointMap,
-                   perms: dict[str, np.ndarray], p: EstimatorSim, rng: np.random.Generator) -> np.ndarray:
+def _simulate_clip(
+    clip: np.ndarray,
+    source: Layout,
+    target: Layout,
+    jm: JointMap,
+    perms: dict[str, np.ndarray],
+    p: EstimatorSim,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """One clip (M, T, Vs, 3) -> (M, T, Vt, 3): (x, y, confidence) for 2D targets, noisy (x, y, z) for 3D."""
     ok = present(clip)
     if source.dims == 3 and target.dims == 2:
-        xy = project(clip, source.center, p.camera_distance, p.focal_px,
-                     np.deg2rad(rng.uniform(-p.yaw_deg, p.yaw_deg)))
+        xy = project(clip, source.center, p.camera_distance, p.focal_px, np.deg2rad(rng.uniform(-p.yaw_deg, p.yaw_deg)))
     else:
-        xy = clip[..., :target.dims].astype(np.float64)
+        xy = clip[..., : target.dims].astype(np.float64)
     xy, ok = apply_joint_map(jm, xy, ok)
     m, t, v, d = xy.shape
     size = body_size(np.concatenate([xy, np.ones((m, t, v, 3 - d))], axis=-1) * ok[..., None], target)
@@ -318,8 +365,11 @@ def _simulate_clip(clip: np.ndarray, source: Layout, target: Layout, jm: JointMa
         conf = np.exp(-np.linalg.norm(err, axis=-1) / (p.conf_tau * size))
         conf += rng.normal(0.0, p.conf_noise, ok.shape)
         out = np.concatenate([out, np.clip(conf, p.conf_floor, 1.0)[..., None]], axis=-1)
-    ok = ok & ~_bursts(rng, (m, t, v), p.miss_rate, p.miss_len) \
+    ok = (
+        ok
+        & ~_bursts(rng, (m, t, v), p.miss_rate, p.miss_len)
         & ~_bursts(rng, (m, t, 1), p.person_miss_rate, p.person_miss_len)
+    )
     return np.where(ok[..., None], out, 0.0).astype(np.float32)
 
 
@@ -328,13 +378,15 @@ def resolve_preset(level: str | EstimatorSim) -> tuple[str, EstimatorSim]:
     if isinstance(level, EstimatorSim):
         return "custom", level
     if level not in ESTIMATOR_PRESETS:
-        raise ConfigError(where("simulate_estimator", f"unknown level '{level}', use one of "
-                                                      f"{', '.join(ESTIMATOR_PRESETS)}"))
+        raise ConfigError(
+            where("simulate_estimator", f"unknown level '{level}', use one of {', '.join(ESTIMATOR_PRESETS)}")
+        )
     return level, ESTIMATOR_PRESETS[level]
 
 
-def simulate_estimator(high: SkeletonDataset, target_layout: str | Layout = "coco17",
-                       level: str | EstimatorSim = "medium", seed: int = 0) -> SkeletonDataset:
+def simulate_estimator(
+    high: SkeletonDataset, target_layout: str | Layout = "coco17", level: str | EstimatorSim = "medium", seed: int = 0
+) -> SkeletonDataset:
     """Low-quality dataset simulated from `high` (method.md §7), deterministic per seed.
 
     Projection (3D source, 2D target), name-based re-mapping to `target_layout` with face points, swaps,
@@ -343,20 +395,50 @@ def simulate_estimator(high: SkeletonDataset, target_layout: str | Layout = "coc
     """
     target = get_layout(target_layout)
     if target.dims > high.layout.dims:
-        raise ConfigError(where("simulate_estimator", f"cannot make 3D '{target.name}' from 2D "
-                                                      f"'{high.layout.name}'"))
+        raise ConfigError(where("simulate_estimator", f"cannot make 3D '{target.name}' from 2D '{high.layout.name}'"))
     name, params = resolve_preset(level)
     jm = joint_map(high.layout, target)
     perms = _lr_pairs(target)
-    clips = [_simulate_clip(c, high.layout, target, jm, perms, params, np.random.default_rng([seed, i]))
-             for i, c in enumerate(high.clips)]
-    meta = {**high.meta, "source": f"simulate_estimator({high.meta.get('source', high.layout.name)})",
-            "estimator": {"level": name, "params": asdict(params), "seed": seed,
-                          "from_layout": high.layout.name, "projected": high.layout.dims > target.dims}}
-    return SkeletonDataset(clips, high.labels.copy(), list(high.class_names), high.split.copy(), target,
-                           list(high.names), high.pair_ids.copy(), meta)
+    clips = [
+        _simulate_clip(c, high.layout, target, jm, perms, params, np.random.default_rng([seed, i]))
+        for i, c in enumerate(high.clips)
+    ]
+    meta = {
+        **high.meta,
+        "source": f"simulate_estimator({high.meta.get('source', high.layout.name)})",
+        "estimator": {
+            "level": name,
+            "params": asdict(params),
+            "seed": seed,
+            "from_layout": high.layout.name,
+            "projected": high.layout.dims > target.dims,
+        },
+    }
+    return SkeletonDataset(
+        clips,
+        high.labels.copy(),
+        list(high.class_names),
+        high.split.copy(),
+        target,
+        list(high.names),
+        high.pair_ids.copy(),
+        meta,
+    )
 
 
-__all__ = ["OCCLUSION_MODES", "occlude", "occlude_part", "JOINT_SOURCES", "FACE_POINTS", "JointMap",
-           "joint_map", "apply_joint_map", "EstimatorSim", "ESTIMATOR_PRESETS", "project", "ar1_noise",
-           "resolve_preset", "simulate_estimator"]
+__all__ = [
+    "OCCLUSION_MODES",
+    "occlude",
+    "occlude_part",
+    "JOINT_SOURCES",
+    "FACE_POINTS",
+    "JointMap",
+    "joint_map",
+    "apply_joint_map",
+    "EstimatorSim",
+    "ESTIMATOR_PRESETS",
+    "project",
+    "ar1_noise",
+    "resolve_preset",
+    "simulate_estimator",
+]

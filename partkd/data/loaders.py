@@ -1,4 +1,5 @@
 """Load any supported skeleton format into a SkeletonDataset, with format detection and an on-disk cache."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,19 @@ from partkd.data.formats.common import FormatLoader, list_bad
 from partkd.errors import ConfigError, DataError, FlagHintError, PartKDError, where
 from partkd.layouts import Layout, get_layout
 
-FORMATS: dict[str, FormatLoader] = {f.name: f for f in (
-    penn_action.FORMAT, nw_ucla.FORMAT, h36m.FORMAT, ntu.FORMAT, pyskl.FORMAT, kinetics.FORMAT, npz.FORMAT, synthetic.FORMAT)}
+FORMATS: dict[str, FormatLoader] = {
+    f.name: f
+    for f in (
+        penn_action.FORMAT,
+        nw_ucla.FORMAT,
+        h36m.FORMAT,
+        ntu.FORMAT,
+        pyskl.FORMAT,
+        kinetics.FORMAT,
+        npz.FORMAT,
+        synthetic.FORMAT,
+    )
+}
 #: Bump when a loader's output changes, so older cache entries are not reused.
 CACHE_VERSION = 1
 SUFFIX_FORMATS = {".mat": "penn_action", ".skeleton": "ntu", ".pkl": "pyskl", ".pickle": "pyskl", ".npz": "npz"}
@@ -38,8 +50,13 @@ def json_format(path: Path) -> str:
         return "nw_ucla"
     if isinstance(doc, dict) and "data" in doc:
         return "kinetics"
-    raise DataError(where(path, "cannot detect the format: JSON has neither 'skeletons' (NW-UCLA) "
-                                "nor 'data' (Kinetics-skeleton); pass --format"))
+    raise DataError(
+        where(
+            path,
+            "cannot detect the format: JSON has neither 'skeletons' (NW-UCLA) "
+            "nor 'data' (Kinetics-skeleton); pass --format",
+        )
+    )
 
 
 def detect_format(path: str | Path) -> str:
@@ -55,8 +72,9 @@ def detect_format(path: str | Path) -> str:
             return json_format(p)
         if suffix in SUFFIX_FORMATS:
             return SUFFIX_FORMATS[suffix]
-        raise FlagHintError(p, f"cannot detect the format of a '{suffix}' file; pass {{flag}} ({', '.join(FORMATS)})",
-                            "--format")
+        raise FlagHintError(
+            p, f"cannot detect the format of a '{suffix}' file; pass {{flag}} ({', '.join(FORMATS)})", "--format"
+        )
     if (p / "labels").is_dir():
         return "penn_action"
     if (p / "all_sqe").is_dir():
@@ -68,19 +86,31 @@ def detect_format(path: str | Path) -> str:
         counts = Counter(f.suffix.lower() for f in found if f.suffix.lower() in (".json", ".mat", ".skeleton"))
         if counts:
             suffix = counts.most_common(1)[0][0]
-            return json_format(next(f for f in found if f.suffix.lower() == suffix)) if suffix == ".json" \
+            return (
+                json_format(next(f for f in found if f.suffix.lower() == suffix))
+                if suffix == ".json"
                 else SUFFIX_FORMATS[suffix]
+            )
     raise FlagHintError(p, f"cannot detect the format of this folder; pass {{flag}} ({', '.join(FORMATS)})", "--format")
 
 
-def cache_key(name: str, source: str, files: list[Path], layout: Layout | None, skip_bad: bool,
-              options: dict) -> str:
+def cache_key(name: str, source: str, files: list[Path], layout: Layout | None, skip_bad: bool, options: dict) -> str:
     """Hash of everything a parse depends on, including every input file's size and modification time."""
     stats = [(str(f), os.stat(f)) for f in files]
     listing = [(f, st.st_size, st.st_mtime_ns) for f, st in stats]
-    blob = json.dumps({"cache": CACHE_VERSION, "partkd": __version__, "format": name, "source": source,
-                       "options": options, "layout": layout.to_dict() if layout else None,
-                       "skip_bad": skip_bad, "files": listing}, sort_keys=True)
+    blob = json.dumps(
+        {
+            "cache": CACHE_VERSION,
+            "partkd": __version__,
+            "format": name,
+            "source": source,
+            "options": options,
+            "layout": layout.to_dict() if layout else None,
+            "skip_bad": skip_bad,
+            "files": listing,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -102,8 +132,14 @@ def write_cache(ds: SkeletonDataset, path: Path, what: str) -> None:
         warnings.warn(f"{what} cache not written: {e}", stacklevel=3)
 
 
-def load_dataset(path: str | Path, format: str | None = None, layout: str | Path | Layout | None = None,
-                 skip_bad: bool = False, cache: bool = True, **options: object) -> SkeletonDataset:
+def load_dataset(
+    path: str | Path,
+    format: str | None = None,
+    layout: str | Path | Layout | None = None,
+    skip_bad: bool = False,
+    cache: bool = True,
+    **options: object,
+) -> SkeletonDataset:
     """Read a dataset in any registered format (detected when not given); parsed results are cached."""
     name = format or detect_format(path)
     if name not in FORMATS:
@@ -127,8 +163,10 @@ def load_dataset(path: str | Path, format: str | None = None, layout: str | Path
         ds = read_cache(entry)
         if ds is not None:
             if ds.meta.get("skipped"):
-                warnings.warn(where(p, f"skipped {len(ds.meta['skipped'])} bad items (cached): "
-                                       f"{list_bad(ds.meta['skipped'])}"), stacklevel=2)
+                warnings.warn(
+                    where(p, f"skipped {len(ds.meta['skipped'])} bad items (cached): {list_bad(ds.meta['skipped'])}"),
+                    stacklevel=2,
+                )
             return ds
     ds = to_partkd_axes(spec.parse(p, files, lay, skip_bad, **opts))
     ds.meta = {**ds.meta, "source": str(p), "format": name, "options": opts}

@@ -4,9 +4,10 @@ Each action drives the joint angles of chosen body parts as a function of time; 
 forward kinematics on a bone tree with per-subject bone lengths. Kinect camera space in metres (x to the
 sensor's left, y up, z away from the camera); subjects face the camera, the floor is at y = FLOOR_Y.
 """
+
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,26 +19,40 @@ from partkd.errors import ConfigError, where
 from partkd.layouts import PARTS, Layout, get_layout
 
 SUBJECTS = 10
-TRAIN_SUBJECTS = 7          # subjects 0..6 train, 7..9 test
+TRAIN_SUBJECTS = 7  # subjects 0..6 train, 7..9 test
 FLOOR_Y = -1.0
-NOISE_M = 0.002             # std of the smooth per-joint sensor noise (metres)
-NOISE_RHO = 0.85            # its AR(1) frame-to-frame correlation
+NOISE_M = 0.002  # std of the smooth per-joint sensor noise (metres)
+NOISE_RHO = 0.85  # its AR(1) frame-to-frame correlation
 
 Pose = dict[str, np.ndarray | float]
 
 # Rest pose in degrees (hop in metres). Limb angles are absolute in the body frame (x to the subject's
 # left, y up, z forward): flex raises a segment forward from hanging down, abd raises it sideways.
 REST: dict[str, float] = {"trunk_pitch": 0.0, "neck_pitch": 0.0, "hop": 0.0} | {
-    f"{k}_{s}": v for s in "lr" for k, v in (("arm_flex", 5.0), ("arm_abd", 8.0), ("fore_flex", 15.0),
-                                             ("fore_abd", 5.0), ("thigh_flex", 0.0), ("thigh_abd", 4.0),
-                                             ("shank_flex", 0.0), ("shank_abd", 4.0))}
+    f"{k}_{s}": v
+    for s in "lr"
+    for k, v in (
+        ("arm_flex", 5.0),
+        ("arm_abd", 8.0),
+        ("fore_flex", 15.0),
+        ("fore_abd", 5.0),
+        ("thigh_flex", 0.0),
+        ("thigh_abd", 4.0),
+        ("shank_flex", 0.0),
+        ("shank_abd", 4.0),
+    )
+}
 
 # Bone tree of ntu25: (child, parent, mean length in metres, direction key). Rooted at spine_base.
 BONES: tuple[tuple[str, str, float, str], ...] = (
-    ("spine_mid", "spine_base", 0.28, "trunk"), ("spine_shoulder", "spine_mid", 0.22, "trunk"),
-    ("neck", "spine_shoulder", 0.08, "neck"), ("head", "neck", 0.14, "neck"),
+    ("spine_mid", "spine_base", 0.28, "trunk"),
+    ("spine_shoulder", "spine_mid", 0.22, "trunk"),
+    ("neck", "spine_shoulder", 0.08, "neck"),
+    ("head", "neck", 0.14, "neck"),
 ) + tuple(
-    bone for s, side in (("l", "left"), ("r", "right")) for bone in (
+    bone
+    for s, side in (("l", "left"), ("r", "right"))
+    for bone in (
         (f"{side}_shoulder", "spine_shoulder", 0.17, f"shoulder_{s}"),
         (f"{side}_elbow", f"{side}_shoulder", 0.28, f"arm_{s}"),
         (f"{side}_wrist", f"{side}_elbow", 0.25, f"fore_{s}"),
@@ -48,9 +63,11 @@ BONES: tuple[tuple[str, str, float, str], ...] = (
         (f"{side}_knee", f"{side}_hip", 0.42, f"thigh_{s}"),
         (f"{side}_ankle", f"{side}_knee", 0.40, f"shank_{s}"),
         (f"{side}_foot", f"{side}_ankle", 0.12, f"foot_{s}"),
-    ))
+    )
+)
 DIRECTION_KEYS: tuple[str, ...] = ("trunk", "neck") + tuple(
-    f"{k}_{s}" for k in ("shoulder", "arm", "fore", "thumb", "hip", "thigh", "shank", "foot") for s in "lr")
+    f"{k}_{s}" for k in ("shoulder", "arm", "fore", "thumb", "hip", "thigh", "shank", "foot") for s in "lr"
+)
 
 
 def bump(t: np.ndarray, cycles: float) -> np.ndarray:
@@ -74,14 +91,12 @@ def _kick(t: np.ndarray, a: np.ndarray) -> Pose:
 
 
 def _wave(t: np.ndarray, a: np.ndarray) -> Pose:
-    return {"arm_abd_r": 75.0, "arm_flex_r": 15.0, "fore_flex_r": 15.0,
-            "fore_abd_r": 150 + 25 * a * swing(t, 3)}
+    return {"arm_abd_r": 75.0, "arm_flex_r": 15.0, "fore_flex_r": 15.0, "fore_abd_r": 150 + 25 * a * swing(t, 3)}
 
 
 def _drink(t: np.ndarray, a: np.ndarray) -> Pose:
     s = bump(t, 2) * a
-    return {"arm_flex_l": 10 + 35 * s, "arm_abd_l": 8 + 7 * s,
-            "fore_flex_l": 15 + 140 * s, "fore_abd_l": 5 - 35 * s}
+    return {"arm_flex_l": 10 + 35 * s, "arm_abd_l": 8 + 7 * s, "fore_flex_l": 15 + 140 * s, "fore_abd_l": 5 - 35 * s}
 
 
 def _squat(t: np.ndarray, a: np.ndarray) -> Pose:
@@ -92,7 +107,8 @@ def _squat(t: np.ndarray, a: np.ndarray) -> Pose:
 def _jumping_jacks(t: np.ndarray, a: np.ndarray) -> Pose:
     s = bump(t, 3) * a
     return {"hop": 0.06 * np.sin(np.pi * bump(t, 3)), "neck_pitch": -25 * s} | _both(
-        arm_abd=8 + 150 * s, fore_abd=5 + 155 * s, thigh_abd=4 + 25 * s, shank_abd=4 + 25 * s)
+        arm_abd=8 + 150 * s, fore_abd=5 + 155 * s, thigh_abd=4 + 25 * s, shank_abd=4 + 25 * s
+    )
 
 
 def _bow(t: np.ndarray, a: np.ndarray) -> Pose:
@@ -107,8 +123,7 @@ def _clap(t: np.ndarray, a: np.ndarray) -> Pose:
 
 def _punch(t: np.ndarray, a: np.ndarray) -> Pose:
     s = bump(t, 3) ** 2 * a
-    return {"arm_flex_r": 20 + 70 * s, "arm_abd_r": 15 - 10 * s, "fore_flex_r": 140 - 50 * s,
-            "fore_abd_r": -10.0}
+    return {"arm_flex_r": 20 + 70 * s, "arm_abd_r": 15 - 10 * s, "fore_flex_r": 140 - 50 * s, "fore_abd_r": -10.0}
 
 
 def _raise_hands(t: np.ndarray, a: np.ndarray) -> Pose:
@@ -119,8 +134,7 @@ def _raise_hands(t: np.ndarray, a: np.ndarray) -> Pose:
 def _march(t: np.ndarray, a: np.ndarray) -> Pose:
     w = swing(t, 3)
     left, right = 60 * a * np.maximum(w, 0), 60 * a * np.maximum(-w, 0)
-    return {"thigh_flex_l": left, "shank_flex_l": -0.4 * left,
-            "thigh_flex_r": right, "shank_flex_r": -0.4 * right}
+    return {"thigh_flex_l": left, "shank_flex_l": -0.4 * left, "thigh_flex_r": right, "shank_flex_r": -0.4 * right}
 
 
 def _nod(t: np.ndarray, a: np.ndarray) -> Pose:
@@ -152,15 +166,14 @@ SYNTH_ACTIONS: tuple[SynthAction, ...] = (
     SynthAction("kick", ("right_leg",), "right leg kicks forward twice, knee bending on the way up", _kick),
     SynthAction("wave", ("right_arm",), "right arm held out sideways, forearm up, waving 3 times", _wave),
     SynthAction("drink", ("left_arm",), "left hand brought to the mouth twice", _drink),
-    SynthAction("squat", ("left_leg", "right_leg"), "two deep squats; the upper body rides down",
-                _squat),
-    SynthAction("jumping_jacks", PARTS, "3 jumping jacks: arms overhead, legs apart, head tilts, small hop",
-                _jumping_jacks),
+    SynthAction("squat", ("left_leg", "right_leg"), "two deep squats; the upper body rides down", _squat),
+    SynthAction(
+        "jumping_jacks", PARTS, "3 jumping jacks: arms overhead, legs apart, head tilts, small hop", _jumping_jacks
+    ),
     SynthAction("bow", ("head",), "trunk and head bend forward twice; the arms hang", _bow),
     SynthAction("clap", ("left_arm", "right_arm"), "arms held forward, hands meet 4 times", _clap),
     SynthAction("punch", ("right_arm",), "right fist from guard to full extension 3 times", _punch),
-    SynthAction("raise_hands", ("left_arm", "right_arm"), "both arms raised overhead 1.5 times",
-                _raise_hands),
+    SynthAction("raise_hands", ("left_arm", "right_arm"), "both arms raised overhead 1.5 times", _raise_hands),
     SynthAction("march", ("left_leg", "right_leg"), "marching on the spot, knees raised alternately", _march),
     SynthAction("nod", ("head",), "head nods 5 times", _nod),
     SynthAction("leg_swing", ("left_leg",), "left leg swings out sideways 3 times", _leg_swing),
@@ -180,8 +193,9 @@ def _limb_dir(flex: np.ndarray, abd: np.ndarray) -> np.ndarray:
     return np.stack([side * np.sin(b), -np.cos(b) * np.cos(f), np.cos(b) * np.sin(f)], axis=-1)
 
 
-def _directions(pose: Pose) -> np.ndarray:
+def _directions(pose: Mapping[str, np.ndarray | float]) -> np.ndarray:
     """Directions (N, T, len(DIRECTION_KEYS), 3) of every bone kind for a pose of (N, T) arrays."""
+
     def sided(k: str) -> np.ndarray:
         return np.stack([pose[f"{k}_l"], pose[f"{k}_r"]], axis=-1)
 
@@ -199,11 +213,12 @@ def _directions(pose: Pose) -> np.ndarray:
     thigh = _limb_dir(sided("thigh_flex"), sided("thigh_abd"))
     shank = _limb_dir(sided("shank_flex"), sided("shank_abd"))
     foot = _limb_dir(sided("shank_flex") + 90.0, np.zeros(pitch.shape + (2,)))
-    return np.concatenate([trunk[..., None, :], head[..., None, :], shoulder, arm, fore, thumb, hip, thigh,
-                           shank, foot], axis=-2)
+    return np.concatenate(
+        [trunk[..., None, :], head[..., None, :], shoulder, arm, fore, thumb, hip, thigh, shank, foot], axis=-2
+    )
 
 
-def _forward_kinematics(layout: Layout, pose: Pose, lengths: np.ndarray) -> np.ndarray:
+def _forward_kinematics(layout: Layout, pose: Mapping[str, np.ndarray | float], lengths: np.ndarray) -> np.ndarray:
     """Joint positions (N, T, V, 3) relative to spine_base: sum of bone vectors along each root path."""
     index = {j: i for i, j in enumerate(layout.joints)}
     child = np.array([index[c] for c, _, _, _ in BONES])
@@ -234,12 +249,10 @@ def _subject_lengths(rng: np.random.Generator) -> np.ndarray:
     return np.array([b[2] for b in BONES]) * scale * factor[:, kind_of]
 
 
-def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 64,
-               seed: int = 0) -> SkeletonDataset:
+def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 64, seed: int = 0) -> SkeletonDataset:
     """The high-quality half: `ntu25` 3D clips in metres, one person, ≈ `frames` frames, split by subject."""
     if not 1 <= num_classes <= len(SYNTH_ACTIONS):
-        raise ConfigError(where("synthetic", f"num_classes must be in 1..{len(SYNTH_ACTIONS)}, "
-                                             f"got {num_classes}"))
+        raise ConfigError(where("synthetic", f"num_classes must be in 1..{len(SYNTH_ACTIONS)}, got {num_classes}"))
     if clips_per_class < 1 or frames < 8:
         raise ConfigError(where("synthetic", "need clips_per_class >= 1 and frames >= 8"))
     layout = get_layout("ntu25")
@@ -271,22 +284,36 @@ def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 6
     lift = FLOOR_Y - rel[:, :, feet, 1].min(axis=2) + pose["hop"]
     c, s = np.cos(yaw)[:, None, None], np.sin(yaw)[:, None, None]
     x, y, z = rel[..., 0], rel[..., 1], rel[..., 2]
-    world = np.stack([c * x + s * z + place[:, None, None, 0], y + lift[:, :, None],
-                      -s * x + c * z + place[:, None, None, 1]], axis=-1)
+    world = np.stack(
+        [c * x + s * z + place[:, None, None, 0], y + lift[:, :, None], -s * x + c * z + place[:, None, None, 1]],
+        axis=-1,
+    )
     world += ar1_noise(rng, world.shape, NOISE_M, NOISE_RHO)
     clips = [world[i, : length[i]][None].astype(np.float32) for i in range(n)]
     names = [f"{SYNTH_ACTIONS[k].name}_s{p:02d}_{i:04d}" for i, (k, p) in enumerate(zip(labels, subject))]
     split = np.where(subject < TRAIN_SUBJECTS, "train", "test")
-    meta = {"source": "synthetic", "seed": seed, "frames": frames, "subjects": SUBJECTS,
-            "train_subjects": list(range(TRAIN_SUBJECTS)), "subject": subject.tolist(),
-            "action_parts": {a.name: list(a.parts) for a in SYNTH_ACTIONS[:num_classes]}}
-    return SkeletonDataset(clips, labels, [a.name for a in SYNTH_ACTIONS[:num_classes]], split, layout, names,
-                           np.arange(n), meta)
+    meta = {
+        "source": "synthetic",
+        "seed": seed,
+        "frames": frames,
+        "subjects": SUBJECTS,
+        "train_subjects": list(range(TRAIN_SUBJECTS)),
+        "subject": subject.tolist(),
+        "action_parts": {a.name: list(a.parts) for a in SYNTH_ACTIONS[:num_classes]},
+    }
+    return SkeletonDataset(
+        clips, labels, [a.name for a in SYNTH_ACTIONS[:num_classes]], split, layout, names, np.arange(n), meta
+    )
 
 
-def make_synthetic(num_classes: int = 10, clips_per_class: int = 60, frames: int = 64, seed: int = 0,
-                   low_layout: str | Layout = "coco17",
-                   level: str | EstimatorSim = "medium") -> PairedDataset:
+def make_synthetic(
+    num_classes: int = 10,
+    clips_per_class: int = 60,
+    frames: int = 64,
+    seed: int = 0,
+    low_layout: str | Layout = "coco17",
+    level: str | EstimatorSim = "medium",
+) -> PairedDataset:
     """Paired synthetic data: high `ntu25` 3D (synth_high) and its low twin by simulate_estimator."""
     high = synth_high(num_classes, clips_per_class, frames, seed)
     return PairedDataset(high, simulate_estimator(high, low_layout, level, seed))

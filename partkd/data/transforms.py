@@ -3,6 +3,7 @@
 Every function works on float arrays whose last axis is C = 3: (x, y, z) for 3D layouts and
 (x, y, confidence) for 2D ones. A joint whose channels are all zero is missing and stays exactly zero.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,7 +67,7 @@ def fit_frames(clip: np.ndarray, frames: int, mode: str = "pad") -> np.ndarray:
 
 def person_activity(clip: np.ndarray) -> np.ndarray:
     """Per-person activity (M,): summed variance over the frames where the person is present."""
-    shown = present(clip).any(axis=2)  # (M, T)
+    shown = np.asarray(present(clip).any(axis=2))  # (M, T)
     cnt = np.maximum(shown.sum(axis=1), 1)[:, None, None]
     mask = shown[:, :, None, None]
     mean = (clip * mask).sum(axis=1, keepdims=True) / cnt[:, None]
@@ -112,8 +113,7 @@ def normalize_clip(clip: np.ndarray, layout: Layout) -> np.ndarray:
     return out
 
 
-def to_array(ds: SkeletonDataset, frames: int, persons: int, mode: str = "pad",
-             normalize: bool = True) -> np.ndarray:
+def to_array(ds: SkeletonDataset, frames: int, persons: int, mode: str = "pad", normalize: bool = True) -> np.ndarray:
     """Dense float32 batch (N, persons, frames, V, C): per clip fit_persons, normalize_clip, fit_frames."""
     out = np.zeros((len(ds), persons, frames, ds.layout.num_joints, 3), dtype=np.float32)
     for i, clip in enumerate(ds.clips):
@@ -124,8 +124,14 @@ def to_array(ds: SkeletonDataset, frames: int, persons: int, mode: str = "pad",
     return out
 
 
-def augment(batch: np.ndarray, layout: Layout, rng: np.random.Generator | int,
-            rotate_deg: float = 15.0, scale: float = 0.1, shift: float = 0.1) -> np.ndarray:
+def augment(
+    batch: np.ndarray,
+    layout: Layout,
+    rng: np.random.Generator | int,
+    rotate_deg: float = 15.0,
+    scale: float = 0.1,
+    shift: float = 0.1,
+) -> np.ndarray:
     """Random rotation, scaling and shift per sample of a batch (N, M, T, V, C).
 
     3D: rotation about the vertical y axis; 2D: in-plane rotation of (x, y). Angles are uniform in
@@ -142,7 +148,7 @@ def augment(batch: np.ndarray, layout: Layout, rng: np.random.Generator | int,
         rot[:, 0, 0], rot[:, 0, 2], rot[:, 1, 1], rot[:, 2, 0], rot[:, 2, 2] = cos, sin, 1.0, -sin, cos
     else:
         rot[:, 0, 0], rot[:, 0, 1], rot[:, 1, 0], rot[:, 1, 1] = cos, -sin, sin, cos
-    rot *= rng.uniform(1.0 - scale, 1.0 + scale, n)[:, None, None]
+    rot *= np.asarray(rng.uniform(1.0 - scale, 1.0 + scale, n))[:, None, None]
     offset = rng.uniform(-shift, shift, (n, d))
     xyz = np.einsum("nij,nmtvj->nmtvi", rot, batch[..., :d]) + offset[:, None, None, None, :]
     out = batch.copy()
@@ -150,15 +156,16 @@ def augment(batch: np.ndarray, layout: Layout, rng: np.random.Generator | int,
     return out
 
 
-def drop_parts_and_joints(batch: np.ndarray, layout: Layout, part_p: float, joint_p: float,
-                          rng: np.random.Generator) -> np.ndarray:
+def drop_parts_and_joints(
+    batch: np.ndarray, layout: Layout, part_p: float, joint_p: float, rng: np.random.Generator
+) -> np.ndarray:
     """Teacher-side dropout on a batch (N, M, T, V, C): with probability `part_p` a clip loses one uniformly chosen
     part in every frame, then every joint of every frame is dropped with probability `joint_p` (dropped = zero)."""
     n, m, t, v, _ = batch.shape
     keep = np.ones((n, m, t, v), dtype=bool)
     if part_p > 0:
-        hit = rng.random(n) < part_p
-        part = rng.integers(0, len(PARTS), n)
+        hit = np.asarray(rng.random(n) < part_p)
+        part = np.asarray(rng.integers(0, len(PARTS), n))
         keep &= ~(hit[:, None] & (np.asarray(layout.parts)[None, :] == part[:, None]))[:, None, None, :]
     if joint_p > 0:
         keep &= rng.random((n, m, t, v)) >= joint_p

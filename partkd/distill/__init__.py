@@ -1,23 +1,37 @@
-"""Part-level knowledge distillation: part features, the part-efficiency matrix E and the KD losses."""
-from partkd.distill.efficiency import (carrier_recovery, efficiency_softmax, part_keep_masks, part_miss_matrix,
-                                       part_occlusion_effects)
-from partkd.distill.losses import (
-    backward_with_revision,
-    cosine_similarity_matrix,
-    global_msc_loss,
-    joint_affinity,
-    kl_distill_loss,
-    multi_sample_contrastive_loss,
-    part_similarity,
-    pmsc_loss,
-    revise_gradient,
-    skd_loss,
-)
-from partkd.distill.parts import global_features, part_features, persons_present
+"""Part-level knowledge distillation: part features, the part-efficiency matrix E, the KD losses and the KD-method
+registry. Names are imported from their modules on first use (PEP 562), so the torch-free registry
+(distill.methods) can be read by the config and the CLI without loading torch."""
 
-__all__ = [
-    "backward_with_revision", "carrier_recovery", "cosine_similarity_matrix", "efficiency_softmax", "global_features",
-    "global_msc_loss", "joint_affinity", "kl_distill_loss", "multi_sample_contrastive_loss",
-    "part_features", "part_keep_masks", "part_miss_matrix", "part_occlusion_effects", "part_similarity", "persons_present",
-    "pmsc_loss", "revise_gradient", "skd_loss",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOME: dict[str, str] = {
+    "backward_with_revision": "partkd.distill.losses",
+    "carrier_recovery": "partkd.distill.efficiency",
+    "cosine_similarity_matrix": "partkd.distill.losses",
+    "efficiency_softmax": "partkd.distill.efficiency",
+    "global_features": "partkd.distill.parts",
+    "global_msc_loss": "partkd.distill.losses",
+    "joint_affinity": "partkd.distill.losses",
+    "kl_distill_loss": "partkd.distill.losses",
+    "multi_sample_contrastive_loss": "partkd.distill.losses",
+    "part_features": "partkd.distill.parts",
+    "part_keep_masks": "partkd.distill.efficiency",
+    "part_miss_matrix": "partkd.distill.efficiency",
+    "part_occlusion_effects": "partkd.distill.efficiency",
+    "part_similarity": "partkd.distill.losses",
+    "persons_present": "partkd.distill.parts",
+    "pmsc_loss": "partkd.distill.losses",
+    "revise_gradient": "partkd.distill.losses",
+    "skd_loss": "partkd.distill.losses",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name]), name)

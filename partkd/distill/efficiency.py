@@ -1,4 +1,5 @@
 """Action-specific high-efficiency part matrix E (paper §3.3.3, eqs. 12-13; method.md §4)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -9,7 +10,7 @@ from torch import nn
 
 from partkd.errors import DataError, where
 from partkd.layouts import PARTS, Layout
-from partkd.models.common import to_model_input
+from partkd.models import to_model_input
 
 
 def part_keep_masks(layout: Layout) -> torch.Tensor:
@@ -18,10 +19,17 @@ def part_keep_masks(layout: Layout) -> torch.Tensor:
     return (parts[None, :] != torch.arange(len(PARTS))[:, None]).float()
 
 
-def part_occlusion_effects(model: nn.Module, x: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
-                           layout: Layout, num_classes: int, batch_size: int = 64, device: str | torch.device = "cpu",
-                           progress: Callable[[int, int], None] | None = None,
-                           amp: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def part_occlusion_effects(
+    model: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    layout: Layout,
+    num_classes: int,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+    amp: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """(miss, drop), each (num_classes, 5): eq. 12's share of class-c clips (x: (N, M, T, V, C)) misclassified with
     part p zeroed, and the mean drop of the true class's probability it causes (a graded E beside eq. 12).
 
@@ -30,8 +38,12 @@ def part_occlusion_effects(model: nn.Module, x: np.ndarray | torch.Tensor, label
     x = torch.as_tensor(x)
     y = torch.as_tensor(labels, dtype=torch.long)
     if x.dim() != 5 or x.shape[3] != layout.num_joints:
-        raise DataError(where("part_miss_matrix", f"x must be (N, M, T, {layout.num_joints}, C) for layout "
-                                                  f"'{layout.name}', got {tuple(x.shape)}"))
+        raise DataError(
+            where(
+                "part_miss_matrix",
+                f"x must be (N, M, T, {layout.num_joints}, C) for layout '{layout.name}', got {tuple(x.shape)}",
+            )
+        )
     if y.shape != (x.shape[0],):
         raise DataError(where("part_miss_matrix", f"{tuple(y.shape)} labels for {x.shape[0]} clips"))
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
@@ -47,15 +59,15 @@ def part_occlusion_effects(model: nn.Module, x: np.ndarray | torch.Tensor, label
     try:
         with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             for start in range(0, total, batch_size):
-                xb = x[start:start + batch_size].to(dev, dtype=torch.float32)
-                yb = y[start:start + batch_size].to(dev)
+                xb = x[start : start + batch_size].to(dev, dtype=torch.float32)
+                yb = y[start : start + batch_size].to(dev)
                 occluded = (xb[None] * keep).flatten(0, 1)  # (6*B, M, T, V, C), variant-major
                 logits, _ = model(to_model_input(occluded))
                 logits = logits.float().reshape(len(PARTS) + 1, len(yb), -1)
-                wrong = logits[:len(PARTS)].argmax(dim=2).ne(yb).T.float()  # (B, 5)
+                wrong = logits[: len(PARTS)].argmax(dim=2).ne(yb).T.float()  # (B, 5)
                 p_true = logits.softmax(dim=2).gather(2, yb[None, :, None].expand(len(PARTS) + 1, -1, 1))[..., 0]
                 misses.index_add_(0, yb, wrong)
-                drops.index_add_(0, yb, (p_true[len(PARTS)][None] - p_true[:len(PARTS)]).T)
+                drops.index_add_(0, yb, (p_true[len(PARTS)][None] - p_true[: len(PARTS)]).T)
                 if progress is not None:
                     progress(min(start + batch_size, total), total)
     finally:
@@ -64,11 +76,88 @@ def part_occlusion_effects(model: nn.Module, x: np.ndarray | torch.Tensor, label
     return (misses / counts).cpu().numpy(), (drops / counts).cpu().numpy()
 
 
-def part_miss_matrix(model: nn.Module, x: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
-                     layout: Layout, num_classes: int, batch_size: int = 64, device: str | torch.device = "cpu",
-                     progress: Callable[[int, int], None] | None = None, amp: bool = False) -> np.ndarray:
+def part_miss_matrix(
+    model: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    layout: Layout,
+    num_classes: int,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+    amp: bool = False,
+) -> np.ndarray:
     """Raw E[c, p] of eq. 12: share of class-c clips (x: (N, M, T, V, C)) misclassified with part p zeroed."""
     return part_occlusion_effects(model, x, labels, layout, num_classes, batch_size, device, progress, amp)[0]
+
+
+#: Every subset of the five parts as a keep-mask row (bit p of the row index = part p kept), 2^5 rows.
+PART_SUBSETS: np.ndarray = ((np.arange(2 ** len(PARTS))[:, None] >> np.arange(len(PARTS))) & 1).astype(bool)
+
+
+def part_subset_values(
+    model: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    layout: Layout,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """(N, 32) true-class probability of each clip with only the parts of each PART_SUBSETS row kept (the rest
+    zeroed, as in eq. 12); the model runs in eval mode on the CPU tensors given."""
+    x = torch.as_tensor(x, dtype=torch.float32)
+    y = torch.as_tensor(labels, dtype=torch.long)
+    masks = torch.as_tensor(PART_SUBSETS[:, np.asarray(layout.parts)], dtype=torch.float32)  # (32, V)
+    masks = masks[:, None, None, None, :, None]
+    out = []
+    was = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], batch_size):
+                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+                logits, _ = model(to_model_input((xb[None] * masks).flatten(0, 1)))
+                prob = logits.float().softmax(-1).reshape(len(masks), len(yb), -1)
+                out.append(prob.gather(2, yb[None, :, None].expand(len(masks), -1, 1))[..., 0].T)
+    finally:
+        model.train(was)
+    return torch.cat(out).numpy() if out else np.zeros((0, len(PART_SUBSETS)))
+
+
+def shapley_values(values: np.ndarray) -> np.ndarray:
+    """(N, 5) exact Shapley value of each part from (N, 32) subset values v(S) (Shapley 1953):
+    φ_p = Σ_{S ∌ p} |S|! (n − |S| − 1)! / n! · (v(S ∪ {p}) − v(S)), n = 5."""
+    from math import factorial
+
+    n = len(PARTS)
+    size = PART_SUBSETS.sum(axis=1)
+    phi = np.zeros((values.shape[0], n))
+    for p in range(n):
+        without = np.flatnonzero(~PART_SUBSETS[:, p])
+        weight = np.array([factorial(k) * factorial(n - k - 1) / factorial(n) for k in size[without]])
+        phi[:, p] = (values[:, without + (1 << p)] - values[:, without]) @ weight
+    return phi
+
+
+def class_means(per_clip: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """(num_classes, 5) mean over each class's clips of a per-clip (N, 5) matrix (0 for a class without clips)."""
+    labels = np.asarray(labels)
+    return np.stack(
+        [
+            per_clip[labels == c].mean(axis=0) if (labels == c).any() else np.zeros(per_clip.shape[1])
+            for c in range(num_classes)
+        ]
+    )
+
+
+def part_motion(x: np.ndarray, layout: Layout) -> np.ndarray:
+    """(N, 5) mean frame-to-frame displacement of each part's present joints in the model inputs (N, M, T, V, C): what
+    moves in each clip, the data's own answer to which part carries it (no model involved)."""
+    d = 3 if layout.dims == 3 else 2
+    ok = np.any(x != 0, axis=-1)
+    both = ok[:, :, 1:] & ok[:, :, :-1]
+    step = np.linalg.norm(np.diff(x[..., :d], axis=2), axis=-1) * both  # (N, M, T-1, V)
+    per_joint = step.sum(axis=(1, 2)) / np.maximum(both.sum(axis=(1, 2)), 1)  # (N, V)
+    return np.stack([per_joint[:, layout.part_joints(p)].mean(axis=1) for p in range(len(PARTS))], axis=1)
 
 
 def efficiency_softmax(raw: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -94,17 +183,27 @@ def carrier_recovery(E: np.ndarray, class_names: Sequence[str], carriers: Mappin
             continue
         on = np.array([p in parts for p in PARTS])
         top = np.flatnonzero(E[i] == E[i].max())
-        per_class[name] = {"carriers": [p for p in PARTS if p in parts], "top": "=".join(PARTS[j] for j in top),
-                           "hit": bool(on[top].all()), "gap": float(E[i][on].mean() - E[i][~on].mean())}
+        per_class[name] = {
+            "carriers": [p for p in PARTS if p in parts],
+            "top": "=".join(PARTS[j] for j in top),
+            "hit": bool(on[top].all()),
+            "gap": float(E[i][on].mean() - E[i][~on].mean()),
+        }
     if not per_class:
         return {"classes": 0, "recovery": None, "gap": None, "per_class": {}}
-    return {"classes": len(per_class), "recovery": float(np.mean([c["hit"] for c in per_class.values()])),
-            "gap": float(np.mean([c["gap"] for c in per_class.values()])), "per_class": per_class}
+    return {
+        "classes": len(per_class),
+        "recovery": float(np.mean([c["hit"] for c in per_class.values()])),
+        "gap": float(np.mean([c["gap"] for c in per_class.values()])),
+        "per_class": per_class,
+    }
 
 
 def describe_truth(score: dict) -> str:
     """One line for a carrier_recovery result: recovery share, class count and the carrier gap."""
     if not score.get("classes"):
         return "no class has a known strict subset of carrier parts"
-    return (f"top part is a carrier for {score['recovery']:.0%} of {score['classes']} classes (strict subsets of "
-            f"carriers); mean carrier − other gap {score['gap']:+.3f}")
+    return (
+        f"top part is a carrier for {score['recovery']:.0%} of {score['classes']} classes (strict subsets of "
+        f"carriers); mean carrier − other gap {score['gap']:+.3f}"
+    )

@@ -2,6 +2,7 @@
 
 Every loss is computed in float32 with autocast disabled, so it is safe inside a bf16 autocast region.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,9 @@ def _log_mean_exp(s: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, to
     return total.log() + shift[:, 0] - count.clamp(min=1).to(s.dtype).log(), nonempty
 
 
-def multi_sample_contrastive_loss(sim: torch.Tensor, y_low: torch.Tensor, y_high: torch.Tensor,
-                                  own: torch.Tensor, tau: float = 1.0, w: float = 0.5) -> torch.Tensor:
+def multi_sample_contrastive_loss(
+    sim: torch.Tensor, y_low: torch.Tensor, y_high: torch.Tensor, own: torch.Tensor, tau: float = 1.0, w: float = 0.5
+) -> torch.Tensor:
     """Multi-sample contrastive loss of eqs. 6 and 8-11 for a similarity matrix sim = φ (B, Bh), in log space.
 
     C(i, j) = exp(φ(i, j)/τ) (eq. 6); P_i = same class as y_i except own[i], N_i = other classes; C^P, C^N
@@ -59,9 +61,13 @@ def multi_sample_contrastive_loss(sim: torch.Tensor, y_low: torch.Tensor, y_high
         raise ConfigError(where("multi-sample contrastive loss", f"needs tau > 0 and w >= 0, got {tau}, {w}"))
     b, bh = sim.shape
     if y_low.shape != (b,) or y_high.shape != (bh,) or own.shape != (b,):
-        raise DataError(where("multi-sample contrastive loss",
-                              f"labels {tuple(y_low.shape)}/{tuple(y_high.shape)}, own {tuple(own.shape)} "
-                              f"do not match similarities {tuple(sim.shape)}"))
+        raise DataError(
+            where(
+                "multi-sample contrastive loss",
+                f"labels {tuple(y_low.shape)}/{tuple(y_high.shape)}, own {tuple(own.shape)} "
+                f"do not match similarities {tuple(sim.shape)}",
+            )
+        )
     with torch.autocast(sim.device.type, enabled=False):
         s = sim.float() / tau  # log C(i, j)
         paired = own >= 0
@@ -83,16 +89,30 @@ def multi_sample_contrastive_loss(sim: torch.Tensor, y_low: torch.Tensor, y_high
         return loss_i.sum() / contributes.sum().clamp(min=1)
 
 
-def pmsc_loss(f_low: torch.Tensor, f_high: torch.Tensor, y_low: torch.Tensor, y_high: torch.Tensor,
-              own: torch.Tensor, efficiency: torch.Tensor | np.ndarray, tau: float = 1.0,
-              w: float = 0.5) -> torch.Tensor:
+def pmsc_loss(
+    f_low: torch.Tensor,
+    f_high: torch.Tensor,
+    y_low: torch.Tensor,
+    y_high: torch.Tensor,
+    own: torch.Tensor,
+    efficiency: torch.Tensor | np.ndarray,
+    tau: float = 1.0,
+    w: float = 0.5,
+) -> torch.Tensor:
     """Part-level multi-sample contrastive loss L_pmsc (paper eq. 11 with eqs. 6-10), part weights E[y_i] (K, 5)."""
     weights = torch.as_tensor(efficiency, dtype=torch.float32, device=f_low.device)[y_low]
     return multi_sample_contrastive_loss(part_similarity(f_low, f_high, weights), y_low, y_high, own, tau, w)
 
 
-def global_msc_loss(g_low: torch.Tensor, g_high: torch.Tensor, y_low: torch.Tensor, y_high: torch.Tensor,
-                    own: torch.Tensor, tau: float = 1.0, w: float = 0.5) -> torch.Tensor:
+def global_msc_loss(
+    g_low: torch.Tensor,
+    g_high: torch.Tensor,
+    y_low: torch.Tensor,
+    y_high: torch.Tensor,
+    own: torch.Tensor,
+    tau: float = 1.0,
+    w: float = 0.5,
+) -> torch.Tensor:
     """Global MSC baseline (paper table 4): eq. 8-11 with φ = cosine of pooled global features, no E."""
     return multi_sample_contrastive_loss(cosine_similarity_matrix(g_low, g_high), y_low, y_high, own, tau, w)
 
@@ -121,8 +141,13 @@ def skd_loss(z_student: torch.Tensor, z_teacher: torch.Tensor, present: torch.Te
     if z_student.dim() != 4 or z_teacher.dim() != 4:
         raise ConfigError(where("skd_loss", "features must be (N*M, C, T', V)"))
     if z_student.shape[3] != z_teacher.shape[3]:
-        raise ConfigError(where("skd_loss", f"needs the same joints in student and teacher, got "
-                                            f"V={z_student.shape[3]} vs V={z_teacher.shape[3]}; use PMSC"))
+        raise ConfigError(
+            where(
+                "skd_loss",
+                f"needs the same joints in student and teacher, got "
+                f"V={z_student.shape[3]} vs V={z_teacher.shape[3]}; use PMSC",
+            )
+        )
     if z_student.shape[0] != z_teacher.shape[0]:
         raise ConfigError(where("skd_loss", f"batch {z_student.shape[0]} vs {z_teacher.shape[0]} person slots"))
     diff = (joint_affinity(z_student) - joint_affinity(z_teacher.detach())).square().mean(dim=(1, 2))
@@ -146,8 +171,7 @@ def backward_with_revision(loss_ce: torch.Tensor, loss_kd: torch.Tensor, params:
     g_kd = torch.autograd.grad(loss_kd, params, allow_unused=True)
 
     def flat(grads: Sequence[torch.Tensor | None]) -> torch.Tensor:
-        return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1).float()
-                          for p, g in zip(params, grads)])
+        return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1).float() for p, g in zip(params, grads)])
 
     ce = flat(g_ce)
     total = ce + revise_gradient(flat(g_kd), ce)

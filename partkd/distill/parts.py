@@ -1,4 +1,5 @@
 """Pool joint-level features into part and global features (paper §3.3.1, method.md §3)."""
+
 from __future__ import annotations
 
 import torch
@@ -12,8 +13,9 @@ def persons_present(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(start_dim=2).ne(0).any(dim=2)
 
 
-def _person_weights(n: int, persons: int, present: torch.Tensor | None,
-                    device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _person_weights(
+    n: int, persons: int, present: torch.Tensor | None, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
     """(N, M) averaging weights over present persons; a clip with none present averages all slots."""
     if present is None:
         return torch.full((n, persons), 1.0 / persons, device=device, dtype=dtype)
@@ -34,13 +36,13 @@ def _split_persons(z: torch.Tensor, persons: int) -> int:
     return z.shape[0] // persons
 
 
-def part_features(z: torch.Tensor, layout: Layout, persons: int,
-                  present: torch.Tensor | None = None) -> torch.Tensor:
+def part_features(z: torch.Tensor, layout: Layout, persons: int, present: torch.Tensor | None = None) -> torch.Tensor:
     """Part features f_{i,p} (paper eq. 3 + §3.3.1): mean of z over each part's joints, time, present persons."""
     n = _split_persons(z, persons)
     if z.shape[3] != layout.num_joints:
-        raise ConfigError(where(f"layout '{layout.name}'",
-                                f"has {layout.num_joints} joints but the features have {z.shape[3]}"))
+        raise ConfigError(
+            where(f"layout '{layout.name}'", f"has {layout.num_joints} joints but the features have {z.shape[3]}")
+        )
     pool = torch.as_tensor(layout.part_matrix(), device=z.device, dtype=z.dtype)  # (5, V)
     per_person = torch.einsum("kctv,pv->kpc", z, pool) / z.shape[2]  # (N*M, 5, C)
     w = _person_weights(n, persons, present, z.device, z.dtype)

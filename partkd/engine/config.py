@@ -1,4 +1,5 @@
 """Typed run configurations with named presets: what data, how to train, how to distil (method.md §5-7)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from partkd.distill import methods as _methods
 from partkd.errors import ConfigError, where
 
-KD_METHODS: tuple[str, ...] = ("none", "kl", "global_msc", "pmsc_uniform", "pmsc", "skd")
+#: The registered KD methods (distill/methods.py), in the order the CLI and the app list them.
+KD_METHODS: tuple[str, ...] = tuple(_methods.KD_METHODS)
 #: Which teacher matrix the PMSC part weights are the softmax of: eq. 12's miss rate or the probability drop.
 EFFICIENCY_SOURCES: tuple[str, ...] = ("miss", "drop")
 OCCLUSION_MODES: tuple[str, ...] = ("joint", "sequence", "part")
@@ -29,8 +32,9 @@ class DataSpec:
     `low` is "simulate" (pose-estimator simulation of H into `low_layout`, default coco17; "same" keeps H's layout,
     the homogeneous case), "real" (the real low-quality source a format carries itself, e.g. Human3.6M's detections)
     or a path to a real low-quality dataset whose pair ids link it to H (`low_layout`: that file's layout, when
-    it neither embeds one nor has a built-in joint count). `high_layout` is the layout of the `source` files. `high_source` picks the high-quality source
-    of such a format (h36m: mocap | projected); `options` are the format's loader options (e.g. window_s).
+    it neither embeds one nor has a built-in joint count). `high_layout` is the layout of the `source` files.
+    `high_source` picks the high-quality source of such a format (h36m: mocap | projected); `options` are the
+    format's loader options (e.g. window_s).
     `frames` and `persons` override the training preset's input shape when set.
     """
 
@@ -54,8 +58,9 @@ class DataSpec:
         if not isinstance(self.options, dict):
             raise ConfigError(where("data.options", f"must be a table of loader options, got {self.options!r}"))
         if self.num_classes < 2 or self.clips_per_class < 2 or self.synth_frames < 4:
-            raise ConfigError(where("data", "synthetic data needs num_classes >= 2, clips_per_class >= 2, "
-                                            "synth_frames >= 4"))
+            raise ConfigError(
+                where("data", "synthetic data needs num_classes >= 2, clips_per_class >= 2, synth_frames >= 4")
+            )
         for name in ("frames", "persons"):
             v = getattr(self, name)
             if v is not None and v < 1:
@@ -92,7 +97,7 @@ class TrainConfig:
     precision: str = "bf16"
     seed: int = 0
     augment: bool = True
-    rotate_deg: float = 15.0     # augmentation rotation range (±deg; about the vertical axis in 3D)
+    rotate_deg: float = 15.0  # augmentation rotation range (±deg; about the vertical axis in 3D)
     eval_every: int = 1
     # Teacher only: share of training clips with one random part removed (all frames), and the per-joint, per-frame
     # drop probability, so that a missing part is in distribution when eq. 12 zeroes one (method.md §4).
@@ -128,11 +133,27 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # Paper recipe (GPU): ST-GCN paper blocks, T = 300 zero-padded, M = 2.
     "paper": {},
     # Penn Action-sized data (~1,300 clips) on 2 CPU cores in about 15 minutes.
-    "cpu": {"model": "small", "epochs": 20, "batch_size": 32, "milestones": (12, 16, 18), "frames": 48,
-            "persons": 1, "frame_mode": "resample", "eval_every": 2},
+    "cpu": {
+        "model": "small",
+        "epochs": 20,
+        "batch_size": 32,
+        "milestones": (12, 16, 18),
+        "frames": 48,
+        "persons": 1,
+        "frame_mode": "resample",
+        "eval_every": 2,
+    },
     # Seconds: for tests and the quick synthetic recipe.
-    "smoke": {"model": "tiny", "epochs": 4, "batch_size": 16, "milestones": (3,), "frames": 16, "persons": 1,
-              "frame_mode": "resample", "precision": "fp32"},
+    "smoke": {
+        "model": "tiny",
+        "epochs": 4,
+        "batch_size": 16,
+        "milestones": (3,),
+        "frames": 16,
+        "persons": 1,
+        "frame_mode": "resample",
+        "precision": "fp32",
+    },
 }
 
 
@@ -146,7 +167,9 @@ def scaled_milestones(milestones: tuple[int, ...], epochs: int, new_epochs: int)
 def _preset_values(name: str, given: dict[str, Any], source: object) -> dict[str, Any]:
     """The preset's values under `given`; a run length set without milestones scales the preset's milestones."""
     if name not in TRAIN_PRESETS:
-        raise ConfigError(where(f"{source}.preset", f"unknown preset '{name}' (choose from {', '.join(TRAIN_PRESETS)})"))
+        raise ConfigError(
+            where(f"{source}.preset", f"unknown preset '{name}' (choose from {', '.join(TRAIN_PRESETS)})")
+        )
     base = {"epochs": TrainConfig.epochs, "milestones": TrainConfig.milestones, **TRAIN_PRESETS[name]}
     values = {**TRAIN_PRESETS[name], **given, "preset": name}
     if "epochs" in given and "milestones" not in given and isinstance(given["epochs"], int) and given["epochs"] > 0:
@@ -253,7 +276,7 @@ def student_config_from_dict(d: dict[str, Any], source: object = "student") -> S
 
 def to_dict(cfg: object) -> dict[str, Any]:
     """Plain JSON-able dict of a config dataclass (tuples become lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}  # type: ignore[arg-type]
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}  # type: ignore[call-overload]
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -270,6 +293,19 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(where(p, f"cannot read ({e.strerror})")) from None
 
 
-__all__ = ["DataSpec", "TrainConfig", "StudentConfig", "KD_METHODS", "OCCLUSION_MODES", "TRAIN_PRESETS",
-           "DEFAULT_LOW_LAYOUT", "scaled_milestones", "train_preset", "data_spec_from_dict", "train_config_from_dict", "student_config_from_dict",
-           "to_dict", "load_toml"]
+__all__ = [
+    "DataSpec",
+    "TrainConfig",
+    "StudentConfig",
+    "KD_METHODS",
+    "OCCLUSION_MODES",
+    "TRAIN_PRESETS",
+    "DEFAULT_LOW_LAYOUT",
+    "scaled_milestones",
+    "train_preset",
+    "data_spec_from_dict",
+    "train_config_from_dict",
+    "student_config_from_dict",
+    "to_dict",
+    "load_toml",
+]

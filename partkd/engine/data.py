@@ -1,4 +1,5 @@
 """Paired data for the engine: load H and L (real or simulated) and make the dense model inputs (method.md §1, §7)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,11 +21,15 @@ def load_paired(spec: DataSpec) -> PairedDataset:
         from partkd.data.synthetic import make_synthetic
 
         low_layout = "ntu25" if spec.low_layout == "same" else spec.simulated_layout
-        return make_synthetic(num_classes=spec.num_classes, clips_per_class=spec.clips_per_class,
-                              frames=spec.synth_frames, seed=spec.seed, low_layout=low_layout, level=spec.level)
-    from partkd.data.loaders import load_dataset
-
-    from partkd.data.loaders import FORMATS
+        return make_synthetic(
+            num_classes=spec.num_classes,
+            clips_per_class=spec.clips_per_class,
+            frames=spec.synth_frames,
+            seed=spec.seed,
+            low_layout=low_layout,
+            level=spec.level,
+        )
+    from partkd.data.loaders import FORMATS, load_dataset
 
     high = load_high(spec)
     if spec.low == "simulate":
@@ -33,13 +38,19 @@ def load_paired(spec: DataSpec) -> PairedDataset:
     elif spec.low == "real":
         fmt = FORMATS[high.meta["format"]]
         if fmt.real_low is None:
-            raise ConfigError(where(spec.source, f"format '{fmt.name}' carries no real low-quality data; use "
-                                                 "--low simulate or a path to low-quality data"))
+            raise ConfigError(
+                where(
+                    spec.source,
+                    f"format '{fmt.name}' carries no real low-quality data; use "
+                    "--low simulate or a path to low-quality data",
+                )
+            )
         low = load_dataset(spec.source, format=fmt.name, **{**spec.options, "quality": fmt.real_low})
     else:
         try:
-            low = load_dataset(spec.low, format=spec.low_format,
-                               layout=high.layout if spec.low_layout == "same" else spec.low_layout)
+            low = load_dataset(
+                spec.low, format=spec.low_format, layout=high.layout if spec.low_layout == "same" else spec.low_layout
+            )
         except FlagHintError as e:
             raise e.for_low() from None
     if not (np.isin(low.pair_ids, high.pair_ids)).any():
@@ -66,11 +77,24 @@ def simulation_key(high: SkeletonDataset, target: str | Layout, level: str, seed
     from partkd.data.loaders import CACHE_VERSION
 
     name, params = resolve_preset(level)
-    h = hashlib.sha256(json.dumps({"cache": CACHE_VERSION, "partkd": __version__, "level": name,
-                                   "params": asdict(params), "seed": seed, "high": high.layout.to_dict(),
-                                   "target": get_layout(target).to_dict(), "names": high.names,
-                                   "classes": high.class_names, "meta": high.meta},
-                                  sort_keys=True, default=str).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            {
+                "cache": CACHE_VERSION,
+                "partkd": __version__,
+                "level": name,
+                "params": asdict(params),
+                "seed": seed,
+                "high": high.layout.to_dict(),
+                "target": get_layout(target).to_dict(),
+                "names": high.names,
+                "classes": high.class_names,
+                "meta": high.meta,
+            },
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
     for arr in (high.labels, high.split, high.pair_ids, *high.clips):
         h.update(np.ascontiguousarray(arr).tobytes())
         h.update(str(arr.shape).encode())
@@ -101,11 +125,18 @@ def aligned_to_high(high: SkeletonDataset, other: SkeletonDataset) -> SkeletonDa
             first.setdefault(int(p), j)
     v = other.layout.num_joints
     idx = [first.get(int(p), -1) for p in high.pair_ids]
-    clips = [other.clips[j] if j >= 0 else np.zeros((1, c.shape[1], v, 3), np.float32)
-             for j, c in zip(idx, high.clips)]
+    clips = [other.clips[j] if j >= 0 else np.zeros((1, c.shape[1], v, 3), np.float32) for j, c in zip(idx, high.clips)]
     names = [other.names[j] if j >= 0 else f"{n} (no counterpart)" for j, n in zip(idx, high.names)]
-    return SkeletonDataset(clips, high.labels, high.class_names, high.split, other.layout, names, high.pair_ids,
-                           {**other.meta, "aligned_missing": int(sum(j < 0 for j in idx))})
+    return SkeletonDataset(
+        clips,
+        high.labels,
+        high.class_names,
+        high.split,
+        other.layout,
+        names,
+        high.pair_ids,
+        {**other.meta, "aligned_missing": int(sum(j < 0 for j in idx))},
+    )
 
 
 def projected_reference(spec: DataSpec, high: SkeletonDataset) -> SkeletonDataset | None:
@@ -113,8 +144,7 @@ def projected_reference(spec: DataSpec, high: SkeletonDataset) -> SkeletonDatase
     from partkd.data.loaders import FORMATS, load_dataset
 
     fmt = FORMATS.get(str(high.meta.get("format")))
-    if fmt is None or fmt.real_low is None or high.meta.get("quality") != "mocap" \
-            or high.meta.get("frame") != "camera":
+    if fmt is None or fmt.real_low is None or high.meta.get("quality") != "mocap" or high.meta.get("frame") != "camera":
         return None
     ref = load_dataset(spec.source, format=fmt.name, **{**spec.options, "quality": "projected"})
     return aligned_to_high(high, ref)
@@ -122,21 +152,34 @@ def projected_reference(spec: DataSpec, high: SkeletonDataset) -> SkeletonDatase
 
 def input_settings(cfg: TrainConfig, spec: DataSpec) -> dict[str, Any]:
     """The input shape and normalisation a model is trained with (stored in checkpoint meta as `input`)."""
-    return {"frames": spec.frames or cfg.frames, "persons": spec.persons or cfg.persons,
-            "mode": cfg.frame_mode, "normalize": True}
+    return {
+        "frames": spec.frames or cfg.frames,
+        "persons": spec.persons or cfg.persons,
+        "mode": cfg.frame_mode,
+        "normalize": True,
+    }
 
 
 def _settings(meta_or_cfg: dict | TrainConfig) -> dict[str, Any]:
     if isinstance(meta_or_cfg, TrainConfig):
-        return {"frames": meta_or_cfg.frames, "persons": meta_or_cfg.persons, "mode": meta_or_cfg.frame_mode,
-                "normalize": True}
+        return {
+            "frames": meta_or_cfg.frames,
+            "persons": meta_or_cfg.persons,
+            "mode": meta_or_cfg.frame_mode,
+            "normalize": True,
+        }
     if isinstance(meta_or_cfg, dict):
         s = meta_or_cfg.get("input", meta_or_cfg)
         if all(k in s for k in ("frames", "persons")):
-            return {"frames": int(s["frames"]), "persons": int(s["persons"]), "mode": s.get("mode", "pad"),
-                    "normalize": bool(s.get("normalize", True))}
-    raise ConfigError(where("model_inputs", "settings need frames and persons (checkpoint meta, its `input`, "
-                                            "or a TrainConfig)"))
+            return {
+                "frames": int(s["frames"]),
+                "persons": int(s["persons"]),
+                "mode": s.get("mode", "pad"),
+                "normalize": bool(s.get("normalize", True)),
+            }
+    raise ConfigError(
+        where("model_inputs", "settings need frames and persons (checkpoint meta, its `input`, or a TrainConfig)")
+    )
 
 
 def model_inputs(ds: SkeletonDataset, meta_or_cfg: dict | TrainConfig) -> np.ndarray:
@@ -147,5 +190,13 @@ def model_inputs(ds: SkeletonDataset, meta_or_cfg: dict | TrainConfig) -> np.nda
     return to_array(ds, s["frames"], s["persons"], mode=s["mode"], normalize=s["normalize"])
 
 
-__all__ = ["load_paired", "load_high", "simulation_key", "simulated", "aligned_to_high", "projected_reference",
-           "input_settings", "model_inputs"]
+__all__ = [
+    "load_paired",
+    "load_high",
+    "simulation_key",
+    "simulated",
+    "aligned_to_high",
+    "projected_reference",
+    "input_settings",
+    "model_inputs",
+]

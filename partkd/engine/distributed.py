@@ -1,4 +1,5 @@
 """Data-parallel training under `torchrun` (gloo on CPU, nccl on CUDA): rank context, sharding, reductions."""
+
 from __future__ import annotations
 
 import os
@@ -51,14 +52,14 @@ def shard_batch(index: np.ndarray, labels: np.ndarray, ctx: DistContext) -> np.n
     if not ctx.active:
         return index
     order = index[np.argsort(labels[index], kind="stable")]
-    return order[ctx.rank::ctx.world_size]
+    return order[ctx.rank :: ctx.world_size]
 
 
 def global_batches(perm: np.ndarray, batch_size: int, ctx: DistContext) -> list[np.ndarray]:
     """Split an epoch permutation into global batches of batch_size per rank; drop a tail too small to give
     every rank two clips (batch norm needs two)."""
     size = batch_size * ctx.world_size
-    batches = [perm[i:i + size] for i in range(0, len(perm), size)]
+    batches = [perm[i : i + size] for i in range(0, len(perm), size)]
     return [b for b in batches if len(b) >= 2 * ctx.world_size]
 
 
@@ -103,5 +104,15 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
-__all__ = ["DistContext", "init_distributed", "rank_device", "shard_batch", "global_batches",
-           "broadcast_parameters", "all_reduce_gradients", "all_reduce_sum", "barrier", "shutdown"]
+__all__ = [
+    "DistContext",
+    "init_distributed",
+    "rank_device",
+    "shard_batch",
+    "global_batches",
+    "broadcast_parameters",
+    "all_reduce_gradients",
+    "all_reduce_sum",
+    "barrier",
+    "shutdown",
+]

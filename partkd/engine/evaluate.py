@@ -1,4 +1,5 @@
 """Evaluation of a checkpoint on data: accuracy, per-class, confusion, accuracy vs OP, part sensitivity."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,10 +39,15 @@ def amp_enabled(precision: str, device: torch.device) -> bool:
 
 
 @torch.inference_mode()
-def model_logits(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch.device | str = "cpu",
-                 amp: bool = False, batch_size: int = 64) -> torch.Tensor:
+def model_logits(
+    model: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    device: torch.device | str = "cpu",
+    amp: bool = False,
+    batch_size: int = 64,
+) -> torch.Tensor:
     """Float32 logits (N, K) on CPU of a model for dense inputs (N, M, T, V, C), in eval mode, batched."""
-    from partkd.models.common import to_model_input
+    from partkd.models import to_model_input
 
     dev = torch.device(device)
     was_training = model.training
@@ -51,7 +57,7 @@ def model_logits(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch.d
     try:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             for s in range(0, len(x), batch_size):
-                logits, _ = model(to_model_input(x[s:s + batch_size].to(dev, torch.float32)))
+                logits, _ = model(to_model_input(x[s : s + batch_size].to(dev, torch.float32)))
                 out.append(logits.float().cpu())
     finally:
         model.train(was_training)
@@ -75,12 +81,22 @@ def check_compatible(loaded: Loaded, ds: SkeletonDataset) -> None:
     """CheckpointError (one line) unless the data has the checkpoint's layout, class set and channel count."""
     lay = loaded.layout
     if ds.layout.name != lay.name or ds.layout.num_joints != lay.num_joints:
-        raise CheckpointError(where(loaded.path, f"trained on layout '{lay.name}' ({lay.num_joints} joints) but "
-                                                 f"the data uses '{ds.layout.name}' ({ds.layout.num_joints} joints)"))
+        raise CheckpointError(
+            where(
+                loaded.path,
+                f"trained on layout '{lay.name}' ({lay.num_joints} joints) but "
+                f"the data uses '{ds.layout.name}' ({ds.layout.num_joints} joints)",
+            )
+        )
     if list(ds.class_names) != loaded.class_names:
-        raise CheckpointError(where(loaded.path, f"trained on {len(loaded.class_names)} classes "
-                                                 f"({', '.join(loaded.class_names[:4])}...) but the data has "
-                                                 f"{ds.num_classes} ({', '.join(ds.class_names[:4])}...)"))
+        raise CheckpointError(
+            where(
+                loaded.path,
+                f"trained on {len(loaded.class_names)} classes "
+                f"({', '.join(loaded.class_names[:4])}...) but the data has "
+                f"{ds.num_classes} ({', '.join(ds.class_names[:4])}...)",
+            )
+        )
     channels = int(loaded.meta["model"].get("in_channels", lay.channels))
     bad = next((c.shape[-1] for c in ds.clips if c.shape[-1] != channels), None)
     if bad is not None:
@@ -98,19 +114,25 @@ def metrics_from_proba(proba: np.ndarray, labels: np.ndarray, class_names: list[
     """top1, top5 (top-k with k = min(5, K)), per-class top-1 and the confusion matrix (rows = truth)."""
     k = len(class_names)
     pred = proba.argmax(axis=1)
-    topk = np.argsort(-proba, axis=1)[:, :min(5, k)]
+    topk = np.argsort(-proba, axis=1)[:, : min(5, k)]
     conf = np.zeros((k, k), dtype=np.int64)
     np.add.at(conf, (labels, pred), 1)
     support = conf.sum(axis=1)
     per_class = {name: (float(conf[i, i] / support[i]) if support[i] else None) for i, name in enumerate(class_names)}
     n = max(len(labels), 1)
-    return {"n": int(len(labels)), "top1": float((pred == labels).sum() / n),
-            "top5": float((topk == labels[:, None]).any(axis=1).sum() / n),
-            "per_class": per_class, "confusion": conf.tolist(), "class_names": list(class_names)}
+    return {
+        "n": int(len(labels)),
+        "top1": float((pred == labels).sum() / n),
+        "top5": float((topk == labels[:, None]).any(axis=1).sum() / n),
+        "per_class": per_class,
+        "confusion": conf.tolist(),
+        "class_names": list(class_names),
+    }
 
 
-def evaluate(loaded: Loaded, ds: SkeletonDataset | PairedDataset, op: float = 0.0, mode: str = "joint",
-             seed: int = 0) -> dict[str, Any]:
+def evaluate(
+    loaded: Loaded, ds: SkeletonDataset | PairedDataset, op: float = 0.0, mode: str = "joint", seed: int = 0
+) -> dict[str, Any]:
     """Metrics of a checkpoint on a dataset (occluded with probability op, fixed seed): top1, top5, per-class,
     confusion."""
     ds = data_side(loaded, ds)
@@ -119,8 +141,14 @@ def evaluate(loaded: Loaded, ds: SkeletonDataset | PairedDataset, op: float = 0.
     return {**metrics_from_proba(proba, ds.labels, ds.class_names), "op": float(op), "mode": mode, "seed": seed}
 
 
-def accuracy_vs_op(loaded: Loaded, ds: SkeletonDataset | PairedDataset, ops: list[float], seed: int = 0,
-                   mode: str = "joint", progress: ProgressFn | None = None) -> list[dict[str, float]]:
+def accuracy_vs_op(
+    loaded: Loaded,
+    ds: SkeletonDataset | PairedDataset,
+    ops: list[float],
+    seed: int = 0,
+    mode: str = "joint",
+    progress: ProgressFn | None = None,
+) -> list[dict[str, float]]:
     """Top-1/top-5 at each occlusion level, each with the same fixed seed (a deterministic test set per OP)."""
     ds = data_side(loaded, ds)
     check_compatible(loaded, ds)
@@ -145,10 +173,25 @@ def part_sensitivity(loaded: Loaded, ds: SkeletonDataset | PairedDataset) -> np.
     check_compatible(loaded, ds)
     x = model_inputs(ds, loaded.meta)
     base = metrics_from_proba(predict_proba(loaded, x), ds.labels, ds.class_names)["top1"]
-    drops = [base - metrics_from_proba(predict_proba(loaded, occlude_part(x, loaded.layout, p)), ds.labels,
-                                       ds.class_names)["top1"] for p in range(len(PARTS))]
+    drops = [
+        base
+        - metrics_from_proba(predict_proba(loaded, occlude_part(x, loaded.layout, p)), ds.labels, ds.class_names)[
+            "top1"
+        ]
+        for p in range(len(PARTS))
+    ]
     return np.asarray(drops, dtype=np.float64)
 
 
-__all__ = ["resolve_device", "amp_enabled", "model_logits", "predict_proba", "data_side", "check_compatible",
-           "metrics_from_proba", "evaluate", "accuracy_vs_op", "part_sensitivity"]
+__all__ = [
+    "resolve_device",
+    "amp_enabled",
+    "model_logits",
+    "predict_proba",
+    "data_side",
+    "check_compatible",
+    "metrics_from_proba",
+    "evaluate",
+    "accuracy_vs_op",
+    "part_sensitivity",
+]

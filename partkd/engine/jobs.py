@@ -6,6 +6,7 @@ command's output folder `run/`, plus `config.json` (the limit), `.lock` (guards 
 Jobs run in their own session, so they outlive the process that submitted them and can be signalled
 as a group.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -137,8 +138,12 @@ def _ensure_worker(base: Path) -> None:
     with open(base / "worker.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "partkd", "jobs", "worker", "--root", str(base)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, cwd=base,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            cwd=base,
         )
     atomic_write_json(base / ".worker.spawn", {"pid": proc.pid, "pid_start": _proc_start(proc.pid)})
 
@@ -155,7 +160,7 @@ def _out_dir(argv: list[str], cwd: str) -> Path | None:
 
 def _default_name(argv: list[str]) -> str:
     """A job name from the command words before the first option, e.g. 'data synth'."""
-    words = []
+    words: list[str] = []
     for a in argv:
         if a.startswith("-") or len(words) == 2:
             break
@@ -192,12 +197,26 @@ def submit(argv: list[str], root: Path | str | None = None, name: str | None = N
                 out = folder / "run"
                 argv += ["--out", str(out)]
             (folder / "log.txt").touch()
-            _write(folder, {
-                "id": job_id, "name": name or _default_name(argv), "argv": argv, "status": "queued",
-                "pid": None, "pid_start": None, "created": time.time(), "started": None, "finished": None,
-                "returncode": None, "error": None, "out_dir": str(out), "cwd": cwd, "attempts": 0,
-                "cancel_deadline": None,
-            })
+            _write(
+                folder,
+                {
+                    "id": job_id,
+                    "name": name or _default_name(argv),
+                    "argv": argv,
+                    "status": "queued",
+                    "pid": None,
+                    "pid_start": None,
+                    "created": time.time(),
+                    "started": None,
+                    "finished": None,
+                    "returncode": None,
+                    "error": None,
+                    "out_dir": str(out),
+                    "cwd": cwd,
+                    "attempts": 0,
+                    "cancel_deadline": None,
+                },
+            )
             _ensure_worker(base)
     except OSError as e:  # the root is a file, read-only, full, ...
         raise JobError(where(base, f"cannot queue a job here ({e.strerror or e})")) from None
@@ -254,8 +273,9 @@ def refresh(root: Path | str | None = None) -> list[str]:
             if job["status"] == "running" and not _alive(job):
                 _record_end(folder, job, None)
                 lost.append(job["id"])
-        if any(job["status"] == "queued" or (job["status"] == "running" and job.get("cancel_deadline"))
-               for _, job in jobs):
+        if any(
+            job["status"] == "queued" or (job["status"] == "running" and job.get("cancel_deadline")) for _, job in jobs
+        ):
             _ensure_worker(base)
     return lost
 
@@ -282,8 +302,9 @@ def _signal_group(job: dict[str, Any], sig: signal.Signals) -> None:
             pass
 
 
-def cancel(job_id: str, root: Path | str | None = None, grace_s: float = DEFAULT_GRACE_S,
-           wait: bool = False) -> dict[str, Any]:
+def cancel(
+    job_id: str, root: Path | str | None = None, grace_s: float = DEFAULT_GRACE_S, wait: bool = False
+) -> dict[str, Any]:
     """Cancel a job: queued ones at once; running ones get SIGTERM (graceful), then SIGKILL after
     `grace_s` (sent by the worker). With `wait`, return only once the job has ended. Returns the job."""
     base = jobs_root(root)
@@ -316,8 +337,16 @@ def resume(job_id: str, root: Path | str | None = None) -> dict[str, Any]:
             raise JobError(where(job_id, f"cannot resume a {job['status']} job (only failed or cancelled)"))
         if "--resume" not in job["argv"]:
             job["argv"].append("--resume")
-        job.update(status="queued", pid=None, pid_start=None, started=None, finished=None,
-                   returncode=None, error=None, cancel_deadline=None)
+        job.update(
+            status="queued",
+            pid=None,
+            pid_start=None,
+            started=None,
+            finished=None,
+            returncode=None,
+            error=None,
+            cancel_deadline=None,
+        )
         with open(folder / "log.txt", "a") as log:
             log.write(f"\n--- resumed {datetime.now():%Y-%m-%d %H:%M:%S} ---\n")
         _write(folder, job)
@@ -355,7 +384,7 @@ def _tail(path: Path, tail: int) -> str:
                 data = f.read(end - start)
     except OSError:
         return ""
-    lines = data.decode(errors="replace").split("\n")[1 if start > 0 else 0:]
+    lines = data.decode(errors="replace").split("\n")[1 if start > 0 else 0 :]
     if lines and not lines[-1]:
         lines.pop()
     return "\n".join(_shown(line) for line in lines[-tail:])
@@ -404,8 +433,7 @@ def checkpoints(job_id: str, root: Path | str | None = None) -> list[Path]:
     run = _run_dir(job_id, root)
     if not run.is_dir():
         return []
-    return sorted(p for p in run.rglob("*.safetensors")
-                  if p.stem != "last" and p.with_suffix(".json").is_file())
+    return sorted(p for p in run.rglob("*.safetensors") if p.stem != "last" and p.with_suffix(".json").is_file())
 
 
 def _start(folder: Path, job: dict[str, Any]) -> subprocess.Popen | None:
@@ -415,15 +443,24 @@ def _start(folder: Path, job: dict[str, Any]) -> subprocess.Popen | None:
         with open(folder / "log.txt", "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "partkd", *job["argv"]],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True, cwd=job["cwd"] if Path(job["cwd"]).is_dir() else folder,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                cwd=job["cwd"] if Path(job["cwd"]).is_dir() else folder,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
     except OSError as e:
         _finish(folder, job, "failed", None, f"cannot start: {e}")
         return None
-    job.update(status="running", pid=proc.pid, pid_start=_proc_start(proc.pid), started=time.time(),
-               attempts=job.get("attempts", 0) + 1)
+    job.update(
+        status="running",
+        pid=proc.pid,
+        pid_start=_proc_start(proc.pid),
+        started=time.time(),
+        attempts=job.get("attempts", 0) + 1,
+    )
     _write(folder, job)
     return proc
 
@@ -462,9 +499,9 @@ def _tick(base: Path, children: dict[str, subprocess.Popen]) -> bool:
         elif job["status"] == "queued":
             queued.append((folder, job))
     for folder, job in queued[: max(0, max_running(base) - busy)]:
-        proc = _start(folder, job)
-        if proc is not None:
-            children[job["id"]] = proc
+        started = _start(folder, job)
+        if started is not None:
+            children[job["id"]] = started
     return busy > 0 or bool(children) or bool(queued)
 
 

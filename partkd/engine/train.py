@@ -4,6 +4,7 @@ A run folder holds `progress.json`, `history.jsonl`, the resume point `last.*` (
 `model.*` when finished. Every random choice is derived from (seed, epoch, step, rank), so a resumed run draws
 exactly what the uninterrupted run would have drawn.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,15 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from partkd.checkpoints import (Loaded, load_checkpoint, model_meta, resume_tensors, save_checkpoint, stem_of,
-                                update_meta)
+from partkd.checkpoints import (
+    Loaded,
+    load_checkpoint,
+    model_meta,
+    resume_tensors,
+    save_checkpoint,
+    stem_of,
+    update_meta,
+)
 from partkd.data.dataset import PairedDataset
 from partkd.engine import distributed as D
 from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
@@ -71,8 +79,9 @@ def _sigterm_flag() -> Iterator[list[bool]]:
 class RunLog:
     """progress.json (throttled), history.jsonl and a tqdm bar for one run; silent on non-main ranks."""
 
-    def __init__(self, out_dir: Path, phase: str, epochs: int, history: list[dict], progress: ProgressFn | None,
-                 enabled: bool) -> None:
+    def __init__(
+        self, out_dir: Path, phase: str, epochs: int, history: list[dict], progress: ProgressFn | None, enabled: bool
+    ) -> None:
         self.out_dir, self.phase, self.epochs, self.history = out_dir, phase, epochs, history
         self.callback, self.enabled = progress, enabled
         self.started = time.monotonic()
@@ -84,9 +93,16 @@ class RunLog:
     def start_epoch(self, epoch: int, steps: int, first_step: int) -> None:
         self.epoch, self.steps, self.step = epoch, steps, first_step
         if self.enabled:
-            self.bar = tqdm(total=steps, initial=first_step, desc=f"{self.phase} {epoch + 1}/{self.epochs}",
-                            file=sys.stderr, leave=False, mininterval=1.0, dynamic_ncols=True,
-                            disable=None)  # None: no bar when stderr is not a terminal (logs, jobs)
+            self.bar = tqdm(
+                total=steps,
+                initial=first_step,
+                desc=f"{self.phase} {epoch + 1}/{self.epochs}",
+                file=sys.stderr,
+                leave=False,
+                mininterval=1.0,
+                dynamic_ncols=True,
+                disable=None,
+            )  # None: no bar when stderr is not a terminal (logs, jobs)
         self.write(force=True)
 
     def advance(self, step: int, loss: float) -> None:
@@ -104,9 +120,15 @@ class RunLog:
         self.last_write = now
         left = (self.epochs - self.epoch - 1) * self.steps + (self.steps - self.step)
         rate = (now - self.started) / self.done_steps if self.done_steps else None
-        record = {"phase": phase or self.phase, "epoch": self.epoch + 1, "epochs": self.epochs, "step": self.step,
-                  "steps": self.steps, "eta_s": round(rate * left, 1) if rate is not None else None,
-                  "updated": time.time()}
+        record = {
+            "phase": phase or self.phase,
+            "epoch": self.epoch + 1,
+            "epochs": self.epochs,
+            "step": self.step,
+            "steps": self.steps,
+            "eta_s": round(rate * left, 1) if rate is not None else None,
+            "updated": time.time(),
+        }
         atomic_write_json(self.out_dir / "progress.json", record)
         if self.callback is not None:
             self.callback(record)
@@ -118,9 +140,12 @@ class RunLog:
             self.bar = None
         if self.enabled:
             atomic_write_text(self.out_dir / "history.jsonl", "".join(_json_line(r) for r in self.history))
-            tqdm.write(f"{self.phase} epoch {record['epoch']}/{self.epochs}: loss {record['loss']:.4f} "
-                       f"train_acc {record['train_acc']:.3f} val_acc "
-                       f"{'-' if record['val_acc'] is None else format(record['val_acc'], '.3f')}", file=sys.stderr)
+            tqdm.write(
+                f"{self.phase} epoch {record['epoch']}/{self.epochs}: loss {record['loss']:.4f} "
+                f"train_acc {record['train_acc']:.3f} val_acc "
+                f"{'-' if record['val_acc'] is None else format(record['val_acc'], '.3f')}",
+                file=sys.stderr,
+            )
         self.write(force=True)
 
     def close(self, phase: str) -> None:
@@ -172,13 +197,21 @@ def _check_resume(stored: dict, current: dict, last: Path) -> None:
     for section in ("role", "train", "student", "input", "data"):
         a, b = stored.get(section), current.get(section)
         if isinstance(a, dict) and isinstance(b, dict):
-            diffs += [f"{section}.{k}" for k in sorted(set(a) | set(b))
-                      if k not in _RESUMABLE_CHANGES and a.get(k) != b.get(k)]
+            diffs += [
+                f"{section}.{k}"
+                for k in sorted(set(a) | set(b))
+                if k not in _RESUMABLE_CHANGES and a.get(k) != b.get(k)
+            ]
         elif a != b:
             diffs.append(section)
     if diffs:
-        raise ConfigError(where(last, f"resume point was made with different settings ({', '.join(diffs)}); "
-                                      "use another --out or drop --resume"))
+        raise ConfigError(
+            where(
+                last,
+                f"resume point was made with different settings ({', '.join(diffs)}); "
+                "use another --out or drop --resume",
+            )
+        )
 
 
 def _fit(loop: _Loop) -> Path:
@@ -208,10 +241,17 @@ def _fit(loop: _Loop) -> Path:
     def save_last(epoch: int, step: int, sums_now: dict) -> None:
         if not ctx.is_main:
             return
-        extra = {f"optim.{i}": opt.state[p]["momentum_buffer"] for i, p in enumerate(loop.params)
-                 if "momentum_buffer" in opt.state.get(p, {})}
-        save_checkpoint(last, model, {**loop.meta, "history": history,
-                                      "resume": {"epoch": epoch, "step": step, "sums": sums_now}}, extra=extra)
+        extra = {
+            f"optim.{i}": opt.state[p]["momentum_buffer"]
+            for i, p in enumerate(loop.params)
+            if "momentum_buffer" in opt.state.get(p, {})
+        }
+        save_checkpoint(
+            last,
+            model,
+            {**loop.meta, "history": history, "resume": {"epoch": epoch, "step": step, "sums": sums_now}},
+            extra=extra,
+        )
 
     amp_note = "bf16" if amp_enabled(cfg.precision, loop.device) else "fp32"
     loop.meta["precision_used"], loop.meta["device_used"] = amp_note, str(loop.device)
@@ -222,8 +262,9 @@ def _fit(loop: _Loop) -> Path:
             perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(loop.labels))
             batches = D.global_batches(perm, cfg.batch_size, ctx)
             if not batches:
-                raise ConfigError(where(loop.out_dir, f"{len(perm)} training clips are too few for "
-                                                      f"{ctx.world_size} process(es)"))
+                raise ConfigError(
+                    where(loop.out_dir, f"{len(perm)} training clips are too few for {ctx.world_size} process(es)")
+                )
             log.start_epoch(epoch, len(batches), start_step)
             t0 = time.monotonic() - sums.get("seconds", 0.0)
             model.train()
@@ -235,14 +276,22 @@ def _fit(loop: _Loop) -> Path:
                 D.all_reduce_gradients(loop.params, ctx)
                 value = float(loss)
                 keys = sorted(parts)
-                reduced = D.all_reduce_sum([value * len(idx), float(correct), float(len(idx)), float(stop[0]),
-                                            float(not math.isfinite(value))] + [parts[k] * len(idx) for k in keys],
-                                           ctx, loop.device)
+                reduced = D.all_reduce_sum(
+                    [value * len(idx), float(correct), float(len(idx)), float(stop[0]), float(not math.isfinite(value))]
+                    + [parts[k] * len(idx) for k in keys],
+                    ctx,
+                    loop.device,
+                )
                 if reduced[4] > 0:
                     done = history[-1]["epoch"] if history else 0
-                    raise PartKDError(where(loop.out_dir, f"loss is not finite at epoch {epoch + 1} step {step + 1}; "
-                                                          f"stopped, last good checkpoint last.* (epoch {done}) kept; "
-                                                          "try a lower --lr or --precision fp32"))
+                    raise PartKDError(
+                        where(
+                            loop.out_dir,
+                            f"loss is not finite at epoch {epoch + 1} step {step + 1}; "
+                            f"stopped, last good checkpoint last.* (epoch {done}) kept; "
+                            "try a lower --lr or --precision fp32",
+                        )
+                    )
                 opt.step()
                 for k, v in zip(["loss", "correct", "count"] + keys, reduced[:3] + reduced[5:]):
                     sums[k] = sums.get(k, 0.0) + v
@@ -250,22 +299,33 @@ def _fit(loop: _Loop) -> Path:
                 if reduced[3] > 0:
                     save_last(epoch, step + 1, {**sums, "seconds": time.monotonic() - t0})
                     log.close("cancelled")
-                    raise Cancelled(where(loop.out_dir, f"cancelled at epoch {epoch + 1} step {step + 1}; "
-                                                        "resume point last.* saved"))
+                    raise Cancelled(
+                        where(
+                            loop.out_dir, f"cancelled at epoch {epoch + 1} step {step + 1}; resume point last.* saved"
+                        )
+                    )
             start_step = 0
             count = max(sums.get("count", 0.0), 1.0)
             due = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
             val = loop.validate() if due and ctx.is_main else None
-            record = {"epoch": epoch + 1, "loss": sums.get("loss", 0.0) / count,
-                      "train_acc": sums.get("correct", 0.0) / count, "val_acc": val, "lr": cfg.lr_at(epoch),
-                      "seconds": round(time.monotonic() - t0, 2),
-                      **{k: sums[k] / count for k in sorted(sums) if k not in ("loss", "correct", "count", "seconds")}}
+            record = {
+                "epoch": epoch + 1,
+                "loss": sums.get("loss", 0.0) / count,
+                "train_acc": sums.get("correct", 0.0) / count,
+                "val_acc": val,
+                "lr": cfg.lr_at(epoch),
+                "seconds": round(time.monotonic() - t0, 2),
+                **{k: sums[k] / count for k in sorted(sums) if k not in ("loss", "correct", "count", "seconds")},
+            }
             sums = {}
             log.end_epoch(record)
             save_last(epoch + 1, 0, {})
     final_val = next((r["val_acc"] for r in reversed(history) if r["val_acc"] is not None), None)
-    metrics = {"val_top1": final_val, "train_acc": history[-1]["train_acc"] if history else None,
-               "epochs": len(history)}
+    metrics = {
+        "val_top1": final_val,
+        "train_acc": history[-1]["train_acc"] if history else None,
+        "epochs": len(history),
+    }
     out = loop.out_dir / "model.safetensors"
     if ctx.is_main:
         out = save_checkpoint(loop.out_dir / "model", model, {**loop.meta, "history": history, "metrics": metrics})
@@ -289,38 +349,57 @@ def _build(cfg: TrainConfig, layout: Any, num_classes: int, persons: int) -> tup
     """A freshly initialised model (seeded by cfg.seed) and its ModelConfig."""
     from dataclasses import replace
 
-    from partkd.models.common import build_model, resolve_config
+    from partkd.models import build_model, resolve_config
 
     model_cfg = replace(resolve_config(cfg.arch, cfg.model), persons=persons)
     torch.manual_seed(cfg.seed)
     return build_model(cfg.arch, layout, num_classes, model_cfg), model_cfg
 
 
-def _base_meta(role: str, name: str, model_cfg: Any, cfg: TrainConfig, spec: DataSpec, layout: Any,
-               class_names: list[str], world: int) -> dict[str, Any]:
-    return {"role": role, "name": name, "layout": layout.to_dict(), "class_names": list(class_names),
-            "model": model_meta(model_cfg, len(class_names)), "preset": cfg.preset, "train": to_dict(cfg),
-            "data": to_dict(spec), "input": input_settings(cfg, spec), "world_size": world}
+def _base_meta(
+    role: str,
+    name: str,
+    model_cfg: Any,
+    cfg: TrainConfig,
+    spec: DataSpec,
+    layout: Any,
+    class_names: list[str],
+    world: int,
+) -> dict[str, Any]:
+    return {
+        "role": role,
+        "name": name,
+        "layout": layout.to_dict(),
+        "class_names": list(class_names),
+        "model": model_meta(model_cfg, len(class_names)),
+        "preset": cfg.preset,
+        "train": to_dict(cfg),
+        "data": to_dict(spec),
+        "input": input_settings(cfg, spec),
+        "world_size": world,
+    }
 
 
 def _ce_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward under autocast; returns (logits, features)."""
-    from partkd.models.common import to_model_input
+    from partkd.models import to_model_input
 
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
         return model(to_model_input(x))
 
 
-def train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None = None,
-                  resume: bool = False) -> Path:
+def train_teacher(
+    cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None = None, resume: bool = False
+) -> Path:
     """Train the teacher with cross-entropy on the high-quality train clips (paper §3.2), with the config's part and
     joint dropout (method.md §4); returns model.safetensors. A failed run removes the folder it created."""
     with removed_on_failure(out_dir):
         return _train_teacher(cfg, spec, out_dir, progress, resume)
 
 
-def _train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None,
-                   resume: bool) -> Path:
+def _train_teacher(
+    cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None, resume: bool
+) -> Path:
     from partkd.data.transforms import augment, drop_parts_and_joints
 
     device, amp, ctx, out = _setup(cfg, out_dir)
@@ -331,17 +410,26 @@ def _train_teacher(cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progre
     y_train = torch.as_tensor(train.labels)
     model, model_cfg = _build(cfg, train.layout, train.num_classes, settings["persons"])
     model.to(device)
-    meta = {**_base_meta("teacher", out.name, model_cfg, cfg, spec, train.layout, train.class_names, ctx.world_size),
-            "degradation": {"op": 0.0, "mode": None, "level": None}, "kd": None}
+    meta = {
+        **_base_meta("teacher", out.name, model_cfg, cfg, spec, train.layout, train.class_names, ctx.world_size),
+        "degradation": {"op": 0.0, "mode": None, "level": None},
+        "kd": None,
+    }
 
     def step(idx: np.ndarray, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
         xb = x_train[idx]
         if cfg.augment:
-            xb = augment(xb, train.layout, np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank]),
-                         rotate_deg=cfg.rotate_deg)
+            xb = augment(
+                xb, train.layout, np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank]), rotate_deg=cfg.rotate_deg
+            )
         if cfg.part_dropout > 0 or cfg.joint_dropout > 0:
-            xb = drop_parts_and_joints(xb, train.layout, cfg.part_dropout, cfg.joint_dropout,
-                                       np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank, 1]))
+            xb = drop_parts_and_joints(
+                xb,
+                train.layout,
+                cfg.part_dropout,
+                cfg.joint_dropout,
+                np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank, 1]),
+            )
         y = y_train[idx].to(device)
         logits, _ = _ce_step(model, torch.from_numpy(np.ascontiguousarray(xb)).to(device), y, amp)
         loss = F.cross_entropy(logits.float(), y)
@@ -370,8 +458,9 @@ def _load_teacher(teacher_path: Path | str | None, device: torch.device) -> Load
     return loaded
 
 
-def compute_part_matrix(teacher_path: Path | str, spec: DataSpec, progress: ProgressFn | None = None,
-                        device: str = "auto") -> dict[str, Any]:
+def compute_part_matrix(
+    teacher_path: Path | str, spec: DataSpec, progress: ProgressFn | None = None, device: str = "auto"
+) -> dict[str, Any]:
     """Part-efficiency matrix of a teacher on its H train clips: raw miss rates (eq. 12), their softmax (eq. 13)
     and the true-class probability drop, stored into the teacher's metadata as E_raw, E and E_drop; on data whose
     carrier parts are known (synthetic) also E_truth, the carrier recovery of each."""
@@ -389,14 +478,20 @@ def compute_part_matrix(teacher_path: Path | str, spec: DataSpec, progress: Prog
             progress({"phase": "part_matrix", "step": done, "steps": total, "updated": time.time()})
 
     amp = amp_enabled(teacher.meta.get("train", {}).get("precision", "fp32"), dev)
-    raw, drop = part_occlusion_effects(teacher.model, x, train.labels, teacher.layout, train.num_classes, device=dev,
-                                       progress=report, amp=amp)
-    result: dict[str, Any] = {"E_raw": raw.tolist(), "E": efficiency_softmax(raw).tolist(), "E_drop": drop.tolist(),
-                              "E_parts": list(PARTS)}
+    raw, drop = part_occlusion_effects(
+        teacher.model, x, train.labels, teacher.layout, train.num_classes, device=dev, progress=report, amp=amp
+    )
+    result: dict[str, Any] = {
+        "E_raw": raw.tolist(),
+        "E": efficiency_softmax(raw).tolist(),
+        "E_drop": drop.tolist(),
+        "E_parts": list(PARTS),
+    }
     carriers = high.meta.get("action_parts")
     if isinstance(carriers, dict):
-        result["E_truth"] = {name: carrier_recovery(m, train.class_names, carriers)
-                             for name, m in (("miss", raw), ("drop", drop))}
+        result["E_truth"] = {
+            name: carrier_recovery(m, train.class_names, carriers) for name, m in (("miss", raw), ("drop", drop))
+        }
     update_meta(teacher.path, **result)
     return result
 
@@ -421,7 +516,7 @@ def _pairing(data: PairedDataset, scfg: StudentConfig) -> tuple[np.ndarray, np.n
     high_of_low = data.high_index_of_low()
     linked = np.unique(high_of_low[high_of_low >= 0])
     rng = np.random.default_rng([scfg.pairing_seed])
-    kept_high = rng.permutation(linked)[:int(round(scfg.paired_fraction * len(linked)))]
+    kept_high = rng.permutation(linked)[: int(round(scfg.paired_fraction * len(linked)))]
     keep = np.isin(high_of_low, kept_high) & (high_of_low >= 0)
     lost = (high_of_low >= 0) & ~keep
     low_keep = np.flatnonzero(~lost | scfg.use_solitary)
@@ -435,22 +530,31 @@ def _pairing(data: PairedDataset, scfg: StudentConfig) -> tuple[np.ndarray, np.n
 
 
 @torch.inference_mode()
-def _teacher_outputs(teacher: Loaded, x: np.ndarray, device: torch.device, amp: bool,
-                     batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Frozen-teacher part features (N, 5, C), global features (N, C) and logits (N, K) of H clips."""
+def _teacher_side(
+    method: Any, teacher: Loaded | None, pool: Any, device: torch.device, amp: bool, batch_size: int = 64
+) -> Any:
+    """The frozen teacher's side of a student run (distill.methods.TeacherSide) over the H pool: its part and global
+    features and logits (N, 5, C), (N, C), (N, K) for methods that read them, the raw H inputs for SKD."""
+    from partkd.distill.methods import TeacherSide
     from partkd.distill.parts import global_features, part_features, persons_present
-    from partkd.models.common import to_model_input
+    from partkd.models import to_model_input
 
+    y = torch.as_tensor(pool.labels)
+    if teacher is None:
+        return TeacherSide(nn.Identity(), pool.layout, y)
+    x = model_inputs(pool, teacher.meta)
+    if method.teacher_outputs == "inputs":
+        return TeacherSide(teacher.model, teacher.layout, y, inputs=x)
     parts, glob, logits = [], [], []
     for s in range(0, len(x), batch_size):
-        xb = torch.from_numpy(np.ascontiguousarray(x[s:s + batch_size])).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        xb = torch.from_numpy(np.ascontiguousarray(x[s : s + batch_size])).to(device)
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             lg, z = teacher.model(to_model_input(xb))
         present = persons_present(xb)
         parts.append(part_features(z.float(), teacher.layout, xb.shape[1], present))
         glob.append(global_features(z.float(), xb.shape[1], present))
         logits.append(lg.float())
-    return torch.cat(parts), torch.cat(glob), torch.cat(logits)
+    return TeacherSide(teacher.model, teacher.layout, y, torch.cat(parts), torch.cat(glob), torch.cat(logits))
 
 
 def _high_batch(idx: np.ndarray, sd: _StudentData, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -467,20 +571,34 @@ def _high_batch(idx: np.ndarray, sd: _StudentData, k: int, rng: np.random.Genera
     return np.asarray(chosen, dtype=np.int64), np.asarray([pos[int(o)] if o >= 0 else -1 for o in own], np.int64)
 
 
-def _student_checks(scfg: StudentConfig, teacher: Loaded, data: PairedDataset, student_persons: int) -> None:
+def _student_checks(method: Any, teacher: Loaded, data: PairedDataset, student_persons: int) -> None:
     """ConfigError/CheckpointError for combinations that cannot work (before any training)."""
     check_compatible(teacher, data.high)
     tl, sl = teacher.layout, data.low.layout
-    if scfg.kd == "skd":
+    if method.same_layout:
         if tl.name != sl.name or tl.num_joints != sl.num_joints:
-            raise ConfigError(where("kd=skd", f"needs the same skeleton layout for teacher and student (teacher "
-                                              f"'{tl.name}', student '{sl.name}'); use pmsc across layouts"))
+            raise ConfigError(
+                where(
+                    f"kd={method.name}",
+                    f"needs the same skeleton layout for teacher and student (teacher "
+                    f"'{tl.name}', student '{sl.name}'); use pmsc across layouts",
+                )
+            )
         if int(teacher.meta["input"]["persons"]) != student_persons:
-            raise ConfigError(where("kd=skd", "needs the same number of persons for teacher and student inputs"))
+            raise ConfigError(
+                where(f"kd={method.name}", "needs the same number of persons for teacher and student inputs")
+            )
 
 
-def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Path | str | None, spec: DataSpec,
-                  out_dir: Path | str, progress: ProgressFn | None = None, resume: bool = False) -> Path:
+def train_student(
+    cfg: TrainConfig,
+    student_cfg: StudentConfig,
+    teacher_path: Path | str | None,
+    spec: DataSpec,
+    out_dir: Path | str,
+    progress: ProgressFn | None = None,
+    resume: bool = False,
+) -> Path:
     """Train the student on L clips with L_ce + α·L_kd (eq. 4; L_kd = PMSC eq. 11 or a baseline); returns the
     model path. Per step: a low batch B_L (occluded with OP) and a high batch B_H through the frozen teacher;
     kd="none" needs no teacher. A failed run removes the folder it created."""
@@ -488,23 +606,31 @@ def train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Pa
         return _train_student(cfg, student_cfg, teacher_path, spec, out_dir, progress, resume)
 
 
-def _train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: Path | str | None, spec: DataSpec,
-                   out_dir: Path | str, progress: ProgressFn | None, resume: bool) -> Path:
+def _train_student(
+    cfg: TrainConfig,
+    student_cfg: StudentConfig,
+    teacher_path: Path | str | None,
+    spec: DataSpec,
+    out_dir: Path | str,
+    progress: ProgressFn | None,
+    resume: bool,
+) -> Path:
     from partkd.data.degrade import occlude
     from partkd.data.transforms import augment
     from partkd.distill import losses
-    from partkd.distill.parts import global_features, part_features, persons_present
+    from partkd.distill.methods import KDBatch, get_method
 
     scfg = student_cfg
+    method = get_method(scfg.kd)
     device, amp, ctx, out = _setup(cfg, out_dir)
     data = load_paired(spec)
     train, test = data.by_split("train"), data.low.by_split("test")
     settings = input_settings(cfg, spec)
-    teacher = _load_teacher(teacher_path, device) if scfg.kd != "none" else None
+    teacher = _load_teacher(teacher_path, device) if method.needs_teacher else None
     if teacher is not None:
-        _student_checks(scfg, teacher, train, settings["persons"])
+        _student_checks(method, teacher, train, settings["persons"])
         needs = "E_drop" if scfg.efficiency == "drop" else "E"
-        if scfg.kd == "pmsc" and needs not in teacher.meta:
+        if method.part_weights and needs not in teacher.meta:
             if ctx.active:
                 raise ConfigError(where(teacher.path, "has no part matrix E; run `partkd part-matrix` first"))
             compute_part_matrix(teacher.path, spec, device=str(device))
@@ -512,47 +638,61 @@ def _train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: P
     low_keep, own, pool = _pairing(train, scfg)
     low = train.low.subset(low_keep)
     high_pool = train.high.subset(pool)
-    sd = _StudentData(model_inputs(low, settings), low.labels, own, high_pool.labels,
-                      {int(c): np.flatnonzero(high_pool.labels == c) for c in np.unique(high_pool.labels)})
+    sd = _StudentData(
+        model_inputs(low, settings),
+        low.labels,
+        own,
+        high_pool.labels,
+        {int(c): np.flatnonzero(high_pool.labels == c) for c in np.unique(high_pool.labels)},
+    )
     x_test = model_inputs(test, settings)
     if scfg.op > 0:
         x_test = occlude(x_test, test.layout, scfg.op, mode=scfg.occlusion, seed=EVAL_SEED)
     model, model_cfg = _build(cfg, low.layout, low.num_classes, settings["persons"])
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
-
-    f_high = g_high = logit_high = None
-    x_high: np.ndarray | None = None
-    if teacher is not None and scfg.kd in ("pmsc", "pmsc_uniform", "global_msc", "kl"):
-        f_high, g_high, logit_high = _teacher_outputs(teacher, model_inputs(high_pool, teacher.meta), device, amp)
-    if teacher is not None and scfg.kd == "skd":
-        x_high = model_inputs(high_pool, teacher.meta)
-    if f_high is not None:
+    side = _teacher_side(method, teacher, high_pool, device, amp)
+    if method.same_channels and side.part_features is not None:
         c_student = _feature_channels(model, sd.x_low[:2], device)
-        if scfg.kd != "kl" and c_student != f_high.shape[-1]:
-            raise ConfigError(where("kd", f"student features have {c_student} channels, the teacher's "
-                                          f"{f_high.shape[-1]}; use the same model preset for both"))
-    if scfg.kd == "pmsc":
+        if c_student != side.part_features.shape[-1]:
+            raise ConfigError(
+                where(
+                    "kd",
+                    f"student features have {c_student} channels, the teacher's "
+                    f"{side.part_features.shape[-1]}; use the same model preset for both",
+                )
+            )
+    if method.part_weights and teacher is not None:
         efficiency = torch.tensor(part_weights(teacher.meta, scfg), dtype=torch.float32, device=device)
     else:
         efficiency = torch.full((low.num_classes, len(PARTS)), 1.0 / len(PARTS), device=device)
-    y_low_t, y_high_t = torch.as_tensor(sd.y_low), torch.as_tensor(sd.y_high)
-    persons = sd.x_low.shape[1]
+    y_low_t = torch.as_tensor(sd.y_low)
 
-    meta = {**_base_meta("student", out.name, model_cfg, cfg, spec, low.layout, low.class_names, ctx.world_size),
-            "student": to_dict(scfg),
-            "degradation": {"op": scfg.op, "mode": scfg.occlusion,
-                            "level": spec.level if spec.low == "simulate" else None,
-                            "low_source": spec.low if spec.low in ("simulate", "real") else "file",
-                            "low_layout": low.layout.name},
-            "kd": {"method": scfg.kd, "alpha": scfg.alpha, "tau": scfg.tau, "w": scfg.w,
-                   "efficiency": scfg.efficiency if scfg.kd == "pmsc" else None,
-                   "efficiency_temperature": scfg.efficiency_temperature if scfg.kd == "pmsc" else None,
-                   "kl_temperature": scfg.kl_temperature, "paired_fraction": scfg.paired_fraction,
-                   "use_solitary": scfg.use_solitary,
-                   "teacher": str(teacher.path) if teacher is not None else None,
-                   "teacher_sha256": teacher.meta.get("weights_sha256") if teacher is not None else None},
-            "pairs": {"low_clips": int(len(low)), "paired": int((own >= 0).sum()), "high_pool": int(len(pool))}}
+    meta = {
+        **_base_meta("student", out.name, model_cfg, cfg, spec, low.layout, low.class_names, ctx.world_size),
+        "student": to_dict(scfg),
+        "degradation": {
+            "op": scfg.op,
+            "mode": scfg.occlusion,
+            "level": spec.level if spec.low == "simulate" else None,
+            "low_source": spec.low if spec.low in ("simulate", "real") else "file",
+            "low_layout": low.layout.name,
+        },
+        "kd": {
+            "method": scfg.kd,
+            "alpha": scfg.alpha,
+            "tau": scfg.tau,
+            "w": scfg.w,
+            "efficiency": scfg.efficiency if method.part_weights else None,
+            "efficiency_temperature": scfg.efficiency_temperature if method.part_weights else None,
+            "kl_temperature": scfg.kl_temperature,
+            "paired_fraction": scfg.paired_fraction,
+            "use_solitary": scfg.use_solitary,
+            "teacher": str(teacher.path) if teacher is not None else None,
+            "teacher_sha256": teacher.meta.get("weights_sha256") if teacher is not None else None,
+        },
+        "pairs": {"low_clips": int(len(low)), "paired": int((own >= 0).sum()), "high_pool": int(len(pool))},
+    }
 
     def step(idx: np.ndarray, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
         rng = np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank])
@@ -565,47 +705,18 @@ def _train_student(cfg: TrainConfig, student_cfg: StudentConfig, teacher_path: P
         y = y_low_t[idx].to(device)
         logits, z = _ce_step(model, x, y, amp)
         ce = F.cross_entropy(logits.float(), y)
-        kd = _kd_loss(scfg, idx, rng, x, z, logits, y)
+        high = own_in_high = None
+        if method.high_batch:
+            hb, own_in_b = _high_batch(idx, sd, scfg.positives_per_class, rng)
+            high, own_in_high = torch.from_numpy(hb).to(device), torch.from_numpy(own_in_b).to(device)
+        batch = KDBatch(x, z, logits, y, sd.own[idx], high, own_in_high, side, low.layout, efficiency, scfg, amp)
+        kd = method.loss(batch)
         loss = ce + scfg.alpha * kd
-        if scfg.kd == "skd" and kd.requires_grad:
+        if method.revises_gradient and kd.requires_grad:
             losses.backward_with_revision(ce, scfg.alpha * kd, params)
         else:
             loss.backward()
         return loss.detach(), {"ce": float(ce.detach()), "kd": float(kd.detach())}, int((logits.argmax(1) == y).sum())
-
-    def _kd_loss(s: StudentConfig, idx: np.ndarray, rng: np.random.Generator, x: torch.Tensor, z: torch.Tensor,
-                 logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        zero = logits.sum() * 0.0
-        own_b = sd.own[idx]
-        paired = own_b >= 0
-        if s.kd == "none":
-            return zero
-        if s.kd == "kl":
-            if not paired.any():
-                return zero
-            return losses.kl_distill_loss(logits[torch.from_numpy(paired).to(device)],
-                                          logit_high[torch.from_numpy(own_b[paired]).to(device)], s.kl_temperature)
-        if s.kd == "skd":
-            if not paired.any():
-                return zero
-            from partkd.models.common import to_model_input
-
-            xh = torch.from_numpy(np.ascontiguousarray(x_high[own_b[paired]])).to(device)
-            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                _, z_t = teacher.model(to_model_input(xh))
-            sel = torch.from_numpy(np.repeat(np.flatnonzero(paired) * persons, persons)
-                                   + np.tile(np.arange(persons), int(paired.sum()))).to(device)
-            return losses.skd_loss(z.index_select(0, sel), z_t.clone(), persons_present(x[torch.from_numpy(paired)
-                                                                                          .to(device)]))
-        hb, own_in_b = _high_batch(idx, sd, s.positives_per_class, rng)
-        hb_t = torch.from_numpy(hb).to(device)
-        own_t = torch.from_numpy(own_in_b).to(device)
-        present = persons_present(x)
-        if s.kd == "global_msc":
-            return losses.global_msc_loss(global_features(z, persons, present), g_high[hb_t], y, y_high_t[hb].to(device),
-                                          own_t, s.tau, s.w)
-        return losses.pmsc_loss(part_features(z, low.layout, persons, present), f_high[hb_t], y,
-                                y_high_t[hb].to(device), own_t, efficiency, s.tau, s.w)
 
     def validate() -> float:
         lg = model_logits(model, x_test, device, amp)
@@ -627,7 +738,7 @@ def part_weights(teacher_meta: dict, scfg: StudentConfig) -> np.ndarray:
 
 def _feature_channels(model: nn.Module, x: np.ndarray, device: torch.device) -> int:
     """C' of a model's joint features, from one forward pass in eval mode."""
-    from partkd.models.common import to_model_input
+    from partkd.models import to_model_input
 
     was = model.training
     model.eval()

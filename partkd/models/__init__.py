@@ -1,6 +1,18 @@
-"""Skeleton backbones (ST-GCN, Js-AGCN) returning logits and joint-level features."""
-from partkd.models.agcn import AGCN
-from partkd.models.common import PRESETS, ModelConfig, build_model, count_parameters, to_model_input
-from partkd.models.stgcn import STGCN
+"""Skeleton backbones returning logits and joint-level features, by name from the registry (ST-GCN, Js-AGCN)."""
 
-__all__ = ["AGCN", "PRESETS", "STGCN", "ModelConfig", "build_model", "count_parameters", "to_model_input"]
+from partkd.models import agcn, stgcn  # noqa: F401  (each registers its backbone)
+from partkd.models.config import PRESETS, ModelConfig
+from partkd.models.layers import count_parameters, to_model_input
+from partkd.models.registry import BACKBONES, backbone_names, build_model, register_backbone, resolve_config
+
+__all__ = [
+    "BACKBONES",
+    "PRESETS",
+    "ModelConfig",
+    "backbone_names",
+    "build_model",
+    "count_parameters",
+    "register_backbone",
+    "resolve_config",
+    "to_model_input",
+]

@@ -1,16 +1,19 @@
 """Js-AGCN: the joint stream of 2s-AGCN (Shi et al. 2019), adaptive graph A_k + B_k + C_k(x)."""
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from partkd.graph import spatial_partition
-from partkd.layouts import Layout
-from partkd.models.common import ModelConfig, SkeletonNet, TemporalConv, residual
+from partkd.models.config import ModelConfig
+from partkd.models.layers import SkeletonNet, TemporalConv, residual
+from partkd.models.registry import register_backbone
 
 
 class AdaptiveGraphConv(nn.Module):
     """y = BN(Σ_k W_k x (A_k + B_k + C_k(x))) + down(x), C_k = softmax of embedded joint similarity."""
+
+    A: torch.Tensor
 
     def __init__(self, cin: int, cout: int, partition: torch.Tensor, embed_ratio: int = 4) -> None:
         super().__init__()
@@ -36,21 +39,22 @@ class AdaptiveGraphConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Cin, T, V) -> (B, Cout, T, V); channels-last in and out."""
         b, _, t, v = x.shape
-        g = self.adjacency(x).permute(0, 3, 2, 1).reshape(b, 1, v, v * self.subsets)   # [b, w, (v, k)]
-        y = self.conv(x).permute(0, 2, 3, 1).reshape(b, t, v * self.subsets, -1)      # [b, t, (v, k), c]
-        z = torch.matmul(g, y).permute(0, 3, 1, 2)                                     # (B, Cout, T, V)
+        g = self.adjacency(x).permute(0, 3, 2, 1).reshape(b, 1, v, v * self.subsets)  # [b, w, (v, k)]
+        y = self.conv(x).permute(0, 2, 3, 1).reshape(b, t, v * self.subsets, -1)  # [b, t, (v, k), c]
+        z = torch.matmul(g, y).permute(0, 3, 1, 2)  # (B, Cout, T, V)
         return torch.relu(self.bn(z) + self.down(x))
 
 
 class AGCNBlock(nn.Module):
     """Adaptive GCN -> temporal conv -> BN, plus a residual, then ReLU."""
 
-    def __init__(self, cin: int, cout: int, stride: int, partition: torch.Tensor, config: ModelConfig,
-                 use_residual: bool = True) -> None:
+    def __init__(
+        self, cin: int, cout: int, stride: int, partition: torch.Tensor, config: ModelConfig, first: bool = False
+    ) -> None:
         super().__init__()
         self.gcn = AdaptiveGraphConv(cin, cout, partition)
         self.tcn = TemporalConv(cout, cout, config.temporal_kernel, stride, config.dropout)
-        self.residual = residual(cin, cout, stride) if use_residual else None
+        self.residual = None if first else residual(cin, cout, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Cin, T, V) -> (B, Cout, T/stride, V)."""
@@ -60,12 +64,8 @@ class AGCNBlock(nn.Module):
         return torch.relu(y)
 
 
+@register_backbone("agcn")
 class AGCN(SkeletonNet):
     """Js-AGCN backbone + classifier with the same interface as STGCN."""
 
-    def __init__(self, layout: Layout, num_classes: int, config: ModelConfig) -> None:
-        partition = torch.from_numpy(spatial_partition(layout))
-        cins = (config.in_channels,) + config.channels[:-1]
-        blocks = [AGCNBlock(cin, cout, s, partition, config, use_residual=i > 0)
-                  for i, (cin, cout, s) in enumerate(zip(cins, config.channels, config.strides))]
-        super().__init__(layout, num_classes, config, blocks)
+    make_block = AGCNBlock

@@ -1,16 +1,20 @@
 """ST-GCN (Yan et al. 2018) with the spatial partition and learnable edge importance (method.md §2)."""
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from partkd.graph import spatial_partition
-from partkd.layouts import Layout
-from partkd.models.common import ModelConfig, SkeletonNet, TemporalConv, residual
+from partkd.models.config import ModelConfig
+from partkd.models.layers import SkeletonNet, TemporalConv, residual
+from partkd.models.registry import register_backbone
 
 
 class GraphConv(nn.Module):
     """Spatial graph convolution  y = Σ_k (W_k x + b_k) (A_k ⊙ M_k)  over the 3-subset partition."""
+
+    A: torch.Tensor
+    importance: nn.Parameter | None
 
     def __init__(self, cin: int, cout: int, partition: torch.Tensor, edge_importance: bool) -> None:
         super().__init__()
@@ -32,13 +36,14 @@ class GraphConv(nn.Module):
 class STGCNBlock(nn.Module):
     """GCN -> BN -> ReLU -> temporal conv -> BN, plus a residual, then ReLU."""
 
-    def __init__(self, cin: int, cout: int, stride: int, partition: torch.Tensor, config: ModelConfig,
-                 use_residual: bool = True) -> None:
+    def __init__(
+        self, cin: int, cout: int, stride: int, partition: torch.Tensor, config: ModelConfig, first: bool = False
+    ) -> None:
         super().__init__()
         self.gcn = GraphConv(cin, cout, partition, config.edge_importance)
         self.bn = nn.BatchNorm2d(cout)
         self.tcn = TemporalConv(cout, cout, config.temporal_kernel, stride, config.dropout)
-        self.residual = residual(cin, cout, stride) if use_residual else None
+        self.residual = None if first else residual(cin, cout, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Cin, T, V) -> (B, Cout, T/stride, V)."""
@@ -48,12 +53,8 @@ class STGCNBlock(nn.Module):
         return torch.relu(y)
 
 
+@register_backbone("stgcn")
 class STGCN(SkeletonNet):
     """ST-GCN backbone + classifier; forward returns (logits, joint features before pooling)."""
 
-    def __init__(self, layout: Layout, num_classes: int, config: ModelConfig) -> None:
-        partition = torch.from_numpy(spatial_partition(layout))
-        cins = (config.in_channels,) + config.channels[:-1]
-        blocks = [STGCNBlock(cin, cout, s, partition, config, use_residual=i > 0)
-                  for i, (cin, cout, s) in enumerate(zip(cins, config.channels, config.strides))]
-        super().__init__(layout, num_classes, config, blocks)
+    make_block = STGCNBlock

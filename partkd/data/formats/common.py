@@ -1,4 +1,5 @@
 """Shared pieces of the format loaders: the `FormatLoader` record, file listing, bad-item collection."""
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,9 @@ def list_bad(bad: list[str]) -> str:
     return "; ".join(bad[:SHOW_BAD]) + more
 
 
-def gather(items: Iterable[tuple[str, T]], parse_one: Callable[[T], R], source: object,
-           skip_bad: bool, noun: str = "files") -> tuple[list[R], list[str]]:
+def gather(
+    items: Iterable[tuple[str, T]], parse_one: Callable[[T], R], source: object, skip_bad: bool, noun: str = "files"
+) -> tuple[list[R], list[str]]:
     """Parse every (name, item); bad ones fail together in one DataError, or are skipped with a warning."""
     good: list[R] = []
     bad: list[str] = []
@@ -108,8 +110,7 @@ def one_line(text: object) -> str:
 
 def check_label(label: object, source: object) -> int:
     """The label as an int; DataError unless it is an integer in 0..MAX_CLASSES-1."""
-    if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) \
-            or not 0 <= label < MAX_CLASSES:
+    if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label < MAX_CLASSES:
         raise DataError(where(source, f"label {one_line(repr(label))} is not an integer in 0..{MAX_CLASSES - 1}"))
     return int(label)
 
@@ -141,6 +142,13 @@ def check_dims(layout: Layout, dims: int, source: object) -> None:
 def build_dataset(clips: list[Clip], class_names: list[str], layout: Layout, skipped: list[str]) -> SkeletonDataset:
     """Assemble parsed clips into a SkeletonDataset (pair ids default to the clip index)."""
     pair_ids = np.array([c.pair_id if c.pair_id is not None else i for i, c in enumerate(clips)], dtype=np.int64)
-    return SkeletonDataset([c.data for c in clips], np.array([c.label for c in clips], dtype=np.int64),
-                           list(class_names), np.array([c.split for c in clips], dtype="<U16"), layout,
-                           [c.name for c in clips], pair_ids, {"skipped": skipped})
+    return SkeletonDataset(
+        [c.data for c in clips],
+        np.array([c.label for c in clips], dtype=np.int64),
+        list(class_names),
+        np.array([c.split for c in clips], dtype="<U16"),
+        layout,
+        [c.name for c in clips],
+        pair_ids,
+        {"skipped": skipped},
+    )

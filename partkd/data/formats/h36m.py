@@ -7,6 +7,7 @@ sequence (the same windows for both qualities), split by subject. The `quality` 
 `mocap` (layout h36m17, 3D), `detections` (mpii16, 2D, confidence 1) or `projected` (the motion capture projected
 into each camera in the detector's joints: the homogeneous high-quality source).
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,21 @@ from partkd.errors import ConfigError, DataError, where
 from partkd.layouts import Layout, get_layout
 
 ACTIONS: tuple[str, ...] = (
-    "Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases", "Sitting",
-    "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether",
+    "Directions",
+    "Discussion",
+    "Eating",
+    "Greeting",
+    "Phoning",
+    "Photo",
+    "Posing",
+    "Purchases",
+    "Sitting",
+    "SittingDown",
+    "Smoking",
+    "Waiting",
+    "WalkDog",
+    "Walking",
+    "WalkTogether",
 )
 #: Names the original Human3.6M release uses for some actions.
 ALIASES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog", "WalkingTogether": "WalkTogether"}
@@ -42,8 +56,22 @@ H36M17_FROM_32 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 #: thorax 6.6 px as ¾ thorax + ¼ spine vs 12.5 as the thorax; upper neck 8.7 px as the thorax vs 17.1 as neck/nose;
 #: head top 20.9 px as head + ½ (head − neck/nose) vs 27.2 as the head joint). See docs/data_formats.md.
 MPII16_FROM_32: tuple[dict[int, float], ...] = (
-    {3: 1.0}, {2: 1.0}, {1: 1.0}, {6: 1.0}, {7: 1.0}, {8: 1.0}, {0: 1.0}, {13: 0.75, 12: 0.25}, {13: 1.0},
-    {15: 1.5, 14: -0.5}, {27: 1.0}, {26: 1.0}, {25: 1.0}, {17: 1.0}, {18: 1.0}, {19: 1.0},
+    {3: 1.0},
+    {2: 1.0},
+    {1: 1.0},
+    {6: 1.0},
+    {7: 1.0},
+    {8: 1.0},
+    {0: 1.0},
+    {13: 0.75, 12: 0.25},
+    {13: 1.0},
+    {15: 1.5, 14: -0.5},
+    {27: 1.0},
+    {26: 1.0},
+    {25: 1.0},
+    {17: 1.0},
+    {18: 1.0},
+    {19: 1.0},
 )
 #: Median over sequences of the mean joint displacement per 1/50 s (mm): 29.6 mm per frame on the 10 Hz copy / 5.
 SPEED_PER_50HZ_FRAME_MM = 5.9
@@ -53,9 +81,17 @@ TARGET_HZ = 10.0
 MAX_FRAMES = 2_000_000
 SEQ_RE = re.compile(r"^(?P<action>[A-Za-z]+?)(?:[ _](?P<trial>\d+))?$")
 
-OPTIONS = {"quality": "mocap", "frame": "camera", "fps": None, "frame_step": None, "window_s": 5.0,
-           "stride_s": 5.0, "cameras": None, "train_subjects": [1, 5, 6, 7, 8],
-           "test_subjects": [9, 11]}
+OPTIONS = {
+    "quality": "mocap",
+    "frame": "camera",
+    "fps": None,
+    "frame_step": None,
+    "window_s": 5.0,
+    "stride_s": 5.0,
+    "cameras": None,
+    "train_subjects": [1, 5, 6, 7, 8],
+    "test_subjects": [9, 11],
+}
 
 
 @dataclass
@@ -82,8 +118,9 @@ def files(path: Path) -> list[Path]:
     if not path.exists():
         raise DataError(where(path, "does not exist"))
     if not path.is_dir():
-        raise DataError(where(path, "Human3.6M is read from its root folder (holding cameras.h5 and S*/), "
-                                    "not from one file"))
+        raise DataError(
+            where(path, "Human3.6M is read from its root folder (holding cameras.h5 and S*/), not from one file")
+        )
     found = sorted(path.glob("S*/MyPoses/3D_positions/*.h5")) + sorted(path.glob("S*/StackedHourglass/*.h5"))
     if not found:
         raise DataError(where(path, "no Human3.6M files (S*/MyPoses/3D_positions/*.h5, S*/StackedHourglass/*.h5)"))
@@ -123,8 +160,13 @@ def sequences(paths: Iterable[Path]) -> list[Sequence]:
         else:
             stem, _, cam = p.stem.rpartition(".")
             if not stem or cam not in CAMERA_IDS:
-                raise DataError(where(p, f"detection file name is not <Action>[_<trial>].<camera>.h5 with one of "
-                                         f"the cameras {', '.join(CAMERA_IDS)}"))
+                raise DataError(
+                    where(
+                        p,
+                        f"detection file name is not <Action>[_<trial>].<camera>.h5 with one of "
+                        f"the cameras {', '.join(CAMERA_IDS)}",
+                    )
+                )
             action, trial = _action_trial(stem, p)
         seq = seqs.setdefault((subj, action, trial), Sequence(subj, action, trial))
         if kind == "3D_positions":
@@ -250,8 +292,9 @@ def _sequence_clips(seq: Sequence, index: int, plan: _Plan) -> list[Clip]:
         cams = sorted(wanted)
     else:  # every camera the subject has: calibrated, or with detections (which then must be calibrated)
         cams = sorted(set(plan.cams.get(seq.subject, {}) if plan.cams else {}) & wanted | set(seq.detections))
-    lengths = ([_frames(seq.mocap, True)] if seq.mocap is not None else []) + \
-              [_frames(p, False) for c, p in sorted(seq.detections.items()) if c in wanted]
+    lengths = ([_frames(seq.mocap, True)] if seq.mocap is not None else []) + [
+        _frames(p, False) for c, p in sorted(seq.detections.items()) if c in wanted
+    ]
     if not lengths:
         return []
     total = (min(lengths) + plan.step - 1) // plan.step
@@ -261,12 +304,13 @@ def _sequence_clips(seq: Sequence, index: int, plan: _Plan) -> list[Clip]:
     out: list[Clip] = []
 
     def cut(data: np.ndarray, cam_slot: int, cam_name: str, paired: bool) -> None:
-        data = data[: total * plan.step: plan.step]
+        data = data[: total * plan.step : plan.step]
         for w, s in enumerate(starts):
-            clip = data[s: s + plan.length][None]
+            clip = data[s : s + plan.length][None]
             pid = pair_id(index, cam_slot, w) if paired else NO_PAIR
-            out.append(Clip(f"{seq.name}.{cam_name}/w{w:03d}", finish_clip(clip, plan.layout, seq.name), label, split,
-                            pid))
+            out.append(
+                Clip(f"{seq.name}.{cam_name}/w{w:03d}", finish_clip(clip, plan.layout, seq.name), label, split, pid)
+            )
 
     if plan.quality == "detections":
         for cam in cams:
@@ -309,8 +353,9 @@ def _check_options(opts: dict) -> None:
         raise ConfigError(f"h36m: frame_step must be a whole number of frames, got {opts['frame_step']!r}")
     cams = opts["cameras"]
     if cams is not None and (not isinstance(cams, list) or not cams or not set(cams) <= set(CAMERA_IDS)):
-        raise ConfigError(f"h36m: cameras must be a non-empty list of camera ids from {', '.join(CAMERA_IDS)}, "
-                          f"got {cams!r}")
+        raise ConfigError(
+            f"h36m: cameras must be a non-empty list of camera ids from {', '.join(CAMERA_IDS)}, got {cams!r}"
+        )
     overlap = set(opts["train_subjects"]) & set(opts["test_subjects"])
     if overlap:
         raise ConfigError(f"h36m: subjects {sorted(overlap)} are in both the train and the test split")
@@ -329,27 +374,52 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, 
     rate = fps / step
     cams_path = path / "cameras.h5"
     needs_cams = quality == "projected" or (quality == "mocap" and frame == "camera")
-    plan = _Plan(quality, frame, step, max(1, round(float(opts["window_s"]) * rate)),
-                 max(1, round(float(opts["stride_s"]) * rate)),
-                 None if opts["cameras"] is None else list(opts["cameras"]),
-                 {**{s: "train" for s in opts["train_subjects"]}, **{s: "test" for s in opts["test_subjects"]}},
-                 layout, read_cameras(cams_path) if needs_cams and cams_path.is_file() else None, cams_path)
-    groups, skipped = gather(((s.name, (i, s)) for i, s in enumerate(seqs)),
-                             lambda item: _sequence_clips(item[1], item[0], plan), path, skip_bad, "recordings")
+    plan = _Plan(
+        quality,
+        frame,
+        step,
+        max(1, round(float(opts["window_s"]) * rate)),
+        max(1, round(float(opts["stride_s"]) * rate)),
+        None if opts["cameras"] is None else list(opts["cameras"]),
+        {**{s: "train" for s in opts["train_subjects"]}, **{s: "test" for s in opts["test_subjects"]}},
+        layout,
+        read_cameras(cams_path) if needs_cams and cams_path.is_file() else None,
+        cams_path,
+    )
+    groups, skipped = gather(
+        ((s.name, (i, s)) for i, s in enumerate(seqs)),
+        lambda item: _sequence_clips(item[1], item[0], plan),
+        path,
+        skip_bad,
+        "recordings",
+    )
     clips = [c for g in groups for c in g]
     if not clips:
         raise DataError(where(path, f"no {quality} clips (no recording has the requested cameras)"))
     ds = build_dataset(clips, list(ACTIONS), layout, skipped)
-    ds.meta.update({"quality": quality, "frame": frame if quality == "mocap" else "image", "fps": fps,
-                    "frame_step": step, "rate_hz": rate, "window_frames": plan.length, "stride_frames": plan.stride,
-                    "units": "mm" if quality == "mocap" else "px"})
+    ds.meta.update(
+        {
+            "quality": quality,
+            "frame": frame if quality == "mocap" else "image",
+            "fps": fps,
+            "frame_step": step,
+            "rate_hz": rate,
+            "window_frames": plan.length,
+            "stride_frames": plan.stride,
+            "units": "mm" if quality == "mocap" else "px",
+        }
+    )
     return ds
 
 
 FORMAT = FormatLoader(
-    "h36m", files, parse, options=OPTIONS, real_low="detections",
+    "h36m",
+    files,
+    parse,
+    options=OPTIONS,
+    real_low="detections",
     description="Human3.6M (3d-pose-baseline folders): motion capture 3D (h36m17) or Stacked-Hourglass 2D "
-                "detections (mpii16), windows split by subject",
-    citation="C. Ionescu, D. Papava, V. Olaru, C. Sminchisescu, \"Human3.6M\", TPAMI 2014; detections and layout: "
-             "J. Martinez et al., \"A simple yet effective baseline for 3d human pose estimation\", ICCV 2017.",
+    "detections (mpii16), windows split by subject",
+    citation='C. Ionescu, D. Papava, V. Olaru, C. Sminchisescu, "Human3.6M", TPAMI 2014; detections and layout: '
+    'J. Martinez et al., "A simple yet effective baseline for 3d human pose estimation", ICCV 2017.',
 )

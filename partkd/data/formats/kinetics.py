@@ -1,4 +1,5 @@
 """Kinetics-skeleton JSON (ST-GCN's OpenPose-18 release): per-frame people, normalised x, y and score."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.formats.common import (Clip, FormatLoader, build_dataset, check_label, finish_clip, gather,
-                                        list_files)
+from partkd.data.formats.common import Clip, FormatLoader, build_dataset, check_label, finish_clip, gather, list_files
 from partkd.errors import ConfigError, DataError, where
 from partkd.layouts import Layout, get_layout
 
@@ -17,8 +17,11 @@ TEST_FOLDER_WORDS = ("val", "test")
 
 def files(path: Path) -> list[Path]:
     """Clip JSON files of a folder (searched recursively, `*_label.json` indexes left out) or one file."""
-    found = [p for p in list_files(path, (".json",), "Kinetics-skeleton JSON", recursive=True)
-             if not p.name.endswith("_label.json")]
+    found = [
+        p
+        for p in list_files(path, (".json",), "Kinetics-skeleton JSON", recursive=True)
+        if not p.name.endswith("_label.json")
+    ]
     if not found:
         raise DataError(where(path, "only *_label.json index files, no clip files found"))
     return found
@@ -78,7 +81,7 @@ def class_names(parsed: list[tuple[Clip, str | None]], source: object) -> list[s
         raise DataError(where(source, "some clips have only 'label_index', others only 'label'"))
     names_sorted = sorted({n for _, n in parsed if n is not None})
     for c, n in parsed:
-        c.label = names_sorted.index(n)
+        c.label = names_sorted.index(str(n))
     return names_sorted
 
 
@@ -93,9 +96,12 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, 
 
 
 FORMAT = FormatLoader(
-    "kinetics", files, parse, options={"persons": 2},
+    "kinetics",
+    files,
+    parse,
+    options={"persons": 2},
     description="Kinetics-skeleton JSON (folder or file): OpenPose-18, 2D normalised x, y + score, "
-                "best `persons` (2) people per frame; clips under a *val*/*test* folder are the test split",
-    citation="W. Kay et al., \"The Kinetics Human Action Video Dataset\", 2017; skeletons from S. Yan, Y. Xiong, "
-             "D. Lin, \"Spatial Temporal Graph Convolutional Networks\" (ST-GCN), AAAI 2018.",
+    "best `persons` (2) people per frame; clips under a *val*/*test* folder are the test split",
+    citation='W. Kay et al., "The Kinetics Human Action Video Dataset", 2017; skeletons from S. Yan, Y. Xiong, '
+    'D. Lin, "Spatial Temporal Graph Convolutional Networks" (ST-GCN), AAAI 2018.',
 )

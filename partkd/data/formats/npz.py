@@ -1,4 +1,5 @@
 """The generic `.npz` format: dense arrays any dataset can be converted to (read without pickle)."""
+
 from __future__ import annotations
 
 import io
@@ -8,8 +9,17 @@ from pathlib import Path
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.formats.common import (Clip, FormatLoader, build_dataset, check_dims, check_label, finish_clip,
-                                        gather, layout_for_joints, list_files)
+from partkd.data.formats.common import (
+    Clip,
+    FormatLoader,
+    build_dataset,
+    check_dims,
+    check_label,
+    finish_clip,
+    gather,
+    layout_for_joints,
+    list_files,
+)
 from partkd.errors import DataError, where
 from partkd.io import atomic_write_bytes
 from partkd.layouts import BUILTIN, Layout, layout_from_dict
@@ -30,8 +40,7 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in KEYS if k in z.files}
     except Exception as e:  # noqa: BLE001 - zipfile, numpy and OS errors all mean an unreadable file
-        raise DataError(where(path, f"not a readable .npz without pickled objects ({type(e).__name__}: {e})")) \
-            from None
+        raise DataError(where(path, f"not a readable .npz without pickled objects ({type(e).__name__}: {e})")) from None
     for k in ("keypoint", "label"):
         if k not in arrays:
             raise DataError(where(path, f"missing array '{k}'"))
@@ -49,8 +58,9 @@ def file_layout(value: np.ndarray, source: Path) -> Layout:
         except (ValueError, RecursionError) as e:
             raise DataError(where(source, f"'layout' is not valid JSON ({e})")) from None
     if text not in BUILTIN:
-        raise DataError(where(source, f"'layout' {text!r} is neither a built-in layout ({', '.join(BUILTIN)}) "
-                                      "nor layout JSON"))
+        raise DataError(
+            where(source, f"'layout' {text!r} is neither a built-in layout ({', '.join(BUILTIN)}) nor layout JSON")
+        )
     return BUILTIN[text]
 
 
@@ -61,8 +71,9 @@ def per_clip(arrays: dict[str, np.ndarray], key: str, n: int, default: np.ndarra
         raise DataError(where(source, f"'{key}' has shape {value.shape}, expected ({n},)"))
     kinds = "U" if default.dtype.kind == "U" else "iu"
     if value.dtype.kind not in kinds:
-        raise DataError(where(source, f"'{key}' must be {'strings' if kinds == 'U' else 'integers'}, "
-                                      f"got {value.dtype}"))
+        raise DataError(
+            where(source, f"'{key}' must be {'strings' if kinds == 'U' else 'integers'}, got {value.dtype}")
+        )
     return value
 
 
@@ -78,8 +89,9 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool) 
     if c == 2:
         score = arrays.get("keypoint_score", (kp != 0).any(axis=-1))
         if score.shape != kp.shape[:4] or score.dtype.kind not in "biuf":
-            raise DataError(where(path, f"'keypoint_score' must be numeric {kp.shape[:4]}, "
-                                        f"got {score.shape} {score.dtype}"))
+            raise DataError(
+                where(path, f"'keypoint_score' must be numeric {kp.shape[:4]}, got {score.shape} {score.dtype}")
+            )
         kp = np.concatenate([kp.astype(np.float32), score.astype(np.float32)[..., None]], axis=-1)
     if layout is None and "layout" in arrays:
         layout = file_layout(arrays["layout"], path)
@@ -97,13 +109,14 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool) 
     lengths = per_clip(arrays, "length", n, np.full(n, t), path).astype(np.int64)
     class_names = arrays.get("class_names", np.array([f"class_{i:03d}" for i in range(k)]))
     if class_names.ndim != 1 or len(class_names) < k or class_names.dtype.kind != "U":
-        raise DataError(where(path, f"'class_names' must be at least {k} strings, got {class_names.shape} "
-                                    f"{class_names.dtype}"))
+        raise DataError(
+            where(path, f"'class_names' must be at least {k} strings, got {class_names.shape} {class_names.dtype}")
+        )
 
     def one(i: int) -> Clip:
         if not 0 < lengths[i] <= t:
             raise DataError(where(f"{path}:{names[i]}", f"length {lengths[i]} is outside 1..{t}"))
-        clip = finish_clip(kp[i, :, :lengths[i]], layout, f"{path}:{names[i]}")
+        clip = finish_clip(kp[i, :, : lengths[i]], layout, f"{path}:{names[i]}")
         return Clip(str(names[i]), clip, int(labels[i]), str(split[i]), int(pair_ids[i]))
 
     clips, skipped = gather(((f"{path}:{names[i]}", i) for i in range(n)), one, path, skip_bad, noun="clips")
@@ -117,18 +130,26 @@ def save_generic_npz(ds: SkeletonDataset, path: str | Path) -> None:
     t = max((c.shape[1] for c in ds.clips), default=1)
     kp = np.zeros((n, m, t, ds.layout.num_joints, 3), dtype=np.float32)
     for i, c in enumerate(ds.clips):
-        kp[i, :c.shape[0], :c.shape[1]] = c
+        kp[i, : c.shape[0], : c.shape[1]] = c
     buf = io.BytesIO()
     np.savez_compressed(
-        buf, keypoint=kp, label=ds.labels, split=ds.split.astype(str),
+        buf,
+        keypoint=kp,
+        label=ds.labels,
+        split=ds.split.astype(str),
         class_names=np.array(ds.class_names, dtype=str),
-        layout=np.array(json.dumps(ds.layout.to_dict())), pair_id=ds.pair_ids,
-        length=np.array([c.shape[1] for c in ds.clips], dtype=np.int64), name=np.array(ds.names, dtype=str))
+        layout=np.array(json.dumps(ds.layout.to_dict())),
+        pair_id=ds.pair_ids,
+        length=np.array([c.shape[1] for c in ds.clips], dtype=np.int64),
+        name=np.array(ds.names, dtype=str),
+    )
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
 FORMAT = FormatLoader(
-    "npz", files, parse,
+    "npz",
+    files,
+    parse,
     description="generic .npz: keypoint (N, M, T, V, C), label (N,), optional split, class_names, layout, "
-                "pair_id, length, name, keypoint_score",
+    "pair_id, length, name, keypoint_score",
 )

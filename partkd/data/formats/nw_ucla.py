@@ -1,4 +1,5 @@
 """Northwestern-UCLA Multiview Action 3D: JSON clips of 20 Kinect v1 joints, cross-view split."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,16 @@ from partkd.layouts import Layout, get_layout
 #: Action ids of the dataset (a01..a12 without a07, a10) and their names; `label` k is ACTION_IDS[k-1].
 ACTION_IDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
 ACTIONS: tuple[str, ...] = (
-    "pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down", "stand up",
-    "donning", "doffing", "throw", "carry",
+    "pick up with one hand",
+    "pick up with two hands",
+    "drop trash",
+    "walk around",
+    "sit down",
+    "stand up",
+    "donning",
+    "doffing",
+    "throw",
+    "carry",
 )
 TRAIN_VIEWS = (1, 2)
 NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)")
@@ -45,8 +54,9 @@ def read_clip(path: Path, layout: Layout) -> Clip:
     if isinstance(label, bool) or not isinstance(label, int) or not 1 <= label <= len(ACTIONS):
         raise DataError(where(path, f"label {label!r} is not in 1..{len(ACTIONS)}"))
     if ACTION_IDS[label - 1] != action:
-        raise DataError(where(path, f"label {label} is action a{ACTION_IDS[label - 1]:02d}, "
-                                    f"but the file name says a{action:02d}"))
+        raise DataError(
+            where(path, f"label {label} is action a{ACTION_IDS[label - 1]:02d}, but the file name says a{action:02d}")
+        )
     try:
         skel = np.asarray(doc["skeletons"], dtype=np.float64)
     except (TypeError, ValueError) as e:
@@ -67,8 +77,10 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool) 
 
 
 FORMAT = FormatLoader(
-    "nw_ucla", files, parse,
+    "nw_ucla",
+    files,
+    parse,
     description="NW-UCLA all_sqe/*.json: 20 Kinect v1 joints, 3D, cross-view split (views 1-2 train, 3 test)",
-    citation="J. Wang, X. Nie, Y. Xia, Y. Wu, S.-C. Zhu, \"Cross-view Action Modeling, Learning and "
-             "Recognition\", CVPR 2014.",
+    citation='J. Wang, X. Nie, Y. Xia, Y. Wu, S.-C. Zhu, "Cross-view Action Modeling, Learning and '
+    'Recognition", CVPR 2014.',
 )

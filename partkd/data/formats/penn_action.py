@@ -1,8 +1,10 @@
 """Penn Action: one MATLAB file per clip with 13 annotated 2D joints and a visibility flag."""
+
 from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -12,14 +14,40 @@ from partkd.errors import DataError, where
 from partkd.layouts import Layout, get_layout
 
 ACTIONS: tuple[str, ...] = (
-    "baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and_jerk", "golf_swing", "jump_rope",
-    "jumping_jacks", "pullup", "pushup", "situp", "squat", "strum_guitar", "tennis_forehand", "tennis_serve",
+    "baseball_pitch",
+    "baseball_swing",
+    "bench_press",
+    "bowl",
+    "clean_and_jerk",
+    "golf_swing",
+    "jump_rope",
+    "jumping_jacks",
+    "pullup",
+    "pushup",
+    "situp",
+    "squat",
+    "strum_guitar",
+    "tennis_forehand",
+    "tennis_serve",
 )
 
 
 #: MAT-file v5 data types (element tags) and array classes this reader understands.
-MAT_NUMERIC = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 9: "f8", 12: "i8", 13: "u8",
-               16: "u1", 17: "u2", 18: "u4"}
+MAT_NUMERIC = {
+    1: "i1",
+    2: "u1",
+    3: "i2",
+    4: "u2",
+    5: "i4",
+    6: "u4",
+    7: "f4",
+    9: "f8",
+    12: "i8",
+    13: "u8",
+    16: "u1",
+    17: "u2",
+    18: "u4",
+}
 MI_MATRIX, MI_COMPRESSED = 14, 15
 MX_CHAR = 4
 MX_NUMERIC = range(6, 16)
@@ -48,7 +76,7 @@ def mat_elements(buf: bytes, order: str) -> list[tuple[int, bytes]]:
             pos = start + (size if kind == MI_COMPRESSED else -(-size // 8) * 8)
         if start + size > len(buf):
             raise MatError(f"element at byte {start} declares {size} bytes past the end")
-        out.append((kind, buf[start:start + size]))
+        out.append((kind, buf[start : start + size]))
     return out
 
 
@@ -65,7 +93,7 @@ def mat_array(data: bytes, order: str) -> tuple[str, object] | None:
         return None
     if flags & 0x800 or len(parts) != 4 or min(dims, default=-1) < 0 or parts[3][0] not in MAT_NUMERIC:
         raise MatError(f"variable '{name}': not a real array (dims {dims}, {len(parts)} parts)")
-    dtype = np.dtype(MAT_NUMERIC[parts[3][0]]).newbyteorder(order)
+    dtype = np.dtype(MAT_NUMERIC[parts[3][0]]).newbyteorder(cast(Any, order))  # "<" or ">"
     real = np.frombuffer(parts[3][1], dtype, len(parts[3][1]) // dtype.itemsize)
     if len(real) != np.prod(dims, dtype=object):
         raise MatError(f"variable '{name}': {len(real)} values for dimensions {dims}")
@@ -87,7 +115,7 @@ def read_mat(path: Path) -> dict[str, object]:
             data = z.decompress(data, MAT_MAX_BYTES)
             if z.unconsumed_tail:
                 raise MatError(f"compressed variable larger than {MAT_MAX_BYTES >> 20} MiB")
-            (kind, data), = mat_elements(data, order) or [(0, b"")]
+            ((kind, data),) = mat_elements(data, order) or [(0, b"")]
         if kind == MI_MATRIX and (var := mat_array(data, order)) is not None:
             out[var[0]] = var[1]
     return out
@@ -114,8 +142,9 @@ def read_clip(path: Path, layout: Layout) -> Clip:
         raise DataError(where(path, f"unknown action '{action}'"))
     x, y, vis = (np.asarray(mat[k], dtype=np.float64) for k in ("x", "y", "visibility"))
     if not x.shape == y.shape == vis.shape or x.ndim != 2:
-        raise DataError(where(path, f"x, y, visibility shapes differ or are not 2-D: "
-                                    f"{x.shape}, {y.shape}, {vis.shape}"))
+        raise DataError(
+            where(path, f"x, y, visibility shapes differ or are not 2-D: {x.shape}, {y.shape}, {vis.shape}")
+        )
     clip = np.stack([x, y, (vis > 0).astype(np.float64)], axis=-1)[None]
     train = int(np.asarray(mat["train"]).reshape(-1)[0])
     return Clip(path.stem, finish_clip(clip, layout, path), ACTIONS.index(action), "train" if train == 1 else "test")
@@ -129,7 +158,9 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool) 
 
 
 FORMAT = FormatLoader(
-    "penn_action", files, parse,
+    "penn_action",
+    files,
+    parse,
     description="Penn Action .mat folder (labels/): 13 joints, 2D + visibility, train flag split",
-    citation="W. Zhang, M. Zhu, K. Derpanis, \"From Actemes to Action\", ICCV 2013.",
+    citation='W. Zhang, M. Zhu, K. Derpanis, "From Actemes to Action", ICCV 2013.',
 )

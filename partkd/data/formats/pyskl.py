@@ -1,4 +1,5 @@
 """mmaction2 / pyskl annotation pickles, read with an unpickler that only rebuilds numpy arrays and plain data."""
+
 from __future__ import annotations
 
 import _codecs
@@ -6,12 +7,23 @@ import builtins
 import io
 import pickle
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.formats.common import (Clip, FormatLoader, build_dataset, check_dims, check_label, finish_clip,
-                                        gather, layout_for_joints, list_files, one_line)
+from partkd.data.formats.common import (
+    Clip,
+    FormatLoader,
+    build_dataset,
+    check_dims,
+    check_label,
+    finish_clip,
+    gather,
+    layout_for_joints,
+    list_files,
+    one_line,
+)
 from partkd.data.formats.ntu import ACTIONS as NTU_ACTIONS
 from partkd.data.formats.ntu import NAME as NTU_NAME
 from partkd.data.formats.ntu import NTU60
@@ -40,13 +52,16 @@ def _empty_reconstruct(subtype: type, shape: tuple, dtype: object) -> np.ndarray
     so a forged pickle cannot make it allocate (uninitialised) memory of any declared size."""
     if subtype is not np.ndarray or shape != (0,):
         raise pickle.UnpicklingError(f"refused _reconstruct of shape {shape!r} (numpy pickles use (0,))")
-    return multiarray._reconstruct(subtype, shape, dtype)
+    return cast(np.ndarray, multiarray._reconstruct(subtype, shape, dtype))
 
 
 ALLOWED: dict[tuple[str, str], object] = {
     **{(mod, "_reconstruct"): _empty_reconstruct for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
     **{(mod, "scalar"): multiarray.scalar for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    **{(mod, "_frombuffer"): numeric._frombuffer for mod in ("numpy.core.numeric", "numpy._core.numeric")},
+    **{
+        (mod, "_frombuffer"): numeric._frombuffer  # type: ignore[attr-defined]
+        for mod in ("numpy.core.numeric", "numpy._core.numeric")
+    },
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _latin1_encode,
@@ -65,8 +80,12 @@ class RestrictedUnpickler(pickle.Unpickler):
         """Return an allowed global; anything else raises DataError naming it."""
         if (module, name) in ALLOWED:
             return ALLOWED[(module, name)]
-        raise DataError(where(self.source, f"refused unsafe pickle global '{module}.{name}' "
-                                           "(only numpy arrays and plain data are allowed)"))
+        raise DataError(
+            where(
+                self.source,
+                f"refused unsafe pickle global '{module}.{name}' (only numpy arrays and plain data are allowed)",
+            )
+        )
 
 
 def safe_load_pickle(path: Path) -> object:
@@ -92,16 +111,18 @@ def split_lookup(splits: dict, split_train: str | None, split_test: str | None, 
     if split_train is None and split_test is None:
         pair = next((p for p in SPLIT_PAIRS if p[0] in splits and p[1] in splits), None)
         if pair is None:
-            raise DataError(where(source, f"no default split pair in {sorted(map(str, splits))}; "
-                                          "pass split_train and split_test"))
+            raise DataError(
+                where(source, f"no default split pair in {sorted(map(str, splits))}; pass split_train and split_test")
+            )
         split_train, split_test = pair
     lookup: dict[str, str] = {}
     for key, value in (("split_test", split_test), ("split_train", split_train)):
         if value is None:
             continue
         if value not in splits:
-            raise DataError(where(source, f"{key} '{value}' is not a split of the file "
-                                          f"({', '.join(sorted(map(str, splits)))})"))
+            raise DataError(
+                where(source, f"{key} '{value}' is not a split of the file ({', '.join(sorted(map(str, splits)))})")
+            )
         if not isinstance(splits[value], (list, tuple)):
             raise DataError(where(source, f"split '{value}' is not a list of clip names"))
         lookup.update(dict.fromkeys(map(str, splits[value]), "train" if key == "split_train" else "test"))
@@ -114,8 +135,11 @@ def read_annotation(ann: object, layout: Layout, split: dict[str, str], default_
         raise DataError(where(source, "annotation is not a dict with 'keypoint' and 'label'"))
     kp, label = ann["keypoint"], ann["label"]
     if not isinstance(kp, np.ndarray) or kp.dtype.kind not in "fiu" or kp.ndim != 4:
-        raise DataError(where(source, f"keypoint must be a numeric (M, T, V, C) array, got "
-                                      f"{getattr(kp, 'shape', type(kp).__name__)}"))
+        raise DataError(
+            where(
+                source, f"keypoint must be a numeric (M, T, V, C) array, got {getattr(kp, 'shape', type(kp).__name__)}"
+            )
+        )
     label = check_label(label, source)
     c = kp.shape[-1]
     if c not in (2, 3):
@@ -126,8 +150,12 @@ def read_annotation(ann: object, layout: Layout, split: dict[str, str], default_
         if score is None:
             score = (kp != 0).any(axis=-1)
         elif not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]:
-            raise DataError(where(source, f"keypoint_score shape {getattr(score, 'shape', None)} does not "
-                                          f"match keypoint {kp.shape[:3]}"))
+            raise DataError(
+                where(
+                    source,
+                    f"keypoint_score shape {getattr(score, 'shape', None)} does not match keypoint {kp.shape[:3]}",
+                )
+            )
         kp = np.concatenate([kp.astype(np.float32), score.astype(np.float32)[..., None]], axis=-1)
     name = ann.get("frame_dir", source.rsplit(":", 1)[-1])
     if not isinstance(name, str) or not name.isprintable():
@@ -148,12 +176,18 @@ def class_names(names: list[str], labels: list[int]) -> list[str]:
     """NTU action names when every clip is named like an NTU file, else class_000, class_001, ..."""
     k = max(labels) + 1
     if all(NTU_NAME.match(n) for n in names) and k <= len(NTU_ACTIONS):
-        return list(NTU_ACTIONS[:NTU60 if k <= NTU60 else len(NTU_ACTIONS)])
+        return list(NTU_ACTIONS[: NTU60 if k <= NTU60 else len(NTU_ACTIONS)])
     return [f"class_{i:03d}" for i in range(k)]
 
 
-def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, split_train: str | None = None,
-          split_test: str | None = None) -> SkeletonDataset:
+def parse(
+    path: Path,
+    paths: list[Path],
+    layout: Layout | None,
+    skip_bad: bool,
+    split_train: str | None = None,
+    split_test: str | None = None,
+) -> SkeletonDataset:
     """Every annotation of the pickle; clips outside the chosen splits get split 'other'."""
     doc = safe_load_pickle(paths[0])
     if isinstance(doc, list):
@@ -179,15 +213,19 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, 
         clip_id = frame_dir if isinstance(frame_dir, str) and frame_dir.isprintable() else i
         return read_annotation(ann, layout, lookup, default_split, f"{path}:{clip_id}")
 
-    clips, skipped = gather(((f"{path}:{i}", (i, a)) for i, a in enumerate(anns)), one, path, skip_bad,
-                            noun="annotations")
+    clips, skipped = gather(
+        ((f"{path}:{i}", (i, a)) for i, a in enumerate(anns)), one, path, skip_bad, noun="annotations"
+    )
     return build_dataset(clips, class_names([c.name for c in clips], [c.label for c in clips]), layout, skipped)
 
 
 FORMAT = FormatLoader(
-    "pyskl", files, parse, options={"split_train": None, "split_test": None},
+    "pyskl",
+    files,
+    parse,
+    options={"split_train": None, "split_test": None},
     description="mmaction2/pyskl annotation .pkl ({split, annotations}) read with a restricted unpickler; "
-                "layout by joint count (coco17 for 17, ntu25 for 25) unless given",
-    citation="H. Duan et al., \"Revisiting Skeleton-based Action Recognition\" (PoseC3D), CVPR 2022; "
-             "\"PYSKL\", ACM MM 2022.",
+    "layout by joint count (coco17 for 17, ntu25 for 25) unless given",
+    citation='H. Duan et al., "Revisiting Skeleton-based Action Recognition" (PoseC3D), CVPR 2022; '
+    '"PYSKL", ACM MM 2022.',
 )

@@ -1,7 +1,9 @@
 """The built-in synthetic data as a format: path `synthetic`, `synthetic:high` or `synthetic:low`."""
+
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from partkd.data.dataset import SkeletonDataset
 from partkd.data.formats.common import FormatLoader, check_dims
@@ -11,8 +13,14 @@ from partkd.layouts import Layout
 PREFIX = "synthetic"
 QUALITIES = ("high", "low")
 #: make_synthetic's keyword options; None keeps its own default.
-OPTIONS = {"num_classes": None, "clips_per_class": None, "frames": None, "seed": None, "low_layout": None,
-           "level": None}
+OPTIONS = {
+    "num_classes": None,
+    "clips_per_class": None,
+    "frames": None,
+    "seed": None,
+    "low_layout": None,
+    "level": None,
+}
 
 
 def is_synthetic(path: str | Path) -> bool:
@@ -33,7 +41,8 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, 
     quality = str(path).partition(":")[2] or "high"
     if quality not in QUALITIES:
         raise DataError(where(path, f"unknown synthetic quality '{quality}'; use synthetic:high or synthetic:low"))
-    pair = make_synthetic(**{k: v for k, v in options.items() if v is not None})
+    given: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    pair = make_synthetic(**given)
     ds = pair.high if quality == "high" else pair.low
     if layout is not None:
         check_dims(layout, ds.layout.dims, path)
@@ -44,7 +53,11 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, 
 
 
 FORMAT = FormatLoader(
-    "synthetic", files, parse, options=OPTIONS, cacheable=False,
+    "synthetic",
+    files,
+    parse,
+    options=OPTIONS,
+    cacheable=False,
     description="generated paired data: synthetic (= synthetic:high, ntu25 3D) or synthetic:low (coco17 2D); "
-                "options num_classes, clips_per_class, frames, seed, low_layout, level",
+    "options num_classes, clips_per_class, frames, seed, low_layout, level",
 )

@@ -1,0 +1,62 @@
+"""Typed backbone hyper-parameters with named model presets (method.md §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from partkd.errors import ConfigError, where
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Backbone hyper-parameters; `strides[i]` is the temporal stride of block i."""
+
+    arch: str = "stgcn"  # a name in models.registry.BACKBONES, checked when a model is built
+    channels: tuple[int, ...] = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
+    strides: tuple[int, ...] = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
+    temporal_kernel: int = 9
+    dropout: float = 0.0
+    edge_importance: bool = True
+    in_channels: int = 3
+    data_bn: Literal["vc", "mvc", "none"] = "vc"
+    persons: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.channels or len(self.channels) != len(self.strides):
+            raise ConfigError(where("ModelConfig", "channels and strides must be non-empty and of equal length"))
+        if any(c <= 0 for c in self.channels) or any(s not in (1, 2) for s in self.strides):
+            raise ConfigError(where("ModelConfig", "channels must be positive and strides 1 or 2"))
+        if self.temporal_kernel < 1 or self.temporal_kernel % 2 == 0:
+            raise ConfigError(where("ModelConfig.temporal_kernel", "must be a positive odd number"))
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(where("ModelConfig.dropout", "must be in [0, 1)"))
+        if self.data_bn not in ("vc", "mvc", "none"):
+            raise ConfigError(where("ModelConfig.data_bn", f"unknown mode '{self.data_bn}' (vc, mvc or none)"))
+
+    @property
+    def out_channels(self) -> int:
+        """Channels C' of the joint-level features the backbone returns."""
+        return self.channels[-1]
+
+    def to_dict(self) -> dict:
+        """Plain-data form for checkpoint metadata."""
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        """Inverse of `to_dict`; unknown keys are a ConfigError."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(where("ModelConfig", f"unknown keys {sorted(unknown)}"))
+        values: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
+        return cls(**values)
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # method.md §2: ten blocks, stride 2 entering the 128 and 256 stages.
+    "paper": ModelConfig(),
+    "small": ModelConfig(channels=(32, 32, 64, 64, 128, 128, 128), strides=(1, 1, 2, 1, 2, 1, 1)),
+    "tiny": ModelConfig(channels=(16, 16, 32, 64, 64), strides=(1, 1, 2, 2, 1), temporal_kernel=5),
+}

@@ -1,0 +1,57 @@
+"""The backbone registry (as timm's): a model is a registered name, built for any layout and class count."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from partkd.errors import ConfigError, where
+from partkd.layouts import Layout, get_layout
+from partkd.models.config import PRESETS, ModelConfig
+from partkd.models.layers import SkeletonNet
+
+#: name -> backbone class; filled by @register_backbone in the modules imported by partkd.models.
+BACKBONES: dict[str, type[SkeletonNet]] = {}
+
+
+def register_backbone(name: str) -> Callable[[type[SkeletonNet]], type[SkeletonNet]]:
+    """Class decorator adding a SkeletonNet subclass to BACKBONES under `name` (a name is registered once)."""
+
+    def add(cls: type[SkeletonNet]) -> type[SkeletonNet]:
+        if name in BACKBONES:
+            raise ConfigError(where("register_backbone", f"'{name}' is already registered"))
+        BACKBONES[name] = cls
+        return cls
+
+    return add
+
+
+def backbone_names() -> list[str]:
+    """The registered backbone names, in registration order."""
+    return list(BACKBONES)
+
+
+def resolve_config(arch: str, preset_or_config: str | ModelConfig) -> ModelConfig:
+    """A ModelConfig from a model preset name or a config, with `arch` (a registered backbone) applied."""
+    if arch not in BACKBONES:
+        raise ConfigError(where("model", f"unknown architecture '{arch}' ({', '.join(BACKBONES)})"))
+    if isinstance(preset_or_config, ModelConfig):
+        cfg = preset_or_config
+    elif preset_or_config in PRESETS:
+        cfg = PRESETS[preset_or_config]
+    else:
+        raise ConfigError(where("model preset", f"unknown preset '{preset_or_config}' (use {', '.join(PRESETS)})"))
+    return replace(cfg, arch=arch)
+
+
+def build_model(
+    arch: str, layout: str | Layout, num_classes: int, preset_or_config: str | ModelConfig = "paper"
+) -> SkeletonNet:
+    """A registered backbone with its classifier for a layout and class count."""
+    if num_classes < 1:
+        raise ConfigError(where("build_model", f"num_classes must be >= 1, got {num_classes}"))
+    config = resolve_config(arch, preset_or_config)
+    return BACKBONES[arch](get_layout(layout), num_classes, config)
+
+
+__all__ = ["BACKBONES", "register_backbone", "backbone_names", "resolve_config", "build_model"]

@@ -1,0 +1,98 @@
+"""Contracts every registered backbone and KD method keeps (issue 12): a new entry in a registry is tested here
+without writing a test of its own."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from partkd.checkpoints import load_checkpoint, model_meta, save_checkpoint
+from partkd.distill.methods import KD_METHODS, KDBatch, TeacherSide, get_method
+from partkd.distill.parts import part_features, persons_present
+from partkd.engine.config import KD_METHODS as CONFIG_KD_METHODS
+from partkd.errors import ConfigError
+from partkd.layouts import BUILTIN, PARTS
+from partkd.models import BACKBONES, backbone_names, build_model, resolve_config, to_model_input
+
+TINY = {"channels": (8, 16), "strides": (1, 2), "temporal_kernel": 3}
+
+
+def tiny(arch: str, layout: str, classes: int = 4, persons: int = 2) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(arch, layout, classes, replace(resolve_config(arch, "tiny"), **TINY, persons=persons))
+
+
+@pytest.mark.parametrize("layout", sorted(BUILTIN))
+@pytest.mark.parametrize("arch", backbone_names())
+def test_backbone_contract(arch: str, layout: str, tmp_path: Path) -> None:
+    lay = BUILTIN[layout]
+    model = tiny(arch, layout).eval()
+    x = torch.randn(3, 2, 12, lay.num_joints, 3)
+    x[1, 1] = 0.0                                               # clip 1 has one person only
+    with torch.no_grad():
+        logits, z = model(to_model_input(x))
+    assert logits.shape == (3, 4) and z.shape == (3 * 2, 16, 6, lay.num_joints)  # (N·M, C', T / 2, V)
+    f = part_features(z, lay, 2, persons_present(x))
+    assert f.shape == (3, len(PARTS), 16) and torch.isfinite(f).all()
+    meta = {"role": "student", "layout": lay.to_dict(), "class_names": ["a", "b", "c", "d"],
+            "model": model_meta(model.config, 4), "input": {"frames": 12, "persons": 2, "mode": "pad"}}
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "m", model, meta))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(to_model_input(x))[0], logits)
+
+
+def test_backbone_registry_refuses_unknown_and_duplicate_names() -> None:
+    from partkd.models.registry import register_backbone
+
+    assert set(backbone_names()) >= {"stgcn", "agcn"}
+    with pytest.raises(ConfigError, match="unknown architecture 'nope'"):
+        build_model("nope", "coco17", 3)
+    with pytest.raises(ConfigError, match="already registered"):
+        register_backbone("stgcn")(BACKBONES["stgcn"])
+
+
+def _batch(method_name: str, seed: int = 0) -> tuple[KDBatch, torch.nn.Module]:
+    """A student step on coco17 against a same-layout teacher, every clip paired, with an H batch."""
+    lay = BUILTIN["coco17"]
+    gen = torch.Generator().manual_seed(seed)
+    student, teacher = tiny("stgcn", "coco17", persons=1), tiny("stgcn", "coco17", persons=1).eval()
+    x = torch.randn(4, 1, 12, lay.num_joints, 3, generator=gen)
+    xh = torch.randn(6, 1, 12, lay.num_joints, 3, generator=gen)
+    y, y_pool = torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 0, 1, 2, 3])
+    with torch.no_grad():
+        lg_t, z_t = teacher(to_model_input(xh))
+    side = TeacherSide(teacher, lay, y_pool, part_features(z_t, lay, 1), z_t.mean(dim=(2, 3)), lg_t, xh.numpy())
+    logits, z = student(to_model_input(x))
+    method = get_method(method_name)
+    cfg = type("Cfg", (), {"tau": 0.1, "w": 0.5, "kl_temperature": 4.0})()
+    high = torch.tensor([0, 1, 2, 3]) if method.high_batch else None
+    own_in = torch.tensor([0, 1, 2, 3]) if method.high_batch else None
+    eff = torch.full((4, 5), 0.2)
+    return KDBatch(x, z, logits, y, np.array([0, 1, 2, 3]), high, own_in, side, lay, eff, cfg, False), student
+
+
+@pytest.mark.parametrize("name", list(KD_METHODS))
+def test_kd_method_contract(name: str) -> None:
+    method = get_method(name)
+    batch, student = _batch(name)
+    loss = method.loss(batch)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    if name == "none":
+        assert float(loss.detach()) == 0.0 and not method.needs_teacher
+        return
+    assert method.needs_teacher and float(loss) != 0.0
+    loss.backward()                                              # the loss trains the student ...
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
+    unpaired, _ = _batch(name)
+    unpaired.own = np.full(4, -1)
+    if not method.high_batch:                                    # ... and needs pairs when it reads the clips' own H
+        assert float(method.loss(unpaired)) == 0.0
+
+
+def test_config_lists_exactly_the_registered_methods() -> None:
+    assert CONFIG_KD_METHODS == tuple(KD_METHODS)
+    with pytest.raises(ConfigError, match="is not one of"):
+        get_method("nope")
