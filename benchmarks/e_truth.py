@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     from partkd.checkpoints import load_checkpoint, read_meta
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import evaluate
-    from partkd.engine.train import compute_part_matrix, train_teacher
+    from partkd.engine.teacher import compute_part_matrix, train_teacher
 
     work = args.work or ROOT / "runs" / "bench" / f"e_truth_{args.dataset}"
     info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))

@@ -358,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     from partkd.engine.config import DataSpec, StudentConfig
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import evaluate
-    from partkd.engine.train import compute_part_matrix, train_student, train_teacher
+    from partkd.engine.student import train_student
+    from partkd.engine.teacher import compute_part_matrix, train_teacher
 
     ds = DATASETS[args.dataset]
     tag = "".join(f"_{k}{v:g}" for k, v, d in (("e", args.epochs or 0, 0), ("a", args.alpha, 1.0), ("t", args.tau, 1.0),

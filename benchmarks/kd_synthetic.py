@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import evaluate
     from partkd.engine.reproduce import load_recipe
-    from partkd.engine.train import compute_part_matrix, train_student, train_teacher
+    from partkd.engine.student import train_student
+    from partkd.engine.teacher import compute_part_matrix, train_teacher
 
     recipe = load_recipe(args.recipe)
     tcfg, scfg_train = recipe.teacher, recipe.student

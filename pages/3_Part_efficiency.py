@@ -31,7 +31,7 @@ with app_state.readable_errors():
 def _compute() -> None:
     """Compute E for the selected teacher on its own training data, with a progress bar."""
     from partkd.engine.config import data_spec_from_dict
-    from partkd.engine.train import compute_part_matrix
+    from partkd.engine.teacher import compute_part_matrix
 
     bar = st.progress(0.0, text="Occluding each part of every training clip…")
 

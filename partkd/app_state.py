@@ -629,7 +629,7 @@ def efficiency_view(
     softmax (eq. 13) at `temperature` of the source the student's PMSC loss used; the line says what weights it."""
     from partkd.distill.efficiency import efficiency_softmax
     from partkd.engine.config import StudentConfig
-    from partkd.engine.train import part_weights
+    from partkd.engine.student import part_weights
 
     kd = (student_meta or {}).get("kd") or {}
     method = kd.get("method") if isinstance(kd, dict) else None

@@ -182,7 +182,7 @@ def _cancellable(fn: Any) -> Any:
     """Run a training call; a graceful SIGTERM cancel prints one line and exits 143."""
 
     def wrapped(args: argparse.Namespace) -> int:
-        from partkd.engine.train import Cancelled
+        from partkd.engine.loop import Cancelled
 
         try:
             return fn(args)
@@ -194,7 +194,7 @@ def _cancellable(fn: Any) -> Any:
 
 
 def _cmd_train_teacher(args: argparse.Namespace) -> int:
-    from partkd.engine.train import train_teacher
+    from partkd.engine.teacher import train_teacher
 
     path = train_teacher(_train_cfg(args), _spec(args), args.out, resume=args.resume)
     print(path)
@@ -203,7 +203,7 @@ def _cmd_train_teacher(args: argparse.Namespace) -> int:
 
 def _cmd_part_matrix(args: argparse.Namespace) -> int:
     from partkd.checkpoints import read_meta
-    from partkd.engine.train import compute_part_matrix
+    from partkd.engine.teacher import compute_part_matrix
     from partkd.layouts import PARTS
 
     meta = read_meta(args.teacher)
@@ -232,7 +232,7 @@ def truth_lines(truth: dict | None) -> list[str]:
 
 
 def _cmd_train_student(args: argparse.Namespace) -> int:
-    from partkd.engine.train import train_student
+    from partkd.engine.student import train_student
 
     scfg = StudentConfig(
         kd=args.kd,

@@ -26,13 +26,21 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str) ->
         assert f in lines[0], lines[0]
 
 
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cli_teacher")
-    done = cli("train-teacher", *DATA, *SMOKE, "--epochs", "2", "--out", str(out))
+@pytest.fixture
+def teacher(smoke_teacher: Path, tmp_path: Path) -> Path:
+    """A copy of the suite's shared smoke teacher (conftest.py; these tests rewrite its part matrix)."""
+    import shutil
+
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(smoke_teacher.with_suffix(suffix), tmp_path / f"teacher{suffix}")
+    return tmp_path / "teacher.safetensors"
+
+
+def test_train_teacher_prints_its_checkpoint(tmp_path: Path) -> None:
+    done = cli("train-teacher", *DATA, *SMOKE, "--epochs", "1", "--out", str(tmp_path / "t"))
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == str(out / "model.safetensors")
-    return out / "model.safetensors"
+    assert done.stdout.strip() == str(tmp_path / "t" / "model.safetensors")
+    assert (tmp_path / "t" / "model.json").exists()
 
 
 @pytest.mark.parametrize("command", ["train-teacher", "part-matrix", "train-student", "evaluate", "reproduce"])

@@ -14,7 +14,8 @@ from partkd.engine.config import (DataSpec, StudentConfig, TrainConfig, data_spe
                                   train_config_from_dict, train_preset)
 from partkd.engine.data import load_paired
 from partkd.engine.evaluate import accuracy_vs_op, evaluate, part_sensitivity
-from partkd.engine.train import compute_part_matrix, train_student, train_teacher
+from partkd.engine.student import train_student
+from partkd.engine.teacher import compute_part_matrix, train_teacher
 from partkd.errors import CheckpointError, ConfigError, PartKDError
 
 CLASSES = 4
@@ -29,13 +30,10 @@ def smoke(**overrides: object) -> TrainConfig:
     return train_preset("smoke", **{"epochs": 3, "batch_size": 8, **overrides})
 
 
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A smoke teacher with its part matrix."""
-    out = tmp_path_factory.mktemp("teacher")
-    path = train_teacher(smoke(epochs=8), tiny_spec(), out)
-    compute_part_matrix(path, tiny_spec())
-    return path
+@pytest.fixture
+def teacher(smoke_teacher: Path) -> Path:
+    """The suite's shared smoke teacher (conftest.py), trained on tiny_spec() with its part matrix."""
+    return smoke_teacher
 
 
 def test_presets_follow_the_paper_recipe() -> None:
@@ -116,7 +114,7 @@ def test_part_matrix_has_the_drop_matrix_and_the_carrier_score(teacher: Path) ->
 
 
 def test_pmsc_part_weights_follow_the_chosen_matrix_and_temperature(teacher: Path) -> None:
-    from partkd.engine.train import part_weights
+    from partkd.engine.student import part_weights
 
     meta = read_meta(teacher)
     np.testing.assert_array_equal(part_weights(meta, StudentConfig()), np.asarray(meta["E"], np.float32))
@@ -230,7 +228,7 @@ def test_simulated_low_quality_set_is_cached_and_identical(tmp_path, monkeypatch
 def test_pairs_with_several_views_of_one_high_clip_are_kept_or_dropped_together() -> None:
     """Human3.6M in the world frame: 4 cameras' L clips share one H clip; a kept pair keeps all of them."""
     from partkd.data.dataset import PairedDataset, SkeletonDataset
-    from partkd.engine.train import _pairing
+    from partkd.engine.student import _pairing
     from partkd.layouts import get_layout
 
     lay = get_layout("coco17")

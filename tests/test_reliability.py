@@ -23,7 +23,8 @@ from partkd.checkpoints import load_checkpoint, read_meta, read_tensors, resume_
 from partkd.cli import main
 from partkd.engine import jobs
 from partkd.engine.config import DataSpec, StudentConfig, train_preset
-from partkd.engine.train import train_student, train_teacher
+from partkd.engine.student import train_student
+from partkd.engine.teacher import train_teacher
 from partkd.errors import CheckpointError, JobError, PartKDError
 from partkd.io import atomic_write_bytes
 from helpers import wait_for
@@ -55,10 +56,10 @@ def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
     return rc, capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A one-epoch smoke teacher: 4 synthetic classes, ntu25 (3 channels)."""
-    return train_teacher(smoke(), SPEC, tmp_path_factory.mktemp("teacher"))
+@pytest.fixture
+def teacher(smoke_teacher: Path) -> Path:
+    """The suite's shared smoke teacher (conftest.py): 4 synthetic classes, ntu25 (3 channels)."""
+    return smoke_teacher
 
 
 # ---------------------------------------------------------------------------------------------- 1. crashes
@@ -467,7 +468,7 @@ def test_nan_at_epoch_two_stops_and_keeps_epoch_one_then_resume_completes(tmp_pa
                                                                           capsys) -> None:
     import torch.nn.functional as F
 
-    from partkd.engine.train import RunLog
+    from partkd.engine.loop import RunLog
 
     epoch = {"now": 0}
     real_ce, real_start = F.cross_entropy, RunLog.start_epoch

@@ -10,7 +10,7 @@ from torch import nn
 
 from partkd.errors import DataError, where
 from partkd.layouts import PARTS, Layout
-from partkd.models import to_model_input
+from partkd.models.inference import batched_forward
 
 
 def part_keep_masks(layout: Layout) -> torch.Tensor:
@@ -54,24 +54,23 @@ def part_occlusion_effects(
     misses = torch.zeros(num_classes, len(PARTS), device=dev)
     drops = torch.zeros(num_classes, len(PARTS), device=dev)
     total = x.shape[0]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            for start in range(0, total, batch_size):
-                xb = x[start : start + batch_size].to(dev, dtype=torch.float32)
-                yb = y[start : start + batch_size].to(dev)
-                occluded = (xb[None] * keep).flatten(0, 1)  # (6*B, M, T, V, C), variant-major
-                logits, _ = model(to_model_input(occluded))
-                logits = logits.float().reshape(len(PARTS) + 1, len(yb), -1)
-                wrong = logits[: len(PARTS)].argmax(dim=2).ne(yb).T.float()  # (B, 5)
-                p_true = logits.softmax(dim=2).gather(2, yb[None, :, None].expand(len(PARTS) + 1, -1, 1))[..., 0]
-                misses.index_add_(0, yb, wrong)
-                drops.index_add_(0, yb, (p_true[len(PARTS)][None] - p_true[: len(PARTS)]).T)
-                if progress is not None:
-                    progress(min(start + batch_size, total), total)
-    finally:
-        model.train(was_training)
+    done = [0]
+
+    def collect(logits: torch.Tensor, _z: torch.Tensor, xb: torch.Tensor) -> None:
+        yb = y[done[0] : done[0] + xb.shape[0]].to(dev)
+        done[0] += xb.shape[0]
+        logits = logits.float().reshape(len(PARTS) + 1, len(yb), -1)
+        wrong = logits[: len(PARTS)].argmax(dim=2).ne(yb).T.float()  # (B, 5)
+        p_true = logits.softmax(dim=2).gather(2, yb[None, :, None].expand(len(PARTS) + 1, -1, 1))[..., 0]
+        misses.index_add_(0, yb, wrong)
+        drops.index_add_(0, yb, (p_true[len(PARTS)][None] - p_true[: len(PARTS)]).T)
+        if progress is not None:
+            progress(done[0], total)
+
+    def occlusions(xb: torch.Tensor) -> torch.Tensor:
+        return (xb[None] * keep).flatten(0, 1)  # (6*B, M, T, V, C), variant-major
+
+    batched_forward(model, x, collect, dev, amp, batch_size, prepare=occlusions)
     counts = torch.bincount(y, minlength=num_classes).to(dev, torch.float32)[:, None].clamp(min=1.0)
     return (misses / counts).cpu().numpy(), (drops / counts).cpu().numpy()
 
@@ -104,22 +103,21 @@ def part_subset_values(
 ) -> np.ndarray:
     """(N, 32) true-class probability of each clip with only the parts of each PART_SUBSETS row kept (the rest
     zeroed, as in eq. 12); the model runs in eval mode on the CPU tensors given."""
-    x = torch.as_tensor(x, dtype=torch.float32)
-    y = torch.as_tensor(labels, dtype=torch.long)
     masks = torch.as_tensor(PART_SUBSETS[:, np.asarray(layout.parts)], dtype=torch.float32)  # (32, V)
     masks = masks[:, None, None, None, :, None]
-    out = []
-    was = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, x.shape[0], batch_size):
-                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-                logits, _ = model(to_model_input((xb[None] * masks).flatten(0, 1)))
-                prob = logits.float().softmax(-1).reshape(len(masks), len(yb), -1)
-                out.append(prob.gather(2, yb[None, :, None].expand(len(masks), -1, 1))[..., 0].T)
-    finally:
-        model.train(was)
+    y_all = torch.as_tensor(labels, dtype=torch.long)
+    seen = [0]
+
+    def collect(logits: torch.Tensor, _z: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
+        yb = y_all[seen[0] : seen[0] + xb.shape[0]]
+        seen[0] += xb.shape[0]
+        prob = logits.float().softmax(-1).reshape(len(masks), len(yb), -1)
+        return prob.gather(2, yb[None, :, None].expand(len(masks), -1, 1))[..., 0].T
+
+    def subsets(xb: torch.Tensor) -> torch.Tensor:
+        return (xb[None] * masks).flatten(0, 1)  # (32*B, M, T, V, C), subset-major
+
+    out = batched_forward(model, x, collect, "cpu", batch_size=batch_size, prepare=subsets)
     return torch.cat(out).numpy() if out else np.zeros((0, len(PART_SUBSETS)))
 
 

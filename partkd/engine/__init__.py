@@ -1,6 +1,6 @@
 """Training engine: configs, paired data, teacher/student training, evaluation, reproduce recipes, jobs.
 
-Only the (light) configuration types are imported here; import `partkd.engine.train`, `.evaluate`,
+Only the (light) configuration types are imported here; import `partkd.engine.teacher`, `.student`, `.evaluate`,
 `.reproduce` or `.jobs` directly for the rest, so that `partkd jobs ...` does not load torch.
 """
 

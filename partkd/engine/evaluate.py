@@ -38,7 +38,6 @@ def amp_enabled(precision: str, device: torch.device) -> bool:
     return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
-@torch.inference_mode()
 def model_logits(
     model: nn.Module,
     x: np.ndarray | torch.Tensor,
@@ -47,20 +46,9 @@ def model_logits(
     batch_size: int = 64,
 ) -> torch.Tensor:
     """Float32 logits (N, K) on CPU of a model for dense inputs (N, M, T, V, C), in eval mode, batched."""
-    from partkd.models import to_model_input
+    from partkd.models.inference import batched_forward
 
-    dev = torch.device(device)
-    was_training = model.training
-    model.eval()
-    x = torch.as_tensor(x)
-    out = []
-    try:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            for s in range(0, len(x), batch_size):
-                logits, _ = model(to_model_input(x[s : s + batch_size].to(dev, torch.float32)))
-                out.append(logits.float().cpu())
-    finally:
-        model.train(was_training)
+    out = batched_forward(model, x, lambda logits, _z, _x: logits.float().cpu(), device, amp, batch_size)
     return torch.cat(out) if out else torch.zeros(0, 0)
 
 

@@ -22,7 +22,9 @@ from partkd.engine.config import (
 )
 from partkd.engine.data import load_paired
 from partkd.engine.evaluate import evaluate
-from partkd.engine.train import ProgressFn, compute_part_matrix, train_student, train_teacher
+from partkd.engine.loop import ProgressFn
+from partkd.engine.student import train_student
+from partkd.engine.teacher import compute_part_matrix, train_teacher
 from partkd.errors import ConfigError, where
 from partkd.io import atomic_write_json, atomic_write_text
 

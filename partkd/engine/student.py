@@ -1,0 +1,277 @@
+"""The student recipe: L_ce + α · L_kd on the low-quality clips (eq. 4), the KD term a method of the registry
+(distill/methods.py) against the frozen teacher's outputs over the high-quality pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from partkd.checkpoints import Loaded
+from partkd.data.dataset import PairedDataset
+from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
+from partkd.engine.data import input_settings, load_paired, model_inputs
+from partkd.engine.evaluate import check_compatible
+from partkd.engine.loop import FitJob, ProgressFn, base_meta, ce_step, fit, new_model, seed_of, setup_run, top1_of
+from partkd.engine.teacher import compute_part_matrix, load_teacher
+from partkd.errors import ConfigError, where
+from partkd.io import removed_on_failure
+from partkd.layouts import PARTS
+
+EVAL_SEED = 0
+
+
+@dataclass
+class _StudentData:
+    """Student-side training arrays: L inputs, labels, own-pair index into the H pool, H pool features."""
+
+    x_low: np.ndarray
+    y_low: np.ndarray
+    own: np.ndarray
+    y_high: np.ndarray
+    high_by_class: dict[int, np.ndarray]
+
+
+def _pairing(data: PairedDataset, scfg: StudentConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low clips kept, own index into the H pool or -1, H pool) after keeping a fraction p of the pairs.
+
+    A pair is one H clip with every L clip linked to it (several when L has several views of one H clip). The
+    dropped pairs' L clips become solitary (use_solitary) or leave the training set; their H clips leave the
+    pool (they would otherwise be H data without an L match that the paper's setting does not have)."""
+    high_of_low = data.high_index_of_low()
+    linked = np.unique(high_of_low[high_of_low >= 0])
+    rng = np.random.default_rng([scfg.pairing_seed])
+    kept_high = rng.permutation(linked)[: int(round(scfg.paired_fraction * len(linked)))]
+    keep = np.isin(high_of_low, kept_high) & (high_of_low >= 0)
+    lost = (high_of_low >= 0) & ~keep
+    low_keep = np.flatnonzero(~lost | scfg.use_solitary)
+    pool_mask = np.ones(len(data.high), dtype=bool)
+    pool_mask[high_of_low[lost]] = False
+    pool = np.flatnonzero(pool_mask)
+    pos_in_pool = np.full(len(data.high), -1, dtype=np.int64)
+    pos_in_pool[pool] = np.arange(len(pool))
+    own = np.where(keep[low_keep], pos_in_pool[np.maximum(high_of_low[low_keep], 0)], -1)
+    return low_keep, own, pool
+
+
+@torch.inference_mode()
+def _teacher_side(
+    method: Any, teacher: Loaded | None, pool: Any, device: torch.device, amp: bool, batch_size: int = 64
+) -> Any:
+    """The frozen teacher's side of a student run (distill.methods.TeacherSide) over the H pool: its part and global
+    features and logits (N, 5, C), (N, C), (N, K) for methods that read them, the raw H inputs for SKD."""
+    from partkd.distill.methods import TeacherSide
+    from partkd.distill.parts import global_features, part_features, persons_present
+    from partkd.models.inference import batched_forward
+
+    y = torch.as_tensor(pool.labels)
+    if teacher is None:
+        return TeacherSide(nn.Identity(), pool.layout, y)
+    x = model_inputs(pool, teacher.meta)
+    if method.teacher_outputs == "inputs":
+        return TeacherSide(teacher.model, teacher.layout, y, inputs=x)
+
+    def collect(lg: torch.Tensor, z: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        present = persons_present(xb)
+        persons = xb.shape[1]
+        return (
+            part_features(z.float(), teacher.layout, persons, present),
+            global_features(z.float(), persons, present),
+            lg.float(),
+        )
+
+    parts, glob, logits = zip(*batched_forward(teacher.model, x, collect, device, amp, batch_size))
+    return TeacherSide(teacher.model, teacher.layout, y, torch.cat(parts), torch.cat(glob), torch.cat(logits))
+
+
+def _high_batch(idx: np.ndarray, sd: _StudentData, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """B_H for a low batch: the own H clips of its paired clips plus up to k further H clips of each class in the
+    batch (class-balanced, so most anchors have positives); returns (pool indices, own position in B_H or -1)."""
+    own = sd.own[idx]
+    chosen = list(dict.fromkeys(int(o) for o in own if o >= 0))
+    taken = set(chosen)
+    for c in np.unique(sd.y_low[idx]):
+        cand = [int(j) for j in rng.permutation(sd.high_by_class.get(int(c), np.zeros(0, np.int64))) if j not in taken]
+        chosen += cand[:k]
+        taken.update(cand[:k])
+    pos = {j: i for i, j in enumerate(chosen)}
+    return np.asarray(chosen, dtype=np.int64), np.asarray([pos[int(o)] if o >= 0 else -1 for o in own], np.int64)
+
+
+def _student_checks(method: Any, teacher: Loaded, data: PairedDataset, student_persons: int) -> None:
+    """ConfigError/CheckpointError for combinations that cannot work (before any training)."""
+    check_compatible(teacher, data.high)
+    tl, sl = teacher.layout, data.low.layout
+    if method.same_layout:
+        if tl.name != sl.name or tl.num_joints != sl.num_joints:
+            raise ConfigError(
+                where(
+                    f"kd={method.name}",
+                    f"needs the same skeleton layout for teacher and student (teacher "
+                    f"'{tl.name}', student '{sl.name}'); use pmsc across layouts",
+                )
+            )
+        if int(teacher.meta["input"]["persons"]) != student_persons:
+            raise ConfigError(
+                where(f"kd={method.name}", "needs the same number of persons for teacher and student inputs")
+            )
+
+
+def train_student(
+    cfg: TrainConfig,
+    student_cfg: StudentConfig,
+    teacher_path: Path | str | None,
+    spec: DataSpec,
+    out_dir: Path | str,
+    progress: ProgressFn | None = None,
+    resume: bool = False,
+) -> Path:
+    """Train the student on L clips with L_ce + α·L_kd (eq. 4; L_kd = PMSC eq. 11 or a baseline); returns the
+    model path. Per step: a low batch B_L (occluded with OP) and a high batch B_H through the frozen teacher;
+    kd="none" needs no teacher. A failed run removes the folder it created."""
+    with removed_on_failure(out_dir):
+        return _train_student(cfg, student_cfg, teacher_path, spec, out_dir, progress, resume)
+
+
+def _train_student(
+    cfg: TrainConfig,
+    student_cfg: StudentConfig,
+    teacher_path: Path | str | None,
+    spec: DataSpec,
+    out_dir: Path | str,
+    progress: ProgressFn | None,
+    resume: bool,
+) -> Path:
+    from partkd.data.degrade import occlude
+    from partkd.data.transforms import augment
+    from partkd.distill import losses
+    from partkd.distill.methods import KDBatch, get_method
+
+    scfg = student_cfg
+    method = get_method(scfg.kd)
+    device, amp, ctx, out = setup_run(cfg, out_dir)
+    data = load_paired(spec)
+    train, test = data.by_split("train"), data.low.by_split("test")
+    settings = input_settings(cfg, spec)
+    teacher = load_teacher(teacher_path, device) if method.needs_teacher else None
+    if teacher is not None:
+        _student_checks(method, teacher, train, settings["persons"])
+        needs = "E_drop" if scfg.efficiency == "drop" else "E"
+        if method.part_weights and needs not in teacher.meta:
+            if ctx.active:
+                raise ConfigError(where(teacher.path, "has no part matrix E; run `partkd part-matrix` first"))
+            compute_part_matrix(teacher.path, spec, device=str(device))
+            teacher = load_teacher(teacher.path, device)
+    low_keep, own, pool = _pairing(train, scfg)
+    low = train.low.subset(low_keep)
+    high_pool = train.high.subset(pool)
+    sd = _StudentData(
+        model_inputs(low, settings),
+        low.labels,
+        own,
+        high_pool.labels,
+        {int(c): np.flatnonzero(high_pool.labels == c) for c in np.unique(high_pool.labels)},
+    )
+    x_test = model_inputs(test, settings)
+    if scfg.op > 0:
+        x_test = occlude(x_test, test.layout, scfg.op, mode=scfg.occlusion, seed=EVAL_SEED)
+    model, model_cfg = new_model(cfg, low.layout, low.num_classes, settings["persons"])
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    side = _teacher_side(method, teacher, high_pool, device, amp)
+    if method.same_channels and side.part_features is not None:
+        c_student = _feature_channels(model, sd.x_low[:2], device)
+        if c_student != side.part_features.shape[-1]:
+            raise ConfigError(
+                where(
+                    "kd",
+                    f"student features have {c_student} channels, the teacher's "
+                    f"{side.part_features.shape[-1]}; use the same model preset for both",
+                )
+            )
+    if method.part_weights and teacher is not None:
+        efficiency = torch.tensor(part_weights(teacher.meta, scfg), dtype=torch.float32, device=device)
+    else:
+        efficiency = torch.full((low.num_classes, len(PARTS)), 1.0 / len(PARTS), device=device)
+    y_low_t = torch.as_tensor(sd.y_low)
+
+    meta = {
+        **base_meta("student", out.name, model_cfg, cfg, spec, low.layout, low.class_names, ctx.world_size),
+        "student": to_dict(scfg),
+        "degradation": {
+            "op": scfg.op,
+            "mode": scfg.occlusion,
+            "level": spec.level if spec.low == "simulate" else None,
+            "low_source": spec.low if spec.low in ("simulate", "real") else "file",
+            "low_layout": low.layout.name,
+        },
+        "kd": {
+            "method": scfg.kd,
+            "alpha": scfg.alpha,
+            "tau": scfg.tau,
+            "w": scfg.w,
+            "efficiency": scfg.efficiency if method.part_weights else None,
+            "efficiency_temperature": scfg.efficiency_temperature if method.part_weights else None,
+            "kl_temperature": scfg.kl_temperature,
+            "paired_fraction": scfg.paired_fraction,
+            "use_solitary": scfg.use_solitary,
+            "teacher": str(teacher.path) if teacher is not None else None,
+            "teacher_sha256": teacher.meta.get("weights_sha256") if teacher is not None else None,
+        },
+        "pairs": {"low_clips": int(len(low)), "paired": int((own >= 0).sum()), "high_pool": int(len(pool))},
+    }
+
+    def step(idx: np.ndarray, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
+        rng = np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank])
+        xb = sd.x_low[idx]
+        if cfg.augment:
+            xb = augment(xb, low.layout, rng, rotate_deg=cfg.rotate_deg)
+        if scfg.op > 0:
+            xb = occlude(xb, low.layout, scfg.op, mode=scfg.occlusion, seed=seed_of(cfg.seed, epoch, step_i, ctx.rank))
+        x = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)).to(device)
+        y = y_low_t[idx].to(device)
+        logits, z = ce_step(model, x, y, amp)
+        ce = F.cross_entropy(logits.float(), y)
+        high = own_in_high = None
+        if method.high_batch:
+            hb, own_in_b = _high_batch(idx, sd, scfg.positives_per_class, rng)
+            high, own_in_high = torch.from_numpy(hb).to(device), torch.from_numpy(own_in_b).to(device)
+        batch = KDBatch(x, z, logits, y, sd.own[idx], high, own_in_high, side, low.layout, efficiency, scfg, amp)
+        kd = method.loss(batch)
+        loss = ce + scfg.alpha * kd
+        if method.revises_gradient and kd.requires_grad:
+            losses.backward_with_revision(ce, scfg.alpha * kd, params)
+        else:
+            loss.backward()
+        return loss.detach(), {"ce": float(ce.detach()), "kd": float(kd.detach())}, int((logits.argmax(1) == y).sum())
+
+    def validate() -> float:
+        return top1_of(model, x_test, test.labels, device, amp)
+
+    return fit(FitJob(model, cfg, out, meta, "student", sd.y_low, step, validate, device, ctx, progress, resume))
+
+
+def part_weights(teacher_meta: dict, scfg: StudentConfig) -> np.ndarray:
+    """The (classes, 5) PMSC part weights: softmax (eq. 13) of the teacher's miss-rate or probability-drop matrix
+    divided by the temperature (the stored E itself for the paper's miss rate at temperature 1)."""
+    from partkd.distill.efficiency import efficiency_softmax
+
+    if scfg.efficiency == "miss" and scfg.efficiency_temperature == 1.0:
+        return np.asarray(teacher_meta["E"], dtype=np.float32)
+    source = teacher_meta["E_raw" if scfg.efficiency == "miss" else "E_drop"]
+    return efficiency_softmax(np.asarray(source), scfg.efficiency_temperature).astype(np.float32)
+
+
+def _feature_channels(model: nn.Module, x: np.ndarray, device: torch.device) -> int:
+    """C' of a model's joint features, from one forward pass in eval mode."""
+    from partkd.models.inference import batched_forward
+
+    return batched_forward(model, x, lambda _lg, z, _x: int(z.shape[1]), device, batch_size=len(x))[0]
+
+
+__all__ = ["EVAL_SEED", "part_weights", "train_student"]

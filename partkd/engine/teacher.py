@@ -1,0 +1,131 @@
+"""The teacher recipe: cross-entropy on the high-quality clips (paper §3.2, with the optional part / joint dropout of
+method.md §4), and its part-efficiency matrix E (eqs. 12-13) stored in the checkpoint."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from partkd.checkpoints import Loaded, load_checkpoint, stem_of, update_meta
+from partkd.engine.config import DataSpec, TrainConfig
+from partkd.engine.data import input_settings, load_high, model_inputs
+from partkd.engine.evaluate import amp_enabled, check_compatible, resolve_device
+from partkd.engine.loop import FitJob, ProgressFn, base_meta, ce_step, fit, new_model, setup_run, top1_of
+from partkd.errors import CheckpointError, where
+from partkd.io import removed_on_failure
+from partkd.layouts import PARTS
+
+
+def train_teacher(
+    cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None = None, resume: bool = False
+) -> Path:
+    """Train the teacher with cross-entropy on the high-quality train clips (paper §3.2), with the config's part and
+    joint dropout (method.md §4); returns model.safetensors. A failed run removes the folder it created."""
+    with removed_on_failure(out_dir):
+        return _train_teacher(cfg, spec, out_dir, progress, resume)
+
+
+def _train_teacher(
+    cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None, resume: bool
+) -> Path:
+    from partkd.data.transforms import augment, drop_parts_and_joints
+
+    device, amp, ctx, out = setup_run(cfg, out_dir)
+    high = load_high(spec)
+    train, test = high.by_split("train"), high.by_split("test")
+    settings = input_settings(cfg, spec)
+    x_train, x_test = model_inputs(train, settings), model_inputs(test, settings)
+    y_train = torch.as_tensor(train.labels)
+    model, model_cfg = new_model(cfg, train.layout, train.num_classes, settings["persons"])
+    model.to(device)
+    meta = {
+        **base_meta("teacher", out.name, model_cfg, cfg, spec, train.layout, train.class_names, ctx.world_size),
+        "degradation": {"op": 0.0, "mode": None, "level": None},
+        "kd": None,
+    }
+
+    def step(idx: np.ndarray, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
+        xb = x_train[idx]
+        if cfg.augment:
+            xb = augment(
+                xb, train.layout, np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank]), rotate_deg=cfg.rotate_deg
+            )
+        if cfg.part_dropout > 0 or cfg.joint_dropout > 0:
+            xb = drop_parts_and_joints(
+                xb,
+                train.layout,
+                cfg.part_dropout,
+                cfg.joint_dropout,
+                np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank, 1]),
+            )
+        y = y_train[idx].to(device)
+        logits, _ = ce_step(model, torch.from_numpy(np.ascontiguousarray(xb)).to(device), y, amp)
+        loss = F.cross_entropy(logits.float(), y)
+        loss.backward()
+        return loss.detach(), {}, int((logits.argmax(1) == y).sum())
+
+    def validate() -> float:
+        return top1_of(model, x_test, test.labels, device, amp)
+
+    return fit(FitJob(model, cfg, out, meta, "teacher", train.labels, step, validate, device, ctx, progress, resume))
+
+
+def load_teacher(teacher_path: Path | str | None, device: torch.device) -> Loaded:
+    """The frozen teacher (eval mode, no grads); CheckpointError when missing or not a teacher."""
+    if teacher_path is None:
+        raise CheckpointError(where("teacher", "a teacher checkpoint is needed for knowledge distillation"))
+    path = Path(teacher_path)
+    if not Path(f"{stem_of(path)}.json").exists():
+        raise CheckpointError(where(path, "teacher checkpoint not found (train one with `partkd train-teacher`)"))
+    loaded = load_checkpoint(path, device=device)
+    if loaded.role != "teacher":
+        raise CheckpointError(where(path, f"is a {loaded.role or 'unknown'} checkpoint, a teacher is needed"))
+    for p in loaded.model.parameters():
+        p.requires_grad_(False)
+    return loaded
+
+
+def compute_part_matrix(
+    teacher_path: Path | str, spec: DataSpec, progress: ProgressFn | None = None, device: str = "auto"
+) -> dict[str, Any]:
+    """Part-efficiency matrix of a teacher on its H train clips: raw miss rates (eq. 12), their softmax (eq. 13)
+    and the true-class probability drop, stored into the teacher's metadata as E_raw, E and E_drop; on data whose
+    carrier parts are known (synthetic) also E_truth, the carrier recovery of each."""
+    from partkd.distill.efficiency import carrier_recovery, efficiency_softmax, part_occlusion_effects
+
+    dev = resolve_device(device)
+    teacher = load_teacher(teacher_path, dev)
+    high = load_high(spec)
+    train = high.by_split("train")
+    check_compatible(teacher, train)
+    x = model_inputs(train, teacher.meta)
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress({"phase": "part_matrix", "step": done, "steps": total, "updated": time.time()})
+
+    amp = amp_enabled(teacher.meta.get("train", {}).get("precision", "fp32"), dev)
+    raw, drop = part_occlusion_effects(
+        teacher.model, x, train.labels, teacher.layout, train.num_classes, device=dev, progress=report, amp=amp
+    )
+    result: dict[str, Any] = {
+        "E_raw": raw.tolist(),
+        "E": efficiency_softmax(raw).tolist(),
+        "E_drop": drop.tolist(),
+        "E_parts": list(PARTS),
+    }
+    carriers = high.meta.get("action_parts")
+    if isinstance(carriers, dict):
+        result["E_truth"] = {
+            name: carrier_recovery(m, train.class_names, carriers) for name, m in (("miss", raw), ("drop", drop))
+        }
+    update_meta(teacher.path, **result)
+    return result
+
+
+__all__ = ["compute_part_matrix", "load_teacher", "train_teacher"]
