@@ -4,11 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from partkd import app_state
+from partkd_app import state
 from partkd.errors import PartKDError
 
 st.set_page_config(page_title="partkd", page_icon="🦴", layout="wide")
-sel = app_state.sidebar()
+sel = state.sidebar()
 
 st.title("partkd · part-level knowledge distillation")
 st.markdown(
@@ -18,15 +18,15 @@ st.markdown(
     "Explore the data, train models in the background, and compare teacher and students under occlusion.")
 
 st.subheader("Loaded now")
-st.markdown(f"**Data:** {app_state.spec_summary(sel.data)}")
+st.markdown(f"**Data:** {state.spec_summary(sel.data)}")
 rows = []
-for role, label in app_state.ROLES.items():
+for role, label in state.ROLES.items():
     path = sel.models().get(role)
     if path is None:
         rows.append({"model": label, "file": "— not loaded —"})
         continue
     try:
-        rows.append({"model": label, **app_state.describe_checkpoint(path)})
+        rows.append({"model": label, **state.describe_checkpoint(path)})
     except PartKDError as e:
         rows.append({"model": label, "file": path})
         st.error(str(e), icon="⚠️")

@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from partkd import app_state, viz
+from partkd import viz
+from partkd_app import state
 
 st.set_page_config(page_title="Skeletons · partkd", page_icon="🦴", layout="wide")
-sel = app_state.sidebar()
+sel = state.sidebar()
 st.title("Skeletons: high vs low quality")
-with app_state.readable_errors():
-    pair = app_state.paired_dataset(sel)
+with state.readable_errors():
+    pair = state.paired_dataset(sel)
     high = pair.high
-    real = app_state.is_real_low(sel)
-    index = app_state.clip_picker(high)
-    occ = app_state.occlusion_controls(real_low=real)
-    estimated, occluded = app_state.low_clip(sel, index, occ)
-    low_ds = app_state.estimated_dataset(sel, occ)
-    reference = app_state.reference_dataset(sel)
+    real = state.is_real_low(sel)
+    index = state.clip_picker(high)
+    occ = state.occlusion_controls(real_low=real)
+    estimated, occluded = state.low_clip(sel, index, occ)
+    low_ds = state.estimated_dataset(sel, occ)
+    reference = state.reference_dataset(sel)
 
 if real:
     st.caption("Left: the high-quality skeleton the teacher sees. Right: the real pose detector's output for the "
@@ -52,5 +53,5 @@ c1.metric("Joints missed by the estimator", f"{1 - present.sum() / total:.0%}")
 c2.metric("Joints hidden by occlusion", f"{mask.sum() / total:.0%}")
 c3.metric("Joints the student sees", f"{viz.joint_valid(occluded).sum() / total:.0%}")
 if reference is not None and viz.joint_valid(estimated).any():
-    err = app_state.detection_error(estimated, reference.clips[index])
+    err = state.detection_error(estimated, reference.clips[index])
     st.caption(f"Detector error against the projected motion capture on this clip: mean {err:.1f} px.")

@@ -8,14 +8,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from partkd import app_state, viz
+from partkd import viz
+from partkd_app import state
 from partkd.engine import jobs
 from partkd.engine.config import KD_METHODS, OCCLUSION_MODES, TRAIN_PRESETS, StudentConfig
 from partkd.errors import JobError, PartKDError, where
 
 st.set_page_config(page_title="Train · partkd", page_icon="🏋️", layout="wide")
-sel = app_state.sidebar()
-root = app_state.jobs_root()
+sel = state.sidebar()
+root = state.jobs_root()
 st.title("Train")
 st.caption(f"Runs are `partkd …` commands executed as background jobs in `{root}`; they keep running when the "
            "browser is closed. Finished checkpoints appear in the sidebar pickers on every page.")
@@ -34,12 +35,12 @@ def _data_argv(prefix: str) -> list[str]:
         argv += ["--classes", str(c2.number_input("Classes", 2, 15, int(d.get("num_classes", 10)), key=f"{prefix}k")),
                  "--clips-per-class", str(c3.number_input("Clips per class", 4, 500, 60, key=f"{prefix}n"))]
     else:
-        fmt = c2.selectbox("Format", app_state.format_choices(), key=f"{prefix}fmt")
+        fmt = c2.selectbox("Format", state.format_choices(), key=f"{prefix}fmt")
         high = c3.text_input("High-quality layout (if the format needs one)", "", key=f"{prefix}hl")
         argv += [] if fmt == "auto-detect" else ["--format", fmt]
         argv += ["--high-layout", high.strip()] if high.strip() else []
     low = c4.selectbox("Low-quality layout", ["coco17", "same", "penn13", "openpose18"], key=f"{prefix}ll")
-    level = c4.selectbox("Estimator level", list(app_state.ESTIMATOR_LEVELS), index=1, key=f"{prefix}lv")
+    level = c4.selectbox("Estimator level", list(state.ESTIMATOR_LEVELS), index=1, key=f"{prefix}lv")
     return argv + ["--low-layout", low, "--level", level]
 
 
@@ -76,10 +77,10 @@ def build_argv() -> tuple[list[str], str]:
     """The `partkd` argv and a job name for the form's current values."""
     kind = KINDS[st.radio("What to train", list(KINDS), horizontal=True, key="t_kind")]
     if kind == "reproduce":
-        configs = sorted(str(p.relative_to(app_state.ROOT)) for p in (app_state.ROOT / "configs").glob("*.toml"))
+        configs = sorted(str(p.relative_to(state.ROOT)) for p in (state.ROOT / "configs").glob("*.toml"))
         choice = st.selectbox("Recipe", [*configs, "other path…"], key="t_recipe")
         path = st.text_input("Recipe path", key="t_recipe_path") if choice == "other path…" else \
-            str(app_state.ROOT / choice)
+            str(state.ROOT / choice)
         return ["reproduce", path.strip()], f"reproduce {Path(path).stem}"
     st.markdown("**Data**")
     argv = [kind, *_data_argv("t_")]
@@ -96,7 +97,7 @@ with st.container(border=True):
     argv, name = build_argv()
     st.code("partkd " + shlex.join(argv), language="bash")
     if st.button("Start training job", type="primary", key="t_submit"):
-        with app_state.readable_errors(stop=False):
+        with state.readable_errors(stop=False):
             if argv[0] == "train-student" and "--teacher" not in argv and argv[argv.index("--kd") + 1] != "none":
                 raise JobError(where("train-student", "KD needs a teacher checkpoint (or choose KD method none)"))
             if argv[0] == "reproduce" and not Path(argv[1]).is_file():
@@ -116,7 +117,7 @@ def _job_metrics(job_id: str) -> dict:
     out = {}
     for path in jobs.checkpoints(job_id, root=root):
         try:
-            top1 = app_state.val_top1(app_state.read_meta(str(path)))
+            top1 = state.val_top1(state.read_meta(str(path)))
         except PartKDError:
             continue
         if top1 is not None:
@@ -178,11 +179,11 @@ def show_job(job: dict) -> None:
         st.plotly_chart(viz.history_figure(history), key=f"t_history_{job['id']}")
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("Cancel", key="t_cancel", disabled=status not in ("queued", "running")):
-        with app_state.readable_errors(stop=False):
+        with state.readable_errors(stop=False):
             jobs.cancel(job["id"], root=root)
             st.toast(f"Cancelling {job['id']}…")
     if b2.button("Resume", key="t_resume", disabled=status not in ("failed", "cancelled")):
-        with app_state.readable_errors(stop=False):
+        with state.readable_errors(stop=False):
             jobs.resume(job["id"], root=root)
             st.toast(f"Resumed {job['id']}")
     with st.expander("Command and log"):

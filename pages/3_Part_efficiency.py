@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from partkd import app_state, viz
+from partkd import viz
+from partkd_app import state
 from partkd.errors import CheckpointError, where
 from partkd.layouts import PARTS
 
 st.set_page_config(page_title="Part efficiency · partkd", page_icon="🔥", layout="wide")
-sel = app_state.sidebar()
+sel = state.sidebar()
 st.title("Part-efficiency matrix E")
 st.caption("E[c, p] = share of the teacher's training clips of class c that it misclassifies when every joint of "
            "part p is zeroed (eq. 12). The probability drop is the graded version: the mean fall of the true "
@@ -21,8 +22,8 @@ if not sel.teacher:
             "the Train page).")
     st.stop()
 
-with app_state.readable_errors():
-    meta = app_state.read_meta(sel.teacher)
+with state.readable_errors():
+    meta = state.read_meta(sel.teacher)
     if meta.get("role") != "teacher":
         raise CheckpointError(where(sel.teacher, f"is a {meta.get('role') or 'unknown'} checkpoint; "
                                                  "E belongs to a teacher"))
@@ -47,23 +48,23 @@ def _compute() -> None:
 if "E_raw" not in meta:
     st.warning("This teacher has no part-efficiency matrix stored yet.")
     if st.button("Compute E now", type="primary", key="compute_E"):
-        with app_state.readable_errors():
+        with state.readable_errors():
             _compute()
             st.rerun()
     st.stop()
 
 class_names = list(meta["class_names"])
 c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
-shown = c1.radio("Matrix", list(app_state.E_VIEWS), horizontal=True, key="E_matrix",
+shown = c1.radio("Matrix", list(state.E_VIEWS), horizontal=True, key="E_matrix",
                  help="miss rate: eq. 12; probability drop: mean fall of the true class's probability; softmax: "
                       "eq. 13 of the source the chosen student's loss used (miss rate when no student is loaded)")
 view = c2.radio("View", ["heatmap", "bars per class"], horizontal=True, key="E_view")
 temperature = c3.number_input("Softmax temperature", min_value=0.01, max_value=10.0, value=1.0, step=0.05,
                               key="E_temperature", disabled=shown != "softmax", help="eq. 13 uses 1")
 sort_by = c4.selectbox("Sort classes by part", ["(class order)", *PARTS], key="E_sort")
-with app_state.readable_errors():
-    student = app_state.read_meta(sel.kd) if sel.kd else None
-    E, what, normalized = app_state.efficiency_view(meta, shown, temperature, student)
+with state.readable_errors():
+    student = state.read_meta(sel.kd) if sel.kd else None
+    E, what, normalized = state.efficiency_view(meta, shown, temperature, student)
 st.caption(what)
 
 if view == "heatmap":
@@ -76,7 +77,7 @@ else:
     st.plotly_chart(viz.part_bars(row, title=f"'{cls}': {shown} per occluded part", percent=shown == "miss rate"),
                     key="E_bars")
 
-for line in app_state.truth_summary(meta):
+for line in state.truth_summary(meta):
     st.markdown(line)
 raw = np.asarray(meta["E_raw"], dtype=float)
 top = [f"**{c}**: {PARTS[int(np.argmax(raw[i]))].replace('_', ' ')} ({raw[i].max():.0%})"

@@ -4,12 +4,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from partkd import app_state, viz
+from partkd import viz
+from partkd_app import state
 from partkd.errors import PartKDError
 from partkd.layouts import PARTS
 
 st.set_page_config(page_title="Robustness · partkd", page_icon="📉", layout="wide")
-sel = app_state.sidebar()
+sel = state.sidebar()
 st.title("Robustness to occlusion")
 st.caption("Test split of the selected data: the teacher on high-quality clips, students on the low-quality "
            "half; each OP uses one fixed occlusion seed, so every model sees the same degraded test set.")
@@ -24,25 +25,25 @@ if not models:
     st.stop()
 
 c1, c2 = st.columns(2)
-mode = c1.selectbox("Occlusion mode", list(app_state.OCCLUSION_MODES), key="rob_mode")
+mode = c1.selectbox("Occlusion mode", list(state.OCCLUSION_MODES), key="rob_mode")
 seed = int(c2.number_input("Test-set occlusion seed", 0, 10_000, 0, key="rob_seed"))
 
 
 curves: dict[str, list[dict]] = {}
 drops: dict[str, list[float]] = {}
-with app_state.readable_errors():
-    app_state.paired_dataset(sel)
+with state.readable_errors():
+    state.paired_dataset(sel)
 bar = st.progress(0.0, text="Evaluating…")
 for n, (role, path) in enumerate(models.items()):
-    label = app_state.ROLES[role]
+    label = state.ROLES[role]
 
     def report(p: dict, n: int = n, label: str = label) -> None:
         frac = (n + p.get("step", 0) / max(p.get("steps", 1), 1)) / len(models)
         bar.progress(min(frac, 1.0), text=f"{label}: OP {p.get('step')}/{p.get('steps')}")
 
     try:
-        curves[label] = app_state.op_curve(path, role, sel, OPS, mode, seed, progress=report)
-        drops[label] = app_state.part_sensitivity(path, sel)
+        curves[label] = state.op_curve(path, role, sel, OPS, mode, seed, progress=report)
+        drops[label] = state.part_sensitivity(path, sel)
     except PartKDError as e:
         st.error(f"{label}: {e}", icon="⚠️")
 bar.empty()
@@ -55,7 +56,7 @@ st.subheader("Table 1 form (top-1 %)")
 table = []
 for label, points in curves.items():
     at = {round(p["op"], 1): p["top1"] for p in points}
-    teacher = label == app_state.ROLES["teacher"]
+    teacher = label == state.ROLES["teacher"]
     table.append({"model": label, **{f"OP {op:g}": (at.get(op) * 100 if not (teacher and op > 0) else None)
                                      for op in TABLE_OPS}})
 st.dataframe(pd.DataFrame(table), hide_index=True,

@@ -96,3 +96,19 @@ def test_config_lists_exactly_the_registered_methods() -> None:
     assert CONFIG_KD_METHODS == tuple(KD_METHODS)
     with pytest.raises(ConfigError, match="is not one of"):
         get_method("nope")
+
+
+def test_partkd_imports_no_streamlit() -> None:
+    """The library (engine, CLI, figures) stands alone; only the app package (partkd_app) needs Streamlit."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, pkgutil, sys, partkd\n"
+            "for m in pkgutil.walk_packages(partkd.__path__, 'partkd.'):\n"
+            "    if m.name != 'partkd.__main__':\n"
+            "        importlib.import_module(m.name)\n"
+            "assert 'streamlit' not in sys.modules, 'partkd imported streamlit'\n"
+            "import partkd_app.state\n"
+            "assert 'streamlit' in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

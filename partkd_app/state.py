@@ -15,7 +15,7 @@ import streamlit as st
 from partkd.errors import CheckpointError, PartKDError, where
 from partkd.layouts import PARTS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the repository: checkpoints/, configs/
 CHECKPOINT_DIR = ROOT / "checkpoints"
 #: The app's built-in data: the synthetic generator, kept small so pages answer at once (12 clips per class).
 APP_SYNTHETIC = {"num_classes": 10, "clips_per_class": 12}
