@@ -47,7 +47,7 @@ def main() -> None:
     """CLI: measure every clip × precision and print (and optionally save) the table."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="stgcn", choices=["stgcn", "agcn"])
-    p.add_argument("--preset", default="paper")
+    p.add_argument("--preset", default="full", help="model preset (full | small | tiny)")
     p.add_argument("--precisions", default="fp32,bf16")
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)

@@ -33,7 +33,7 @@ def partkd_worker(shape: str, precision: str, steps: int, warmup: int, compile_m
 
     layout, _, frames, persons, batch = SHAPES[shape]
     torch.manual_seed(0)
-    model = build_model("stgcn", layout, 60, "paper")
+    model = build_model("stgcn", layout, 60, "full")
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     run = torch.compile(model) if compile_model else model
     joints = model.layout.num_joints

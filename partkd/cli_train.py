@@ -19,6 +19,7 @@ from partkd.engine.config import (
     data_spec_from_dict,
     train_preset,
 )
+from partkd.models.config import PRESETS as MODEL_PRESETS
 
 CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
 
@@ -79,7 +80,12 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--preset", default="cpu", choices=sorted(TRAIN_PRESETS), help="training preset (default cpu)")
     g.add_argument("--arch", default=None, help="backbone: stgcn | agcn")
-    g.add_argument("--model", default=None, help="model preset override: paper | small | tiny")
+    g.add_argument(
+        "--model",
+        default=None,
+        choices=list(MODEL_PRESETS),
+        help="model preset override (the training preset's own by default)",
+    )
     g.add_argument(
         "--epochs",
         type=int,

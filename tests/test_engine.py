@@ -40,10 +40,10 @@ def test_presets_follow_the_paper_recipe() -> None:
     paper = train_preset("paper")
     assert (paper.epochs, paper.lr, paper.milestones, paper.momentum, paper.weight_decay) == (60, 0.1, (30, 40, 50),
                                                                                               0.9, 1e-4)
-    assert (paper.frames, paper.persons, paper.model) == (300, 2, "paper")
+    assert (paper.frames, paper.persons, paper.model) == (300, 2, "full")  # model and training presets: distinct names
     assert [paper.lr_at(e) for e in (0, 29, 30, 45, 59)] == pytest.approx([0.1, 0.1, 0.01, 0.001, 1e-4])
     cpu = train_preset("cpu")
-    assert cpu.model != "paper" and cpu.frames < 100 and cpu.precision == "bf16"
+    assert cpu.model != "full" and cpu.frames < 100 and cpu.precision == "bf16"
     assert train_preset("smoke", epochs=7).epochs == 7
 
 

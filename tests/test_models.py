@@ -42,7 +42,7 @@ def test_shapes_on_every_layout(arch: str, layout: str) -> None:
 
 
 def test_paper_stgcn_parameter_count_matches_reference() -> None:
-    n = count_parameters(build_model("stgcn", "ntu25", 60, "paper"))
+    n = count_parameters(build_model("stgcn", "ntu25", 60, "full"))
     assert abs(n - 3.1e6) / 3.1e6 < 0.05, n
 
 

@@ -82,7 +82,7 @@ class TrainConfig:
 
     preset: str = "paper"
     arch: str = "stgcn"
-    model: str = "paper"
+    model: str = "full"  # a model preset (models/config.py): full | small | tiny
     epochs: int = 60
     batch_size: int = 32
     lr: float = 0.1

@@ -1,18 +1,29 @@
-"""Skeleton backbones returning logits and joint-level features, by name from the registry (ST-GCN, Js-AGCN)."""
+"""Skeleton backbones returning logits and joint-level features, by name from the registry (ST-GCN, Js-AGCN).
 
-from partkd.models import agcn, stgcn  # noqa: F401  (each registers its backbone)
-from partkd.models.config import PRESETS, ModelConfig
-from partkd.models.layers import count_parameters, to_model_input
-from partkd.models.registry import BACKBONES, backbone_names, build_model, register_backbone, resolve_config
+Names are imported from their modules on first use (PEP 562), so `partkd.models.config` (the model presets) can be
+read by the CLI without loading torch."""
 
-__all__ = [
-    "BACKBONES",
-    "PRESETS",
-    "ModelConfig",
-    "backbone_names",
-    "build_model",
-    "count_parameters",
-    "register_backbone",
-    "resolve_config",
-    "to_model_input",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOME: dict[str, str] = {
+    "BACKBONES": "partkd.models.registry",
+    "PRESETS": "partkd.models.config",
+    "ModelConfig": "partkd.models.config",
+    "backbone_names": "partkd.models.registry",
+    "build_model": "partkd.models.registry",
+    "count_parameters": "partkd.models.layers",
+    "register_backbone": "partkd.models.registry",
+    "resolve_config": "partkd.models.registry",
+    "to_model_input": "partkd.models.layers",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name]), name)

@@ -56,7 +56,7 @@ class ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     # method.md §2: ten blocks, stride 2 entering the 128 and 256 stages.
-    "paper": ModelConfig(),
+    "full": ModelConfig(),
     "small": ModelConfig(channels=(32, 32, 64, 64, 128, 128, 128), strides=(1, 1, 2, 1, 2, 1, 1)),
     "tiny": ModelConfig(channels=(16, 16, 32, 64, 64), strides=(1, 1, 2, 2, 1), temporal_kernel=5),
 }

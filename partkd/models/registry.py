@@ -10,8 +10,19 @@ from partkd.layouts import Layout, get_layout
 from partkd.models.config import PRESETS, ModelConfig
 from partkd.models.layers import SkeletonNet
 
-#: name -> backbone class; filled by @register_backbone in the modules imported by partkd.models.
+#: name -> backbone class; filled by @register_backbone as the backbone modules are imported (BUILTIN_MODULES on the
+#: first lookup, so that `import partkd.models` stays light).
 BACKBONES: dict[str, type[SkeletonNet]] = {}
+BUILTIN_MODULES = ("partkd.models.stgcn", "partkd.models.agcn")
+
+
+def _builtins() -> dict[str, type[SkeletonNet]]:
+    """BACKBONES with the built-in backbones registered."""
+    import importlib
+
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    return BACKBONES
 
 
 def register_backbone(name: str) -> Callable[[type[SkeletonNet]], type[SkeletonNet]]:
@@ -28,12 +39,12 @@ def register_backbone(name: str) -> Callable[[type[SkeletonNet]], type[SkeletonN
 
 def backbone_names() -> list[str]:
     """The registered backbone names, in registration order."""
-    return list(BACKBONES)
+    return list(_builtins())
 
 
 def resolve_config(arch: str, preset_or_config: str | ModelConfig) -> ModelConfig:
     """A ModelConfig from a model preset name or a config, with `arch` (a registered backbone) applied."""
-    if arch not in BACKBONES:
+    if arch not in _builtins():
         raise ConfigError(where("model", f"unknown architecture '{arch}' ({', '.join(BACKBONES)})"))
     if isinstance(preset_or_config, ModelConfig):
         cfg = preset_or_config
@@ -45,7 +56,7 @@ def resolve_config(arch: str, preset_or_config: str | ModelConfig) -> ModelConfi
 
 
 def build_model(
-    arch: str, layout: str | Layout, num_classes: int, preset_or_config: str | ModelConfig = "paper"
+    arch: str, layout: str | Layout, num_classes: int, preset_or_config: str | ModelConfig = "full"
 ) -> SkeletonNet:
     """A registered backbone with its classifier for a layout and class count."""
     if num_classes < 1:
