@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from partkd_app import state
 from partkd.errors import PartKDError
+from partkd_app import state
 
 st.set_page_config(page_title="partkd", page_icon="🦴", layout="wide")
 sel = state.sidebar()

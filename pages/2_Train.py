@@ -9,10 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from partkd import viz
-from partkd_app import state
 from partkd.engine import jobs
-from partkd.engine.config import KD_METHODS, OCCLUSION_MODES, TRAIN_PRESETS, StudentConfig
+from partkd.engine.config import TRAIN_PRESETS, StudentConfig
 from partkd.errors import JobError, PartKDError, where
+from partkd_app import state
 
 st.set_page_config(page_title="Train · partkd", page_icon="🏋️", layout="wide")
 sel = state.sidebar()
@@ -59,17 +59,12 @@ def _student_argv() -> list[str]:
     c1, c2 = st.columns([3, 1])
     teacher = c1.text_input("Teacher checkpoint", value=sel.teacher or "", key="t_teacher",
                             help="Defaults to the sidebar's teacher; not needed for kd = none.")
-    kd = c2.selectbox("KD method", list(KD_METHODS), index=list(KD_METHODS).index("pmsc"), key="t_kd")
+    kd = state.option_input(c2, StudentConfig, "kd", "t_kd")
     c = st.columns(6)
-    alpha = c[0].number_input("α (KD weight)", 0.0, 100.0, 1.0, 0.1, key="t_alpha")
-    tau = c[1].number_input("τ (temperature)", 0.01, 10.0, StudentConfig.tau, 0.05, key="t_tau",
-                            help="PMSC temperature of C(i, j); 0.1 measured better than the paper's 1 on real data")
-    w = c[2].number_input("w (positives)", 0.0, 10.0, 0.5, 0.05, key="t_w")
-    op = c[3].slider("OP", 0.0, 0.9, 0.0, 0.05, key="t_op")
-    occ = c[4].selectbox("Occlusion", list(OCCLUSION_MODES), key="t_occ")
-    paired = c[5].slider("Paired fraction", 0.0, 1.0, 1.0, 0.05, key="t_paired")
-    argv = ["--kd", kd, "--alpha", str(alpha), "--tau", str(tau), "--w", str(w), "--op", str(op),
-            "--occlusion", occ, "--paired-fraction", str(paired)]
+    values = {"kd": kd}
+    for col, name in zip(c, ("alpha", "tau", "w", "op", "occlusion", "paired_fraction")):
+        values[name] = state.option_input(col, StudentConfig, name, f"t_{name}")
+    argv = ["--kd", kd, *state.option_argv(StudentConfig, {k: v for k, v in values.items() if k != "kd"})]
     return argv + (["--teacher", teacher.strip()] if kd != "none" and teacher.strip() else [])
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 
 from partkd import viz
-from partkd_app import state
 from partkd.errors import CheckpointError, where
 from partkd.layouts import PARTS
+from partkd_app import state
 
 st.set_page_config(page_title="Part efficiency · partkd", page_icon="🔥", layout="wide")
 sel = state.sidebar()

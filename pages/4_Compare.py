@@ -5,8 +5,8 @@ import numpy as np
 import streamlit as st
 
 from partkd import viz
-from partkd_app import state
 from partkd.errors import PartKDError
+from partkd_app import state
 
 st.set_page_config(page_title="Compare · partkd", page_icon="⚖️", layout="wide")
 sel = state.sidebar()

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from partkd.engine.config import (
-    EFFICIENCY_SOURCES,
-    KD_METHODS,
     OCCLUSION_MODES,
     PRECISIONS,
     TRAIN_PRESETS,
     DataSpec,
     StudentConfig,
     data_spec_from_dict,
+    student_config_from_dict,
     train_preset,
 )
+from partkd.engine.schema import add_flags, given
 from partkd.models.config import PRESETS as MODEL_PRESETS
 
 CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
@@ -240,19 +240,7 @@ def truth_lines(truth: dict | None) -> list[str]:
 def _cmd_train_student(args: argparse.Namespace) -> int:
     from partkd.engine.student import train_student
 
-    scfg = StudentConfig(
-        kd=args.kd,
-        alpha=args.alpha,
-        tau=args.tau,
-        w=args.w,
-        op=args.op,
-        occlusion=args.occlusion,
-        paired_fraction=args.paired_fraction,
-        use_solitary=not args.no_solitary,
-        kl_temperature=args.kl_temperature,
-        efficiency=args.efficiency,
-        efficiency_temperature=args.efficiency_temperature,
-    )
+    scfg = student_config_from_dict(given(args, StudentConfig), "train-student")
     path = train_student(_train_cfg(args), scfg, args.teacher, _spec(args), args.out, resume=args.resume)
     print(path)
     return 0
@@ -346,33 +334,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _train_args(p)
     g = p.add_argument_group("distillation")
     g.add_argument("--teacher", default=None, help="teacher checkpoint (needed unless --kd none)")
-    g.add_argument("--kd", default="pmsc", choices=list(KD_METHODS), help="distillation loss (default pmsc)")
-    g.add_argument("--alpha", type=float, default=StudentConfig.alpha, help="weight of the KD loss (eq. 4)")
-    g.add_argument(
-        "--tau",
-        type=float,
-        default=StudentConfig.tau,
-        help="temperature of C(i, j) (default 0.1, measured better than the paper's 1 on Penn Action and Human3.6M)",
-    )
-    g.add_argument("--w", type=float, default=StudentConfig.w, help="weight of the positives C^P (eq. 8)")
-    g.add_argument("--kl-temperature", type=float, default=StudentConfig.kl_temperature, help="for --kd kl")
-    g.add_argument("--op", type=float, default=0.0, help="occlusion probability in [0, 1] of the L inputs")
-    g.add_argument("--occlusion", default="joint", choices=list(OCCLUSION_MODES))
-    g.add_argument("--paired-fraction", type=float, default=1.0, help="fraction of L clips that keep their H pair")
-    g.add_argument("--no-solitary", action="store_true", help="drop unpaired L clips instead of using them")
-    g.add_argument(
-        "--efficiency",
-        default=StudentConfig.efficiency,
-        choices=list(EFFICIENCY_SOURCES),
-        help="PMSC part weights: softmax of the teacher's miss rate (eq. 12, the paper) or of its "
-        "true-class probability drop",
-    )
-    g.add_argument(
-        "--efficiency-temperature",
-        type=float,
-        default=StudentConfig.efficiency_temperature,
-        help="temperature of that softmax (eq. 13; paper 1, smaller is sharper)",
-    )
+    add_flags(g, StudentConfig)
     p.set_defaults(func=_cancellable(_cmd_train_student))
 
     p = sub.add_parser(

@@ -673,3 +673,47 @@ def truth_summary(teacher_meta: dict) -> list[str]:
     truth = teacher_meta.get("E_truth") or {}
     names = {"miss": "miss rate", "drop": "probability drop"}
     return [f"**Against the known carrier parts** ({names.get(k, k)}): {describe_truth(v)}." for k, v in truth.items()]
+
+
+# ---------------------------------------------------------------- forms generated from the config schema
+
+
+def option_input(where_: Any, cls: type, name: str, key: str) -> Any:
+    """The form widget of a config option, from its schema (engine/schema.py): a select box for choices, a check
+    box for a flag, a slider for a fraction in [0, 1], else a number input within the option's limits."""
+    from partkd.engine.schema import option
+
+    o = option(cls, name)
+    if o.choices:
+        return where_.selectbox(o.label, list(o.choices), index=list(o.choices).index(o.default), key=key, help=o.help)
+    if o.kind is bool:
+        return where_.checkbox(o.label, value=o.default, key=key, help=o.help)
+    lo = None if o.low is None else o.low + ((o.step or 1) / 5 if o.low_open else 0)
+    hi = None if o.high is None else o.high - ((o.step or 1) / 5 if o.high_open else 0)
+    if o.kind is float and o.low == 0.0 and o.high == 1.0:
+        return where_.slider(o.label, 0.0, 1.0, float(o.default), float(o.step or 0.05), key=key, help=o.help)
+    number = float if o.kind is float else int
+    return where_.number_input(
+        o.label,
+        min_value=None if lo is None else number(lo),
+        max_value=None if hi is None else number(hi),
+        value=o.default,
+        step=number(o.step or 1),
+        key=key,
+        help=o.help,
+    )
+
+
+def option_argv(cls: type, values: dict[str, Any]) -> list[str]:
+    """CLI flags that set `values` (option name -> value) of config `cls`; options at their default are left out."""
+    from partkd.engine.schema import options
+
+    argv: list[str] = []
+    for o in options(cls):
+        if o.name not in values or values[o.name] == o.default:
+            continue
+        if o.kind is bool:
+            argv += [o.flag] if values[o.name] != o.negate else []
+        else:
+            argv += [o.flag, str(values[o.name])]
+    return argv

@@ -118,7 +118,7 @@ def test_train_page_builds_the_command():
     at = run("pages/2_Train.py")
     at.radio(key="t_kind").set_value("Student (low quality)").run()
     at.selectbox(key="t_kd").set_value("none").run()
-    at.slider(key="t_op").set_value(0.3).run()
+    at.slider(key="t_op").set_value(0.3).run()                       # the OP slider is generated from the schema
     code = at.code[0].value
     assert code.startswith("partkd train-student --data synthetic") and "--kd none" in code and "--op 0.3" in code
     assert "--preset smoke" in code

@@ -73,7 +73,7 @@ def test_missing_teacher(tmp_path: Path) -> None:
 
 def test_op_outside_unit_interval() -> None:
     assert_one_line_error(cli("train-student", *DATA, *SMOKE, "--kd", "none", "--op", "1.5", "--out", "x"),
-                          "op: occlusion probability must be in [0, 1]")
+                          "student.op: must be in [0, 1], got 1.5")
 
 
 def test_skd_across_layouts(teacher: Path, tmp_path: Path) -> None:

@@ -112,3 +112,38 @@ def test_partkd_imports_no_streamlit() -> None:
             "assert 'streamlit' in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_student_options_are_defined_once_and_generate_the_cli_flags() -> None:
+    """Help, choices and limits live in StudentConfig's field metadata; train-student's flags are made from it."""
+    from partkd.cli import build_parser
+    from partkd.engine.config import StudentConfig, student_config_from_dict
+    from partkd.engine.schema import options
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    actions = {s: a for a in sub.choices["train-student"]._actions for s in a.option_strings}
+    for o in options(StudentConfig):
+        action = actions[o.flag]
+        assert action.help.startswith(o.help) and action.default is None, o.name
+        if o.choices:
+            assert tuple(action.choices) == o.choices
+        if o.low is not None:                                   # one step past each limit is refused, by name
+            below = o.low if o.low_open else o.low - 1
+            with pytest.raises(ConfigError, match=f"student.{o.name}: must be"):
+                student_config_from_dict({o.name: type(o.default)(below)})
+    assert options(StudentConfig)[0].choices == tuple(KD_METHODS)
+
+
+def test_the_train_form_widgets_follow_the_schema() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from partkd.engine.config import StudentConfig
+    from partkd.engine.schema import option
+
+    root = Path(__file__).resolve().parent.parent
+    at = AppTest.from_file(str(root / "pages/2_Train.py"), default_timeout=120).run()
+    at.radio(key="t_kind").set_value("Student (low quality)").run()
+    tau, alpha, op = at.number_input(key="t_tau"), at.number_input(key="t_alpha"), at.slider(key="t_op")
+    assert tau.value == StudentConfig.tau and tau.max == option(StudentConfig, "tau").high and tau.min > 0
+    assert alpha.max == option(StudentConfig, "alpha").high and (op.min, op.max) == (0.0, 1.0)
+    assert at.selectbox(key="t_kd").options == list(KD_METHODS)
