@@ -10,17 +10,18 @@ from typing import Any
 
 from partkd.engine.config import (
     OCCLUSION_MODES,
-    PRECISIONS,
     TRAIN_PRESETS,
     DataSpec,
     StudentConfig,
+    TrainConfig,
     data_spec_from_dict,
     student_config_from_dict,
     train_preset,
 )
 from partkd.engine.schema import add_flags, given
-from partkd.models.config import PRESETS as MODEL_PRESETS
 
+#: TrainConfig options that only the teacher's training reads (the student command has no such flags).
+TEACHER_ONLY = ("part_dropout", "joint_dropout")
 CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
 
 
@@ -79,40 +80,7 @@ def _data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
 def _train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--preset", default="cpu", choices=sorted(TRAIN_PRESETS), help="training preset (default cpu)")
-    g.add_argument("--arch", default=None, help="backbone: stgcn | agcn")
-    g.add_argument(
-        "--model",
-        default=None,
-        choices=list(MODEL_PRESETS),
-        help="model preset override (the training preset's own by default)",
-    )
-    g.add_argument(
-        "--epochs",
-        type=int,
-        default=None,
-        help="run length; without --lr-steps the preset's milestones move to the same fractions of it",
-    )
-    g.add_argument(
-        "--lr-steps",
-        type=int,
-        nargs="*",
-        default=None,
-        metavar="EPOCH",
-        help="epochs at which the learning rate is multiplied by gamma (none given: a constant rate)",
-    )
-    g.add_argument("--batch-size", type=int, default=None)
-    g.add_argument("--lr", type=float, default=None)
-    g.add_argument("--frames", type=int, default=None, help="input frames T")
-    g.add_argument("--persons", type=int, default=None, help="input persons M")
-    g.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
-    g.add_argument(
-        "--precision",
-        default=None,
-        choices=list(PRECISIONS),
-        help="bf16 autocast is used on CUDA and AMX CPUs, fp32 elsewhere",
-    )
-    g.add_argument("--seed", type=int, default=None)
-    g.add_argument("--no-augment", action="store_true", help="no random rotation/scale/shift")
+    add_flags(g, TrainConfig, exclude=TEACHER_ONLY, default_note="default: the --preset's")
     _threads_arg(g)
     g.add_argument("--out", required=True, help="run folder (model.*, last.*, progress.json, history.jsonl)")
     g.add_argument("--resume", action="store_true", help="continue from <out>/last.* when present")
@@ -165,23 +133,7 @@ def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
 
 
 def _train_cfg(args: argparse.Namespace) -> Any:
-    return train_preset(
-        args.preset,
-        arch=args.arch,
-        model=args.model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        frames=args.frames,
-        persons=args.persons,
-        device=args.device,
-        precision=args.precision,
-        seed=args.seed,
-        augment=False if args.no_augment else None,
-        milestones=None if args.lr_steps is None else tuple(args.lr_steps),
-        part_dropout=getattr(args, "part_dropout", None),
-        joint_dropout=getattr(args, "joint_dropout", None),
-    )
+    return train_preset(args.preset, **given(args, TrainConfig))
 
 
 def _cancellable(fn: Any) -> Any:
@@ -298,18 +250,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _data_args(p, required=True)
     _train_args(p)
     g = p.add_argument_group("teacher dropout (makes a missing part in distribution for E, method.md §4)")
-    g.add_argument(
-        "--part-dropout",
-        type=float,
-        default=None,
-        help="share of training clips with one random part removed in every frame, in [0, 1)",
-    )
-    g.add_argument(
-        "--joint-dropout",
-        type=float,
-        default=None,
-        help="per-joint, per-frame drop probability of the training clips, in [0, 1)",
-    )
+    add_flags(g, TrainConfig, names=list(TEACHER_ONLY))
     p.set_defaults(func=_cancellable(_cmd_train_teacher))
 
     p = sub.add_parser(

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from partkd.distill import methods as _methods
 from partkd.engine.schema import check_limits, opt
 from partkd.errors import ConfigError, where
+from partkd.models.config import PRESETS as MODEL_PRESETS
 
 #: The registered KD methods (distill/methods.py), in the order the CLI and the app list them.
 KD_METHODS: tuple[str, ...] = tuple(_methods.KD_METHODS)
@@ -81,49 +82,43 @@ class DataSpec:
 class TrainConfig:
     """Optimisation recipe and model choice (paper §4.2: SGD 0.9, wd 1e-4, lr 0.1 ×0.1 at 30/40/50, 60 epochs)."""
 
-    preset: str = "paper"
-    arch: str = "stgcn"
-    model: str = "full"  # a model preset (models/config.py): full | small | tiny
-    epochs: int = 60
-    batch_size: int = 32
-    lr: float = 0.1
-    milestones: tuple[int, ...] = (30, 40, 50)
-    gamma: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    frames: int = 300
-    persons: int = 2
-    frame_mode: str = "pad"
-    device: str = "auto"
-    precision: str = "bf16"
-    seed: int = 0
-    augment: bool = True
-    rotate_deg: float = 15.0  # augmentation rotation range (±deg; about the vertical axis in 3D)
-    eval_every: int = 1
+    preset: str = "paper"  # the named preset these values started from (TRAIN_PRESETS); set by train_preset
+    arch: str = opt("stgcn", "backbone: a name registered in models/registry.py (stgcn, agcn)")
+    model: str = opt("full", "model preset (models/config.py)", choices=tuple(MODEL_PRESETS))
+    epochs: int = opt(60, "run length; without --lr-steps the preset's milestones move to the same fractions", low=1)
+    batch_size: int = opt(32, "clips per optimiser step (batch norm and the contrastive sets need 2)", low=2)
+    lr: float = opt(0.1, "SGD learning rate", low=0.0, low_open=True)
+    milestones: tuple[int, ...] = opt(
+        (30, 40, 50), "epochs at which the rate is multiplied by gamma (none given: constant)", flag="--lr-steps", low=1
+    )
+    gamma: float = opt(0.1, "learning-rate factor at each milestone", low=0.0, low_open=True, high=1.0)
+    momentum: float = opt(0.9, "SGD momentum", low=0.0)
+    weight_decay: float = opt(1e-4, "SGD weight decay", low=0.0)
+    frames: int = opt(300, "input frames T", low=1)
+    persons: int = opt(2, "input persons M", low=1)
+    frame_mode: str = opt("pad", "how clips are fit to T frames", choices=FRAME_MODES)
+    device: str = opt("auto", "auto picks CUDA when present", choices=DEVICES)
+    precision: str = opt("bf16", "bf16 autocast is used on CUDA and AMX CPUs, fp32 elsewhere", choices=PRECISIONS)
+    seed: int = opt(0, "seed of the initial weights, batch order and augmentation", low=0)
+    augment: bool = opt(True, "no random rotation / scale / shift", flag="--no-augment", negate=True)
+    rotate_deg: float = opt(15.0, "augmentation rotation range (±deg; about the vertical axis in 3D)", low=0, high=180)
+    eval_every: int = opt(1, "validate every N epochs (and after the last)", low=1)
     # Teacher only: share of training clips with one random part removed (all frames), and the per-joint, per-frame
     # drop probability, so that a missing part is in distribution when eq. 12 zeroes one (method.md §4).
-    part_dropout: float = 0.0
-    joint_dropout: float = 0.0
+    part_dropout: float = opt(
+        0.0,
+        "teacher: share of training clips with one random part removed in every frame",
+        low=0,
+        high=1,
+        high_open=True,
+    )
+    joint_dropout: float = opt(
+        0.0, "teacher: per-joint, per-frame drop probability of the training clips", low=0, high=1, high_open=True
+    )
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
-        if any(m < 1 for m in self.milestones):
-            raise ConfigError(where("train.milestones", f"epochs must be >= 1, got {list(self.milestones)}"))
-        _check_choice("train.device", self.device, DEVICES)
-        _check_choice("train.precision", self.precision, PRECISIONS)
-        _check_choice("train.frame_mode", self.frame_mode, FRAME_MODES)
-        for name in ("epochs", "batch_size", "frames", "persons", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(where(f"train.{name}", f"must be >= 1, got {getattr(self, name)}"))
-        if self.batch_size < 2:
-            raise ConfigError(where("train.batch_size", "must be >= 2 (batch norm and contrastive sets)"))
-        if self.lr <= 0 or not 0 < self.gamma <= 1 or self.momentum < 0 or self.weight_decay < 0:
-            raise ConfigError(where("train", "needs lr > 0, 0 < gamma <= 1, momentum >= 0, weight_decay >= 0"))
-        if not 0 <= self.rotate_deg <= 180:
-            raise ConfigError(where("train.rotate_deg", f"must be in [0, 180], got {self.rotate_deg}"))
-        for name in ("part_dropout", "joint_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(where(f"train.{name}", f"must be in [0, 1), got {getattr(self, name)}"))
+        check_limits(self, "train")
 
     def lr_at(self, epoch: int) -> float:
         """Step schedule: lr × gamma^(milestones passed) at a 0-based epoch."""

@@ -48,6 +48,10 @@ class Option:
         """ConfigError naming the field when `value` is not one of the choices or outside the limits."""
         if self.choices is not None and value not in self.choices:
             raise ConfigError(where(f"{source}.{self.name}", f"'{value}' is not one of {', '.join(self.choices)}"))
+        if isinstance(value, tuple):
+            for v in value:
+                self.check(v, source)
+            return
         if isinstance(value, bool) or not isinstance(value, int | float):
             return
         bad = (self.low is not None and (value <= self.low if self.low_open else value < self.low)) or (
@@ -87,16 +91,26 @@ def check_limits(obj: Any, source: object) -> None:
         o.check(getattr(obj, o.name), source)
 
 
-def add_flags(group: Any, cls: type, names: list[str] | None = None) -> None:
-    """argparse flags for the options of `cls` (all, or `names`), each defaulting to None = the config's own."""
+def add_flags(
+    group: Any,
+    cls: type,
+    names: list[str] | None = None,
+    exclude: tuple[str, ...] = (),
+    default_note: str | None = None,
+) -> None:
+    """argparse flags for the options of `cls` (all, or `names`, minus `exclude`), each defaulting to None (the
+    config's own); `default_note` replaces the printed default where a preset sets it (TrainConfig)."""
     for o in options(cls):
-        if names is not None and o.name not in names:
+        if (names is not None and o.name not in names) or o.name in exclude:
             continue
         text = o.help + (f" ({o.limits()})" if o.limits() else "")
         if o.kind is bool:
             group.add_argument(o.flag, dest=o.name, action="store_const", const=not o.negate, default=None, help=text)
             continue
-        default = "" if o.default is None else f"; default {o.default}"
+        if o.kind is tuple:
+            group.add_argument(o.flag, dest=o.name, type=int, nargs="*", default=None, metavar="N", help=text)
+            continue
+        default = f"; {default_note}" if default_note else "" if o.default is None else f"; default {o.default}"
         group.add_argument(
             o.flag,
             dest=o.name,
@@ -109,7 +123,8 @@ def add_flags(group: Any, cls: type, names: list[str] | None = None) -> None:
 
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The option values set on the command line (flags left at None are the config's defaults)."""
-    return {o.name: getattr(args, o.name) for o in options(cls) if getattr(args, o.name, None) is not None}
+    out = {o.name: getattr(args, o.name) for o in options(cls) if getattr(args, o.name, None) is not None}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
 
 
 __all__ = ["Option", "add_flags", "check_limits", "given", "opt", "option", "options"]
