@@ -10,7 +10,7 @@ import streamlit as st
 
 from partkd import viz
 from partkd.engine import jobs
-from partkd.engine.config import TRAIN_PRESETS, StudentConfig
+from partkd.engine.config import TRAIN_PRESETS, StudentConfig, TrainConfig
 from partkd.errors import JobError, PartKDError, where
 from partkd_app import state
 
@@ -50,11 +50,11 @@ def _train_argv(prefix: str) -> list[str]:
     preset = c1.selectbox("Preset", sorted(TRAIN_PRESETS), index=sorted(TRAIN_PRESETS).index("smoke"),
                           key=f"{prefix}preset", help="smoke: seconds; cpu: minutes on 2 cores; paper: GPU recipe")
     epochs = c2.number_input("Epochs (0 = preset's)", 0, 500, 0, key=f"{prefix}epochs")
-    device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key=f"{prefix}device")
+    device = state.option_input(c3, TrainConfig, "device", f"{prefix}device")
     return ["--preset", preset, *(["--epochs", str(epochs)] if epochs else []), "--device", device]
 
 
-def _student_argv() -> list[str]:
+def _student_argv() -> tuple[list[str], str]:
     """Distillation flags: teacher, KD method, alpha, tau, w, OP, occlusion, paired fraction."""
     c1, c2 = st.columns([3, 1])
     teacher = c1.text_input("Teacher checkpoint", value=sel.teacher or "", key="t_teacher",
@@ -65,35 +65,35 @@ def _student_argv() -> list[str]:
     for col, name in zip(c, ("alpha", "tau", "w", "op", "occlusion", "paired_fraction")):
         values[name] = state.option_input(col, StudentConfig, name, f"t_{name}")
     argv = ["--kd", kd, *state.option_argv(StudentConfig, {k: v for k, v in values.items() if k != "kd"})]
-    return argv + (["--teacher", teacher.strip()] if kd != "none" and teacher.strip() else [])
+    return argv + (["--teacher", teacher.strip()] if kd != "none" and teacher.strip() else []), kd
 
 
-def build_argv() -> tuple[list[str], str]:
-    """The `partkd` argv and a job name for the form's current values."""
+def build_argv() -> tuple[list[str], str, str | None]:
+    """The `partkd` argv, a job name and the KD method (students) for the form's current values."""
     kind = KINDS[st.radio("What to train", list(KINDS), horizontal=True, key="t_kind")]
     if kind == "reproduce":
         configs = sorted(str(p.relative_to(state.ROOT)) for p in (state.ROOT / "configs").glob("*.toml"))
         choice = st.selectbox("Recipe", [*configs, "other path…"], key="t_recipe")
         path = st.text_input("Recipe path", key="t_recipe_path") if choice == "other path…" else \
             str(state.ROOT / choice)
-        return ["reproduce", path.strip()], f"reproduce {Path(path).stem}"
+        return ["reproduce", path.strip()], f"reproduce {Path(path).stem}", None
     st.markdown("**Data**")
     argv = [kind, *_data_argv("t_")]
     st.markdown("**Training**")
     argv += _train_argv("t_")
     if kind == "train-student":
         st.markdown("**Distillation**")
-        argv += _student_argv()
-        return argv, f"student {argv[argv.index('--kd') + 1]}"
-    return argv, "teacher"
+        student, kd = _student_argv()
+        return argv + student, f"student {kd}", kd
+    return argv, "teacher", None
 
 
 with st.container(border=True):
-    argv, name = build_argv()
+    argv, name, kd = build_argv()
     st.code("partkd " + shlex.join(argv), language="bash")
     if st.button("Start training job", type="primary", key="t_submit"):
         with state.readable_errors(stop=False):
-            if argv[0] == "train-student" and "--teacher" not in argv and argv[argv.index("--kd") + 1] != "none":
+            if kd not in (None, "none") and "--teacher" not in argv:
                 raise JobError(where("train-student", "KD needs a teacher checkpoint (or choose KD method none)"))
             if argv[0] == "reproduce" and not Path(argv[1]).is_file():
                 raise JobError(where(argv[1] or "recipe", "recipe file not found"))
