@@ -3,7 +3,7 @@
     python benchmarks/fig5.py
 
 Reads the committed teacher matrices (benchmarks/results/{penn_action,nw_ucla,h36m}.json from kd_real.py, seed-0
-teacher; e_truth_{penn_action,h36m}.json, seed-0 teachers with dropout, and e_truth_synthetic.json, seed 0 without and
+teacher; e_truth_{penn_action,nw_ucla,h36m}.json, seed-0 teachers with dropout, and e_truth_synthetic.json, seed 0 without and
 with teacher dropout, from e_truth.py) and writes
 benchmarks/results/fig5.png and fig5.md (the largest part per class). Nothing is trained.
 """
@@ -37,7 +37,7 @@ def panels() -> list[dict]:
         t = res["teacher"]["seeds"][0]
         out.append({"title": f"{label}: teacher top-1 {100 * t['top1']:.1f} %", "E": t["E_raw"],
                     "classes": t.get("class_names") or class_names(dataset), "source": path.name})
-    for dataset, label in (("penn_action", "Penn Action"), ("h36m", "Human3.6M")):
+    for dataset, label in (("penn_action", "Penn Action"), ("nw_ucla", "NW-UCLA"), ("h36m", "Human3.6M")):
         path = RESULTS / f"e_truth_{dataset}.json"
         if path.exists():
             for r in json.loads(path.read_text())["runs"]:
