@@ -4,8 +4,7 @@ registry. Names are imported from their modules on first use (PEP 562), so the t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from partkd.lazy import lazy_exports
 
 _HOME: dict[str, str] = {
     "backward_with_revision": "partkd.distill.losses",
@@ -30,8 +29,4 @@ _HOME: dict[str, str] = {
 
 __all__ = sorted(_HOME)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name]), name)
+__getattr__ = lazy_exports(__name__, _HOME)

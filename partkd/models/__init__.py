@@ -5,8 +5,7 @@ read by the CLI without loading torch."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from partkd.lazy import lazy_exports
 
 _HOME: dict[str, str] = {
     "BACKBONES": "partkd.models.registry",
@@ -22,8 +21,4 @@ _HOME: dict[str, str] = {
 
 __all__ = sorted(_HOME)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name]), name)
+__getattr__ = lazy_exports(__name__, _HOME)
