@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from partkd.checkpoints import load_checkpoint, read_meta
-    from partkd.engine.config import DataSpec, StudentConfig
+    from partkd.engine.config import DataSpec, StudentConfig, scaled_milestones
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import evaluate
     from partkd.engine.student import train_student
@@ -383,9 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = {}
     if args.epochs:
         base = train_cfg(args.preset, 0)
-        extra = {"epochs": args.epochs,
-                 "milestones": tuple(max(1, round(m * args.epochs / base.epochs)) for m in base.milestones
-                                     if round(m * args.epochs / base.epochs) < args.epochs)}
+        extra = {"epochs": args.epochs, "milestones": scaled_milestones(base.milestones, base.epochs, args.epochs)}
     cfg0 = train_cfg(args.preset, 0, **extra)
     teacher_extra = {**(ds.get("teacher", {}) if args.preset == "bench" else {}), **dropout}
     planned = [r for r in grid(args.rows, args.ops, args.kl_alpha)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from partkd.errors import ConfigError, FlagHintError
+from partkd.models.config import ModelConfig
 
 FORMAT_NAMES = "penn_action, nw_ucla, h36m, ntu, pyskl, kinetics, npz, synthetic"
-#: The temporal kernel of the default ST-GCN blocks: a shorter clip gives one convolution less than one window.
-MIN_FRAMES = 9
+#: The temporal kernel of the default model's blocks: a shorter clip gives one convolution less than one window.
+MIN_FRAMES = ModelConfig.temporal_kernel
 MAX_CLASS_NAMES = 8
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from partkd.data.degrade import ESTIMATOR_PRESETS, OCCLUSION_MODES
 from partkd.errors import CheckpointError, PartKDError, where
 from partkd.layouts import PARTS
 
@@ -21,8 +22,7 @@ CHECKPOINT_DIR = ROOT / "checkpoints"
 APP_SYNTHETIC = {"num_classes": 10, "clips_per_class": 12}
 NONE = "(none)"
 OTHER = "other path…"
-ESTIMATOR_LEVELS = ("light", "medium", "heavy")
-OCCLUSION_MODES = ("joint", "sequence", "part")
+ESTIMATOR_LEVELS = tuple(ESTIMATOR_PRESETS)
 LOW_LAYOUTS = ("coco17", "openpose18", "penn13", "same")
 ROLES = {"teacher": "Teacher (high quality)", "nokd": "Student without KD", "kd": "Student with KD"}
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from partkd.data.degrade import OCCLUSION_MODES
+from partkd.data.transforms import FRAME_MODES
 from partkd.distill import methods as _methods
 from partkd.engine.schema import check_limits, opt
 from partkd.errors import ConfigError, where
@@ -17,10 +19,8 @@ from partkd.models.config import PRESETS as MODEL_PRESETS
 KD_METHODS: tuple[str, ...] = tuple(_methods.KD_METHODS)
 #: Which teacher matrix the PMSC part weights are the softmax of: eq. 12's miss rate or the probability drop.
 EFFICIENCY_SOURCES: tuple[str, ...] = ("miss", "drop")
-OCCLUSION_MODES: tuple[str, ...] = ("joint", "sequence", "part")
 PRECISIONS: tuple[str, ...] = ("bf16", "fp32")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
-FRAME_MODES: tuple[str, ...] = ("pad", "resample")
 #: The layout of simulated low-quality data when none is named: what most pose estimators output.
 DEFAULT_LOW_LAYOUT = "coco17"
 
@@ -221,11 +221,6 @@ class StudentConfig:
 
     def __post_init__(self) -> None:
         check_limits(self, "student")
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(where(name, f"'{value}' is not one of {', '.join(choices)}"))
 
 
 def _build(cls: type[T], values: dict[str, Any], source: object) -> T:

@@ -27,7 +27,7 @@ from partkd.checkpoints import model_meta, resume_tensors, save_checkpoint
 from partkd.engine import distributed as D
 from partkd.engine.config import DataSpec, TrainConfig, to_dict
 from partkd.engine.data import input_settings
-from partkd.engine.evaluate import amp_enabled, resolve_device
+from partkd.engine.evaluate import amp_enabled, model_logits, resolve_device
 from partkd.errors import ConfigError, PartKDError, where
 from partkd.io import atomic_write_json, atomic_write_text
 
@@ -183,8 +183,6 @@ class StepStats:
 
 def top1_of(model: nn.Module, x: np.ndarray, labels: np.ndarray, device: torch.device, amp: bool) -> float:
     """Top-1 accuracy of a model on dense inputs (NaN without clips): the validation every run reports."""
-    from partkd.engine.evaluate import model_logits
-
     if not len(labels):
         return float("nan")
     return float((model_logits(model, x, device, amp).argmax(1).numpy() == labels).mean())

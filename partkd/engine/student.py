@@ -28,12 +28,11 @@ EVAL_SEED = 0
 
 @dataclass
 class _StudentData:
-    """Student-side training arrays: L inputs, labels, own-pair index into the H pool, H pool features."""
+    """Student-side training arrays: L inputs and labels, own-pair index into the H pool, H pool clips by class."""
 
     x_low: np.ndarray
     y_low: np.ndarray
     own: np.ndarray
-    y_high: np.ndarray
     high_by_class: dict[int, np.ndarray]
 
 
@@ -174,7 +173,6 @@ def _train_student(
         model_inputs(low, settings),
         low.labels,
         own,
-        high_pool.labels,
         {int(c): np.flatnonzero(high_pool.labels == c) for c in np.unique(high_pool.labels)},
     )
     x_test = model_inputs(test, settings)
