@@ -158,7 +158,7 @@ def _json_line(record: dict) -> str:
     return json.dumps(record) + "\n"
 
 
-StepFn = Callable[[np.ndarray, int, int], tuple[torch.Tensor, dict[str, float], int]]
+StepFn = Callable[[D.Shard, int, int], tuple[torch.Tensor, dict[str, float], int]]
 
 
 @dataclass
@@ -285,13 +285,13 @@ def fit(loop: FitJob) -> Path:
             t0 = time.monotonic() - sums.get("seconds", 0.0)
             model.train()
             for step in range(start_step, len(batches)):
-                idx = D.shard_batch(batches[step], loop.labels, ctx)
+                shard = D.shard_batch(batches[step], loop.labels, ctx)
                 torch.manual_seed(seed_of(cfg.seed, epoch, step, ctx.rank))
                 opt.zero_grad(set_to_none=True)
-                loss, parts, correct = loop.step(idx, epoch, step)
+                loss, parts, correct = loop.step(shard, epoch, step)
                 D.all_reduce_gradients(loop.params, ctx)
                 value = float(loss)
-                n = float(len(idx))
+                n = float(len(shard.rows))
                 stats = StepStats(
                     value * n,
                     float(correct),
@@ -363,15 +363,23 @@ def setup_run(cfg: TrainConfig, out_dir: Path | str) -> tuple[torch.device, bool
     return device, amp_enabled(cfg.precision, device), ctx, out
 
 
-def new_model(cfg: TrainConfig, layout: Any, num_classes: int, persons: int) -> tuple[nn.Module, Any]:
-    """A freshly initialised model (seeded by cfg.seed) and its ModelConfig."""
+def new_model(
+    cfg: TrainConfig, layout: Any, num_classes: int, persons: int, ctx: D.DistContext
+) -> tuple[nn.Module, Any]:
+    """A freshly initialised model (seeded by cfg.seed; global-batch batch norm under torchrun) and its config."""
     from dataclasses import replace
 
     from partkd.models import build_model, resolve_config
 
     model_cfg = replace(resolve_config(cfg.arch, cfg.model), persons=persons)
     torch.manual_seed(cfg.seed)
-    return build_model(cfg.arch, layout, num_classes, model_cfg), model_cfg
+    return D.sync_batch_norm(build_model(cfg.arch, layout, num_classes, model_cfg), ctx), model_cfg
+
+
+def batch_rng(seed: int, epoch: int, step: int, *stream: int) -> np.random.Generator:
+    """The generator of a step's random transforms (`stream` numbers further independent ones), the same on every
+    rank: they transform the global batch."""
+    return np.random.default_rng([seed, epoch, step, 0, *stream])  # 0: once the rank; single-process draws unchanged
 
 
 def base_meta(
@@ -414,6 +422,7 @@ __all__ = [
     "StepFn",
     "StepStats",
     "base_meta",
+    "batch_rng",
     "ce_step",
     "fit",
     "new_model",

@@ -16,8 +16,20 @@ from partkd.checkpoints import Loaded
 from partkd.data.dataset import PairedDataset
 from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
 from partkd.engine.data import input_settings, load_paired, model_inputs
+from partkd.engine.distributed import Shard
 from partkd.engine.evaluate import check_compatible
-from partkd.engine.loop import FitJob, ProgressFn, base_meta, ce_step, fit, new_model, seed_of, setup_run, top1_of
+from partkd.engine.loop import (
+    FitJob,
+    ProgressFn,
+    base_meta,
+    batch_rng,
+    ce_step,
+    fit,
+    new_model,
+    seed_of,
+    setup_run,
+    top1_of,
+)
 from partkd.engine.teacher import compute_part_matrix, load_teacher
 from partkd.errors import ConfigError, where
 from partkd.io import removed_on_failure
@@ -178,7 +190,7 @@ def _train_student(
     x_test = model_inputs(test, settings)
     if scfg.op > 0:
         x_test = occlude(x_test, test.layout, scfg.op, mode=scfg.occlusion, seed=EVAL_SEED)
-    model, model_cfg = new_model(cfg, low.layout, low.num_classes, settings["persons"])
+    model, model_cfg = new_model(cfg, low.layout, low.num_classes, settings["persons"], ctx)
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     side = _teacher_side(method, teacher, high_pool, device, amp)
@@ -224,14 +236,15 @@ def _train_student(
         "pairs": {"low_clips": int(len(low)), "paired": int((own >= 0).sum()), "high_pool": int(len(pool))},
     }
 
-    def step(idx: np.ndarray, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
-        rng = np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank])
-        xb = sd.x_low[idx]
+    def step(shard: Shard, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
+        rng = batch_rng(cfg.seed, epoch, step_i)
+        idx = shard.idx
+        xb = sd.x_low[shard.batch]
         if cfg.augment:
             xb = augment(xb, low.layout, rng, rotate_deg=cfg.rotate_deg)
         if scfg.op > 0:
-            xb = occlude(xb, low.layout, scfg.op, mode=scfg.occlusion, seed=seed_of(cfg.seed, epoch, step_i, ctx.rank))
-        x = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)).to(device)
+            xb = occlude(xb, low.layout, scfg.op, mode=scfg.occlusion, seed=seed_of(cfg.seed, epoch, step_i, 0))
+        x = torch.from_numpy(np.ascontiguousarray(xb[shard.rows], dtype=np.float32)).to(device)
         y = y_low_t[idx].to(device)
         logits, z = ce_step(model, x, y, amp)
         ce = F.cross_entropy(logits.float(), y)
@@ -243,9 +256,9 @@ def _train_student(
         kd = method.loss(batch)
         loss = ce + scfg.alpha * kd
         if method.revises_gradient and kd.requires_grad:
-            losses.backward_with_revision(ce, scfg.alpha * kd, params)
+            losses.backward_with_revision(ce * shard.weight, scfg.alpha * kd * shard.weight, params)
         else:
-            loss.backward()
+            (loss * shard.weight).backward()
         return loss.detach(), {"ce": float(ce.detach()), "kd": float(kd.detach())}, int((logits.argmax(1) == y).sum())
 
     def validate() -> float:

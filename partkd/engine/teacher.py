@@ -14,8 +14,19 @@ import torch.nn.functional as F
 from partkd.checkpoints import Loaded, load_checkpoint, stem_of, update_meta
 from partkd.engine.config import DataSpec, TrainConfig
 from partkd.engine.data import input_settings, load_high, model_inputs
+from partkd.engine.distributed import Shard
 from partkd.engine.evaluate import amp_enabled, check_compatible, resolve_device
-from partkd.engine.loop import FitJob, ProgressFn, base_meta, ce_step, fit, new_model, setup_run, top1_of
+from partkd.engine.loop import (
+    FitJob,
+    ProgressFn,
+    base_meta,
+    batch_rng,
+    ce_step,
+    fit,
+    new_model,
+    setup_run,
+    top1_of,
+)
 from partkd.errors import CheckpointError, where
 from partkd.io import removed_on_failure
 from partkd.layouts import PARTS
@@ -41,7 +52,7 @@ def _train_teacher(
     settings = input_settings(cfg, spec)
     x_train, x_test = model_inputs(train, settings), model_inputs(test, settings)
     y_train = torch.as_tensor(train.labels)
-    model, model_cfg = new_model(cfg, train.layout, train.num_classes, settings["persons"])
+    model, model_cfg = new_model(cfg, train.layout, train.num_classes, settings["persons"], ctx)
     model.to(device)
     meta = {
         **base_meta("teacher", out.name, model_cfg, cfg, spec, train.layout, train.class_names, ctx.world_size),
@@ -49,24 +60,22 @@ def _train_teacher(
         "kd": None,
     }
 
-    def step(idx: np.ndarray, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
-        xb = x_train[idx]
+    def step(shard: Shard, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
+        xb = x_train[shard.batch]
         if cfg.augment:
-            xb = augment(
-                xb, train.layout, np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank]), rotate_deg=cfg.rotate_deg
-            )
+            xb = augment(xb, train.layout, batch_rng(cfg.seed, epoch, step_i), rotate_deg=cfg.rotate_deg)
         if cfg.part_dropout > 0 or cfg.joint_dropout > 0:
             xb = drop_parts_and_joints(
                 xb,
                 train.layout,
                 cfg.part_dropout,
                 cfg.joint_dropout,
-                np.random.default_rng([cfg.seed, epoch, step_i, ctx.rank, 1]),
+                batch_rng(cfg.seed, epoch, step_i, 1),
             )
-        y = y_train[idx].to(device)
-        logits, _ = ce_step(model, torch.from_numpy(np.ascontiguousarray(xb)).to(device), y, amp)
+        y = y_train[shard.idx].to(device)
+        logits, _ = ce_step(model, torch.from_numpy(np.ascontiguousarray(xb[shard.rows])).to(device), y, amp)
         loss = F.cross_entropy(logits.float(), y)
-        loss.backward()
+        (loss * shard.weight).backward()
         return loss.detach(), {}, int((logits.argmax(1) == y).sum())
 
     def validate() -> float:
