@@ -10,7 +10,16 @@ import streamlit as st
 
 from partkd import viz
 from partkd.engine import jobs
-from partkd.engine.config import TRAIN_PRESETS, StudentConfig, TrainConfig
+from partkd.engine.config import (
+    DEFAULT_PRESET,
+    TRAIN_PRESETS,
+    StudentConfig,
+    TrainConfig,
+    student_config_from_dict,
+    train_preset,
+)
+from partkd.distill.methods import get_method
+from partkd.engine.run_config import dumps, run_config
 from partkd.errors import JobError, PartKDError, where
 from partkd_app import state
 
@@ -25,79 +34,70 @@ KINDS = {"Teacher (high quality)": "train-teacher", "Student (low quality)": "tr
          "Reproduce recipe (teacher → E → students)": "reproduce"}
 
 
-def _data_argv(prefix: str) -> list[str]:
-    """Data flags for the run, defaulting to the sidebar's data selection."""
-    d = dict(sel.data)
+def _train_config() -> TrainConfig:
+    """The training recipe: a preset with the run length, device and seed of the form."""
     c1, c2, c3, c4 = st.columns(4)
-    source = c1.text_input("Dataset ('synthetic' or a path)", value=d.get("source", "synthetic"), key=f"{prefix}src")
-    argv = ["--data", source.strip() or "synthetic"]
-    if argv[1] == "synthetic":
-        argv += ["--classes", str(c2.number_input("Classes", 2, 15, int(d.get("num_classes", 10)), key=f"{prefix}k")),
-                 "--clips-per-class", str(c3.number_input("Clips per class", 4, 500, 60, key=f"{prefix}n"))]
-    else:
-        fmt = c2.selectbox("Format", state.format_choices(), key=f"{prefix}fmt")
-        high = c3.text_input("High-quality layout (if the format needs one)", "", key=f"{prefix}hl")
-        argv += [] if fmt == "auto-detect" else ["--format", fmt]
-        argv += ["--high-layout", high.strip()] if high.strip() else []
-    low = c4.selectbox("Low-quality layout", ["coco17", "same", "penn13", "openpose18"], key=f"{prefix}ll")
-    level = c4.selectbox("Estimator level", list(state.ESTIMATOR_LEVELS), index=1, key=f"{prefix}lv")
-    return argv + ["--low-layout", low, "--level", level]
+    names = sorted(TRAIN_PRESETS)
+    preset = c1.selectbox("Preset", names, index=names.index(DEFAULT_PRESET), key="t_preset",
+                          help="smoke: seconds; cpu: minutes on 2 cores; paper: the paper's GPU recipe")
+    epochs = c2.number_input("Epochs (0 = preset's)", 0, 500, 0, key="t_epochs")
+    device = state.option_input(c3, TrainConfig, "device", "t_device")
+    seed = state.option_input(c4, TrainConfig, "seed", "t_seed")
+    return train_preset(preset, epochs=epochs or None, device=device, seed=seed)
 
 
-def _train_argv(prefix: str) -> list[str]:
-    """Training-recipe flags: preset, epochs, device."""
-    c1, c2, c3 = st.columns(3)
-    preset = c1.selectbox("Preset", sorted(TRAIN_PRESETS), index=sorted(TRAIN_PRESETS).index("smoke"),
-                          key=f"{prefix}preset", help="smoke: seconds; cpu: minutes on 2 cores; paper: GPU recipe")
-    epochs = c2.number_input("Epochs (0 = preset's)", 0, 500, 0, key=f"{prefix}epochs")
-    device = state.option_input(c3, TrainConfig, "device", f"{prefix}device")
-    return ["--preset", preset, *(["--epochs", str(epochs)] if epochs else []), "--device", device]
-
-
-def _student_argv() -> tuple[list[str], str]:
-    """Distillation flags: teacher, KD method, alpha, tau, w, OP, occlusion, paired fraction."""
+def _student_config() -> tuple[StudentConfig, str]:
+    """Distillation settings and the teacher checkpoint path."""
     c1, c2 = st.columns([3, 1])
     teacher = c1.text_input("Teacher checkpoint", value=sel.teacher or "", key="t_teacher",
                             help="Defaults to the sidebar's teacher; not needed for kd = none.")
-    kd = state.option_input(c2, StudentConfig, "kd", "t_kd")
-    c = st.columns(6)
-    values = {"kd": kd}
-    for col, name in zip(c, ("alpha", "tau", "w", "op", "occlusion", "paired_fraction")):
+    values = {"kd": state.option_input(c2, StudentConfig, "kd", "t_kd")}
+    for col, name in zip(st.columns(6), ("alpha", "tau", "w", "op", "occlusion", "paired_fraction")):
         values[name] = state.option_input(col, StudentConfig, name, f"t_{name}")
-    argv = ["--kd", kd, *state.option_argv(StudentConfig, {k: v for k, v in values.items() if k != "kd"})]
-    return argv + (["--teacher", teacher.strip()] if kd != "none" and teacher.strip() else []), kd
+    return student_config_from_dict(values, "Train form"), teacher.strip()
 
 
-def build_argv() -> tuple[list[str], str, str | None]:
-    """The `partkd` argv, a job name and the KD method (students) for the form's current values."""
+def build_job() -> tuple[list[str], dict | None, str]:
+    """The job to start: (argv, resolved run config or None, name) for the form's current values."""
     kind = KINDS[st.radio("What to train", list(KINDS), horizontal=True, key="t_kind")]
     if kind == "reproduce":
         configs = sorted(str(p.relative_to(state.ROOT)) for p in (state.ROOT / "configs").glob("*.toml"))
         choice = st.selectbox("Recipe", [*configs, "other path…"], key="t_recipe")
         path = st.text_input("Recipe path", key="t_recipe_path") if choice == "other path…" else \
             str(state.ROOT / choice)
-        return ["reproduce", path.strip()], f"reproduce {Path(path).stem}", None
-    st.markdown("**Data**")
-    argv = [kind, *_data_argv("t_")]
+        return ["reproduce", path.strip()], None, f"reproduce {Path(path).stem}"
+    st.markdown(f"**Data** (the sidebar's): {state.spec_summary(sel.data)}")
+    spec = sel.spec
     st.markdown("**Training**")
-    argv += _train_argv("t_")
+    train = _train_config()
     if kind == "train-student":
         st.markdown("**Distillation**")
-        student, kd = _student_argv()
-        return argv + student, f"student {kd}", kd
-    return argv, "teacher", None
+        student, teacher = _student_config()
+        if not get_method(student.kd).needs_teacher:
+            teacher = ""
+        elif not teacher:
+            raise JobError(where("train-student", "KD needs a teacher checkpoint (or choose KD method none)"))
+        return [], run_config(kind, spec, train, student, teacher or None), f"student {student.kd}"
+    return [], run_config(kind, spec, train), "teacher"
 
 
 with st.container(border=True):
-    argv, name, kd = build_argv()
-    st.code("partkd " + shlex.join(argv), language="bash")
-    if st.button("Start training job", type="primary", key="t_submit"):
+    job = None
+    with state.readable_errors(stop=False):
+        job = build_job()
+    if job is not None:
+        argv, config, name = job
+        if config is None:
+            st.code("partkd " + shlex.join(argv), language="bash")
+        else:
+            st.caption(f"Resolved run config: the job runs `partkd {config['kind']} --config <job>/config.toml`.")
+            st.code(dumps(config), language="toml")
+    if st.button("Start training job", type="primary", key="t_submit", disabled=job is None) and job is not None:
         with state.readable_errors(stop=False):
-            if kd not in (None, "none") and "--teacher" not in argv:
-                raise JobError(where("train-student", "KD needs a teacher checkpoint (or choose KD method none)"))
-            if argv[0] == "reproduce" and not Path(argv[1]).is_file():
+            argv, config, name = job
+            if config is None and not Path(argv[1]).is_file():
                 raise JobError(where(argv[1] or "recipe", "recipe file not found"))
-            job_id = jobs.submit(argv, root=root, name=name)
+            job_id = jobs.submit(argv, root=root, name=name, config=config)
             st.session_state["t_selected"] = job_id
             st.success(f"Job {job_id} queued.")
 

@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from partkd.engine.schema import parse_options
 from partkd.errors import ConfigError, FlagHintError
 from partkd.models.config import ModelConfig
 
@@ -77,20 +78,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 WINDOW_KEYS = ("quality", "units", "fps", "frame_step", "rate_hz", "window_frames", "stride_frames")
 
 
-def parse_options(pairs: list[str]) -> dict[str, object]:
-    """KEY=VALUE strings to a dict; values are read as JSON when they parse, else kept as strings."""
-    options: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"option '{pair}' is not KEY=VALUE")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
-    return options
-
-
 def run_synth(args: argparse.Namespace) -> int:
     """Generate paired synthetic data and write it in the generic npz format."""
     from partkd.data.formats.npz import save_generic_npz
@@ -151,42 +138,25 @@ def run_inspect(args: argparse.Namespace) -> int:
     options = parse_options(args.option)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ds = load_dataset(
-            args.path,
-            format=args.format,
-            layout=args.layout,
-            skip_bad=args.skip_bad,
-            cache=not args.no_cache,
-            **options,
-        )
+
+        def load(path: str, fmt: str | None, layout: str | None, **opts: Any) -> Any:
+            return load_dataset(
+                path, format=fmt, layout=layout, skip_bad=args.skip_bad, cache=not args.no_cache, **opts
+            )
+
+        ds = load(args.path, args.format, args.layout, **options)
         low = None
         if args.low is not None:
             try:
-                low = load_dataset(
-                    args.low,
-                    format=args.low_format,
-                    layout=args.low_layout,
-                    skip_bad=args.skip_bad,
-                    cache=not args.no_cache,
-                )
+                low = load(args.low, args.low_format, args.low_layout)
             except FlagHintError as e:
                 raise e.for_low() from None
     for w in caught:
         print(f"partkd: warning: {w.message}", file=sys.stderr)
-    summary = {
-        "source": ds.meta.get("source", args.path),
-        "format": ds.meta.get("format"),
-        **ds.summary(),
-        **{k: ds.meta[k] for k in WINDOW_KEYS if k in ds.meta},
-    }
+    summary = {**_described(ds, args.path), **{k: ds.meta[k] for k in WINDOW_KEYS if k in ds.meta}}
     warn = short_clip_warnings(ds, args.min_frames, "")
     if low is not None:
-        summary["low"] = {
-            "source": low.meta.get("source", args.low),
-            "format": low.meta.get("format"),
-            **low.summary(),
-            "pairing": pairing_summary(ds, low),
-        }
+        summary["low"] = {**_described(low, args.low), "pairing": pairing_summary(ds, low)}
         warn += short_clip_warnings(low, args.min_frames, "low-quality ") + pairing_warnings(summary["low"]["pairing"])
     if args.json:
         print(json.dumps({**summary, "warnings": warn}, indent=2))
@@ -197,6 +167,11 @@ def run_inspect(args: argparse.Namespace) -> int:
     for line in warn:
         print(f"partkd: warning: {line}", file=sys.stderr)
     return 0
+
+
+def _described(ds: Any, path: str) -> dict[str, Any]:
+    """A loaded dataset's source, format and summary."""
+    return {"source": ds.meta.get("source", path), "format": ds.meta.get("format"), **ds.summary()}
 
 
 def short_clip_warnings(ds: Any, min_frames: int, what: str) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from partkd.engine.config import (
+    DEFAULT_PRESET,
     OCCLUSION_MODES,
     TRAIN_PRESETS,
     DataSpec,
@@ -16,70 +17,39 @@ from partkd.engine.config import (
     TrainConfig,
     data_spec_from_dict,
     student_config_from_dict,
+    train_config_from_dict,
     train_preset,
 )
+from partkd.engine.run_config import read_run_config
 from partkd.engine.schema import add_flags, given
+from partkd.errors import ConfigError, where
 
 #: TrainConfig options that only the teacher's training reads (the student command has no such flags).
 TEACHER_ONLY = ("part_dropout", "joint_dropout")
 CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
 
 
-def _data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
-    g = p.add_argument_group("data")
-    g.add_argument(
-        "--data", required=required, default=None, help="'synthetic' or a dataset path (H, the high-quality source)"
-    )
-    g.add_argument(
-        "--format",
+def _data_args(p: argparse.ArgumentParser) -> None:
+    add_flags(p.add_argument_group("data"), DataSpec)
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
         default=None,
-        help="dataset format (penn_action, nw_ucla, h36m, ntu, pyskl, kinetics, npz); detected when omitted",
+        metavar="TOML",
+        help="run config ([data], [train], [student], teacher; the app writes one per job); flags override it",
     )
-    g.add_argument(
-        "--high-layout",
-        "--layout",
-        dest="high_layout",
-        default=None,
-        help="layout of the --data files (built-in name or .json/.toml layout file) when they neither "
-        "embed one nor have a built-in joint count; may alias joints and declare up / units",
-    )
-    g.add_argument(
-        "--low",
-        default=None,
-        help="'simulate' (default: pose-estimator simulation of H), 'real' "
-        "(the format's own low-quality source: h36m detections) or a "
-        "path to real low-quality data paired by id",
-    )
-    g.add_argument(
-        "--high-source",
-        default=None,
-        help="high-quality source of a format with several (h36m: mocap, the default, or projected)",
-    )
-    g.add_argument(
-        "--data-option",
-        action="append",
-        default=None,
-        metavar="KEY=VALUE",
-        help="loader option of the format, repeatable (h36m: window_s, stride_s, frame, fps, frame_step, "
-        "cameras; see docs/data_formats.md); VALUE is read as JSON when it parses",
-    )
-    g.add_argument("--low-format", default=None, help="format of --low when it is a path")
-    g.add_argument(
-        "--low-layout",
-        default=None,
-        help="layout of L: the simulation's target with --low simulate (default coco17; 'same' = H's), "
-        "or the layout of the --low files when they are a path",
-    )
-    g.add_argument("--level", default=None, help="estimator simulation level: light | medium | heavy")
-    g.add_argument("--data-seed", type=int, default=None, help="seed of the synthetic data and L simulation")
-    g.add_argument("--classes", type=int, default=None, help="synthetic: number of classes")
-    g.add_argument("--clips-per-class", type=int, default=None, help="synthetic: clips per class")
-    g.add_argument("--synth-frames", type=int, default=None, help="synthetic: frames per clip")
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
-    g.add_argument("--preset", default="cpu", choices=sorted(TRAIN_PRESETS), help="training preset (default cpu)")
+    g.add_argument(
+        "--preset",
+        default=None,
+        choices=sorted(TRAIN_PRESETS),
+        help=f"training preset (default: the --config's, else {DEFAULT_PRESET})",
+    )
     add_flags(g, TrainConfig, exclude=TEACHER_ONLY, default_note="default: the --preset's")
     _threads_arg(g)
     g.add_argument("--out", required=True, help="run folder (model.*, last.*, progress.json, history.jsonl)")
@@ -96,44 +66,47 @@ def _threads_arg(g: Any) -> None:
     )
 
 
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
 def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
-    """DataSpec from the data flags, on top of `base` (a checkpoint's stored spec) when given."""
+    """DataSpec from the data flags, on top of `base` (a checkpoint's stored spec) unless --data names other data.
+    Paths are stored absolute, so that a stored spec finds its files from any folder."""
     d: dict[str, Any] = dict(base or {})
-    data = getattr(args, "data", None)
-    if data is not None:
-        d = {} if base and data != base.get("source") else d
-        d["source"] = data if data == "synthetic" else str(Path(data).expanduser().resolve())
-    for flag, key in (
-        ("format", "format"),
-        ("high_layout", "high_layout"),
-        ("low", "low"),
-        ("low_format", "low_format"),
-        ("low_layout", "low_layout"),
-        ("level", "level"),
-        ("data_seed", "seed"),
-        ("classes", "num_classes"),
-        ("clips_per_class", "clips_per_class"),
-        ("synth_frames", "synth_frames"),
-    ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            d[key] = value
+    flags = given(args, DataSpec)
+    for side in (d, flags):
+        if side.get("source") not in (None, "synthetic"):
+            side["source"] = _absolute(side["source"])
+    if "source" in flags and flags["source"] != d.get("source"):
+        d = {}
+    if "options" in flags:
+        flags["options"] = {**d.get("options", {}), **flags["options"]}
+    d.update(flags)
     if d.get("low") not in (None, "simulate", "real"):
-        d["low"] = str(Path(d["low"]).expanduser().resolve())
+        d["low"] = _absolute(d["low"])
     for key in ("high_layout", "low_layout"):
         if isinstance(d.get(key), str) and d[key].endswith((".json", ".toml")):
-            d[key] = str(Path(d[key]).expanduser().resolve())  # a stored spec must find it from any folder
-    if getattr(args, "high_source", None) is not None:
-        d["high_source"] = args.high_source
-    if getattr(args, "data_option", None):
-        from partkd.cli_data import parse_options
-
-        d["options"] = {**d.get("options", {}), **parse_options(args.data_option)}
+            d[key] = _absolute(d[key])
     return data_spec_from_dict(d, "data")
 
 
-def _train_cfg(args: argparse.Namespace) -> Any:
-    return train_preset(args.preset, **given(args, TrainConfig))
+def _run_file(args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    """The --config run config's tables ({} without one); ConfigError when neither it nor --data names the data."""
+    run = read_run_config(args.config, kind) if args.config else {}
+    if args.source is None and "data" not in run:
+        raise ConfigError(where(kind, "--data is required (or a --config with a [data] table)"))
+    return run
+
+
+def _train_cfg(args: argparse.Namespace, run: dict[str, Any]) -> TrainConfig:
+    """The training recipe: the run config's [train] (on its preset), then the flags."""
+    table = dict(run.get("train", {}))
+    preset = args.preset or table.pop("preset", DEFAULT_PRESET)
+    table.pop("preset", None)
+    if not run:
+        return train_preset(preset, **given(args, TrainConfig))
+    return train_config_from_dict({**table, **given(args, TrainConfig), "preset": preset}, args.config)
 
 
 def _cancellable(fn: Any) -> Any:
@@ -154,7 +127,8 @@ def _cancellable(fn: Any) -> Any:
 def _cmd_train_teacher(args: argparse.Namespace) -> int:
     from partkd.engine.teacher import train_teacher
 
-    path = train_teacher(_train_cfg(args), _spec(args), args.out, resume=args.resume)
+    run = _run_file(args, "train-teacher")
+    path = train_teacher(_train_cfg(args, run), _spec(args, run.get("data")), args.out, resume=args.resume)
     print(path)
     return 0
 
@@ -192,8 +166,12 @@ def truth_lines(truth: dict | None) -> list[str]:
 def _cmd_train_student(args: argparse.Namespace) -> int:
     from partkd.engine.student import train_student
 
-    scfg = student_config_from_dict(given(args, StudentConfig), "train-student")
-    path = train_student(_train_cfg(args), scfg, args.teacher, _spec(args), args.out, resume=args.resume)
+    run = _run_file(args, "train-student")
+    scfg = student_config_from_dict({**run.get("student", {}), **given(args, StudentConfig)}, args.config or "student")
+    teacher = args.teacher or run.get("teacher")
+    path = train_student(
+        _train_cfg(args, run), scfg, teacher, _spec(args, run.get("data")), args.out, resume=args.resume
+    )
     print(path)
     return 0
 
@@ -247,7 +225,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train the teacher on high-quality skeletons",
         description="Train the ST-GCN teacher with cross-entropy on the H train clips.",
     )
-    _data_args(p, required=True)
+    _config_arg(p)
+    _data_args(p)
     _train_args(p)
     g = p.add_argument_group("teacher dropout (makes a missing part in distribution for E, method.md §4)")
     add_flags(g, TrainConfig, names=list(TEACHER_ONLY))
@@ -271,7 +250,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a student on low-quality skeletons (with or without KD)",
         description="Train the student with L_ce + alpha * L_kd on the L train clips.",
     )
-    _data_args(p, required=True)
+    _config_arg(p)
+    _data_args(p)
     _train_args(p)
     g = p.add_argument_group("distillation")
     g.add_argument("--teacher", default=None, help="teacher checkpoint (needed unless --kd none)")

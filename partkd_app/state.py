@@ -702,18 +702,3 @@ def option_input(where_: Any, cls: type, name: str, key: str) -> Any:
         key=key,
         help=o.help,
     )
-
-
-def option_argv(cls: type, values: dict[str, Any]) -> list[str]:
-    """CLI flags that set `values` (option name -> value) of config `cls`; options at their default are left out."""
-    from partkd.engine.schema import options
-
-    argv: list[str] = []
-    for o in options(cls):
-        if o.name not in values or values[o.name] == o.default:
-            continue
-        if o.kind is bool:
-            argv += [o.flag] if values[o.name] != o.negate else []
-        else:
-            argv += [o.flag, str(values[o.name])]
-    return argv

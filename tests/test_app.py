@@ -114,18 +114,35 @@ def test_unreadable_dataset_is_a_readable_error():
     assert at.sidebar.radio(key="w_src").value == "folder or file"
 
 
-def test_train_page_builds_the_command():
+def test_train_page_resolves_a_run_config(tmp_path):
+    """The Train form shows the resolved TOML the job will run; the CLI reads that file back to the same configs."""
+    import tomllib
+
+    from partkd.cli import build_parser
+    from partkd.cli_train import _run_file, _spec, _train_cfg
+    from partkd.engine.config import StudentConfig, student_config_from_dict, to_dict, train_preset
+
     at = run("pages/2_Train.py")
     at.radio(key="t_kind").set_value("Student (low quality)").run()
     at.selectbox(key="t_kd").set_value("none").run()
     at.slider(key="t_op").set_value(0.3).run()                       # the OP slider is generated from the schema
-    code = at.code[0].value
-    assert code.startswith("partkd train-student --data synthetic") and "--kd none" in code and "--op 0.3" in code
-    assert "--preset smoke" in code
+    text = at.code[0].value
+    config = tomllib.loads(text)
+    assert config["kind"] == "train-student" and "teacher" not in config
+    assert config["student"] == {**to_dict(StudentConfig()), "kd": "none", "op": 0.3}
+    assert config["train"] == {k: v for k, v in to_dict(train_preset("cpu")).items() if v is not None}
+    assert config["data"]["source"] == "synthetic" and config["data"]["clips_per_class"] == 12
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    args = build_parser().parse_args(["train-student", "--config", str(path), "--out", str(tmp_path / "o")])
+    file = _run_file(args, "train-student")
+    assert _train_cfg(args, file) == train_preset("cpu")
+    assert student_config_from_dict(file["student"]) == StudentConfig(kd="none", op=0.3)
+    assert to_dict(_spec(args, file["data"])) == {**to_dict(_spec(args, file["data"])), **config["data"]}
     at.selectbox(key="t_kd").set_value("pmsc").run()
     at.text_input(key="t_teacher").set_value("").run()
-    at.button(key="t_submit").click().run()
     assert not at.exception and any("teacher" in e for e in errors(at))
+    assert at.button(key="t_submit").disabled
 
 
 def _wait_done(root: Path, timeout: float = 150.0) -> dict:
@@ -142,13 +159,20 @@ def _wait_done(root: Path, timeout: float = 150.0) -> dict:
 
 def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
     at = run("pages/2_Train.py")
-    at.number_input(key="t_k").set_value(3).run()
-    at.number_input(key="t_n").set_value(6).run()
+    at.selectbox(key="t_preset").set_value("smoke").run()
     at.number_input(key="t_epochs").set_value(1).run()
     at.button(key="t_submit").click().run()
     assert not at.exception and not errors(at)
     job = _wait_done(jobs_root)
     assert job["status"] == "done", job.get("error")
+    config = Path(job["argv"][job["argv"].index("--config") + 1])
+    assert job["argv"][0] == "train-teacher" and config == jobs_root / job["id"] / "config.toml"
+    import tomllib
+
+    from partkd.checkpoints import read_meta
+
+    meta = read_meta(jobs_root / job["id"] / "run")
+    assert tomllib.loads(config.read_text())["train"] == {k: v for k, v in meta["train"].items() if v is not None}
     at.run()
     assert not at.exception
     table = at.dataframe[0].value

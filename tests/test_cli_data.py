@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from partkd.cli import main
-from partkd.cli_data import FORMAT_NAMES, parse_options
+from partkd.cli_data import FORMAT_NAMES
 from partkd.data.dataset import PairedDataset
 from partkd.data.loaders import FORMATS, load_dataset
+from partkd.engine.schema import parse_options
 from partkd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

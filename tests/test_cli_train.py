@@ -109,3 +109,43 @@ def test_bad_recipe_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[teacher]\npreset = "smoke"\nepoch = 2\n')
     assert_one_line_error(cli("reproduce", str(bad), "--out", str(tmp_path / "o")), "unknown key(s) epoch")
+
+
+def test_a_run_config_and_the_same_flags_train_the_same_student(teacher: Path, tmp_path: Path) -> None:
+    """`train-student --config` with a resolved run config (as the app writes one) equals the run from flags:
+    same stored configs, same weights; a flag overrides the file."""
+    from partkd.checkpoints import load_checkpoint, read_meta
+    from partkd.engine.config import DataSpec, StudentConfig, train_preset
+    from partkd.engine.run_config import read_run_config, run_config, write_run_config
+
+    spec = DataSpec(num_classes=4, clips_per_class=12, synth_frames=24)
+    config = run_config("train-student", spec, train_preset("smoke", epochs=1, batch_size=8),
+                        StudentConfig(kd="pmsc", op=0.3, tau=0.2), str(teacher))
+    path = write_run_config(tmp_path / "run.toml", config)
+    assert read_run_config(path, "train-student")["student"]["tau"] == 0.2
+    from_file = cli("train-student", "--config", str(path), "--out", str(tmp_path / "a"))
+    from_flags = cli("train-student", *DATA, *SMOKE, "--epochs", "1", "--teacher", str(teacher), "--kd", "pmsc",
+                     "--op", "0.3", "--tau", "0.2", "--out", str(tmp_path / "b"))
+    assert from_file.returncode == 0 and from_flags.returncode == 0, from_file.stderr[-2000:] + from_flags.stderr
+    a, b = read_meta(tmp_path / "a"), read_meta(tmp_path / "b")
+    for section in ("train", "student", "data", "kd"):
+        assert a[section] == b[section], section
+    for x, y in zip(load_checkpoint(tmp_path / "a").model.state_dict().values(),
+                    load_checkpoint(tmp_path / "b").model.state_dict().values()):
+        assert (x == y).all()
+    over = cli("train-student", "--config", str(path), "--tau", "0.5", "--epochs", "1", "--out", str(tmp_path / "c"))
+    assert over.returncode == 0 and read_meta(tmp_path / "c")["student"]["tau"] == 0.5
+
+
+def test_bad_run_configs_are_one_line_errors(tmp_path: Path) -> None:
+    (tmp_path / "typo.toml").write_text('kind = "train-teacher"\n[data]\nsource = "synthetic"\n[trian]\nepochs = 1\n')
+    assert_one_line_error(cli("train-teacher", "--config", str(tmp_path / "typo.toml"), "--out", str(tmp_path / "o")),
+                          "typo.toml", "unknown key(s) trian")
+    (tmp_path / "kind.toml").write_text('kind = "train-student"\n[data]\nsource = "synthetic"\n')
+    assert_one_line_error(cli("train-teacher", "--config", str(tmp_path / "kind.toml"), "--out", str(tmp_path / "o")),
+                          "kind.toml", "for train-student, not train-teacher")
+    (tmp_path / "value.toml").write_text('[data]\nsource = "synthetic"\nnum_classes = 99\n')
+    assert_one_line_error(cli("train-teacher", "--config", str(tmp_path / "value.toml"), "--out", str(tmp_path / "o")),
+                          "data.num_classes: must be in [2, 13]")
+    assert_one_line_error(cli("train-teacher", "--out", str(tmp_path / "o")), "--data is required")
+    assert not (tmp_path / "o").exists()

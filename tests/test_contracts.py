@@ -114,24 +114,55 @@ def test_partkd_imports_no_streamlit() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_student_options_are_defined_once_and_generate_the_cli_flags() -> None:
-    """Help, choices and limits live in StudentConfig's field metadata; train-student's flags are made from it."""
+@pytest.mark.parametrize("section, command", [("student", "train-student"), ("data", "train-teacher"),
+                                              ("data", "evaluate"), ("train", "train-teacher")])
+def test_options_are_defined_once_and_generate_the_cli_flags(section: str, command: str) -> None:
+    """Help, choices and limits live in the config's field metadata; the commands' flags are made from it, and one
+    step past each limit is refused by name."""
     from partkd.cli import build_parser
-    from partkd.engine.config import StudentConfig, student_config_from_dict
+    from partkd.engine import config
     from partkd.engine.schema import options
 
+    cls, build = {"student": (config.StudentConfig, config.student_config_from_dict),
+                  "data": (config.DataSpec, config.data_spec_from_dict),
+                  "train": (config.TrainConfig, config.train_config_from_dict)}[section]
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    actions = {s: a for a in sub.choices["train-student"]._actions for s in a.option_strings}
-    for o in options(StudentConfig):
-        action = actions[o.flag]
-        assert action.help.startswith(o.help) and action.default is None, o.name
+    actions = {s: a for a in sub.choices[command]._actions for s in a.option_strings}
+    for o in options(cls):
+        for flag in o.flags:
+            action = actions[flag]
+            assert action.help.startswith(o.help) and action.default is None and action.dest == o.name, o.name
         if o.choices:
-            assert tuple(action.choices) == o.choices
-        if o.low is not None:                                   # one step past each limit is refused, by name
-            below = o.low if o.low_open else o.low - 1
-            with pytest.raises(ConfigError, match=f"student.{o.name}: must be"):
-                student_config_from_dict({o.name: type(o.default)(below)})
-    assert options(StudentConfig)[0].choices == tuple(KD_METHODS)
+            assert tuple(actions[o.flag].choices) == o.choices
+        if isinstance(o.default, bool) or not isinstance(o.default, int | float):
+            continue
+        for limit, is_open, step in ((o.low, o.low_open, -1), (o.high, o.high_open, 1)):
+            if limit is not None:
+                past = limit if is_open else limit + step
+                with pytest.raises(ConfigError, match=f"{section}.{o.name}: must be"):
+                    build({o.name: type(o.default)(past)})
+    assert options(config.StudentConfig)[0].choices == tuple(KD_METHODS)
+
+
+def test_data_flags_reach_the_data_spec(tmp_path: Path) -> None:
+    """Every data flag lands in its DataSpec field; KEY=VALUE options parse as JSON; paths are stored absolute."""
+    from partkd.cli import build_parser
+    from partkd.cli_train import _spec
+
+    args = build_parser().parse_args(
+        ["evaluate", "x.safetensors", "--data", "rel/data", "--format", "h36m", "--layout", "my.json",
+         "--low", "real", "--level", "heavy", "--data-seed", "3", "--classes", "4", "--clips-per-class", "5",
+         "--synth-frames", "9", "--high-source", "projected", "--data-option", "window_s=2.5",
+         "--data-option", "cameras=[1, 2]"])
+    spec = _spec(args, base={"source": "synthetic", "options": {"fps": 10}})
+    assert spec.source == str(Path("rel/data").resolve()) and spec.high_layout == str(Path("my.json").resolve())
+    assert (spec.format, spec.low, spec.level, spec.seed, spec.high_source) == ("h36m", "real", "heavy", 3,
+                                                                                 "projected")
+    assert (spec.num_classes, spec.clips_per_class, spec.synth_frames) == (4, 5, 9)
+    assert spec.options == {"window_s": 2.5, "cameras": [1, 2]}     # other data: the stored options are dropped
+    same = _spec(build_parser().parse_args(["evaluate", "x", "--data-option", "stride_s=1"]),
+                 base={"source": "/d", "options": {"fps": 10}})
+    assert same.source == "/d" and same.options == {"fps": 10, "stride_s": 1}
 
 
 def test_the_train_form_widgets_follow_the_schema() -> None:

@@ -10,7 +10,7 @@ from torch import nn
 
 from partkd.errors import DataError, where
 from partkd.layouts import PARTS, Layout
-from partkd.models.inference import batched_forward
+from partkd.models.inference import batched_forward, label_batches
 
 
 def part_keep_masks(layout: Layout) -> torch.Tensor:
@@ -55,9 +55,10 @@ def part_occlusion_effects(
     drops = torch.zeros(num_classes, len(PARTS), device=dev)
     total = x.shape[0]
     done = [0]
+    batch_labels = label_batches(y)
 
     def collect(logits: torch.Tensor, _z: torch.Tensor, xb: torch.Tensor) -> None:
-        yb = y[done[0] : done[0] + xb.shape[0]].to(dev)
+        yb = batch_labels(xb.shape[0]).to(dev)
         done[0] += xb.shape[0]
         logits = logits.float().reshape(len(PARTS) + 1, len(yb), -1)
         wrong = logits[: len(PARTS)].argmax(dim=2).ne(yb).T.float()  # (B, 5)
@@ -105,12 +106,10 @@ def part_subset_values(
     zeroed, as in eq. 12); the model runs in eval mode on the CPU tensors given."""
     masks = torch.as_tensor(PART_SUBSETS[:, np.asarray(layout.parts)], dtype=torch.float32)  # (32, V)
     masks = masks[:, None, None, None, :, None]
-    y_all = torch.as_tensor(labels, dtype=torch.long)
-    seen = [0]
+    batch_labels = label_batches(torch.as_tensor(labels, dtype=torch.long))
 
     def collect(logits: torch.Tensor, _z: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
-        yb = y_all[seen[0] : seen[0] + xb.shape[0]]
-        seen[0] += xb.shape[0]
+        yb = batch_labels(xb.shape[0])
         prob = logits.float().softmax(-1).reshape(len(masks), len(yb), -1)
         return prob.gather(2, yb[None, :, None].expand(len(masks), -1, 1))[..., 0].T
 

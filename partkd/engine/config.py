@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from partkd.data.degrade import OCCLUSION_MODES
+from partkd.data.degrade import ESTIMATOR_PRESETS, OCCLUSION_MODES
+from partkd.data.loaders import FORMATS
+from partkd.data.synthetic import SYNTH_ACTIONS
 from partkd.data.transforms import FRAME_MODES
 from partkd.distill import methods as _methods
-from partkd.engine.schema import check_limits, opt
+from partkd.engine.schema import check_limits, default_of, opt
 from partkd.errors import ConfigError, where
 from partkd.models.config import PRESETS as MODEL_PRESETS
 
@@ -23,6 +25,7 @@ PRECISIONS: tuple[str, ...] = ("bf16", "fp32")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: The layout of simulated low-quality data when none is named: what most pose estimators output.
 DEFAULT_LOW_LAYOUT = "coco17"
+ESTIMATOR_LEVELS: tuple[str, ...] = tuple(ESTIMATOR_PRESETS)
 
 T = TypeVar("T")
 
@@ -40,29 +43,51 @@ class DataSpec:
     `frames` and `persons` override the training preset's input shape when set.
     """
 
-    source: str = "synthetic"
-    format: str | None = None
-    high_layout: str | None = None
-    low: str = "simulate"
-    low_format: str | None = None
-    low_layout: str | None = None
-    level: str = "medium"
-    seed: int = 0
-    num_classes: int = 10
-    clips_per_class: int = 60
-    synth_frames: int = 64
+    source: str = opt("synthetic", "'synthetic' or a dataset path (H, the high-quality source)", flag="--data")
+    format: str | None = opt(None, "dataset format; detected when omitted", choices=tuple(FORMATS))
+    high_layout: str | None = opt(
+        None,
+        "layout of the --data files (built-in name or .json/.toml layout file) when they neither embed one nor have "
+        "a built-in joint count; may alias joints and declare up / units",
+        flags=("--high-layout", "--layout"),
+        label="high-quality layout",
+    )
+    low: str = opt(
+        "simulate",
+        "'simulate' (pose-estimator simulation of H), 'real' (the format's own low-quality source: h36m "
+        "detections) or a path to real low-quality data paired by id",
+        label="low quality",
+    )
+    low_format: str | None = opt(None, "format of --low when it is a path", choices=tuple(FORMATS))
+    low_layout: str | None = opt(
+        None,
+        f"layout of L: the simulation's target with --low simulate (default {DEFAULT_LOW_LAYOUT}; 'same' = H's), "
+        "or the layout of the --low files when they are a path",
+        label="low-quality layout",
+    )
+    level: str = opt("medium", "pose-estimator simulation level", choices=ESTIMATOR_LEVELS, label="estimator level")
+    seed: int = opt(0, "seed of the synthetic data and of the L simulation", flag="--data-seed", low=0)
+    num_classes: int = opt(
+        10, "synthetic: number of classes", flag="--classes", low=2, high=len(SYNTH_ACTIONS), label="classes"
+    )
+    clips_per_class: int = opt(60, "synthetic: clips per class", low=2, high=10_000)
+    synth_frames: int = opt(64, "synthetic: frames per clip", low=4, high=10_000)
     frames: int | None = None
     persons: int | None = None
-    high_source: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    high_source: str | None = opt(
+        None, "high-quality source of a format with several (h36m: mocap, the default, or projected)"
+    )
+    options: dict[str, Any] = opt(
+        {},
+        "loader option of the format, repeatable (h36m: window_s, stride_s, frame, fps, frame_step, cameras; see "
+        "docs/data_formats.md); VALUE is read as JSON when it parses",
+        flag="--data-option",
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.options, dict):
             raise ConfigError(where("data.options", f"must be a table of loader options, got {self.options!r}"))
-        if self.num_classes < 2 or self.clips_per_class < 2 or self.synth_frames < 4:
-            raise ConfigError(
-                where("data", "synthetic data needs num_classes >= 2, clips_per_class >= 2, synth_frames >= 4")
-            )
+        check_limits(self, "data")
         for name in ("frames", "persons"):
             v = getattr(self, name)
             if v is not None and v < 1:
@@ -153,6 +178,10 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The training preset a command line or run config without one gets: minutes on 2 CPU cores.
+DEFAULT_PRESET = "cpu"
+
+
 def scaled_milestones(milestones: tuple[int, ...], epochs: int, new_epochs: int) -> tuple[int, ...]:
     """A step schedule stretched to `new_epochs`: each milestone at the same fraction of the run (rounded half up),
     dropped when it no longer falls inside it."""
@@ -231,8 +260,7 @@ def _build(cls: type[T], values: dict[str, Any], source: object) -> T:
         raise ConfigError(where(source, f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})"))
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in values:
-            default = {} if f.default_factory is dict else f.default
-            _check_type(f"{source}.{f.name}", values[f.name], default)
+            _check_type(f"{source}.{f.name}", values[f.name], default_of(f))
     return cls(**values)
 
 
@@ -299,6 +327,7 @@ __all__ = [
     "KD_METHODS",
     "OCCLUSION_MODES",
     "TRAIN_PRESETS",
+    "DEFAULT_PRESET",
     "DEFAULT_LOW_LAYOUT",
     "scaled_milestones",
     "train_preset",

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from partkd.engine.run_config import write_run_config
 from partkd.errors import JobError, PartKDError, where
 from partkd.io import atomic_write_json
 
@@ -180,8 +181,13 @@ def _new_id(base: Path) -> tuple[str, Path]:
         return job_id, base / job_id
 
 
-def submit(argv: list[str], root: Path | str | None = None, name: str | None = None) -> str:
-    """Queue `partkd *argv` as a job (adding `--out <job>/run` when argv has no --out); returns its id."""
+def submit(
+    argv: list[str], root: Path | str | None = None, name: str | None = None, config: dict[str, Any] | None = None
+) -> str:
+    """Queue `partkd *argv` as a job (adding `--out <job>/run` when argv has no --out); with a resolved run
+    `config` (run_config.run_config), the job runs `partkd KIND --config <job>/config.toml`. Returns its id."""
+    if config is not None:
+        argv = [config["kind"], *argv]
     argv = [str(a) for a in argv]
     if not argv:
         raise JobError(where("submit", "empty command line"))
@@ -196,6 +202,8 @@ def submit(argv: list[str], root: Path | str | None = None, name: str | None = N
             if out is None:
                 out = folder / "run"
                 argv += ["--out", str(out)]
+            if config is not None:
+                argv += ["--config", str(write_run_config(folder / "config.toml", config))]
             (folder / "log.txt").touch()
             _write(
                 folder,

@@ -29,6 +29,11 @@ class Option:
     high_open: bool = False
     step: float | None = None
     negate: bool = False  # a boolean whose flag turns it off (use_solitary: --no-solitary)
+    aliases: tuple[str, ...] = ()  # further spellings of the flag
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return (self.flag, *self.aliases)
 
     @property
     def kind(self) -> type:
@@ -45,7 +50,9 @@ class Option:
         return ""
 
     def check(self, value: Any, source: object) -> None:
-        """ConfigError naming the field when `value` is not one of the choices or outside the limits."""
+        """ConfigError naming the field when `value` is not one of the choices or outside the limits (None: unset)."""
+        if value is None:
+            return
         if self.choices is not None and value not in self.choices:
             raise ConfigError(where(f"{source}.{self.name}", f"'{value}' is not one of {', '.join(self.choices)}"))
         if isinstance(value, tuple):
@@ -62,8 +69,19 @@ class Option:
 
 
 def opt(default: Any, help: str, **spec: Any) -> Any:
-    """A dataclass field carrying its Option metadata (keyword arguments as Option's, minus name and default)."""
-    return dataclasses.field(default=default, metadata={KEY: {"help": help, **spec}})
+    """A dataclass field carrying its Option metadata (keyword arguments as Option's, minus name and default;
+    `flags=(primary, alias, ...)` spells several); a dict default becomes a fresh copy per instance."""
+    meta = {KEY: {"help": help, **spec}}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    """A dataclass field's default value (a fresh one for a default factory)."""
+    if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def options(cls: type) -> list[Option]:
@@ -74,9 +92,9 @@ def options(cls: type) -> list[Option]:
         if meta is None:
             continue
         spec = dict(meta)
-        flag = spec.pop("flag", "--" + f.name.replace("_", "-"))
+        flags = spec.pop("flags", (spec.pop("flag", "--" + f.name.replace("_", "-")),))
         label = spec.pop("label", f.name.replace("_", " "))
-        out.append(Option(f.name, f.default, flag=flag, label=label, **spec))
+        out.append(Option(f.name, default_of(f), flag=flags[0], aliases=tuple(flags[1:]), label=label, **spec))
     return out
 
 
@@ -105,14 +123,17 @@ def add_flags(
             continue
         text = o.help + (f" ({o.limits()})" if o.limits() else "")
         if o.kind is bool:
-            group.add_argument(o.flag, dest=o.name, action="store_const", const=not o.negate, default=None, help=text)
+            group.add_argument(*o.flags, dest=o.name, action="store_const", const=not o.negate, default=None, help=text)
             continue
         if o.kind is tuple:
-            group.add_argument(o.flag, dest=o.name, type=int, nargs="*", default=None, metavar="N", help=text)
+            group.add_argument(*o.flags, dest=o.name, type=int, nargs="*", default=None, metavar="N", help=text)
+            continue
+        if o.kind is dict:
+            group.add_argument(*o.flags, dest=o.name, action="append", default=None, metavar="KEY=VALUE", help=text)
             continue
         default = f"; {default_note}" if default_note else "" if o.default is None else f"; default {o.default}"
         group.add_argument(
-            o.flag,
+            *o.flags,
             dest=o.name,
             type=o.kind if o.kind in (int, float) else str,
             choices=list(o.choices) if o.choices else None,
@@ -122,9 +143,31 @@ def add_flags(
 
 
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The option values set on the command line (flags left at None are the config's defaults)."""
-    out = {o.name: getattr(args, o.name) for o in options(cls) if getattr(args, o.name, None) is not None}
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
+    """The option values set on the command line (flags left at None are the config's defaults; KEY=VALUE lists
+    become dicts, values read as JSON when they parse)."""
+    out: dict[str, Any] = {}
+    for o in options(cls):
+        value = getattr(args, o.name, None)
+        if value is None:
+            continue
+        out[o.name] = parse_options(value) if o.kind is dict else tuple(value) if isinstance(value, list) else value
+    return out
 
 
-__all__ = ["Option", "add_flags", "check_limits", "given", "opt", "option", "options"]
+def parse_options(pairs: list[str]) -> dict[str, object]:
+    """KEY=VALUE strings to a dict; values are read as JSON when they parse, else kept as strings."""
+    import json
+
+    parsed: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"option '{pair}' is not KEY=VALUE")
+        try:
+            parsed[key] = json.loads(value)
+        except ValueError:
+            parsed[key] = value
+    return parsed
+
+
+__all__ = ["Option", "add_flags", "check_limits", "default_of", "given", "opt", "option", "options", "parse_options"]

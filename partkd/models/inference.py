@@ -43,4 +43,16 @@ def batched_forward(
     return out
 
 
-__all__ = ["batched_forward"]
+def label_batches(labels: torch.Tensor) -> Callable[[int], torch.Tensor]:
+    """The labels of batched_forward's successive batches: call the result with each batch's size, in order."""
+    seen = [0]
+
+    def take(n: int) -> torch.Tensor:
+        out = labels[seen[0] : seen[0] + n]
+        seen[0] += n
+        return out
+
+    return take
+
+
+__all__ = ["batched_forward", "label_batches"]
