@@ -94,7 +94,7 @@ def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
 def _run_file(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     """The --config run config's tables ({} without one); ConfigError when neither it nor --data names the data."""
     run = read_run_config(args.config, kind) if args.config else {}
-    if args.source is None and "data" not in run:
+    if getattr(args, "source", None) is None and "data" not in run:
         raise ConfigError(where(kind, "--data is required (or a --config with a [data] table)"))
     return run
 

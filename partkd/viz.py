@@ -60,7 +60,7 @@ def _visible_extent(clip: np.ndarray) -> tuple[list[int], int]:
     return persons, max(length, 1)
 
 
-def _axes_order(clip: np.ndarray, layout: Layout) -> tuple[list[int], np.ndarray]:
+def drawing_axes(clip: np.ndarray, layout: Layout) -> tuple[list[int], np.ndarray]:
     """Coordinate axes to plot and their signs: 3D puts the head-to-feet axis last ('up', pointing to the head)
     and mirrors the horizontal axis so a subject facing the camera shows its left side on the viewer's right,
     as in an image; 2D keeps (x, y) and signals image coordinates (y down) with a negative y sign."""
@@ -284,7 +284,7 @@ def animate_panels(
         persons, length = _visible_extent(clip)
         ref = None if panel.reference is None else np.asarray(panel.reference, dtype=np.float32)[:, :length]
         p = Panel(clip[:, :length], panel.layout, None if mask is None else mask[:, :length], panel.title, ref)
-        axes, signs = _axes_order(p.clip, p.layout)
+        axes, signs = drawing_axes(p.clip, p.layout)
         prepared.append((p, axes, signs, p.layout.dims == 3))
     longest = max(p.clip.shape[1] for p, *_ in prepared)
     n_frames = min(longest, max_frames)

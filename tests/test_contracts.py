@@ -131,7 +131,7 @@ def test_options_are_defined_once_and_generate_the_cli_flags(section: str, comma
     for o in options(cls):
         for flag in o.flags:
             action = actions[flag]
-            assert action.help.startswith(o.help) and action.default is None and action.dest == o.name, o.name
+            assert action.help.startswith(o.help) and action.default is None and action.dest == o.attr, o.name
         if o.choices:
             assert tuple(actions[o.flag].choices) == o.choices
         if isinstance(o.default, bool) or not isinstance(o.default, int | float):
@@ -142,6 +142,38 @@ def test_options_are_defined_once_and_generate_the_cli_flags(section: str, comma
                 with pytest.raises(ConfigError, match=f"{section}.{o.name}: must be"):
                     build({o.name: type(o.default)(past)})
     assert options(config.StudentConfig)[0].choices == tuple(KD_METHODS)
+
+
+def _subparsers() -> dict:
+    from partkd.cli import build_parser
+
+    out = {}
+    todo = [("", build_parser())]
+    while todo:
+        name, parser = todo.pop()
+        for action in parser._actions:
+            if action.dest in ("command", "data_command", "jobs_command") and action.choices:
+                todo += [(f"{name} {k}".strip(), p) for k, p in action.choices.items()]
+        out[name] = parser
+    return out
+
+
+def test_no_two_flags_of_a_command_share_a_destination() -> None:
+    """Two flags writing one attribute would let one silently set the other (e.g. --data-seed and --seed)."""
+    for name, parser in _subparsers().items():
+        dests = [a.dest for a in parser._actions if a.dest != "help"]
+        assert len(dests) == len(set(dests)), (name, sorted(d for d in dests if dests.count(d) > 1))
+
+
+def test_the_data_seed_and_the_run_seed_stay_apart() -> None:
+    from partkd.cli import build_parser
+    from partkd.cli_train import _spec, _train_cfg
+
+    args = build_parser().parse_args(["train-teacher", "--data", "synthetic", "--data-seed", "3", "--seed", "5",
+                                      "--out", "x"])
+    assert _spec(args).seed == 3 and _train_cfg(args, {}).seed == 5
+    args = build_parser().parse_args(["evaluate", "x.safetensors", "--data-seed", "2"])
+    assert args.seed == 0 and _spec(args, {"source": "synthetic"}).seed == 2
 
 
 def test_data_flags_reach_the_data_spec(tmp_path: Path) -> None:

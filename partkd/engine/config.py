@@ -66,7 +66,9 @@ class DataSpec:
         label="low-quality layout",
     )
     level: str = opt("medium", "pose-estimator simulation level", choices=ESTIMATOR_LEVELS, label="estimator level")
-    seed: int = opt(0, "seed of the synthetic data and of the L simulation", flag="--data-seed", low=0)
+    seed: int = opt(
+        0, "seed of the synthetic data and of the L simulation", flag="--data-seed", dest="data_seed", low=0
+    )
     num_classes: int = opt(
         10, "synthetic: number of classes", flag="--classes", low=2, high=len(SYNTH_ACTIONS), label="classes"
     )
@@ -96,6 +98,18 @@ class DataSpec:
     @property
     def is_synthetic(self) -> bool:
         return self.source == "synthetic"
+
+    def describe(self) -> str:
+        """One line naming the high- and low-quality data (for captions and summaries)."""
+        if self.is_synthetic:
+            high = f"synthetic actions: {self.num_classes} classes × {self.clips_per_class} clips (seed {self.seed})"
+        else:
+            high = f"{self.source} ({self.format or 'auto-detected format'})"
+        if self.low not in ("simulate", "real"):
+            return f"{high}; low quality: {self.low}" + (f" ({self.low_layout})" if self.low_layout else "")
+        if self.low == "real":
+            return f"{high}; high quality: {self.high_source or 'default'}; low quality: the dataset's real one"
+        return f"{high}; low quality: {self.simulated_layout} simulated at '{self.level}'"
 
     @property
     def simulated_layout(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -91,11 +91,30 @@ def check_compatible(loaded: Loaded, ds: SkeletonDataset) -> None:
         raise CheckpointError(where(loaded.path, f"expects {channels} channels per joint, the data has {bad}"))
 
 
-def _inputs(loaded: Loaded, ds: SkeletonDataset, op: float, mode: str, seed: int) -> np.ndarray:
+def occlude_set(
+    x: np.ndarray, layout: Any, op: float, mode: str = "joint", seed: int = 0, parts: Sequence[str] | None = None
+) -> np.ndarray:
+    """The engine's one occlusion protocol on a set of dense inputs (N, M, T, V, C): every joint (or sequence, or
+    part) of the whole set drawn with one seed, so every model and page sees the same degraded set for (op, mode,
+    seed); `parts` (part mode) removes exactly those parts. Returns x itself when nothing is occluded."""
     from partkd.data.degrade import occlude
 
-    x = model_inputs(ds, loaded.meta)
-    return occlude(x, loaded.layout, op, mode=mode, seed=seed) if op > 0 else x
+    if op <= 0 and not (mode == "part" and parts):
+        return x
+    return occlude(x, layout, op, mode=mode, parts=list(parts) if parts else None, seed=seed)
+
+
+def occluded_inputs(
+    loaded: Loaded,
+    ds: SkeletonDataset,
+    op: float,
+    mode: str = "joint",
+    seed: int = 0,
+    parts: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(clean, occluded) dense inputs of a checkpoint on `ds` under the one occlusion protocol (occlude_set)."""
+    clean = model_inputs(ds, loaded.meta)
+    return clean, occlude_set(clean, loaded.layout, op, mode, seed, parts)
 
 
 def metrics_from_proba(proba: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -125,7 +144,7 @@ def evaluate(
     confusion."""
     ds = data_side(loaded, ds)
     check_compatible(loaded, ds)
-    proba = predict_proba(loaded, _inputs(loaded, ds, op, mode, seed))
+    proba = predict_proba(loaded, occluded_inputs(loaded, ds, op, mode, seed)[1])
     return {**metrics_from_proba(proba, ds.labels, ds.class_names), "op": float(op), "mode": mode, "seed": seed}
 
 
@@ -140,13 +159,12 @@ def accuracy_vs_op(
     """Top-1/top-5 at each occlusion level, each with the same fixed seed (a deterministic test set per OP)."""
     ds = data_side(loaded, ds)
     check_compatible(loaded, ds)
-    from partkd.data.degrade import occlude
-
     clean = model_inputs(ds, loaded.meta)
     rows = []
     for i, op in enumerate(ops):
-        x = occlude(clean, loaded.layout, op, mode=mode, seed=seed) if op > 0 else clean
-        m = metrics_from_proba(predict_proba(loaded, x), ds.labels, ds.class_names)
+        m = metrics_from_proba(
+            predict_proba(loaded, occlude_set(clean, loaded.layout, op, mode, seed)), ds.labels, ds.class_names
+        )
         rows.append({"op": float(op), "top1": m["top1"], "top5": m["top5"]})
         if progress is not None:
             progress({"phase": "accuracy_vs_op", "step": i + 1, "steps": len(ops)})
@@ -179,6 +197,8 @@ __all__ = [
     "data_side",
     "check_compatible",
     "metrics_from_proba",
+    "occlude_set",
+    "occluded_inputs",
     "evaluate",
     "accuracy_vs_op",
     "part_sensitivity",

@@ -30,6 +30,11 @@ class Option:
     step: float | None = None
     negate: bool = False  # a boolean whose flag turns it off (use_solitary: --no-solitary)
     aliases: tuple[str, ...] = ()  # further spellings of the flag
+    dest: str = ""  # the argparse attribute (default: the field name); unique across a command's configs
+
+    @property
+    def attr(self) -> str:
+        return self.dest or self.name
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -123,18 +128,18 @@ def add_flags(
             continue
         text = o.help + (f" ({o.limits()})" if o.limits() else "")
         if o.kind is bool:
-            group.add_argument(*o.flags, dest=o.name, action="store_const", const=not o.negate, default=None, help=text)
+            group.add_argument(*o.flags, dest=o.attr, action="store_const", const=not o.negate, default=None, help=text)
             continue
         if o.kind is tuple:
-            group.add_argument(*o.flags, dest=o.name, type=int, nargs="*", default=None, metavar="N", help=text)
+            group.add_argument(*o.flags, dest=o.attr, type=int, nargs="*", default=None, metavar="N", help=text)
             continue
         if o.kind is dict:
-            group.add_argument(*o.flags, dest=o.name, action="append", default=None, metavar="KEY=VALUE", help=text)
+            group.add_argument(*o.flags, dest=o.attr, action="append", default=None, metavar="KEY=VALUE", help=text)
             continue
         default = f"; {default_note}" if default_note else "" if o.default is None else f"; default {o.default}"
         group.add_argument(
             *o.flags,
-            dest=o.name,
+            dest=o.attr,
             type=o.kind if o.kind in (int, float) else str,
             choices=list(o.choices) if o.choices else None,
             default=None,
@@ -147,7 +152,7 @@ def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     become dicts, values read as JSON when they parse)."""
     out: dict[str, Any] = {}
     for o in options(cls):
-        value = getattr(args, o.name, None)
+        value = getattr(args, o.attr, None)
         if value is None:
             continue
         out[o.name] = parse_options(value) if o.kind is dict else tuple(value) if isinstance(value, list) else value
