@@ -139,7 +139,17 @@ def _cmd_part_matrix(args: argparse.Namespace) -> int:
     from partkd.layouts import PARTS
 
     meta = read_meta(args.teacher)
-    result = compute_part_matrix(args.teacher, _spec(args, meta.get("data")), device=args.device)
+    progress = None
+    if args.out:
+        from partkd.io import atomic_write_json
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+
+        def progress(p: dict) -> None:  # the jobs' progress.json (epoch 1 of 1, step = clips done)
+            atomic_write_json(out / "progress.json", {**p, "epoch": 1, "epochs": 1, "eta_s": None})
+
+    result = compute_part_matrix(args.teacher, _spec(args, meta.get("data")), progress=progress, device=args.device)
     names = meta["class_names"]
     for title, key in (("raw miss rate (eq. 12)", "E_raw"), ("true-class probability drop", "E_drop")):
         width = max(len(title), *(len(n) for n in names))
@@ -242,6 +252,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _data_args(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", default=None, help="also write E to this JSON file")
+    p.add_argument("--out", default=None, help="folder for progress.json while it runs (as a background job does)")
     _threads_arg(p)
     p.set_defaults(func=_cmd_part_matrix)
 

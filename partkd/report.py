@@ -137,9 +137,10 @@ def _prediction(gd: GridData, role: str, op: float, row: int) -> figures.Predict
     )
 
 
-def grid_rows(gd: GridData, clip: int) -> list[figures.GridRow]:
+def grid_rows(gd: GridData, clip: int, ops: Sequence[float] | None = None) -> list[figures.GridRow]:
     """The grid of low-quality test clip `clip`: the teacher's high-quality input (when paired and loaded), then the
-    drawn student's input at each OP with the occluded joints marked and the students' top-1 beside each row."""
+    drawn student's input at each OP (default: all of gd.ops) with the occluded joints marked and the students' top-1
+    beside each row."""
     rows = []
     h = int(gd.high_of_low[clip])
     if "teacher" in gd.models and h >= 0:
@@ -157,7 +158,7 @@ def grid_rows(gd: GridData, clip: int) -> list[figures.GridRow]:
     if drawn is not None:
         layout = gd.models[drawn].layout
         clean = gd.clean[drawn][clip]
-        for op in gd.ops:
+        for op in gd.ops if ops is None else ops:
             mask = occlusion_mask(clean, gd.occluded[op][clip])
             students = tuple(_prediction(gd, r, op, clip) for r in ("nokd", "kd") if r in gd.models)
             rows.append(figures.GridRow(f"low quality\n({layout.name}, OP {op:g})", clean, layout, mask, students))

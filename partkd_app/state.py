@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,8 +17,18 @@ from partkd.layouts import PARTS
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: checkpoints/, configs/
 CHECKPOINT_DIR = ROOT / "checkpoints"
-#: The app's built-in data: the synthetic generator, kept small so pages answer at once (12 clips per class).
-APP_SYNTHETIC = {"num_classes": 10, "clips_per_class": 12}
+#: The recipe of the shipped checkpoints; its [data] is the app's built-in synthetic data (10 classes x 100 clips:
+#: 300 test clips, so one clip is a third of a point).
+APP_RECIPE = ROOT / "configs" / "app_default.toml"
+
+
+def _app_synthetic() -> dict[str, Any]:
+    from partkd.engine.config import load_toml
+
+    return {k: v for k, v in load_toml(APP_RECIPE)["data"].items() if k not in ("source", "low_layout", "level")}
+
+
+APP_SYNTHETIC = _app_synthetic()
 NONE = "(none)"
 OTHER = "other path…"
 ESTIMATOR_LEVELS = tuple(ESTIMATOR_PRESETS)
@@ -28,13 +37,27 @@ ROLES = {"teacher": "Teacher (high quality)", "nokd": "Student without KD", "kd"
 
 
 @dataclass(frozen=True)
+class Occlusion:
+    """The low-quality view the Skeletons and Compare pages share (sidebar): occlusion probability, mode, parts and
+    the seed of the occluded set."""
+
+    op: float = 0.3
+    mode: str = "joint"
+    parts: tuple[str, ...] = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Selection:
-    """What the sidebar picked: a DataSpec as plain fields, and checkpoint paths (None = not loaded)."""
+    """What the sidebar picked: a DataSpec as plain fields, checkpoint paths (None = not loaded), the low-quality
+    view and the clip (an index into the high-quality clips; a test clip, None when the data has none)."""
 
     data: tuple[tuple[str, Any], ...]
     teacher: str | None
     nokd: str | None
     kd: str | None
+    occ: Occlusion = Occlusion()
+    clip: int | None = None
 
     @property
     def spec(self) -> Any:
@@ -48,45 +71,20 @@ class Selection:
         return {r: p for r, p in (("teacher", self.teacher), ("nokd", self.nokd), ("kd", self.kd)) if p}
 
 
-@dataclass(frozen=True)
-class Occlusion:
-    """Low-quality settings shared by the Skeletons and Compare pages."""
-
-    op: float = 0.3
-    mode: str = "joint"
-    parts: tuple[str, ...] = ()
-    level: str = "medium"
-    seed: int = 0
-
-
-# ---------------------------------------------------------------- session state shared across pages
-
-
-def _persist(key: str, default: Any) -> str:
-    """Widget key for a value that survives page switches (Streamlit drops state of widgets not drawn)."""
-    store, widget = f"_kept_{key}", f"w_{key}"
-    if store not in st.session_state:
-        st.session_state[store] = default
-    if widget not in st.session_state:
-        st.session_state[widget] = st.session_state[store]
-    return widget
-
-
-def kept(key: str, default: Any = None) -> Any:
-    """The persisted value of a shared widget (or `default` before it was ever drawn)."""
-    return st.session_state.get(f"_kept_{key}", default)
+# ---------------------------------------------------------------- widgets
 
 
 def widget(fn: Callable[..., Any], label: str, key: str, default: Any, **kwargs: Any) -> Any:
-    """Draw a Streamlit input whose value is shared by every page (fn: st.selectbox, st.slider, ...)."""
-    wkey = _persist(key, default)
+    """Draw a sidebar input under key `w_<key>` with a default, reset to it when its options no longer hold the
+    value (fn: st.sidebar.selectbox, st.sidebar.slider, ...)."""
+    wkey = f"w_{key}"
     options = kwargs.get("options")
-    if options is not None and st.session_state[wkey] not in list(options):
-        if not (isinstance(st.session_state[wkey], list) and set(st.session_state[wkey]) <= set(options)):
-            st.session_state[wkey] = default
-    value = fn(label, key=wkey, **kwargs)
-    st.session_state[f"_kept_{key}"] = value
-    return value
+    value = st.session_state.get(wkey, default)
+    if options is not None and value not in list(options):
+        if not (isinstance(value, list) and set(value) <= set(options)):
+            value = default
+    st.session_state[wkey] = value
+    return fn(label, key=wkey, **kwargs)
 
 
 # ---------------------------------------------------------------- errors
@@ -343,19 +341,36 @@ def is_real_low(sel: Selection) -> bool:
     return _real(sel.data)
 
 
-def _level_key(data: tuple[tuple[str, Any], ...], level: str) -> str:
-    """The estimator level as a cache key of the low-quality set: "real" for real data, which ignores it."""
-    return "real" if _real(data) else level
+#: Seconds per training clip and epoch of the `cpu` preset on 2 cores (Penn Action: about 15 min for ~1,300 clips
+#: and 20 epochs), for the rough estimate shown where no checkpoint fits the data.
+CPU_PRESET_S_PER_CLIP_EPOCH = 900 / (1300 * 20)
 
 
-def _checkpoint_picker(role: str, rows: list[dict]) -> str | None:
-    """One sidebar select box for a model role: its checkpoints, none, or a typed path."""
-    mine = [r for r in rows if role_of(r) == role]
+def training_estimate(train_clips: int) -> str:
+    """How long the `cpu` preset would take to train on this many clips, roughly."""
+    minutes = train_clips * 20 * CPU_PRESET_S_PER_CLIP_EPOCH / 60
+    return f"about {max(1, round(minutes))} min with the cpu preset on 2 cores for {train_clips} training clips"
+
+
+def _fits(row: dict, ds: Any) -> bool:
+    """A checkpoint row (list_checkpoints) reads this dataset: same layout and the same classes in order."""
+    return row["layout"] == ds.layout.name and list(row["classes"]) == list(ds.class_names)
+
+
+def _checkpoint_picker(role: str, rows: list[dict], side: Any) -> str | None:
+    """One sidebar select box for a model role: its checkpoints that fit the data side, none, or a typed path."""
+    mine = [r for r in rows if role_of(r) == role and (side is None or _fits(r, side))]
     labels = {_label(r): r["path"] for r in mine}
     options = [*labels, NONE, OTHER]
     shipped = [lab for lab, p in labels.items() if Path(p).parent == CHECKPOINT_DIR]
     default = (shipped or list(labels) or [NONE])[0]
     choice = widget(st.sidebar.selectbox, ROLES[role], f"ckpt_{role}", default, options=options)
+    if not mine and side is not None:
+        n = int((side.split == "train").sum())
+        st.sidebar.caption(
+            f"No {ROLES[role].lower()} fits this data ({side.layout.name}, {side.num_classes} "
+            f"classes): train one on the Train page ({training_estimate(n)})."
+        )
     if choice == OTHER:
         typed = widget(
             st.sidebar.text_input,
@@ -368,27 +383,44 @@ def _checkpoint_picker(role: str, rows: list[dict]) -> str | None:
     return labels.get(choice)
 
 
+SELECTION = "_partkd_selection"
+
+
 def sidebar() -> Selection:
-    """Draw the shared sidebar (data and checkpoints) and return the selection."""
+    """Draw the sidebar once per run (the entrypoint does, before the page): data, the checkpoints that fit it,
+    the low-quality view and the clip; keeps the selection for `selection()`."""
     data = _data_picker()
+    pair = None
+    try:
+        pair = _paired(data)
+    except PartKDError as e:
+        st.sidebar.error(str(e), icon="⚠️")
     st.sidebar.subheader("Models")
     try:
         rows = available_checkpoints()
     except PartKDError as e:
         st.sidebar.error(str(e))
         rows = []
-    if not rows:
-        st.sidebar.caption("No checkpoints found in `checkpoints/` or in finished jobs yet.")
-    picks = {role: _checkpoint_picker(role, rows) for role in ROLES}
-    return Selection(data, picks["teacher"], picks["nokd"], picks["kd"])
+    sides = {"teacher": pair.high, "nokd": pair.low, "kd": pair.low} if pair is not None else {}
+    picks = {role: _checkpoint_picker(role, rows, sides.get(role)) for role in ROLES}
+    occ = _occlusion_controls()
+    clip = _clip_picker(pair.high) if pair is not None else None
+    sel = Selection(data, picks["teacher"], picks["nokd"], picks["kd"], occ, clip)
+    st.session_state[SELECTION] = sel
+    return sel
 
 
-def occlusion_controls(where_: Any = st, real_low: bool = False) -> Occlusion:
-    """Occlusion/estimator controls shared by the Skeletons and Compare pages (no estimator level for real data)."""
-    cols = where_.columns([2, 2, 3, 2, 1])
-    op = widget(cols[0].slider, "Occlusion probability (OP)", "op", 0.3, min_value=0.0, max_value=0.9, step=0.05)
+def selection() -> Selection:
+    """The selection the sidebar drew in this run."""
+    return st.session_state[SELECTION]
+
+
+def _occlusion_controls() -> Occlusion:
+    """The sidebar's low-quality view: OP, mode, parts (part mode) and the seed of the occluded set."""
+    st.sidebar.subheader("Low-quality view")
+    op = widget(st.sidebar.slider, "Occlusion probability (OP)", "op", 0.3, min_value=0.0, max_value=0.9, step=0.05)
     mode = widget(
-        cols[1].selectbox,
+        st.sidebar.selectbox,
         "Occlusion mode",
         "occ_mode",
         "joint",
@@ -397,7 +429,7 @@ def occlusion_controls(where_: Any = st, real_low: bool = False) -> Occlusion:
         "part: whole body parts for the whole clip",
     )
     parts = widget(
-        cols[2].multiselect,
+        st.sidebar.multiselect,
         "Parts to occlude (part mode)",
         "occ_parts",
         [],
@@ -405,38 +437,60 @@ def occlusion_controls(where_: Any = st, real_low: bool = False) -> Occlusion:
         disabled=mode != "part",
         help="Empty: each part dropped with probability OP.",
     )
-    level = widget(
-        cols[3].selectbox,
-        "Estimator level",
-        "level",
-        "medium",
-        options=list(ESTIMATOR_LEVELS),
-        disabled=real_low,
-        help="Real low-quality data: the detector's own output, nothing simulated."
-        if real_low
-        else "The pose-estimator simulation's preset.",
+    seed = widget(
+        st.sidebar.number_input,
+        "Occlusion seed",
+        "occ_seed",
+        0,
+        min_value=0,
+        max_value=10_000,
+        step=1,
+        help="One seed for the whole occluded test set, as `partkd evaluate --seed`.",
     )
-    seed = widget(cols[4].number_input, "Seed", "occ_seed", 0, min_value=0, max_value=10_000, step=1)
-    return Occlusion(float(op), str(mode), tuple(parts) if mode == "part" else (), str(level), int(seed))
+    return Occlusion(float(op), str(mode), tuple(parts) if mode == "part" else (), int(seed))
+
+
+def _clip_picker(high: Any) -> int | None:
+    """Sidebar class and test-clip select boxes; the index of the clip in `high` (None without test clips)."""
+    names = list(high.class_names)
+    cls = widget(st.sidebar.selectbox, "Action class", "cls", names[0], options=names)
+    members = [int(i) for i in np.flatnonzero((high.labels == names.index(cls)) & (high.split == "test"))]
+    if not members:
+        st.sidebar.caption(f"No test clip of class '{cls}' in this dataset.")
+        return None
+    return int(
+        widget(
+            st.sidebar.selectbox,
+            "Test clip",
+            "clip",
+            members[0],
+            options=members,
+            format_func=lambda i: str(high.names[i]),
+        )
+    )
+
+
+def select_clip(high: Any, index: int) -> None:
+    """Make the sidebar's class and clip pickers show clip `index` (call from a button callback)."""
+    st.session_state["w_cls"] = high.class_names[int(high.labels[index])]
+    st.session_state["w_clip"] = int(index)
 
 
 # ---------------------------------------------------------------- clips under the chosen degradation
 
 
-@st.cache_resource(max_entries=6, show_spinner="Simulating the pose estimator…")
-def _estimated(data: tuple[tuple[str, Any], ...], level: str, seed: int) -> Any:
-    from partkd.engine.data import aligned_to_high, simulated
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _estimated(data: tuple[tuple[str, Any], ...]) -> Any:
+    from partkd.engine.data import aligned_to_high
 
     pair = _paired(data)
-    if _real(data):
-        return aligned_to_high(pair.high, pair.low)
-    return simulated(pair.high, pair.low.layout, level, seed)
+    return pair.low if not _real(data) else aligned_to_high(pair.high, pair.low)
 
 
-def estimated_dataset(sel: Selection, occ: Occlusion) -> Any:
-    """Low-quality clips indexed like the high-quality ones: the real low-quality source when the data has one
-    (an all-missing clip where it lacks one), else the pose-estimator simulation at the chosen level and seed."""
-    return _estimated(sel.data, _level_key(sel.data, occ.level), occ.seed)
+def estimated_dataset(sel: Selection) -> Any:
+    """Low-quality clips indexed like the high-quality ones: the simulation at the data's level and seed, or the
+    real low-quality source (an all-missing clip where it lacks one)."""
+    return _estimated(sel.data)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Projecting the motion capture…")
@@ -452,45 +506,21 @@ def reference_dataset(sel: Selection) -> Any:
     return _reference(sel.data) if is_real_low(sel) else None
 
 
-def low_clip(sel: Selection, index: int, occ: Occlusion) -> tuple[np.ndarray, np.ndarray]:
-    """(estimated, occluded) low-quality versions of high clip `index` under the shared settings: exactly
-    what the students are shown on the Compare page."""
+def low_clip(sel: Selection, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """(estimated, occluded) raw low-quality frames of high clip `index` for the Skeletons page's illustration (a
+    per-clip occlusion seed; the models' own inputs are on the Compare page)."""
     from partkd.data.degrade import occlude
 
-    est = estimated_dataset(sel, occ)
-    clip = est.clips[index]
+    est = estimated_dataset(sel)
+    clip, o = est.clips[index], sel.occ
     return clip, occlude(
-        clip, est.layout, occ.op, mode=occ.mode, parts=list(occ.parts) or None, seed=clip_seed(occ.seed, index)
+        clip, est.layout, o.op, mode=o.mode, parts=list(o.parts) or None, seed=clip_seed(o.seed, index)
     )
 
 
 def clip_seed(seed: int, index: int) -> int:
-    """The occlusion seed of clip `index`: one page seed, a different mask for every clip."""
+    """The illustration's occlusion seed of clip `index`: one sidebar seed, a different mask for every clip."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
-@st.cache_data(max_entries=16, show_spinner="Running the model on every clip…")
-def _predict_all(path: str, mtime: float, data: tuple[tuple[str, Any], ...], occ: tuple) -> np.ndarray:
-    from partkd.data.dataset import SkeletonDataset
-    from partkd.data.degrade import occlude
-    from partkd.engine.data import model_inputs
-    from partkd.engine.evaluate import check_compatible, predict_proba
-
-    loaded = _loaded(path, mtime)
-    o = Occlusion(*occ)
-    if loaded.role == "teacher":
-        ds = _paired(data).high
-    else:
-        est = _estimated(data, _level_key(data, o.level), o.seed)
-        clips = [
-            occlude(c, est.layout, o.op, mode=o.mode, parts=list(o.parts) or None, seed=clip_seed(o.seed, i))
-            for i, c in enumerate(est.clips)
-        ]
-        ds = SkeletonDataset(
-            clips, est.labels, est.class_names, est.split, est.layout, est.names, est.pair_ids, est.meta
-        )
-    check_compatible(loaded, ds)
-    return predict_proba(loaded, model_inputs(ds, loaded.meta))
 
 
 def check_role(path: str, slot: str) -> None:
@@ -501,18 +531,30 @@ def check_role(path: str, slot: str) -> None:
         raise CheckpointError(where(path, f"is a {role} checkpoint; the '{ROLES[slot]}' picker needs a {want}"))
 
 
-def predict_all(path: str, slot: str, sel: Selection, occ: Occlusion) -> np.ndarray:
-    """(N, K) class probabilities of the checkpoint in picker `slot` for every clip: a teacher on the
-    high-quality clips, students on the estimated + occluded ones (the clips the Skeletons page draws)."""
-    check_role(path, slot)
-    return _predict_all(path, _mtime(path), sel.data, dataclasses.astuple(occ))
+@st.cache_resource(max_entries=8, show_spinner="Running the models on the test split…")
+def _grid(
+    models: tuple[tuple[str, str, float], ...], data: tuple, ops: tuple, mode: str, seed: int, parts: tuple
+) -> Any:
+    from partkd.report import grid_data
+
+    loaded = {role: _loaded(path, mtime) for role, path, mtime in models}
+    return grid_data(loaded, _paired(data), ops, mode, seed, parts or None)
 
 
-@st.cache_resource
-def _curve_store() -> dict:
-    """Process-wide store of accuracy-vs-OP curves; not st.cache_data because the computation draws a
-    progress bar, which cached functions may not do."""
-    return {}
+def predictions(sel: Selection, ops: tuple[float, ...]) -> Any:
+    """The loaded models' predictions on the test split under the engine's occlusion protocol at each OP (the
+    sidebar's mode, parts and seed): a report.GridData, the same numbers `partkd evaluate` gives."""
+    for role, path in sel.models().items():
+        check_role(path, role)
+    models = tuple((role, path, _mtime(path)) for role, path in sel.models().items())
+    o = sel.occ
+    return _grid(models, sel.data, tuple(sorted(set(ops))), o.mode, o.seed, o.parts)
+
+
+def _results_key(loaded: Any, sel: Selection, what: str) -> dict[str, Any]:
+    from partkd.engine.evaluate import weights_key
+
+    return {"what": what, "weights": weights_key(loaded), "role": loaded.role, "data": dict(sel.data)}
 
 
 def op_curve(
@@ -520,58 +562,32 @@ def op_curve(
     slot: str,
     sel: Selection,
     ops: list[float],
-    mode: str = "joint",
-    seed: int = 0,
     progress: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-    """Top-1/top-5 of the checkpoint in picker `slot` at each OP on the test split (accuracy_vs_op, cached)."""
-    from partkd.engine.evaluate import accuracy_vs_op
+    """Top-1/top-5 of the checkpoint in picker `slot` at each OP on the test split (the sidebar's mode and seed),
+    cached on disk by (weights sha256, data, ops, mode, seed): a revisit is instant."""
+    from partkd.data.loaders import cache_dir
+    from partkd.engine.evaluate import accuracy_vs_op, data_side, disk_cached
 
     check_role(path, slot)
-    mtime = _mtime(path)
-    key = (path, mtime, sel.data, tuple(ops), mode, seed)
-    store = _curve_store()
-    if key not in store:
-        test = _paired(sel.data).by_split("test")
-        store[key] = accuracy_vs_op(_loaded(path, mtime), test, list(ops), seed=seed, mode=mode, progress=progress)
-        while len(store) > 32:
-            store.pop(next(iter(store)))
-    return store[key]
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _part_sensitivity(path: str, mtime: float, data: tuple) -> list[float]:
-    from partkd.engine.evaluate import part_sensitivity as engine_part_sensitivity
-
-    return engine_part_sensitivity(_loaded(path, mtime), _paired(data).by_split("test")).tolist()
+    loaded = _loaded(path, _mtime(path))
+    test = data_side(loaded, _paired(sel.data)).by_split("test")
+    key = {**_results_key(loaded, sel, "accuracy_vs_op"), "ops": ops, "mode": sel.occ.mode, "seed": sel.occ.seed}
+    return disk_cached(
+        cache_dir() / "results", key, lambda: accuracy_vs_op(loaded, test, ops, sel.occ.seed, sel.occ.mode, progress)
+    )
 
 
 def part_sensitivity(path: str, sel: Selection) -> list[float]:
-    """Top-1 drop of a checkpoint on the test split when each of the five parts is removed (cached)."""
-    return _part_sensitivity(path, _mtime(path), sel.data)
+    """Top-1 drop of a checkpoint on the test split when each of the five parts is removed (cached on disk)."""
+    from partkd.data.loaders import cache_dir
+    from partkd.engine.evaluate import data_side, disk_cached
+    from partkd.engine.evaluate import part_sensitivity as engine_part_sensitivity
 
-
-def clip_picker(high: Any, where_: Any = st) -> int:
-    """Class and clip select boxes (shared by the pages); returns the index of the clip in `high`."""
-    c1, c2 = where_.columns(2)
-    names = list(high.class_names)
-    cls = widget(c1.selectbox, "Action class", "cls", names[0], options=names)
-    # test clips first, so the default clip is one the models never trained on
-    members = sorted(
-        (int(i) for i in np.flatnonzero(high.labels == names.index(cls))), key=lambda i: high.split[i] != "test"
-    )
-    if not members:
-        c2.warning(f"No clip of class '{cls}' in this dataset.")
-        st.stop()
-    label = {i: f"{high.names[i]} ({high.split[i]})" for i in members}
-    return int(widget(c2.selectbox, "Clip", "clip", members[0], options=members, format_func=label.get))
-
-
-def select_clip(high: Any, index: int) -> None:
-    """Make the class and clip pickers show clip `index` (call from a button callback)."""
-    for key, value in (("cls", high.class_names[int(high.labels[index])]), ("clip", int(index))):
-        st.session_state[f"_kept_{key}"] = value
-        st.session_state[f"w_{key}"] = value
+    loaded = _loaded(path, _mtime(path))
+    test = data_side(loaded, _paired(sel.data)).by_split("test")
+    key = _results_key(loaded, sel, "part_sensitivity")
+    return disk_cached(cache_dir() / "results", key, lambda: engine_part_sensitivity(loaded, test).tolist())
 
 
 def val_top1(meta: dict) -> float | None:
@@ -598,16 +614,12 @@ def describe_checkpoint(path: str) -> dict[str, Any]:
 
 def spec_summary(data: tuple[tuple[str, Any], ...]) -> str:
     """One line describing the data selection."""
-    d = dict(data)
-    if d.get("source", "synthetic") == "synthetic":
-        high = f"synthetic actions: {d['num_classes']} classes × {d['clips_per_class']} clips (seed {d['seed']})"
-    else:
-        high = f"{d['source']} ({d.get('format') or 'auto-detected format'})"
-    if d.get("low") not in (None, "simulate", "real"):
-        return f"{high}; low quality: {d['low']}" + (f" ({d['low_layout']})" if d.get("low_layout") else "")
-    if _real(data):
-        return f"{high}; high quality: {d.get('high_source') or 'default'}; low quality: the dataset's real one"
-    return f"{high}; low quality: {d.get('low_layout') or 'coco17'} simulated at '{d['level']}'"
+    from partkd.engine.config import data_spec_from_dict
+
+    try:
+        return data_spec_from_dict(dict(data), "app data").describe()
+    except PartKDError as e:
+        return str(e)
 
 
 def detection_error(low: np.ndarray, reference: np.ndarray) -> float:
@@ -702,3 +714,33 @@ def option_input(where_: Any, cls: type, name: str, key: str) -> Any:
         key=key,
         help=o.help,
     )
+
+
+# ---------------------------------------------------------------- downloads
+
+DOWNLOADS = "_partkd_downloads"
+MIME = {"png": "image/png", "pdf": "application/pdf", "svg": "image/svg+xml", "csv": "text/csv"}
+
+
+def downloads(key: str, stem: str, figure: Callable[[], Any], numbers: Callable[[], str]) -> None:
+    """Download buttons under a figure: PNG (200 dpi), PDF and SVG drawn by partkd.figures only when clicked, and
+    the figure's numbers as CSV. The payloads are kept per key in the session (what the page showed last)."""
+    from partkd.figures import IMAGE_FORMATS, figure_bytes
+
+    def image(fmt: str) -> Callable[[], bytes]:
+        return lambda: figure_bytes(figure(), fmt)
+
+    payloads: dict[str, Callable[[], bytes | str]] = {fmt: image(fmt) for fmt in IMAGE_FORMATS}
+    payloads["csv"] = numbers
+    st.session_state.setdefault(DOWNLOADS, {})[key] = payloads
+    cols = st.columns(len(payloads) + 2)
+    for col, (fmt, data) in zip(cols, payloads.items()):
+        col.download_button(
+            fmt.upper(),
+            data=data,
+            file_name=f"{stem}.{fmt}",
+            mime=MIME[fmt],
+            key=f"dl_{key}_{fmt}",
+            on_click="ignore",
+            icon=":material/download:",
+        )

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,3 +56,18 @@ def write_h36m(root: "Path", frames: int = 60, subjects: tuple[int, ...] = (1, 9
                 with h5py.File(root / f"S{s}/StackedHourglass/{stem.replace(' ', '_')}.{name}.h5", "w") as f:
                     f["poses"] = rng.uniform(100.0, 900.0, (frames, 16, 2)).astype(np.float32)
     return root
+
+
+def app_page(page: str = "home", session: dict | None = None, timeout: float = 120) -> Any:
+    """AppTest of the app as served: the entrypoint (navigation, the sidebar drawn once), then `page`
+    (partkd_app/pages/<page>.py); `session` presets widget values, e.g. the sidebar's w_<key>, before the first run."""
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=timeout)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    at.run()
+    if page != "home":
+        at.switch_page(f"partkd_app/pages/{page}.py").run()
+    return at

@@ -10,9 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from partkd import viz
 
+from helpers import app_page
+
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["app.py", "pages/1_Skeletons.py", "pages/2_Train.py", "pages/3_Part_efficiency.py", "pages/4_Compare.py",
-         "pages/5_Robustness.py"]
+PAGES = ["home", "skeletons", "train", "part_efficiency", "compare", "robustness"]
 SHIPPED = {name: ROOT / "checkpoints" / f"{name}.json" for name in ("teacher", "student_nokd", "student_pmsc")}
 needs_checkpoints = pytest.mark.skipif(not all(p.exists() for p in SHIPPED.values()),
                                        reason="shipped checkpoints (checkpoints/teacher.*, student_*.*) not built yet")
@@ -28,9 +29,9 @@ def jobs_root(tmp_path, monkeypatch):
     return root
 
 
-def run(page: str) -> AppTest:
-    """Run one page script and fail on any uncaught exception."""
-    at = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT).run()
+def run(page: str = "home", session: dict | None = None) -> AppTest:
+    """The app at one page (helpers.app_page), failing on any uncaught exception."""
+    at = app_page(page, session, TIMEOUT)
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -61,14 +62,15 @@ def test_every_page_runs_without_exception(page):
 
 
 def test_home_says_what_is_loaded_and_links_every_page():
-    at = run("app.py")
+    at = run("home")
     text = " ".join(m.value for m in at.markdown)
-    assert "synthetic actions" in text and "teacher" in text.lower()
+    assert "synthetic actions: 10 classes × 100 clips" in text and "teacher" in text.lower()
     assert len(at.get("page_link")) == 5
+    assert not any("None" in str(v) for v in at.dataframe[0].value.to_numpy().ravel())
 
 
 def test_skeleton_widgets_change_the_figure():
-    at = run("pages/1_Skeletons.py")
+    at = run("skeletons")
     (before,) = charts(at)
     assert len(before["frames"]) > 1 and before["data"][0]["type"] == "scatter3d"
     occluded = -1  # last trace: the hollow markers of the low-quality panel
@@ -89,7 +91,6 @@ def test_skeleton_widgets_change_the_figure():
     (part,) = charts(at)
     assert hidden(part) == 3  # COCO-17 left arm: shoulder, elbow, wrist
 
-    at.selectbox(key="w_level").set_value("heavy").run()
     at.number_input(key="w_occ_seed").set_value(3).run()
     at.toggle(key="show_hidden").set_value(False).run()
     assert not at.exception
@@ -97,7 +98,7 @@ def test_skeleton_widgets_change_the_figure():
 
 
 def test_class_and_clip_pickers_switch_the_clip():
-    at = run("pages/1_Skeletons.py")
+    at = run("skeletons")
     first = charts(at)[0]["frames"][0]["data"][5]["x"]
     classes = at.selectbox(key="w_cls").options
     at.selectbox(key="w_cls").set_value(classes[3]).run()
@@ -106,7 +107,7 @@ def test_class_and_clip_pickers_switch_the_clip():
 
 
 def test_unreadable_dataset_is_a_readable_error():
-    at = run("pages/1_Skeletons.py")
+    at = run("skeletons")
     at.sidebar.radio(key="w_src").set_value("folder or file").run()
     at.sidebar.text_input(key="w_data_path").set_value("/nonexistent/dataset").run()
     assert not at.exception
@@ -122,7 +123,7 @@ def test_train_page_resolves_a_run_config(tmp_path):
     from partkd.cli_train import _run_file, _spec, _train_cfg
     from partkd.engine.config import StudentConfig, student_config_from_dict, to_dict, train_preset
 
-    at = run("pages/2_Train.py")
+    at = run("train")
     at.radio(key="t_kind").set_value("Student (low quality)").run()
     at.selectbox(key="t_kd").set_value("none").run()
     at.slider(key="t_op").set_value(0.3).run()                       # the OP slider is generated from the schema
@@ -131,7 +132,7 @@ def test_train_page_resolves_a_run_config(tmp_path):
     assert config["kind"] == "train-student" and "teacher" not in config
     assert config["student"] == {**to_dict(StudentConfig()), "kd": "none", "op": 0.3}
     assert config["train"] == {k: v for k, v in to_dict(train_preset("cpu")).items() if v is not None}
-    assert config["data"]["source"] == "synthetic" and config["data"]["clips_per_class"] == 12
+    assert config["data"]["source"] == "synthetic" and config["data"]["clips_per_class"] == 100
     path = tmp_path / "config.toml"
     path.write_text(text)
     args = build_parser().parse_args(["train-student", "--config", str(path), "--out", str(tmp_path / "o")])
@@ -158,7 +159,7 @@ def _wait_done(root: Path, timeout: float = 150.0) -> dict:
 
 
 def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
-    at = run("pages/2_Train.py")
+    at = run("train")
     at.selectbox(key="t_preset").set_value("smoke").run()
     at.number_input(key="t_epochs").set_value(1).run()
     at.button(key="t_submit").click().run()
@@ -181,14 +182,14 @@ def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
     from partkd.engine import jobs
 
     (ckpt,) = jobs.checkpoints(job["id"], jobs_root)
-    at = run("pages/3_Part_efficiency.py")  # the finished run's teacher is now offered in the pickers
+    at = run("part_efficiency")  # the finished run's teacher is now offered in the pickers
     assert any(job["id"] in o for o in at.sidebar.selectbox(key="w_ckpt_teacher").options), ckpt
 
 
 @needs_checkpoints
 def test_heatmap_holds_the_checkpoints_e():
     meta = json.loads(SHIPPED["teacher"].read_text())
-    at = run("pages/3_Part_efficiency.py")
+    at = run("part_efficiency")
     (fig,) = charts(at)
     hm = fig["data"][0]
     assert hm["type"] == "heatmap"
@@ -219,37 +220,46 @@ def test_heatmap_holds_the_checkpoints_e():
 
 
 @needs_checkpoints
-def test_compare_shows_three_top5_and_jumps_to_a_disagreement():
-    at = run("pages/4_Compare.py")
+def test_compare_draws_the_paper_figure_and_finds_a_paper_clip():
+    at = run("compare")
+    assert len(at.get("image")) == 1                                 # Figs. 6-7 as one image
     figs = charts(at)
     assert len(figs) == 4  # animation + teacher + two students
     assert all(len(f["data"][0]["y"]) == 5 for f in figs[1:])
-    at.button(key="cmp_jump").click().run()
+    before = at.sidebar.selectbox(key="w_clip").value
+    at.button(key="cmp_paper").click().run()
     assert not at.exception and not errors(at)
+    assert at.sidebar.selectbox(key="w_clip").value != before or any("showing" in s.value for s in at.success)
+    assert {b.proto.label for b in at.get("download_button")} == {"PNG", "PDF", "SVG", "CSV"}
 
 
 @needs_checkpoints
 def test_robustness_curves_and_table():
-    at = run("pages/5_Robustness.py")
+    at = run("robustness")
     assert not errors(at)
     curves = charts(at)[0]
     assert len(curves["data"]) == 3 and len(curves["data"][0]["x"]) == 10
     table = at.dataframe[0].value
     assert list(table.columns) == ["model", "OP 0", "OP 0.3", "OP 0.6"] and len(table) == 3
+    assert list(table.iloc[0, 2:]) == ["", ""]                     # the teacher: clean data only, blank not None
 
 
 @needs_checkpoints
-def test_checkpoint_for_another_layout_is_a_readable_error():
-    at = run("pages/4_Compare.py")
+def test_pickers_offer_only_checkpoints_that_fit_the_data():
+    at = run("compare")
+    assert any("student_pmsc" in o for o in at.sidebar.selectbox(key="w_ckpt_kd").options)
     at.sidebar.selectbox(key="w_low_layout").set_value("openpose18").run()
     assert not at.exception
-    assert sum("layout" in e for e in errors(at)) == 2  # both students were trained on COCO-17
-    assert len(charts(at)) == 2  # the animation and the teacher still work
+    for role in ("nokd", "kd"):                                   # both students were trained on COCO-17
+        assert not any("student" in o for o in at.sidebar.selectbox(key=f"w_ckpt_{role}").options)
+    hints = [c.value for c in at.sidebar.caption if "fits this data" in c.value]
+    assert len(hints) == 2 and all("Train page" in h and "min with the cpu preset" in h for h in hints)
+    assert any("student_pmsc" not in o for o in at.sidebar.selectbox(key="w_ckpt_teacher").options)
 
 
 @needs_checkpoints
 def test_student_in_the_teacher_picker_is_a_readable_error():
-    at = run("pages/4_Compare.py")
+    at = run("compare")
     at.sidebar.selectbox(key="w_ckpt_teacher").set_value("other path…").run()
     at.sidebar.text_input(key="w_ckpt_teacher_path").set_value(str(SHIPPED["student_pmsc"])).run()
     assert not at.exception
@@ -260,11 +270,8 @@ def test_h36m_real_detections_with_projected_overlay(shared_data):
     """Human3.6M from the sidebar: real detections beside the motion capture, the projected ground truth beneath."""
     if not (shared_data / "h36m").is_dir():
         pytest.skip("Human3.6M not in ../shared/data")
-    at = AppTest.from_file(str(ROOT / "pages/1_Skeletons.py"), default_timeout=TIMEOUT)
-    at.session_state["_kept_src"] = "folder or file"
-    at.session_state["_kept_data_path"] = str(shared_data / "h36m")
-    at.run()
-    assert not at.exception and not errors(at)
+    at = run("skeletons", {"w_src": "folder or file", "w_data_path": str(shared_data / "h36m")})
+    assert not errors(at)
     assert at.radio(key="w_low_source").value == "real"
     fig = charts(at)[0]
     titles = [a["text"] for a in fig["layout"]["annotations"]]
@@ -275,3 +282,65 @@ def test_h36m_real_detections_with_projected_overlay(shared_data):
     assert 0.0 < px < 60.0                                # detections lie near the projected motion capture
     at.toggle(key="show_reference").set_value(False).run()
     assert len(charts(at)[0]["data"]) == 2 * viz.TRACES_PER_PANEL
+
+
+def test_the_occlusion_shown_is_the_occlusion_drawn_after_switching_the_data(shared_data):
+    """The state bug of issue 13: after switching the sidebar to a dataset folder, the page's OP slider and the
+    figure's title disagreed, and both the sidebar and the page had an estimator-level control. Now the low-quality
+    view lives once, in the sidebar, and the figure is drawn with exactly its values."""
+    if not (shared_data / "penn_action").is_dir():
+        pytest.skip("Penn Action not in ../shared/data")
+    at = run("skeletons")
+    at.sidebar.slider(key="w_op").set_value(0.45).run()
+    at.sidebar.radio(key="w_src").set_value("folder or file").run()
+    at.sidebar.text_input(key="w_data_path").set_value(str(shared_data / "penn_action")).run()
+    assert not at.exception and not errors(at)
+    assert at.sidebar.slider(key="w_op").value == 0.45
+    title = [a["text"] for a in charts(at)[0]["layout"]["annotations"]][1]
+    level = at.sidebar.selectbox(key="w_data_level").value
+    assert f"OP {0.45:.2f}" in title and f"{level} estimator" in title
+    levels = [s for s in at.selectbox if "estimator" in s.label.lower()]
+    assert len(levels) == 1 and levels[0].key == "w_data_level"          # one control, in the sidebar
+
+
+@needs_checkpoints
+def test_compare_robustness_and_evaluate_agree():
+    """One occlusion protocol: the Robustness table, the Compare page's probabilities and the engine's evaluate give
+    the same numbers for the same checkpoint, data and seed."""
+    from partkd.checkpoints import load_checkpoint
+    from partkd.engine.data import load_paired
+    from partkd.engine.config import data_spec_from_dict, load_toml
+    from partkd.engine.evaluate import evaluate, occluded_inputs, predict_proba
+
+    at = run("robustness")
+    table = {r["model"]: r for r in at.dataframe[0].value.to_dict("records")}
+    data = load_paired(data_spec_from_dict(load_toml(ROOT / "configs" / "app_default.toml")["data"]))
+    for name, label in (("student_nokd", "Student without KD"), ("student_pmsc", "Student with KD")):
+        loaded = load_checkpoint(ROOT / "checkpoints" / f"{name}.safetensors")
+        for op in (0.0, 0.3, 0.6):
+            top1 = evaluate(loaded, data.low.by_split("test"), op=op, seed=0)["top1"]
+            assert table[label][f"OP {op:g}"] == f"{100 * top1:.2f}", (name, op)
+    at = run("compare", {"w_op": 0.6})
+    clip_name = at.sidebar.selectbox(key="w_clip").value
+    loaded = load_checkpoint(ROOT / "checkpoints" / "student_pmsc.safetensors")
+    test = data.low.by_split("test")
+    proba = predict_proba(loaded, occluded_inputs(loaded, test, 0.6, "joint", 0)[1])
+    row = int(np.flatnonzero(np.flatnonzero(data.high.split == "test") == clip_name)[0])
+    bars = charts(at)[-1]["data"][0]
+    assert np.allclose(sorted(array(bars["x"]), reverse=True), np.sort(proba[row])[::-1][:5], atol=1e-6)
+
+
+@needs_checkpoints
+def test_every_figure_downloads_as_png_pdf_svg_and_csv():
+    from partkd_app.state import DOWNLOADS
+
+    for page, keys in (("compare", ["grid"]), ("robustness", ["curves", "parts"]), ("part_efficiency", ["E"])):
+        at = run(page)
+        for key in keys:
+            payloads = at.session_state[DOWNLOADS][key]
+            assert payloads["png"]()[:8] == b"\x89PNG\r\n\x1a\n", (page, key)
+            assert payloads["pdf"]()[:5] == b"%PDF-" and b"<svg" in payloads["svg"]()[:400]
+            csv = payloads["csv"]()
+            assert csv.count("\n") >= 2 and "," in csv.splitlines()[0], (page, key)
+        labels = [b.proto.label for b in at.get("download_button")]
+        assert labels.count("PNG") == len(keys) and labels.count("CSV") >= len(keys)

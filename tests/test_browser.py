@@ -18,12 +18,14 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 #: (url path, screenshot name or None, whether a Plotly figure must render)
 PAGES = [
     ("", None, False),
-    ("Skeletons", "skeletons_side_by_side.png", True),
-    ("Train", None, False),
-    ("Part_efficiency", "part_efficiency_heatmap.png", HAVE_CHECKPOINTS),
-    ("Compare", "compare.png", HAVE_CHECKPOINTS),
-    ("Robustness", "robustness.png", HAVE_CHECKPOINTS),
+    ("skeletons", "skeletons_side_by_side.png", True),
+    ("train", None, False),
+    ("part_efficiency", "part_efficiency_heatmap.png", HAVE_CHECKPOINTS),
+    ("compare", "compare.png", HAVE_CHECKPOINTS),
+    ("robustness", "robustness.png", HAVE_CHECKPOINTS),
 ]
+IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
+        "!document.querySelector('[data-testid=\"stSpinner\"]')")
 
 pytestmark = [
     pytest.mark.browser,
@@ -86,17 +88,30 @@ def test_every_page_renders_in_chromium(server):
             page.get_by_role("heading", name="partkd · part-level knowledge distillation").wait_for(timeout=60_000)
             page.locator('section[data-testid="stSidebar"] label:has-text("Source")').wait_for(timeout=60_000)
             print(f"home interactive {time.time() - start:.1f} s after the server answered")
-            for path, shot, plot in PAGES:
+            for path, shot, plot in [*PAGES, ("robustness", None, HAVE_CHECKPOINTS)]:  # then a revisit
+                start = time.time()
                 page.goto(f"{server}/{path}", wait_until="domcontentloaded")
                 page.locator("h1").first.wait_for(timeout=60_000)
                 if plot:
                     page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
-                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-                                       "!document.querySelector('[data-testid=\"stSpinner\"]')", timeout=90_000)
+                page.wait_for_function(IDLE, timeout=90_000)
+                print(f"timing: {path or 'home'} shown in {time.time() - start:.1f} s (page load included)")
                 page.wait_for_timeout(1500)
                 _assert_no_error(page, path or "home")
                 if shot and plot:  # only pages whose figure rendered; never overwrite with an empty page
                     page.screenshot(path=str(SHOTS / shot), full_page=True)
+            if HAVE_CHECKPOINTS:
+                page.goto(f"{server}/part_efficiency", wait_until="domcontentloaded")
+                page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+                page.wait_for_function(IDLE, timeout=90_000)
+                start = time.time()
+                page.get_by_text("bars per class").click()
+                page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0 && "
+                                       "[...document.querySelectorAll('.js-plotly-plot')].some(e => "
+                                       "e.querySelector('.barlayer .point'))", timeout=30_000)
+                page.wait_for_function(IDLE, timeout=30_000)
+                print(f"timing: part efficiency redrawn after a widget change (heatmap -> bars) in "
+                      f"{time.time() - start:.1f} s")
         finally:
             browser.close()
     assert (SHOTS / "skeletons_side_by_side.png").stat().st_size > 10_000

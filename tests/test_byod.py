@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import app_page
+
 from partkd.checkpoints import read_meta
 from partkd.cli import build_parser, main
 from partkd.data.axes import UP_ROTATIONS, convert_clip
@@ -255,8 +257,6 @@ def test_epochs_scale_the_milestones_and_lr_steps_set_them(tutorial: dict, tmp_p
 
 
 def test_the_app_pages_run_on_the_tutorial_files(tutorial: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from streamlit.testing.v1 import AppTest
-
     from partkd_app.state import OTHER
 
     w = tutorial["work"]
@@ -268,15 +268,12 @@ def test_the_app_pages_run_on_the_tutorial_files(tutorial: dict, monkeypatch: py
     for role, run in (("teacher", "teacher"), ("nokd", "nokd"), ("kd", "pmsc")):
         state[f"ckpt_{role}"] = OTHER
         state[f"ckpt_{role}_path"] = str(w / "runs" / "byod" / run / "model.safetensors")
-    for page in ("pages/1_Skeletons.py", "pages/3_Part_efficiency.py", "pages/4_Compare.py", "pages/5_Robustness.py"):
-        at = AppTest.from_file(str(ROOT / page), default_timeout=120)
-        for key, value in state.items():
-            at.session_state[f"_kept_{key}"] = value
-        at.run()
+    for page in ("skeletons", "part_efficiency", "compare", "robustness"):
+        at = app_page(page, {f"w_{key}": value for key, value in state.items()})
         assert not at.exception, (page, [e.value for e in at.exception])
         assert not at.error, (page, [e.value for e in at.error])
         assert at.get("plotly_chart"), page
-        if page == "pages/1_Skeletons.py":  # the two skeletons of one take, each in its own layout
+        if page == "skeletons":  # the two skeletons of one take, each in its own layout
             titles = [a["text"] for a in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]]
             assert "mocap22" in titles[0] and "depth15" in titles[1], titles
 

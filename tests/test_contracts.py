@@ -198,13 +198,12 @@ def test_data_flags_reach_the_data_spec(tmp_path: Path) -> None:
 
 
 def test_the_train_form_widgets_follow_the_schema() -> None:
-    from streamlit.testing.v1 import AppTest
-
     from partkd.engine.config import StudentConfig
     from partkd.engine.schema import option
 
-    root = Path(__file__).resolve().parent.parent
-    at = AppTest.from_file(str(root / "pages/2_Train.py"), default_timeout=120).run()
+    from helpers import app_page
+
+    at = app_page("train")
     at.radio(key="t_kind").set_value("Student (low quality)").run()
     tau, alpha, op = at.number_input(key="t_tau"), at.number_input(key="t_alpha"), at.slider(key="t_op")
     assert tau.value == StudentConfig.tau and tau.max == option(StudentConfig, "tau").high and tau.min > 0

@@ -10,10 +10,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
 
 from partkd.engine import jobs
-from helpers import wait_for
+from helpers import app_page, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_TRAINING = ["train-teacher", "--data", "synthetic", "--classes", "2", "--clips-per-class", "8", "--batch-size",
@@ -81,7 +80,7 @@ def test_job_survives_an_app_restart_and_the_train_page_shows_it_live_again(tmp_
         wait_for(lambda: _get(port, "_stcore/health") == b"ok", 90, "the restarted app to serve")
         assert _get(port, "Train")  # the page is served again
 
-        at = AppTest.from_file(str(ROOT / "pages" / "2_Train.py"), default_timeout=120).run()
+        at = app_page("train")
         assert not at.exception, [e.value for e in at.exception]
         table = at.dataframe[0].value
         assert list(table["id"]) == [job_id] and list(table["status"]) == ["running"]

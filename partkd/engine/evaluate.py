@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -171,6 +174,31 @@ def accuracy_vs_op(
     return rows
 
 
+def weights_key(loaded: Loaded) -> str:
+    """The sha256 of a checkpoint's weights (recorded in its metadata; hashed from the file when absent)."""
+    return str(loaded.meta.get("weights_sha256") or hashlib.sha256(loaded.path.read_bytes()).hexdigest())
+
+
+def disk_cached(folder: Path, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
+    """`compute()` (a JSON-able result) kept in `folder` under a hash of `key`: the same question is answered from
+    disk next time, in any process; written atomically, and a cache that cannot be written only costs a recompute."""
+    from partkd.io import atomic_write_json
+
+    text = json.dumps(key, sort_keys=True, default=str)
+    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.json"
+    try:
+        return json.loads(path.read_text())["value"]
+    except (OSError, ValueError, KeyError):
+        pass
+    value = compute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"key": json.loads(text), "value": value})
+    except OSError:
+        pass
+    return value
+
+
 def part_sensitivity(loaded: Loaded, ds: SkeletonDataset | PairedDataset) -> np.ndarray:
     """(5,) top-1 drop when each part (head, arms, legs) is zeroed in every frame, in PARTS order."""
     from partkd.data.degrade import occlude_part
@@ -201,5 +229,7 @@ __all__ = [
     "occluded_inputs",
     "evaluate",
     "accuracy_vs_op",
+    "disk_cached",
+    "weights_key",
     "part_sensitivity",
 ]

@@ -1,4 +1,5 @@
 """Train: configure a run, start it as a background job, follow its progress, cancel or resume it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from partkd import viz
+from partkd.distill.methods import get_method
 from partkd.engine import jobs
 from partkd.engine.config import (
     DEFAULT_PRESET,
@@ -18,28 +20,36 @@ from partkd.engine.config import (
     student_config_from_dict,
     train_preset,
 )
-from partkd.distill.methods import get_method
 from partkd.engine.run_config import dumps, run_config
 from partkd.errors import JobError, PartKDError, where
 from partkd_app import state
 
-st.set_page_config(page_title="Train · partkd", page_icon="🏋️", layout="wide")
-sel = state.sidebar()
+sel = state.selection()
 root = state.jobs_root()
 st.title("Train")
-st.caption(f"Runs are `partkd …` commands executed as background jobs in `{root}`; they keep running when the "
-           "browser is closed. Finished checkpoints appear in the sidebar pickers on every page.")
+st.caption(
+    f"Runs are `partkd …` commands executed as background jobs in `{root}`; they keep running when the "
+    "browser is closed. Finished checkpoints appear in the sidebar pickers on every page."
+)
 
-KINDS = {"Teacher (high quality)": "train-teacher", "Student (low quality)": "train-student",
-         "Reproduce recipe (teacher → E → students)": "reproduce"}
+KINDS = {
+    "Teacher (high quality)": "train-teacher",
+    "Student (low quality)": "train-student",
+    "Reproduce recipe (teacher → E → students)": "reproduce",
+}
 
 
 def _train_config() -> TrainConfig:
     """The training recipe: a preset with the run length, device and seed of the form."""
     c1, c2, c3, c4 = st.columns(4)
     names = sorted(TRAIN_PRESETS)
-    preset = c1.selectbox("Preset", names, index=names.index(DEFAULT_PRESET), key="t_preset",
-                          help="smoke: seconds; cpu: minutes on 2 cores; paper: the paper's GPU recipe")
+    preset = c1.selectbox(
+        "Preset",
+        names,
+        index=names.index(DEFAULT_PRESET),
+        key="t_preset",
+        help="smoke: seconds; cpu: minutes on 2 cores; paper: the paper's GPU recipe",
+    )
     epochs = c2.number_input("Epochs (0 = preset's)", 0, 500, 0, key="t_epochs")
     device = state.option_input(c3, TrainConfig, "device", "t_device")
     seed = state.option_input(c4, TrainConfig, "seed", "t_seed")
@@ -49,8 +59,12 @@ def _train_config() -> TrainConfig:
 def _student_config() -> tuple[StudentConfig, str]:
     """Distillation settings and the teacher checkpoint path."""
     c1, c2 = st.columns([3, 1])
-    teacher = c1.text_input("Teacher checkpoint", value=sel.teacher or "", key="t_teacher",
-                            help="Defaults to the sidebar's teacher; not needed for kd = none.")
+    teacher = c1.text_input(
+        "Teacher checkpoint",
+        value=sel.teacher or "",
+        key="t_teacher",
+        help="Defaults to the sidebar's teacher; not needed for kd = none.",
+    )
     values = {"kd": state.option_input(c2, StudentConfig, "kd", "t_kd")}
     for col, name in zip(st.columns(6), ("alpha", "tau", "w", "op", "occlusion", "paired_fraction")):
         values[name] = state.option_input(col, StudentConfig, name, f"t_{name}")
@@ -63,8 +77,9 @@ def build_job() -> tuple[list[str], dict | None, str]:
     if kind == "reproduce":
         configs = sorted(str(p.relative_to(state.ROOT)) for p in (state.ROOT / "configs").glob("*.toml"))
         choice = st.selectbox("Recipe", [*configs, "other path…"], key="t_recipe")
-        path = st.text_input("Recipe path", key="t_recipe_path") if choice == "other path…" else \
-            str(state.ROOT / choice)
+        path = (
+            st.text_input("Recipe path", key="t_recipe_path") if choice == "other path…" else str(state.ROOT / choice)
+        )
         return ["reproduce", path.strip()], None, f"reproduce {Path(path).stem}"
     st.markdown(f"**Data** (the sidebar's): {state.spec_summary(sel.data)}")
     spec = sel.spec
@@ -140,16 +155,24 @@ def jobs_panel() -> None:
     for job in all_jobs:
         prog = jobs.read_progress(job["id"], root=root) or {}
         metrics = _job_metrics(job["id"]) if job["status"] == "done" else {}
-        rows.append({"id": job["id"], "name": job["name"], "status": job["status"],
-                     "epoch": f"{prog.get('epoch', '')}/{prog.get('epochs', '')}" if prog else "",
-                     "val top-1": ", ".join(f"{k}: {v:.1%}" for k, v in metrics.items()),
-                     "created": _age(job.get("created")), "error": job.get("error") or ""})
+        rows.append(
+            {
+                "id": job["id"],
+                "name": job["name"],
+                "status": job["status"],
+                "epoch": f"{prog.get('epoch', '')}/{prog.get('epochs', '')}" if prog else "",
+                "val top-1": ", ".join(f"{k}: {v:.1%}" for k, v in metrics.items()),
+                "created": _age(job.get("created")),
+                "error": job.get("error") or "",
+            }
+        )
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="t_jobs_table")
     ids = [j["id"] for j in all_jobs]
     if st.session_state.get("t_selected") not in ids:
         st.session_state["t_selected"] = ids[0]
-    job_id = st.selectbox("Job", ids, key="t_selected",
-                          format_func=lambda i: f"{i} · {next(j['name'] for j in all_jobs if j['id'] == i)}")
+    job_id = st.selectbox(
+        "Job", ids, key="t_selected", format_func=lambda i: f"{i} · {next(j['name'] for j in all_jobs if j['id'] == i)}"
+    )
     job = next(j for j in all_jobs if j["id"] == job_id)
     show_job(job)
 
@@ -165,8 +188,10 @@ def show_job(job: dict) -> None:
     c4.metric("ETA", _eta(prog.get("eta_s")) if status == "running" else "—")
     if prog and prog.get("steps"):
         done = ((prog["epoch"] - 1) * prog["steps"] + prog.get("step", 0)) / (prog["epochs"] * prog["steps"])
-        st.progress(min(max(done, 0.0), 1.0) if status != "done" else 1.0,
-                    text=f"step {prog.get('step')}/{prog.get('steps')} of epoch {prog.get('epoch')}")
+        st.progress(
+            min(max(done, 0.0), 1.0) if status != "done" else 1.0,
+            text=f"step {prog.get('step')}/{prog.get('steps')} of epoch {prog.get('epoch')}",
+        )
     if status == "failed":
         st.error(f"Job {job['id']} failed: {job.get('error') or 'see the log'}", icon="⚠️")
     history = jobs.read_history(job["id"], root=root)

@@ -1,0 +1,121 @@
+"""Compare: the paper's Figs. 6-7 for one test clip (teacher on high quality, students with and without KD on the
+same low-quality skeleton at OP 0, 0.3 and 0.6), then the top-5 of every model at the sidebar's OP."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from matplotlib.figure import Figure
+
+from partkd import figures, viz
+from partkd.report import GRID_OPS, grid_rows, grid_title, paper_clips, provenance
+from partkd_app import state
+
+sel = state.selection()
+st.title("Compare predictions")
+st.caption(
+    "The teacher sees the high-quality skeleton; both students see the same estimated low-quality skeleton, "
+    "occluded by the engine's protocol (one seed for the whole test set, as `partkd evaluate --seed`), so every "
+    "number here is the one the CLI reports. ✓ = top-1 is the true class, ✗ = wrong."
+)
+
+if not sel.models():
+    st.info(
+        "No checkpoint is loaded: pick a teacher and students in the sidebar (shipped in `checkpoints/`, or "
+        "train them on the Train page)."
+    )
+    st.stop()
+
+with state.readable_errors():
+    pair = state.paired_dataset(sel)
+    gd = state.predictions(sel, (*GRID_OPS, sel.occ.op))
+if sel.clip is None:
+    st.info("Pick a test clip in the sidebar.")
+    st.stop()
+high_test = np.flatnonzero(pair.high.split == "test")
+h = int(np.searchsorted(high_test, sel.clip))
+matches = np.flatnonzero(gd.high_of_low == h)
+if not matches.size:
+    st.warning("The students' test set has no low-quality clip paired with this high-quality clip.")
+    st.stop()
+clip = int(matches[0])
+
+
+def _paper_clip() -> None:
+    """Button callback: move the sidebar's clip to the next one the paper would show."""
+    chosen = paper_clips(gd)
+    if not chosen.size:
+        st.session_state["cmp_flash"] = (
+            "info",
+            f"No test clip has the KD student right and the one without KD wrong at OP {max(GRID_OPS):g}.",
+        )
+        return
+    later = chosen[chosen > clip]
+    pick = int(later[0] if later.size else chosen[0])
+    state.select_clip(pair.high, int(high_test[gd.high_of_low[pick]]))
+    st.session_state["cmp_flash"] = (
+        "success",
+        f"{chosen.size} of {len(gd.low)} test clips have the KD student right and the one without KD wrong at "
+        f"OP {max(GRID_OPS):g}; showing the next.",
+    )
+
+
+can_find = "kd" in gd.models and "nokd" in gd.models
+st.button(
+    "Find a clip the paper would show",
+    key="cmp_paper",
+    on_click=_paper_clip,
+    disabled=not can_find,
+    icon=":material/search:",
+    help="KD student right, student without KD wrong at the highest OP (and the teacher right)"
+    if can_find
+    else "Needs both a student without KD and one with KD.",
+)
+kind, text = st.session_state.pop("cmp_flash", (None, ""))
+if kind:
+    getattr(st, kind)(text)
+
+paper_rows = grid_rows(gd, clip, GRID_OPS)
+source = provenance(sel.spec.describe(), gd.models, f"occlusion {gd.mode}, seed {gd.seed}")
+st.subheader("Figures 6-7: one clip at OP 0, 0.3 and 0.6")
+
+
+def _grid_figure() -> Figure:
+    return figures.clip_grid_figure(paper_rows, title=grid_title(gd, clip), source=source)
+
+
+st.pyplot(_grid_figure())
+st.caption(source)
+state.downloads("grid", f"clip_grid_{gd.low.names[clip]}", _grid_figure, lambda: figures.grid_csv(paper_rows))
+
+st.subheader(f"At the sidebar's OP {sel.occ.op:.2f}")
+drawn = gd.drawn
+if drawn is not None:
+    op = sel.occ.op
+    occluded = gd.occluded[op][clip]
+    clean = gd.clean[drawn][clip]
+    teacher_input = gd.clean["teacher"][h] if "teacher" in gd.models else pair.high.by_split("test").clips[h]
+    left, right = st.columns([3, 2])
+    with left:
+        fig = viz.side_by_side(
+            teacher_input,
+            gd.high.layout,
+            clean,
+            gd.models[drawn].layout,
+            low_mask=viz.occlusion_mask(clean, occluded),
+            titles=(f"teacher input · {gd.high.layout.name}", f"student input · {gd.low.layout.name}, OP {op:.2f}"),
+        )
+        st.plotly_chart(fig, key="cmp_animation")
+    with right:
+        for role, label in state.ROLES.items():
+            if role not in gd.models:
+                st.info(f"{label}: not loaded (pick one in the sidebar).")
+                continue
+            with state.readable_errors(stop=False):
+                probs = gd.probs[(role, 0.0 if role == "teacher" else op)][h if role == "teacher" else clip]
+                truth = int((gd.high if role == "teacher" else gd.low).labels[h if role == "teacher" else clip])
+                st.plotly_chart(
+                    viz.topk_bars(probs, gd.low.class_names, truth, k=5, title=label), key=f"cmp_top5_{role}"
+                )
+else:
+    st.info("Load a student in the sidebar to see its input and predictions.")
