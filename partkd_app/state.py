@@ -22,13 +22,15 @@ CHECKPOINT_DIR = ROOT / "checkpoints"
 APP_RECIPE = ROOT / "configs" / "app_default.toml"
 
 
-def _app_synthetic() -> dict[str, Any]:
+def _app_data() -> dict[str, Any]:
     from partkd.engine.config import load_toml
 
-    return {k: v for k, v in load_toml(APP_RECIPE)["data"].items() if k not in ("source", "low_layout", "level")}
+    return dict(load_toml(APP_RECIPE)["data"])
 
 
-APP_SYNTHETIC = _app_synthetic()
+APP_DATA = _app_data()
+#: The generator's settings of the built-in data (the sidebar adds the class count, seed, level and L layout).
+APP_SYNTHETIC = {k: v for k, v in APP_DATA.items() if k not in ("source", "low_layout", "level")}
 NONE = "(none)"
 OTHER = "other path…"
 ESTIMATOR_LEVELS = tuple(ESTIMATOR_PRESETS)
@@ -300,11 +302,12 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
             if low_layout.strip():
                 fields["low_layout"] = low_layout.strip()
             return tuple(sorted(fields.items()))
+    synthetic = fields.get("source", "synthetic") == "synthetic"
     fields["level"] = widget(
         st.sidebar.selectbox,
         "Low quality: estimator simulation",
         "data_level",
-        "medium",
+        APP_DATA.get("level", "medium") if synthetic else "medium",
         options=list(ESTIMATOR_LEVELS),
         help="How the dataset's low-quality half is simulated (used for evaluation and training).",
     )
@@ -312,7 +315,7 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
         st.sidebar.selectbox,
         "Low-quality layout",
         "low_layout",
-        "coco17",
+        APP_DATA.get("low_layout", "coco17") if synthetic else "coco17",
         options=list(LOW_LAYOUTS),
         help="'same' keeps the high-quality layout (homogeneous; 2D sources only).",
     )
@@ -541,14 +544,35 @@ def _grid(
     return grid_data(loaded, _paired(data), ops, mode, seed, parts or None)
 
 
-def predictions(sel: Selection, ops: tuple[float, ...]) -> Any:
-    """The loaded models' predictions on the test split under the engine's occlusion protocol at each OP (the
-    sidebar's mode, parts and seed): a report.GridData, the same numbers `partkd evaluate` gives."""
+def _models_key(sel: Selection) -> tuple[tuple[str, str, float], ...]:
     for role, path in sel.models().items():
         check_role(path, role)
-    models = tuple((role, path, _mtime(path)) for role, path in sel.models().items())
+    return tuple((role, path, _mtime(path)) for role, path in sel.models().items())
+
+
+def predictions(sel: Selection, ops: tuple[float, ...]) -> Any:
+    """The loaded models' predictions on the test split under the engine's occlusion protocol at each OP (the
+    sidebar's mode, parts and seed): a report.GridData, the same numbers `partkd evaluate` gives (cached per OP set,
+    so moving the sidebar's OP recomputes only that OP)."""
     o = sel.occ
-    return _grid(models, sel.data, tuple(sorted(set(ops))), o.mode, o.seed, o.parts)
+    return _grid(_models_key(sel), sel.data, tuple(sorted(set(ops))), o.mode, o.seed, o.parts)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _grid_png(
+    models: tuple, data: tuple, ops: tuple, mode: str, seed: int, parts: tuple, clip: int, title: str, source: str
+) -> bytes:
+    from partkd.figures import clip_grid_figure, figure_bytes
+    from partkd.report import grid_rows
+
+    gd = _grid(models, data, ops, mode, seed, parts)
+    return figure_bytes(clip_grid_figure(grid_rows(gd, clip), title=title, source=source), "png")
+
+
+def grid_png(sel: Selection, ops: tuple[float, ...], clip: int, title: str, source: str) -> bytes:
+    """The clip grid of `predictions(sel, ops)` for low-quality test clip `clip` as PNG (cached)."""
+    o = sel.occ
+    return _grid_png(_models_key(sel), sel.data, tuple(sorted(set(ops))), o.mode, o.seed, o.parts, clip, title, source)
 
 
 def _results_key(loaded: Any, sel: Selection, what: str) -> dict[str, Any]:

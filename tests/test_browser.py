@@ -44,7 +44,8 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     """A headless `streamlit run app.py` on a free port with its own jobs root; yields (base URL, startup s)."""
     port = _free_port()
-    env = {**os.environ, "PARTKD_JOBS": str(tmp_path_factory.mktemp("jobs"))}
+    env = {**os.environ, "PARTKD_JOBS": str(tmp_path_factory.mktemp("jobs")),
+           "PARTKD_CACHE": str(tmp_path_factory.mktemp("cache"))}  # first visits are first computations
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],
@@ -94,8 +95,9 @@ def test_every_page_renders_in_chromium(server):
                 page.locator("h1").first.wait_for(timeout=60_000)
                 if plot:
                     page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+                    print(f"timing: {path} first figure after {time.time() - start:.1f} s")
                 page.wait_for_function(IDLE, timeout=90_000)
-                print(f"timing: {path or 'home'} shown in {time.time() - start:.1f} s (page load included)")
+                print(f"timing: {path or 'home'} complete in {time.time() - start:.1f} s (page load included)")
                 page.wait_for_timeout(1500)
                 _assert_no_error(page, path or "home")
                 if shot and plot:  # only pages whose figure rendered; never overwrite with an empty page

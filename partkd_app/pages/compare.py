@@ -28,7 +28,8 @@ if not sel.models():
 
 with state.readable_errors():
     pair = state.paired_dataset(sel)
-    gd = state.predictions(sel, (*GRID_OPS, sel.occ.op))
+    gd = state.predictions(sel, GRID_OPS)
+    at_op = state.predictions(sel, (sel.occ.op,))
 if sel.clip is None:
     st.info("Pick a test clip in the sidebar.")
     st.stop()
@@ -84,17 +85,17 @@ def _grid_figure() -> Figure:
     return figures.clip_grid_figure(paper_rows, title=grid_title(gd, clip), source=source)
 
 
-st.pyplot(_grid_figure())
+st.image(state.grid_png(sel, GRID_OPS, clip, grid_title(gd, clip), source))
 st.caption(source)
 state.downloads("grid", f"clip_grid_{gd.low.names[clip]}", _grid_figure, lambda: figures.grid_csv(paper_rows))
 
 st.subheader(f"At the sidebar's OP {sel.occ.op:.2f}")
-drawn = gd.drawn
+drawn = at_op.drawn
 if drawn is not None:
     op = sel.occ.op
-    occluded = gd.occluded[op][clip]
-    clean = gd.clean[drawn][clip]
-    teacher_input = gd.clean["teacher"][h] if "teacher" in gd.models else pair.high.by_split("test").clips[h]
+    occluded = at_op.occluded[op][clip]
+    clean = at_op.clean[drawn][clip]
+    teacher_input = at_op.clean["teacher"][h] if "teacher" in at_op.models else pair.high.by_split("test").clips[h]
     left, right = st.columns([3, 2])
     with left:
         fig = viz.side_by_side(
@@ -108,11 +109,11 @@ if drawn is not None:
         st.plotly_chart(fig, key="cmp_animation")
     with right:
         for role, label in state.ROLES.items():
-            if role not in gd.models:
+            if role not in at_op.models:
                 st.info(f"{label}: not loaded (pick one in the sidebar).")
                 continue
             with state.readable_errors(stop=False):
-                probs = gd.probs[(role, 0.0 if role == "teacher" else op)][h if role == "teacher" else clip]
+                probs = at_op.probs[(role, 0.0 if role == "teacher" else op)][h if role == "teacher" else clip]
                 truth = int((gd.high if role == "teacher" else gd.low).labels[h if role == "teacher" else clip])
                 st.plotly_chart(
                     viz.topk_bars(probs, gd.low.class_names, truth, k=5, title=label), key=f"cmp_top5_{role}"

@@ -46,7 +46,6 @@ for n, (role, path) in enumerate(models.items()):
 
     try:
         curves[label] = state.op_curve(path, role, sel, list(CURVE_OPS), progress=report)
-        drops[label] = state.part_sensitivity(path, sel)
     except PartKDError as e:
         st.error(f"{label}: {e}", icon="⚠️")
 bar.empty()
@@ -81,6 +80,10 @@ st.caption(
 )
 
 st.subheader("Per-part occlusion sensitivity")
+with st.spinner("Removing each part from every test clip…"):
+    for role, path in models.items():
+        if state.ROLES[role] in curves:
+            drops[state.ROLES[role]] = state.part_sensitivity(path, sel)
 st.plotly_chart(
     viz.part_bars(
         {k: np.asarray(v) for k, v in drops.items()},
