@@ -344,3 +344,18 @@ def test_every_figure_downloads_as_png_pdf_svg_and_csv():
             assert csv.count("\n") >= 2 and "," in csv.splitlines()[0], (page, key)
         labels = [b.proto.label for b in at.get("download_button")]
         assert labels.count("PNG") == len(keys) and labels.count("CSV") >= len(keys)
+
+
+@pytest.mark.parametrize("name, fmt", [("penn_action", "penn_action"), ("nw_ucla", "nw_ucla"), ("h36m", "h36m")])
+def test_every_page_runs_on_a_real_dataset_from_the_sidebar(shared_data, name, fmt):
+    """Penn Action, NW-UCLA and Human3.6M picked in the sidebar: every page runs without an error; no shipped
+    checkpoint fits them, so the pickers offer none and say how to train one."""
+    if not (shared_data / name).is_dir():
+        pytest.skip(f"{name} not in ../shared/data")
+    session = {"w_src": "folder or file", "w_data_path": str(shared_data / name), "w_data_format": fmt}
+    for page in PAGES:
+        at = run(page, session)
+        assert not errors(at), (name, page, errors(at))
+    hints = [c.value for c in at.sidebar.caption if "fits this data" in c.value]
+    assert len(hints) == 3 and all("Train page" in h for h in hints)
+    assert at.sidebar.selectbox(key="w_clip").value is not None
