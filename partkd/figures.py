@@ -9,6 +9,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -233,6 +234,28 @@ def clip_grid_figure(rows: Sequence[GridRow], frames: int = 6, title: str = "", 
     return caption(fig, source) if source else fig
 
 
+def history_figure(history: Sequence[Mapping[str, float | None]], title: str = "", source: str = "") -> Figure:
+    """Training curves per epoch: loss, and train / validation accuracy."""
+    fig = Figure(figsize=(8.0, 3.2))
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    epochs = [h.get("epoch") for h in history]
+    loss_ax.plot(epochs, [h.get("loss") for h in history], marker="o")
+    loss_ax.set_title("loss", fontsize=9)
+    for key, name in (("train_acc", "train"), ("val_acc", "validation")):
+        points = [(e, 100 * v) for e, v in zip(epochs, (h.get(key) for h in history)) if v is not None]
+        if points:
+            acc_ax.plot(*zip(*points), marker="o", label=name)
+    acc_ax.set_title("accuracy (%)", fontsize=9)
+    acc_ax.legend(fontsize=8)
+    for ax in (loss_ax, acc_ax):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return caption(fig, source) if source else fig
+
+
 def table1_rows(
     curves: Mapping[str, Sequence[Mapping[str, float]]], teacher: str | None = None, ops: Sequence[float] = TABLE_OPS
 ) -> list[dict[str, object]]:
@@ -317,6 +340,26 @@ def curves_csv(curves: Mapping[str, Sequence[Mapping[str, float]]]) -> str:
     return buf.getvalue()
 
 
+def clip_csv(clips: Sequence[tuple[str, np.ndarray, Layout, np.ndarray | None]]) -> str:
+    """Clips (label, (M, T, V, C), layout, occluded mask or None) as one long CSV: clip, person, frame, joint, part,
+    the coordinates (x, y, and z or the confidence) and whether the joint was occluded."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["clip", "person", "frame", "joint", "part", "x", "y", "z_or_confidence", "occluded"])
+    for label, clip, layout, occluded in clips:
+        _clip_rows(writer, label, clip, layout, occluded)
+    return buf.getvalue()
+
+
+def _clip_rows(writer: Any, label: str, clip: np.ndarray, layout: Layout, occluded: np.ndarray | None) -> None:
+    clip = np.asarray(clip, dtype=float)
+    clip = clip[None] if clip.ndim == 3 else clip
+    hidden = np.zeros(clip.shape[:3], bool) if occluded is None else np.asarray(occluded, bool).reshape(clip.shape[:3])
+    for m, t, v in zip(*np.nonzero(joint_valid(clip) | hidden)):
+        coords = [f"{c:.6g}" for c in clip[m, t, v, :3]] + [""] * (3 - min(clip.shape[-1], 3))
+        writer.writerow([label, m, t, layout.joints[v], PARTS[layout.parts[v]], *coords, int(hidden[m, t, v])])
+
+
 def grid_csv(rows: Sequence[GridRow]) -> str:
     """The clip grid's numbers: per row, each model's top-1 class, probability and verdict."""
     buf = io.StringIO()
@@ -336,12 +379,14 @@ __all__ = [
     "Prediction",
     "accuracy_figure",
     "caption",
+    "clip_csv",
     "clip_grid_figure",
     "curves_csv",
     "efficiency_figure",
     "figure_bytes",
     "grid_csv",
     "grid_frames",
+    "history_figure",
     "matrix_csv",
     "save_figure",
     "sensitivity_figure",

@@ -179,6 +179,10 @@ def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
     table = at.dataframe[0].value
     assert list(table["status"]) == ["done"]
     assert any(m.value == "done" for m in at.metric)
+    from partkd_app.state import DOWNLOADS
+
+    history = at.session_state[DOWNLOADS]["history"]                  # the curves download as figure and CSV
+    assert history["png"]()[:4] == b"\x89PNG" and history["csv"]().startswith("epoch,loss")
     from partkd.engine import jobs
 
     (ckpt,) = jobs.checkpoints(job["id"], jobs_root)
@@ -334,7 +338,8 @@ def test_compare_robustness_and_evaluate_agree():
 def test_every_figure_downloads_as_png_pdf_svg_and_csv():
     from partkd_app.state import DOWNLOADS
 
-    for page, keys in (("compare", ["grid"]), ("robustness", ["curves", "parts"]), ("part_efficiency", ["E"])):
+    for page, keys in (("skeletons", ["skeletons"]), ("compare", ["grid", "at_op"]), ("robustness", ["curves", "parts"]),
+                       ("part_efficiency", ["E"])):
         at = run(page)
         for key in keys:
             payloads = at.session_state[DOWNLOADS][key]

@@ -139,3 +139,21 @@ def test_report_without_models_is_a_one_line_error(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "partkd", "report", "--out", str(tmp_path / "r")], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.strip() == "partkd: error: report: give a --teacher and/or --students"
+
+
+def test_clip_csv_lists_present_and_occluded_joints_and_history_draws_both_panels() -> None:
+    clip = np.zeros((1, 2, 17, 3))
+    clip[0, 0, 0] = [1.0, 2.0, 0.9]
+    clip[0, 1, 9] = [3.0, 4.0, 0.5]
+    hidden = np.zeros((1, 2, 17), bool)
+    hidden[0, 1, 9] = True
+    assert figures.clip_csv([("low", clip, get_layout("coco17"), hidden)]).splitlines() == [
+        "clip,person,frame,joint,part,x,y,z_or_confidence,occluded",
+        "low,0,0,nose,head,1,2,0.9,0",
+        "low,0,1,left_wrist,left_arm,3,4,0.5,1",
+    ]
+    fig = figures.history_figure([{"epoch": 1, "loss": 2.0, "train_acc": 0.5, "val_acc": None},
+                                  {"epoch": 2, "loss": 1.0, "train_acc": 0.75, "val_acc": 0.6}])
+    loss, acc = fig.axes
+    assert list(loss.lines[0].get_ydata()) == [2.0, 1.0]
+    assert [list(line.get_ydata()) for line in acc.lines] == [[50.0, 75.0], [60.0]]

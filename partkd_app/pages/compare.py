@@ -118,5 +118,20 @@ if drawn is not None:
                 st.plotly_chart(
                     viz.topk_bars(probs, gd.low.class_names, truth, k=5, title=label), key=f"cmp_top5_{role}"
                 )
+    op_rows = grid_rows(at_op, clip, (op,))
+    state.downloads(
+        "at_op",
+        f"clip_{gd.low.names[clip]}_op{op:g}",
+        lambda: figures.clip_grid_figure(op_rows, title=grid_title(at_op, clip), source=source),
+        lambda: figures.table_csv(
+            [
+                {"model": state.ROLES[r], "class": name, "probability": round(float(p), 6)}
+                for r in at_op.models
+                for name, p in zip(
+                    gd.low.class_names, at_op.probs[(r, 0.0 if r == "teacher" else op)][h if r == "teacher" else clip]
+                )
+            ]
+        ),
+    )
 else:
     st.info("Load a student in the sidebar to see its input and predictions.")

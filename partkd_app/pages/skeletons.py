@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from partkd import viz
+from partkd import figures, viz
 from partkd_app import state
 
 sel = state.selection()
@@ -68,6 +68,18 @@ fig = viz.side_by_side(
     low_reference=overlay,
 )
 st.plotly_chart(fig, key="skeleton_animation")
+shown = [("high quality", high.clips[index], high.layout, None), ("low quality", estimated, low_ds.layout, mask)]
+grid_rows = [figures.GridRow(f"{label}\n({lay.name})", clip, lay, hid) for label, clip, lay, hid in shown]
+state.downloads(
+    "skeletons",
+    f"skeletons_{high.names[index]}",
+    lambda: figures.clip_grid_figure(
+        grid_rows,
+        title=f"'{high.class_names[high.labels[index]]}' · clip {high.names[index]} · OP {occ.op:.2f} ({occ.mode})",
+        source=f"data: {sel.spec.describe()}; raw frames, per-clip occlusion seed from {occ.seed}",
+    ),
+    lambda: figures.clip_csv(shown),
+)
 if real:
     st.caption(f"Low-quality clip: `{low_ds.names[index]}`.")
 if real and not viz.joint_valid(estimated).any():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from partkd import viz
+from partkd import figures, viz
 from partkd.distill.methods import get_method
 from partkd.engine import jobs
 from partkd.engine.config import (
@@ -197,6 +197,12 @@ def show_job(job: dict) -> None:
     history = jobs.read_history(job["id"], root=root)
     if history:
         st.plotly_chart(viz.history_figure(history), key=f"t_history_{job['id']}")
+        state.downloads(
+            "history",
+            f"history_{job['id']}",
+            lambda: figures.history_figure(history, title=job["name"], source="partkd " + shlex.join(job["argv"])),
+            lambda: figures.table_csv(history),
+        )
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("Cancel", key="t_cancel", disabled=status not in ("queued", "running")):
         with state.readable_errors(stop=False):
