@@ -1,0 +1,96 @@
+"""CLI sub-commands for deployment: `partkd export` (ONNX / TorchScript) and `partkd predict` (sliding windows)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from partkd.engine.config import ESTIMATOR_LEVELS, OCCLUSION_MODES
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from partkd.checkpoints import load_checkpoint
+    from partkd.export import export
+
+    loaded = load_checkpoint(args.checkpoint)
+    with contextlib.redirect_stdout(sys.stderr):  # the exporter's progress lines are not the command's output
+        path = export(loaded, args.format, args.out)
+    print(path)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from partkd.checkpoints import load_checkpoint
+    from partkd.figures import table_csv
+    from partkd.io import atomic_write_json, atomic_write_text
+    from partkd.streaming import format_rows, predict
+
+    loaded = load_checkpoint(args.checkpoint)
+    rows = []
+    for path in args.files:
+        rows += predict(
+            loaded,
+            path,
+            window_s=args.window,
+            hop_s=args.hop,
+            fps=args.fps,
+            op=args.op,
+            mode=args.mode,
+            seed=args.seed,
+            level=args.level,
+            format=args.format,
+            layout=args.layout,
+        )
+    print(format_rows(rows))
+    if args.json:
+        atomic_write_json(args.json, {"checkpoint": str(loaded.path), "windows": rows})
+    if args.csv:
+        atomic_write_text(args.csv, table_csv([{k: v for k, v in r.items() if k != "top5"} for r in rows]))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `export` and `predict` sub-commands."""
+    from partkd.cli_train import _threads_arg
+    from partkd.export import FORMATS
+
+    p = sub.add_parser(
+        "export",
+        help="export a checkpoint as ONNX or TorchScript",
+        description="Write the model as ONNX or TorchScript with a dynamic batch and frame count: input (N, M, T, "
+        "V, C) float32 as partkd.engine.data.model_inputs prepares it, output the class logits (N, K); the "
+        "checkpoint's metadata (layout, classes, input settings) is stored in the file.",
+    )
+    p.add_argument("checkpoint", help="checkpoint (.safetensors, .json or run folder)")
+    p.add_argument("--format", required=True, choices=list(FORMATS))
+    p.add_argument("--out", required=True, help="output file (.onnx, .pt)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "predict",
+        help="classify sliding windows over long pose sequences",
+        description="Slide a window (seconds) with a hop (seconds) over every clip of each data file or folder and "
+        "print each window's time, label and probability; a checkpoint of another layout reads the pose-estimator "
+        "simulation of the data (as in training), and --op occludes every window by the engine's protocol.",
+    )
+    p.add_argument("checkpoint", help="checkpoint (.safetensors, .json or run folder)")
+    p.add_argument("files", nargs="+", help="data files or folders in any supported format")
+    p.add_argument("--format", default=None, help="data format (detected when omitted)")
+    p.add_argument("--layout", default=None, help="layout of the files when they need one (name or layout file)")
+    p.add_argument("--window", type=float, default=2.0, help="window length in seconds (default 2)")
+    p.add_argument("--hop", type=float, default=1.0, help="hop between window starts in seconds (default 1)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate (default: the data's own, else 30)")
+    p.add_argument("--op", type=float, default=0.0, help="occlusion probability of every window (default 0)")
+    p.add_argument("--mode", default="joint", choices=list(OCCLUSION_MODES))
+    p.add_argument("--seed", type=int, default=0, help="seed of the occlusion and the estimator simulation")
+    p.add_argument(
+        "--level",
+        default="medium",
+        choices=list(ESTIMATOR_LEVELS),
+        help="estimator simulation level when the checkpoint's layout differs from the data's",
+    )
+    p.add_argument("--json", default=None, help="also write the windows (with top-5) to this JSON file")
+    p.add_argument("--csv", default=None, help="also write the windows to this CSV file")
+    _threads_arg(p)
+    p.set_defaults(func=_cmd_predict)
