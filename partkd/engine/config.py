@@ -122,7 +122,7 @@ class TrainConfig:
     """Optimisation recipe and model choice (paper §4.2: SGD 0.9, wd 1e-4, lr 0.1 ×0.1 at 30/40/50, 60 epochs)."""
 
     preset: str = "paper"  # the named preset these values started from (TRAIN_PRESETS); set by train_preset
-    arch: str = opt("stgcn", "backbone: a name registered in models/registry.py (stgcn, agcn)")
+    arch: str = opt("stgcn", "backbone: a name registered in models/registry.py (stgcn, agcn, ctrgcn)")
     model: str = opt("full", "model preset (models/config.py)", choices=tuple(MODEL_PRESETS))
     epochs: int = opt(60, "run length; without --lr-steps the preset's milestones move to the same fractions", low=1)
     batch_size: int = opt(32, "clips per optimiser step (batch norm and the contrastive sets need 2)", low=2)

@@ -13,7 +13,7 @@ from partkd.models.layers import SkeletonNet
 #: name -> backbone class; filled by @register_backbone as the backbone modules are imported (BUILTIN_MODULES on the
 #: first lookup, so that `import partkd.models` stays light).
 BACKBONES: dict[str, type[SkeletonNet]] = {}
-BUILTIN_MODULES = ("partkd.models.stgcn", "partkd.models.agcn")
+BUILTIN_MODULES = ("partkd.models.stgcn", "partkd.models.agcn", "partkd.models.ctrgcn")
 
 
 def _builtins() -> dict[str, type[SkeletonNet]]:
