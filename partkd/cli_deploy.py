@@ -50,8 +50,31 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from partkd.interop import import_teacher
+
+    if args.class_names:
+        from pathlib import Path
+
+        names = [n.strip() for n in Path(args.class_names).read_text().splitlines() if n.strip()]
+    else:
+        names = [f"class_{i}" for i in range(args.classes or 0)]
+    path = import_teacher(
+        args.checkpoint,
+        args.layout,
+        names,
+        args.out,
+        frames=args.frames,
+        persons=args.persons,
+        frame_mode=args.frame_mode,
+        normalize=args.normalize,
+    )
+    print(path)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `export` and `predict` sub-commands."""
+    """Add the `export`, `predict` and `import-mmaction2` sub-commands."""
     from partkd.cli_train import _threads_arg
     from partkd.export import FORMATS
 
@@ -94,3 +117,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", default=None, help="also write the windows to this CSV file")
     _threads_arg(p)
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "import-mmaction2",
+        help="write an mmaction2 / pyskl ST-GCN checkpoint as a partkd teacher",
+        description="Map an mmaction2 1.x or pyskl ST-GCN recognizer (backbone + GCNHead) onto partkd's ST-GCN and "
+        "save it as a teacher checkpoint; the graph A is the checkpoint's own, so the logits equal the other "
+        "toolkit's on the same (N, M, T, V, C) input.",
+    )
+    p.add_argument("checkpoint", help="mmaction2 / pyskl .pth (read with weights_only=True)")
+    p.add_argument("--layout", required=True, help="partkd layout of its joints (e.g. coco17, ntu25)")
+    names = p.add_mutually_exclusive_group(required=True)
+    names.add_argument("--class-names", default=None, help="text file with one class name per line")
+    names.add_argument("--classes", type=int, default=None, help="number of classes (named class_0, ...)")
+    p.add_argument("--frames", type=int, default=100, help="input frames T partkd prepares clips to (default 100)")
+    p.add_argument("--persons", type=int, default=2, help="input persons M (default 2)")
+    p.add_argument("--frame-mode", default="pad", choices=["pad", "resample"])
+    p.add_argument(
+        "--normalize",
+        action="store_true",
+        help="apply partkd's clip normalisation to its inputs (off: the toolkit's own was used in training)",
+    )
+    p.add_argument("--out", required=True, help="run folder for model.safetensors / model.json")
+    p.set_defaults(func=_cmd_import)
