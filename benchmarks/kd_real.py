@@ -327,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the rows whose key matches one of these globs, e.g. 'het_none_*' (split a grid "
                          "over parallel processes; keys look like het_pmsc_op0.3 or het_pmsc_op0.3_p0.7sol)")
     ap.add_argument("--preset", choices=sorted(BENCH_PRESETS), default="bench")
+    ap.add_argument("--arch", default=None, help="backbone of teacher and students (default: the preset's, stgcn)")
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (milestones scale)")
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--kl-alpha", type=float, default=None,
@@ -380,10 +381,10 @@ def main(argv: list[str] | None = None) -> int:
                         options=dict(ds.get("options", {})))
     spec_hom = (replace(spec_het, high_source=ds["homogeneous_high"]) if ds.get("homogeneous_high")
                 else replace(spec_het, low_layout="same"))
-    extra = {}
+    extra: dict[str, Any] = {"arch": args.arch} if args.arch else {}
     if args.epochs:
         base = train_cfg(args.preset, 0)
-        extra = {"epochs": args.epochs, "milestones": scaled_milestones(base.milestones, base.epochs, args.epochs)}
+        extra.update(epochs=args.epochs, milestones=scaled_milestones(base.milestones, base.epochs, args.epochs))
     cfg0 = train_cfg(args.preset, 0, **extra)
     teacher_extra = {**(ds.get("teacher", {}) if args.preset == "bench" else {}), **dropout}
     planned = [r for r in grid(args.rows, args.ops, args.kl_alpha)
