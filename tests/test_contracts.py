@@ -67,7 +67,9 @@ def _batch(method_name: str, seed: int = 0) -> tuple[KDBatch, torch.nn.Module]:
     side = TeacherSide(teacher, lay, y_pool, part_features(z_t, lay, 1), z_t.mean(dim=(2, 3)), lg_t, xh.numpy())
     logits, z = student(to_model_input(x))
     method = get_method(method_name)
-    cfg = type("Cfg", (), {"tau": 0.1, "w": 0.5, "kl_temperature": 4.0})()
+    from partkd.engine.config import StudentConfig
+
+    cfg = StudentConfig(tau=0.1, w=0.5, kl_temperature=4.0)
     high = torch.tensor([0, 1, 2, 3]) if method.high_batch else None
     own_in = torch.tensor([0, 1, 2, 3]) if method.high_batch else None
     eff = torch.full((4, 5), 0.2)

@@ -347,3 +347,20 @@ def test_part_motion_by_hand() -> None:
     x[0, 0, :, 12, :2] = [[1, 1], [1, 1], [1, 2]]                  # the right ankle moves 0 then 1
     m = part_motion(x, layout)
     assert np.allclose(m[0], [2.5, 0.0, 0.0, 0.0, 1.0 / 3 * 0.5])  # right leg: mean over its 3 joints of (0 + 1) / 2
+
+
+def test_relational_loss_is_zero_when_the_similarity_structures_agree() -> None:
+    """L_rel on a hand-made batch: a student whose features are a rotation and scaling of the teacher's (other width
+    too) has the same cosine structure, so 0; a permuted batch has another structure, so > 0 (value by hand)."""
+    import torch
+
+    from partkd.distill.losses import relational_loss
+
+    t = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    rot = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0]])        # 2 -> 3 channels, an isometry onto a plane
+    assert float(relational_loss(3.0 * t @ rot, t)) < 1e-12
+    s = t[[2, 1, 0]]
+    # teacher cos: (0,1)=0, (0,2)=(1,2)=1/√2; student (permuted): (0,1)=1/√2, (0,2)=1/√2, (1,2)=0
+    expected = 2 * ((2 ** -0.5 - 0) ** 2 + 0 + (0 - 2 ** -0.5) ** 2) / 6
+    assert abs(float(relational_loss(s, t)) - expected) < 1e-6
+    assert float(relational_loss(t[:1], t[:1])) == 0.0

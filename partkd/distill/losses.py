@@ -117,6 +117,21 @@ def global_msc_loss(
     return multi_sample_contrastive_loss(cosine_similarity_matrix(g_low, g_high), y_low, y_high, own, tau, w)
 
 
+def relational_loss(g_student: torch.Tensor, g_teacher: torch.Tensor) -> torch.Tensor:
+    """Relational KD (after Park et al. 2019; docs/modalities.md): L_rel = 1/(P(P−1)) Σ_{i≠j} (cos(g^s_i, g^s_j) −
+    cos(g^t_i, g^t_j))² over the P paired clips of a batch, so the student keeps the teacher's sample–sample
+    similarity structure whatever their feature widths, layouts or modalities; 0 for fewer than two clips."""
+    p = g_student.shape[0]
+    if p < 2:
+        return g_student.sum() * 0.0
+    with torch.autocast(g_student.device.type, enabled=False):
+        s = F.normalize(g_student.float(), dim=1, eps=_EPS)
+        t = F.normalize(g_teacher.float().detach(), dim=1, eps=_EPS)
+        diff = (s @ s.T - t @ t.T) ** 2
+        off = ~torch.eye(p, dtype=torch.bool, device=diff.device)
+        return diff[off].mean()
+
+
 def kl_distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0) -> torch.Tensor:
     """Logit KD (Hinton et al., method.md §6): T² · KL(softmax(t/T) || softmax(s/T)), mean over the batch."""
     if T <= 0:

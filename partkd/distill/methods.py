@@ -157,6 +157,27 @@ def _pmsc(b: KDBatch) -> torch.Tensor:
     return losses.pmsc_loss(f_low, b.teacher.part_features[high], b.y, y_high, own, b.efficiency, b.cfg.tau, b.cfg.w)
 
 
+def _relational(b: KDBatch) -> torch.Tensor:
+    """Relational KD: the paired clips' student global features keep the similarity structure of their own H
+    clips' teacher features (losses.relational_loss)."""
+    import torch
+
+    from partkd.distill import losses
+    from partkd.distill.parts import global_features, persons_present
+
+    if int(b.paired.sum()) < 2 or b.teacher.global_features is None:
+        return b.zero()
+    g = global_features(b.z, b.persons, persons_present(b.x))
+    sel = torch.from_numpy(b.paired).to(g.device)
+    own = torch.from_numpy(b.own[b.paired]).to(g.device)
+    return losses.relational_loss(g[sel], b.teacher.global_features[own].to(g.device))
+
+
+def _pmsc_relational(b: KDBatch) -> torch.Tensor:
+    """PMSC plus relational KD: L_pmsc + β·L_rel (β = relational_weight)."""
+    return _pmsc(b) + b.cfg.relational_weight * _relational(b)
+
+
 #: name -> method, in the order the CLI and the app list them.
 KD_METHODS: dict[str, KDMethod] = {}
 
@@ -180,6 +201,15 @@ for _m in (
         "pmsc",
         "part-level multi-sample contrast weighted by E (the paper)",
         _pmsc,
+        high_batch=True,
+        same_channels=True,
+        part_weights=True,
+    ),
+    KDMethod("relational", "relational KD: the teacher's sample-sample similarity structure", _relational),
+    KDMethod(
+        "pmsc_relational",
+        "PMSC plus relational KD (weight --relational-weight)",
+        _pmsc_relational,
         high_batch=True,
         same_channels=True,
         part_weights=True,

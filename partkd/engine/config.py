@@ -258,6 +258,9 @@ class StudentConfig:
         "probability drop",
         choices=EFFICIENCY_SOURCES,
     )
+    relational_weight: float = opt(
+        1.0, "weight β of relational KD in --kd pmsc_relational (L_pmsc + β·L_rel)", low=0.0, step=0.1
+    )
     efficiency_temperature: float = opt(
         1.0, "temperature of that softmax (eq. 13; paper 1, smaller is sharper)", low=0.0, low_open=True, step=0.1
     )
