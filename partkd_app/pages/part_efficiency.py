@@ -114,6 +114,7 @@ if view == "heatmap":
     )
     st.plotly_chart(fig, key="E_heatmap")
     source = f"teacher {sel.teacher} ({meta.get('preset', '?')} preset); data: {sel.spec.describe()}"
+    st.caption(source)
     state.downloads(
         "E",
         "part_efficiency",

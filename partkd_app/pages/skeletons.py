@@ -68,6 +68,7 @@ fig = viz.side_by_side(
     low_reference=overlay,
 )
 st.plotly_chart(fig, key="skeleton_animation")
+st.caption(f"Data: {sel.spec.describe()}; clip `{high.names[index]}`.")
 shown = [("high quality", high.clips[index], high.layout, None), ("low quality", estimated, low_ds.layout, mask)]
 grid_rows = [figures.GridRow(f"{label}\n({lay.name})", clip, lay, hid) for label, clip, lay, hid in shown]
 state.downloads(
