@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": args.dataset, "preset": args.preset, "device": info["device"], "command": info["command"],
         "teacher": None, "students": [], "date": info["date"], "code_version": info["code_version"],
         "train_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg0).items()},
-        "train_config_summary": f"engine preset `{cfg0.preset}` with model {cfg0.model}, {cfg0.epochs} epochs, lr "
+        "train_config_summary": f"engine preset `{cfg0.preset}` with {cfg0.arch} model {cfg0.model}, {cfg0.epochs} epochs, lr "
                                 f"{cfg0.lr} ×{cfg0.gamma} at {list(cfg0.milestones)}, batch {cfg0.batch_size}, "
                                 f"T={cfg0.frames} ({cfg0.frame_mode}), M={cfg0.persons}",
         "teacher_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in teacher_extra.items()},
