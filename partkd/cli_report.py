@@ -21,7 +21,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     models = assign_roles(teacher, students)
     if not models:
         raise ConfigError(where("report", "give a --teacher and/or --students"))
-    base = next(iter(reversed(models.values()))).meta.get("data")
+    base = (students[0] if students else models["teacher"]).meta.get("data")  # the first student's, else the teacher's
     spec = _spec(args, base)
     record = write_report(
         models,

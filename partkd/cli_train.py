@@ -16,6 +16,7 @@ from partkd.engine.config import (
     StudentConfig,
     TrainConfig,
     data_spec_from_dict,
+    scaled_milestones,
     student_config_from_dict,
     train_config_from_dict,
     train_preset,
@@ -100,13 +101,26 @@ def _run_file(args: argparse.Namespace, kind: str) -> dict[str, Any]:
 
 
 def _train_cfg(args: argparse.Namespace, run: dict[str, Any]) -> TrainConfig:
-    """The training recipe: the run config's [train] (on its preset), then the flags."""
+    """The training recipe: the run config's [train] (on its preset), then the flags; --epochs without --lr-steps
+    moves the file's milestones to the same fractions of the new run, as it does a preset's."""
     table = dict(run.get("train", {}))
-    preset = args.preset or table.pop("preset", DEFAULT_PRESET)
-    table.pop("preset", None)
+    file_preset = table.pop("preset", None)
     if not run:
-        return train_preset(preset, **given(args, TrainConfig))
-    return train_config_from_dict({**table, **given(args, TrainConfig), "preset": preset}, args.config)
+        return train_preset(args.preset or DEFAULT_PRESET, **given(args, TrainConfig))
+    if args.preset and file_preset and args.preset != file_preset:
+        raise ConfigError(
+            where(
+                args.config,
+                f"sets preset '{file_preset}'; --preset {args.preset} would mix two recipes "
+                "(edit its [train] table instead)",
+            )
+        )
+    preset = args.preset or file_preset or DEFAULT_PRESET
+    flags = given(args, TrainConfig)
+    if "epochs" in flags and "milestones" not in flags and "milestones" in table:
+        epochs = int(table.get("epochs", TRAIN_PRESETS[preset].get("epochs", TrainConfig.epochs)))
+        flags["milestones"] = scaled_milestones(tuple(table["milestones"]), epochs, flags["epochs"])
+    return train_config_from_dict({**table, **flags, "preset": preset}, args.config)
 
 
 def _cancellable(fn: Any) -> Any:

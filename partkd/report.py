@@ -14,7 +14,7 @@ import numpy as np
 
 from partkd import figures
 from partkd.checkpoints import Loaded, code_version
-from partkd.data.dataset import PairedDataset, SkeletonDataset
+from partkd.data.dataset import NO_PAIR, PairedDataset, SkeletonDataset
 from partkd.engine.evaluate import (
     accuracy_vs_op,
     check_compatible,
@@ -99,7 +99,7 @@ def grid_data(
     from partkd.engine.data import model_inputs
 
     high, low = data.high.by_split("test"), data.low.by_split("test")
-    index = {int(p): i for i, p in enumerate(high.pair_ids)}
+    index = {int(p): i for i, p in enumerate(high.pair_ids) if p != NO_PAIR}
     gd = GridData(models, high, low, np.asarray([index.get(int(p), -1) for p in low.pair_ids]), tuple(ops), mode, seed)
     for role, loaded in models.items():
         ds = high if role == "teacher" else low

@@ -664,18 +664,20 @@ def efficiency_view(
     """(matrix, one-line description, is-normalised) for the page: the raw miss rate, the probability drop, or the
     softmax (eq. 13) at `temperature` of the source the student's PMSC loss used; the line says what weights it."""
     from partkd.distill.efficiency import efficiency_softmax
+    from partkd.distill.methods import KD_METHODS
     from partkd.engine.config import StudentConfig
     from partkd.engine.student import part_weights
 
     kd = (student_meta or {}).get("kd") or {}
     method = kd.get("method") if isinstance(kd, dict) else None
+    weighs_parts = method in KD_METHODS and KD_METHODS[method].part_weights
     source = kd.get("efficiency") or "miss"
     student_t = kd.get("efficiency_temperature") or 1.0
-    if method == "pmsc":
+    if weighs_parts:
         if source == "drop" and "E_drop" not in teacher_meta:
             raise CheckpointError(where("teacher", "has no probability-drop matrix: recompute E (part-matrix)"))
         uses = (
-            f"The loaded KD student's PMSC loss is weighted by the softmax of the "
+            f"The loaded KD student's {method} loss is weighted by the softmax of the "
             f"{'probability drop' if source == 'drop' else 'miss rate'} at temperature {student_t:g}."
         )
     elif method:
@@ -687,12 +689,12 @@ def efficiency_view(
             raise CheckpointError(where("teacher", "has no probability-drop matrix yet: recompute E (part-matrix)"))
         return np.asarray(teacher_meta["E_drop"], dtype=float), "Showing the probability drop. " + uses, False
     if shown == "softmax":
-        if method == "pmsc" and temperature == student_t:
+        if weighs_parts and temperature == student_t:
             weights = part_weights(
                 teacher_meta, StudentConfig(kd="pmsc", efficiency=source, efficiency_temperature=float(student_t))
             )
             return np.asarray(weights, dtype=float), "Showing exactly the KD student's part weights. " + uses, True
-        src = "E_drop" if source == "drop" and method == "pmsc" else "E_raw"
+        src = "E_drop" if source == "drop" and weighs_parts else "E_raw"
         return (
             efficiency_softmax(np.asarray(teacher_meta[src]), temperature),
             f"Showing the softmax of the {'probability drop' if src == 'E_drop' else 'miss rate'} at temperature "

@@ -230,10 +230,13 @@ def test_compare_draws_the_paper_figure_and_finds_a_paper_clip():
     figs = charts(at)
     assert len(figs) == 4  # animation + teacher + two students
     assert all(len(f["data"][0]["y"]) == 5 for f in figs[1:])
-    before = at.sidebar.selectbox(key="w_clip").value
-    at.button(key="cmp_paper").click().run()
-    assert not at.exception and not errors(at)
-    assert at.sidebar.selectbox(key="w_clip").value != before or any("showing" in s.value for s in at.success)
+    visited = [at.sidebar.selectbox(key="w_clip").value]
+    for _ in range(3):                                          # the button steps through the paper's clips
+        at.button(key="cmp_paper").click().run()
+        assert not at.exception and not errors(at)
+        visited.append(at.sidebar.selectbox(key="w_clip").value)
+    shown = int(at.success[0].value.split(" of ")[0])
+    assert all(a != b for a, b in zip(visited[1:], visited[2:])) or shown == 1
     assert {b.proto.label for b in at.get("download_button")} == {"PNG", "PDF", "SVG", "CSV"}
 
 
@@ -364,3 +367,16 @@ def test_every_page_runs_on_a_real_dataset_from_the_sidebar(shared_data, name, f
     hints = [c.value for c in at.sidebar.caption if "fits this data" in c.value]
     assert len(hints) == 3 and all("Train page" in h for h in hints)
     assert at.sidebar.selectbox(key="w_clip").value is not None
+
+
+@needs_checkpoints
+def test_the_e_view_knows_every_method_that_weighs_parts_by_e():
+    from partkd_app.state import efficiency_view
+
+    teacher = json.loads(SHIPPED["teacher"].read_text())
+    for method in ("pmsc", "pmsc_relational"):
+        kd = {"kd": {"method": method, "efficiency": "miss", "efficiency_temperature": 1.0}}
+        _, what, normalized = efficiency_view(teacher, "softmax", 1.0, kd)
+        assert normalized and what.startswith("Showing exactly the KD student's part weights") and method in what
+    _, what, _ = efficiency_view(teacher, "softmax", 1.0, {"kd": {"method": "relational"}})
+    assert "does not weight parts by E" in what

@@ -149,3 +149,23 @@ def test_bad_run_configs_are_one_line_errors(tmp_path: Path) -> None:
                           "data.num_classes: must be in [2, 13]")
     assert_one_line_error(cli("train-teacher", "--out", str(tmp_path / "o")), "--data is required")
     assert not (tmp_path / "o").exists()
+
+
+def test_epochs_over_a_run_config_move_its_milestones_and_a_second_preset_is_refused(tmp_path: Path) -> None:
+    from partkd.cli import build_parser
+    from partkd.cli_train import _run_file, _train_cfg
+    from partkd.engine.config import DataSpec, train_preset
+    from partkd.engine.run_config import run_config, write_run_config
+    from partkd.errors import ConfigError
+
+    path = write_run_config(tmp_path / "r.toml", run_config("train-teacher", DataSpec(), train_preset("cpu")))
+
+    def cfg(*flags: str):
+        args = build_parser().parse_args(["train-teacher", "--config", str(path), *flags, "--out", "x"])
+        return _train_cfg(args, _run_file(args, "train-teacher"))
+
+    assert cfg().milestones == (12, 16, 18) and cfg("--epochs", "10").milestones == train_preset("cpu", epochs=10).milestones
+    assert cfg("--epochs", "10", "--lr-steps", "4").milestones == (4,)
+    assert cfg("--preset", "cpu").preset == "cpu"
+    with pytest.raises(ConfigError, match="sets preset 'cpu'; --preset smoke would mix two recipes"):
+        cfg("--preset", "smoke")

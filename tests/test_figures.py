@@ -157,3 +157,18 @@ def test_clip_csv_lists_present_and_occluded_joints_and_history_draws_both_panel
     loss, acc = fig.axes
     assert list(loss.lines[0].get_ydata()) == [2.0, 1.0]
     assert [list(line.get_ydata()) for line in acc.lines] == [[50.0, 75.0], [60.0]]
+
+
+def test_grid_data_never_pairs_clips_without_a_pair_id() -> None:
+    """A low clip with pair id −1 has no high-quality clip, even when a high clip has −1 too."""
+    from partkd.data.dataset import PairedDataset, SkeletonDataset
+    from partkd.report import grid_data
+
+    def ds(pairs: list[int], layout: str) -> SkeletonDataset:
+        lay = get_layout(layout)
+        return SkeletonDataset([np.ones((1, 4, lay.num_joints, 3))] * len(pairs), np.zeros(len(pairs), np.int64),
+                               ["a"], np.array(["test"] * len(pairs)), lay, [f"c{i}" for i in range(len(pairs))],
+                               np.array(pairs))
+
+    gd = grid_data({}, PairedDataset(ds([-1, 5, 7], "ntu25"), ds([7, -1, 5], "coco17")))
+    assert gd.high_of_low.tolist() == [2, -1, 1]

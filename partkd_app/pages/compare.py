@@ -39,20 +39,23 @@ matches = np.flatnonzero(gd.high_of_low == h)
 if not matches.size:
     st.warning("The students' test set has no low-quality clip paired with this high-quality clip.")
     st.stop()
-clip = int(matches[0])
+preferred = st.session_state.get("cmp_low_clip")
+clip = int(preferred) if preferred in matches.tolist() else int(matches[0])
 
 
 def _paper_clip() -> None:
     """Button callback: move the sidebar's clip to the next one the paper would show."""
     chosen = paper_clips(gd)
+    chosen = chosen[gd.high_of_low[chosen] >= 0]  # the sidebar picks high-quality clips: only paired ones
     if not chosen.size:
         st.session_state["cmp_flash"] = (
             "info",
             f"No test clip has the KD student right and the one without KD wrong at OP {max(GRID_OPS):g}.",
         )
         return
-    later = chosen[chosen > clip]
-    pick = int(later[0] if later.size else chosen[0])
+    at = np.flatnonzero(chosen == clip)
+    pick = int(chosen[(at[0] + 1) % chosen.size] if at.size else chosen[0])  # the next in the list, round
+    st.session_state["cmp_low_clip"] = pick
     state.select_clip(pair.high, int(high_test[gd.high_of_low[pick]]))
     st.session_state["cmp_flash"] = (
         "success",
