@@ -1,7 +1,11 @@
-"""Training-step throughput of partkd's ST-GCN (`paper` preset) against the mmaction2 1.2.0 peer.
+"""Training-step throughput of partkd's ST-GCN (`paper` preset) against the mmaction2 1.2.0 peer, and each side's
+fraction of the machine's FLOP roofline.
 
 Both sides run the same step (SGD lr 0.1 momentum 0.9, cross-entropy on the pooled linear head) in
-separate subprocesses, alternating partkd and peer runs; the report gives medians over repeats.
+separate subprocesses, alternating partkd and peer runs; the report gives medians over repeats. In the same run it
+measures the fp32 GEMM peak (torch.mm, 2048², the benchmark's thread count) and counts the step's FLOPs
+(torch.utils.flop_counter on partkd's model: forward + backward; the peer runs the same network, so the same count
+is used for it), and prints achieved GFLOP/s = FLOPs per sample × samples/s as a fraction of that peak.
     python benchmarks/throughput.py --repeats 3 --json
 """
 from __future__ import annotations
@@ -58,6 +62,38 @@ def partkd_worker(shape: str, precision: str, steps: int, warmup: int, compile_m
             "threads": torch.get_num_threads()}
 
 
+def gemm_peak_gflops(n: int = 2048, reps: int = 5) -> float:
+    """Median GFLOP/s of an fp32 n×n matrix product with torch's current thread count (the roofline's peak)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def step_gflops_per_sample(shape: str) -> float:
+    """FLOPs of one training step (forward + backward) of partkd's ST-GCN on `shape`, per sample, in GFLOP."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from partkd.models import build_model, to_model_input
+
+    layout, _, frames, persons, batch = SHAPES[shape]
+    torch.manual_seed(0)
+    model = build_model("stgcn", layout, 60, "full")
+    x = torch.randn(batch, persons, frames, model.layout.num_joints, 3)
+    y = torch.randint(0, 60, (batch,))
+    with FlopCounterMode(display=False) as counter:
+        logits, _ = model(to_model_input(x))
+        torch.nn.functional.cross_entropy(logits, y).backward()
+    return counter.get_total_flops() / batch / 1e9
+
+
 def run_json(cmd: list[str]) -> dict:
     """Run a benchmark subprocess and parse its last stdout line as JSON."""
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -99,17 +135,26 @@ def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, 
             print(json.dumps(cases[-1]), file=sys.stderr, flush=True)
     best = min(max(c["partkd_samples_per_s"] for c in cases if c["shape"] == s)
                / max(c["peer_samples_per_s"] for c in cases if c["shape"] == s) for s in shapes)
-    return {"cases": cases, "best_ratio_vs_peer_best": round(best, 3)}
+    peak = gemm_peak_gflops()
+    for c in cases:
+        per_sample = step_gflops_per_sample(c["shape"])
+        c.update(gflop_per_sample=round(per_sample, 2),
+                 partkd_roofline=round(per_sample * c["partkd_samples_per_s"] / peak, 3),
+                 peer_roofline=round(per_sample * c["peer_samples_per_s"] / peak, 3))
+    return {"cases": cases, "best_ratio_vs_peer_best": round(best, 3), "fp32_gemm_peak_gflops": round(peak, 1)}
 
 
 def markdown(result: dict, command: str) -> str:
     """Render a comparison as a markdown report with command, device and date."""
     rows = "\n".join(f"| {c['shape']} | {c['precision']} | {c['partkd_samples_per_s']} | {c['peer_samples_per_s']} "
-                     f"| {c['ratio']} |" for c in result["cases"])
+                     f"| {c['ratio']} | {c['gflop_per_sample']} | {100 * c['partkd_roofline']:.0f} % | "
+                     f"{100 * c['peer_roofline']:.0f} % |" for c in result["cases"])
     meta = result["meta"]
     return (f"# Training-step throughput: partkd ST-GCN vs mmaction2 1.2.0 ST-GCN\n\n"
             f"Command: `{command}`\n\nDevice: {meta['cpu']}, {meta['threads']} torch threads; date {meta['date']}; "
-            f"{meta['note']}\n\n| shape | precision | partkd samples/s | peer samples/s | ratio |\n|---|---|---|---|---|\n"
+            f"{meta['note']}\n\nfp32 GEMM peak measured in this run: {result['fp32_gemm_peak_gflops']} GFLOP/s.\n\n"
+            f"| shape | precision | partkd samples/s | peer samples/s | ratio | GFLOP / sample (step) | partkd of peak | "
+            f"peer of peak |\n|---|---|---|---|---|---|---|---|\n"
             f"{rows}\n\nBest precision vs peer's best precision (min over shapes): "
             f"**{result['best_ratio_vs_peer_best']}×**\n")
 
