@@ -122,9 +122,14 @@ def main_windows(a: argparse.Namespace) -> None:
           f"{a.fps:g} Hz cut from each checkpoint's own test clips, {a.runs} timed after {a.warmup} warm-up.\n\n"
           f"| checkpoint | layout | input T | runtime | p50 ms | p95 ms | mean ms |\n|---|---|---|---|---|---|---|\n"
           f"{table}\n")
-    if a.save:
-        a.save.with_suffix(".json").write_text(json.dumps({"rows": rows, "meta": meta, "command": command}, indent=1))
-        a.save.with_suffix(".md").write_text(md)
+    _publish(a.save, rows, meta, command, md)
+
+
+def _publish(save: Path | None, rows: list[dict], meta: dict, command: str, md: str) -> None:
+    """Print the report and, with --save, write <SAVE>.json (rows, meta, command) and <SAVE>.md."""
+    if save:
+        save.with_suffix(".json").write_text(json.dumps({"rows": rows, "meta": meta, "command": command}, indent=1))
+        save.with_suffix(".md").write_text(md)
     print(md)
 
 
@@ -157,10 +162,7 @@ def main() -> None:
           f"Device: {meta['cpu']}, {meta['threads']} torch threads, torch {meta['torch']}; date {meta['date']}; "
           f"shared machine (load average after: {meta['load_avg_after']})\n\n"
           f"| clip | precision | p50 ms | p95 ms |\n|---|---|---|---|\n{table}\n")
-    if a.save:
-        a.save.with_suffix(".json").write_text(json.dumps({"rows": rows, "meta": meta, "command": command}, indent=1))
-        a.save.with_suffix(".md").write_text(md)
-    print(md)
+    _publish(a.save, rows, meta, command, md)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,12 @@ def model_meta(config: Any, num_classes: int) -> dict[str, Any]:
     return {**config.to_dict(), "num_classes": int(num_classes)}
 
 
+def kd_method(meta: dict) -> str:
+    """The KD method a checkpoint's metadata records ('none' for a student without KD and for a teacher)."""
+    kd = meta.get("kd") or {}
+    return str(kd.get("method", kd.get("kd", "none")) if isinstance(kd, dict) else kd)
+
+
 def stem_of(path: str | Path) -> Path:
     """Checkpoint stem: 'x.safetensors', 'x.json', 'x.pt' or 'x' -> 'x'; a run folder -> '<folder>/model'."""
     p = Path(path)
@@ -318,6 +324,7 @@ def list_checkpoints(*folders: str | Path) -> list[dict]:
 
 
 __all__ = [
+    "kd_method",
     "Loaded",
     "save_checkpoint",
     "load_checkpoint",

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 
+from partkd.data.transforms import FRAME_MODES
 from partkd.engine.config import ESTIMATOR_LEVELS, OCCLUSION_MODES
 
 
@@ -132,7 +133,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     names.add_argument("--classes", type=int, default=None, help="number of classes (named class_0, ...)")
     p.add_argument("--frames", type=int, default=100, help="input frames T partkd prepares clips to (default 100)")
     p.add_argument("--persons", type=int, default=2, help="input persons M (default 2)")
-    p.add_argument("--frame-mode", default="pad", choices=["pad", "resample"])
+    p.add_argument("--frame-mode", default="pad", choices=list(FRAME_MODES))
     p.add_argument(
         "--normalize",
         action="store_true",

@@ -52,9 +52,12 @@ def export_meta(loaded: Loaded) -> dict[str, Any]:
     }
 
 
-def _example(loaded: Loaded, frames: int) -> torch.Tensor:
-    persons = int((loaded.meta.get("input") or {}).get("persons", 1))
-    return torch.zeros(2, persons, frames, loaded.layout.num_joints, 3)
+def _traceable(loaded: Loaded) -> tuple[Logits, torch.Tensor]:
+    """The wrapped model in eval mode and an example input at the checkpoint's persons and frames (≥ MIN_FRAMES)."""
+    settings = loaded.meta.get("input") or {}
+    frames = max(int(settings.get("frames", 32)), MIN_FRAMES)
+    example = torch.zeros(2, int(settings.get("persons", 1)), frames, loaded.layout.num_joints, 3)
+    return Logits(loaded.model.eval()).eval(), example
 
 
 def export_onnx(loaded: Loaded, out: Path | str) -> Path:
@@ -63,13 +66,12 @@ def export_onnx(loaded: Loaded, out: Path | str) -> Path:
 
     if importlib.util.find_spec("onnxscript") is None or importlib.util.find_spec("onnx") is None:
         raise ConfigError(where("export", "ONNX export needs the onnx and onnxscript packages (requirements.txt)"))
-    wrapper = Logits(loaded.model.eval()).eval()
-    frames = int((loaded.meta.get("input") or {}).get("frames", 32))
+    wrapper, example = _traceable(loaded)
     dims = {"x": {0: torch.export.Dim("batch", min=1), 2: torch.export.Dim("frames", min=MIN_FRAMES)}}
 
     program = torch.onnx.export(
         wrapper,
-        (_example(loaded, max(frames, MIN_FRAMES)),),
+        (example,),
         dynamo=True,
         dynamic_shapes=dims,
         input_names=["x"],
@@ -87,10 +89,9 @@ def export_onnx(loaded: Loaded, out: Path | str) -> Path:
 
 def export_torchscript(loaded: Loaded, out: Path | str) -> Path:
     """Write the checkpoint as a traced TorchScript module with its metadata as the extra file partkd.json."""
-    wrapper = Logits(loaded.model.eval()).eval()
-    frames = int((loaded.meta.get("input") or {}).get("frames", 32))
+    wrapper, example = _traceable(loaded)
     with torch.no_grad():
-        traced = torch.jit.trace(wrapper, (_example(loaded, max(frames, MIN_FRAMES)),), check_trace=False)
+        traced = torch.jit.trace(wrapper, (example,), check_trace=False)
 
     buf = io.BytesIO()
     torch.jit.save(traced, buf, _extra_files={"partkd.json": json.dumps(export_meta(loaded))})

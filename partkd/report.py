@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from partkd import figures
-from partkd.checkpoints import Loaded, code_version
+from partkd.checkpoints import Loaded, code_version, kd_method
 from partkd.data.dataset import NO_PAIR, PairedDataset, SkeletonDataset
 from partkd.engine.evaluate import (
     accuracy_vs_op,
@@ -33,17 +33,11 @@ CURVE_OPS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(10))
 ROLES: tuple[str, ...] = ("teacher", "nokd", "kd")
 
 
-def kd_of(loaded: Loaded) -> str:
-    """The KD method a checkpoint was trained with ('none' for a student without KD or a teacher)."""
-    kd = loaded.meta.get("kd") or {}
-    return str(kd.get("method", "none")) if isinstance(kd, dict) else str(kd)
-
-
 def model_label(role: str, loaded: Loaded) -> str:
     """How figures name a model: the teacher, the student without KD, the student with its KD method."""
     if role == "teacher":
         return "teacher"
-    return "w/o KD" if kd_of(loaded) == "none" else f"w/ {kd_of(loaded).upper()}"
+    return "w/o KD" if kd_method(loaded.meta) == "none" else f"w/ {kd_method(loaded.meta).upper()}"
 
 
 def assign_roles(teacher: Loaded | None, students: Sequence[Loaded]) -> dict[str, Loaded]:
@@ -52,7 +46,7 @@ def assign_roles(teacher: Loaded | None, students: Sequence[Loaded]) -> dict[str
     for s in students:
         if s.role != "student":
             raise ConfigError(where(s.path, f"is a {s.role} checkpoint, not a student"))
-        out.setdefault("nokd" if kd_of(s) == "none" else "kd", s)
+        out.setdefault("nokd" if kd_method(s.meta) == "none" else "kd", s)
     return out
 
 
@@ -283,7 +277,6 @@ __all__ = [
     "grid_data",
     "grid_rows",
     "grid_title",
-    "kd_of",
     "model_label",
     "paper_clips",
     "provenance",

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from partkd.data.degrade import ESTIMATOR_PRESETS, OCCLUSION_MODES
+from partkd.checkpoints import kd_method
+from partkd.data.degrade import OCCLUSION_MODES
+from partkd.engine.config import ESTIMATOR_LEVELS
 from partkd.errors import CheckpointError, PartKDError, where
 from partkd.layouts import PARTS
 
@@ -33,7 +35,6 @@ APP_DATA = _app_data()
 APP_SYNTHETIC = {k: v for k, v in APP_DATA.items() if k not in ("source", "low_layout", "level")}
 NONE = "(none)"
 OTHER = "other path…"
-ESTIMATOR_LEVELS = tuple(ESTIMATOR_PRESETS)
 LOW_LAYOUTS = ("coco17", "openpose18", "penn13", "same")
 ROLES = {"teacher": "Teacher (high quality)", "nokd": "Student without KD", "kd": "Student with KD"}
 
@@ -155,12 +156,6 @@ def jobs_root() -> Path:
     from partkd.engine import jobs
 
     return jobs.jobs_root()
-
-
-def kd_method(meta: dict) -> str:
-    """The KD method a student checkpoint was trained with ('none' when it had no teacher)."""
-    kd = meta.get("kd") or {}
-    return str(kd.get("method", kd.get("kd", "none")) if isinstance(kd, dict) else kd)
 
 
 def role_of(row: dict) -> str:

@@ -29,7 +29,7 @@ if not sel.models():
 with state.readable_errors():
     pair = state.paired_dataset(sel)
     gd = state.predictions(sel, GRID_OPS)
-    at_op = state.predictions(sel, (sel.occ.op,))
+    at_op = gd if sel.occ.op in gd.occluded else state.predictions(sel, (sel.occ.op,))
 if sel.clip is None:
     st.info("Pick a test clip in the sidebar.")
     st.stop()
