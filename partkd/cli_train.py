@@ -221,6 +221,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         f"{loaded.role} {loaded.path}: top1 {result['top1']:.4f} top5 {result['top5']:.4f} "
         f"({result['n']} {args.split} clips, OP {ops[0]}, {args.mode})"
     )
+    for name, m in result.get("streams", {}).items():
+        print(f"  stream {name}: top1 {m['top1']:.4f} top5 {m['top5']:.4f}")
     if len(ops) > 1:
         result["accuracy_vs_op"] = accuracy_vs_op(loaded, ds, ops, seed=args.seed, mode=args.mode)
         for row in result["accuracy_vs_op"]:

@@ -712,11 +712,15 @@ def truth_summary(teacher_meta: dict) -> list[str]:
 
 
 def option_input(where_: Any, cls: type, name: str, key: str) -> Any:
-    """The form widget of a config option, from its schema (engine/schema.py): a select box for choices, a check
-    box for a flag, a slider for a fraction in [0, 1], else a number input within the option's limits."""
+    """The form widget of a config option, from its schema (engine/schema.py): a select box for choices (a
+    multiselect for a list of them), a check box for a flag, a slider for a fraction in [0, 1], else a number input
+    within the option's limits."""
     from partkd.engine.schema import option
 
     o = option(cls, name)
+    if o.kind is tuple and o.choices:
+        picked = where_.multiselect(o.label, list(o.choices), default=list(o.default), key=key, help=o.help)
+        return tuple(c for c in o.choices if c in picked)
     if o.choices:
         return where_.selectbox(o.label, list(o.choices), index=list(o.choices).index(o.default), key=key, help=o.help)
     if o.kind is bool:

@@ -134,7 +134,9 @@ def test_options_are_defined_once_and_generate_the_cli_flags(section: str, comma
         for flag in o.flags:
             action = actions[flag]
             assert action.help.startswith(o.help) and action.default is None and action.dest == o.attr, o.name
-        if o.choices:
+        if o.choices and o.kind is tuple:                        # a list flag (--modalities j,b) names its choices
+            assert f"any of {', '.join(o.choices)}" in actions[o.flag].help
+        elif o.choices:
             assert tuple(actions[o.flag].choices) == o.choices
         if isinstance(o.default, bool) or not isinstance(o.default, int | float):
             continue

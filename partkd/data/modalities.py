@@ -1,18 +1,24 @@
 """Skeleton modalities derived from joint coordinates for any layout (seed 003, IKEM; 2s-AGCN's bone and motion
-streams). One named, vectorised transform per modality over arrays (..., T, V, C); a value built from a missing
-joint (all-zero, confidence 0) is missing (all-zero) too. docs/modalities.md gives the equations."""
+streams). One named, vectorised transform per modality over arrays or tensors (..., T, V, C), written once in torch
+so the multi-stream models derive them inside their forward pass; a value built from a missing joint (all-zero,
+confidence 0) is missing (all-zero) too. docs/modalities.md gives the equations."""
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from partkd.errors import ConfigError, where
 from partkd.layouts import Layout
 
-Transform = Callable[[np.ndarray, Layout], np.ndarray]
+if TYPE_CHECKING:  # torch loads when a transform runs, so the config and the CLI that name modalities stay light
+    import torch
+
+Transform = Callable[[Any, Layout], Any]
 
 
 def bone_parents(layout: Layout) -> np.ndarray:
@@ -38,79 +44,121 @@ def bone_parents(layout: Layout) -> np.ndarray:
     return parent
 
 
-def _present(x: np.ndarray) -> np.ndarray:
-    return np.any(x != 0, axis=-1)
+def _tensor_in_out(fn: Callable[[torch.Tensor, Layout], torch.Tensor]) -> Transform:
+    """A tensor transform that also takes a numpy array and then returns one (float32)."""
+
+    @functools.wraps(fn)
+    def run(x: Any, layout: Layout) -> Any:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            return fn(x.float(), layout)
+        return fn(torch.from_numpy(np.asarray(x, dtype=np.float32)), layout).numpy()
+
+    return run
+
+
+def _present(x: torch.Tensor) -> torch.Tensor:
+    return (x != 0).any(dim=-1)
 
 
 def _coords(layout: Layout) -> int:
     return 3 if layout.dims == 3 else 2
 
 
-def _combine(values: np.ndarray, ok: np.ndarray, x: np.ndarray, layout: Layout, conf: np.ndarray | None) -> np.ndarray:
-    """Coordinates `values` (..., d) where `ok`, zero elsewhere; 2D layouts carry a confidence channel."""
+def _combine(
+    values: torch.Tensor, ok: torch.Tensor, x: torch.Tensor, layout: Layout, conf: torch.Tensor | None
+) -> torch.Tensor:
+    """Coordinates `values` (..., d) where `ok`, zero elsewhere, shaped as x; 2D layouts carry a confidence channel
+    (`conf`, x's own when None), further channels are zero."""
+    import torch
+
     d = _coords(layout)
-    out = np.zeros(x.shape, dtype=np.float32)
-    out[..., :d] = np.where(ok[..., None], values[..., :d], 0.0)
+    parts = [torch.where(ok[..., None], values[..., :d], 0.0)]
     if d == 2:
-        out[..., 2] = np.where(ok, conf if conf is not None else x[..., 2], 0.0)
+        parts.append(torch.where(ok, conf if conf is not None else x[..., 2], 0.0)[..., None])
+    extra = x.shape[-1] - sum(p.shape[-1] for p in parts)
+    if extra > 0:
+        parts.append(torch.zeros_like(x[..., :extra]))
+    return torch.cat(parts, dim=-1)
+
+
+def _conf(layout: Layout, *xs: torch.Tensor) -> torch.Tensor | None:
+    """The smallest confidence of the joints a 2D value is built from (None in 3D)."""
+    if layout.dims == 3:
+        return None
+    out = xs[0][..., 2]
+    for x in xs[1:]:
+        out = out.minimum(x[..., 2])
     return out
 
 
-def joint(x: np.ndarray, layout: Layout) -> np.ndarray:
+def _shifted(x: torch.Tensor, by: int) -> torch.Tensor:
+    """x moved by `by` frames along axis −3 (+1: each frame holds its successor), zero-filled at the end."""
+    import torch
+
+    pad = torch.zeros_like(x[..., :1, :, :])
+    return torch.cat([x[..., 1:, :, :], pad], dim=-3) if by > 0 else torch.cat([pad, x[..., :-1, :, :]], dim=-3)
+
+
+def _bone(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    import torch
+
+    up = x[..., torch.as_tensor(bone_parents(layout), device=x.device), :]
+    return _combine(x - up, _present(x) & _present(up), x, layout, _conf(layout, x, up))
+
+
+def _motion(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """m_t = x_{t+1} − x_t over frames (axis −3), zero at the last frame; missing when either frame is."""
+    nxt = _shifted(x, 1)
+    return _combine(nxt - x, _present(x) & _present(nxt), x, layout, _conf(layout, x, nxt))
+
+
+@_tensor_in_out
+def joint(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """j: the joint coordinates themselves."""
-    return np.asarray(x, dtype=np.float32).copy()
+    return x.clone()
 
 
-def bone(x: np.ndarray, layout: Layout) -> np.ndarray:
+@_tensor_in_out
+def bone(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """b_v = j_v − j_parent(v) (the centre's bone is zero); missing when either end is; 2D confidence = the smaller
     of the two ends'."""
-    x = np.asarray(x, dtype=np.float32)
-    p = bone_parents(layout)
-    ok = _present(x) & _present(x[..., p, :])
-    conf = np.minimum(x[..., 2], x[..., p, 2]) if layout.dims != 3 else None
-    return _combine(x - x[..., p, :], ok, x, layout, conf)
+    return _bone(x, layout)
 
 
-def _motion(x: np.ndarray, layout: Layout) -> np.ndarray:
-    """m_t = x_{t+1} − x_t over frames (axis −3), zero at the last frame; missing when either frame is."""
-    x = np.asarray(x, dtype=np.float32)
-    nxt = np.zeros_like(x)
-    nxt[..., :-1, :, :] = x[..., 1:, :, :]
-    ok = _present(x) & _present(nxt)
-    conf = np.minimum(x[..., 2], nxt[..., 2]) if layout.dims != 3 else None
-    return _combine(nxt - x, ok, x, layout, conf)
-
-
-def joint_motion(x: np.ndarray, layout: Layout) -> np.ndarray:
+@_tensor_in_out
+def joint_motion(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """jm_t = j_{t+1} − j_t."""
     return _motion(x, layout)
 
 
-def bone_motion(x: np.ndarray, layout: Layout) -> np.ndarray:
+@_tensor_in_out
+def bone_motion(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """bm_t = b_{t+1} − b_t."""
-    return _motion(bone(x, layout), layout)
+    return _motion(_bone(x, layout), layout)
 
 
-def joint_acceleration(x: np.ndarray, layout: Layout) -> np.ndarray:
+@_tensor_in_out
+def joint_acceleration(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """ja_t = j_{t+1} − 2 j_t + j_{t−1} (zero at the first and last frames); missing unless all three frames are
     present."""
-    x = np.asarray(x, dtype=np.float32)
-    prev, nxt = np.zeros_like(x), np.zeros_like(x)
-    prev[..., 1:, :, :] = x[..., :-1, :, :]
-    nxt[..., :-1, :, :] = x[..., 1:, :, :]
+    prev, nxt = _shifted(x, -1), _shifted(x, 1)
     ok = _present(prev) & _present(x) & _present(nxt)
-    conf = np.minimum(np.minimum(prev[..., 2], x[..., 2]), nxt[..., 2]) if layout.dims != 3 else None
-    return _combine(nxt - 2 * x + prev, ok, x, layout, conf)
+    return _combine(nxt - 2 * x + prev, ok, x, layout, _conf(layout, prev, x, nxt))
 
 
-def bone_angle(x: np.ndarray, layout: Layout) -> np.ndarray:
+@_tensor_in_out
+def bone_angle(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """ba_v = b_v / |b_v|, the bone's direction cosines (its angles to the axes, free of bone length and body
     size); missing where the bone is missing or of zero length (the centre)."""
-    b = bone(x, layout)
+    import torch
+
+    b = _bone(x, layout)
     d = _coords(layout)
-    length = np.linalg.norm(b[..., :d], axis=-1)
+    length = torch.linalg.vector_norm(b[..., :d], dim=-1)
     ok = length > 1e-8
-    unit = b[..., :d] / np.where(ok, length, 1.0)[..., None]
+    unit = b[..., :d] / torch.where(ok, length, 1.0)[..., None]
     return _combine(unit, ok, b, layout, b[..., 2] if layout.dims != 3 else None)
 
 
@@ -124,6 +172,16 @@ MODALITIES: dict[str, Transform] = {
     "ba": bone_angle,
 }
 
+#: What each short name stands for (CLI help, the app's labels).
+MODALITY_NAMES: dict[str, str] = {
+    "j": "joint",
+    "b": "bone",
+    "jm": "joint motion",
+    "bm": "bone motion",
+    "ja": "joint acceleration",
+    "ba": "bone angle",
+}
+
 
 def modality(name: str) -> Transform:
     """The transform of a modality name; ConfigError listing the known ones otherwise."""
@@ -134,6 +192,7 @@ def modality(name: str) -> Transform:
 
 __all__ = [
     "MODALITIES",
+    "MODALITY_NAMES",
     "bone",
     "bone_angle",
     "bone_motion",

@@ -10,12 +10,14 @@ from typing import Any, TypeVar
 
 from partkd.data.degrade import ESTIMATOR_PRESETS, OCCLUSION_MODES
 from partkd.data.loaders import FORMATS
+from partkd.data.modalities import MODALITIES
 from partkd.data.synthetic import SYNTH_ACTIONS
 from partkd.data.transforms import FRAME_MODES
 from partkd.distill import methods as _methods
 from partkd.engine.schema import check_limits, default_of, opt
 from partkd.errors import ConfigError, where
 from partkd.models.config import PRESETS as MODEL_PRESETS
+from partkd.models.config import check_streams
 
 #: The registered KD methods (distill/methods.py), in the order the CLI and the app list them.
 KD_METHODS: tuple[str, ...] = tuple(_methods.KD_METHODS)
@@ -154,10 +156,26 @@ class TrainConfig:
     joint_dropout: float = opt(
         0.0, "teacher: per-joint, per-frame drop probability of the training clips", low=0, high=1, high_open=True
     )
+    modalities: tuple[str, ...] = opt(
+        ("j",),
+        "input modalities, one backbone stream each with late score fusion (j joint, b bone, jm / bm joint / bone "
+        "motion, ja joint acceleration, ba bone angle; e.g. j,b,jm,bm)",
+        choices=tuple(MODALITIES),
+        item=str,
+    )
+    fusion_weights: tuple[float, ...] = opt(
+        (), "late-fusion weight of each modality's scores, in --modalities order (none given: equal)", low=0, item=float
+    )
+    ikem: bool = opt(False, "IKEM gated feature exchange between the modality streams (needs two or more)")
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
+        self.modalities = tuple(str(m) for m in self.modalities)
+        self.fusion_weights = tuple(float(w) for w in self.fusion_weights)
         check_limits(self, "train")
+        check_streams(
+            self.modalities, self.fusion_weights, self.ikem, "train", ("modalities", "fusion_weights", "ikem")
+        )
 
     def lr_at(self, epoch: int) -> float:
         """Step schedule: lr × gamma^(milestones passed) at a 0-based epoch."""
@@ -277,12 +295,13 @@ def _build(cls: type[T], values: dict[str, Any], source: object) -> T:
         raise ConfigError(where(source, f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})"))
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in values:
-            _check_type(f"{source}.{f.name}", values[f.name], default_of(f))
+            item = f.metadata.get("option", {}).get("item", int)
+            _check_type(f"{source}.{f.name}", values[f.name], default_of(f), item)
     return cls(**values)
 
 
-def _check_type(name: str, value: Any, default: Any) -> None:
-    """Type check against the field's default (bool, int, float, str, tuple of ints; None allows str or int)."""
+def _check_type(name: str, value: Any, default: Any, item: type = int) -> None:
+    """Type check against the field's default (bool, int, float, str, tuple of `item`; None allows str or int)."""
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
@@ -294,7 +313,8 @@ def _check_type(name: str, value: Any, default: Any) -> None:
     elif isinstance(default, dict):
         ok = isinstance(value, dict)
     elif isinstance(default, tuple):
-        ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value)
+        kinds = (int, float) if item is float else (item,)
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, kinds) and not isinstance(v, bool) for v in value)
     else:
         ok = value is None or isinstance(value, (str, int))
     if not ok:

@@ -140,15 +140,39 @@ def metrics_from_proba(proba: np.ndarray, labels: np.ndarray, class_names: list[
     }
 
 
+def stream_proba(loaded: Loaded, x: np.ndarray | torch.Tensor, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Each stream's class probabilities (N, K) of a multi-stream checkpoint, by modality; {} for a one-stream
+    model."""
+    from partkd.models.inference import batched_forward
+    from partkd.models.multistream import MultiStream, StreamLogits
+
+    model = loaded.model
+    if not isinstance(model, MultiStream):
+        return {}
+    device = next(model.parameters()).device
+    out = batched_forward(StreamLogits(model), x, lambda lg, _z, _x: lg.float().cpu(), device, False, batch_size)
+    proba = torch.softmax(torch.cat(out), dim=-1).numpy() if out else np.zeros((0, len(model.modalities), 0))
+    return {name: proba[:, i] for i, name in enumerate(model.modalities)}
+
+
 def evaluate(
     loaded: Loaded, ds: SkeletonDataset | PairedDataset, op: float = 0.0, mode: str = "joint", seed: int = 0
 ) -> dict[str, Any]:
     """Metrics of a checkpoint on a dataset (occluded with probability op, fixed seed): top1, top5, per-class,
-    confusion."""
+    confusion; a multi-stream checkpoint's also each stream's top1 and top5 (`streams`, by modality)."""
     ds = data_side(loaded, ds)
     check_compatible(loaded, ds)
-    proba = predict_proba(loaded, occluded_inputs(loaded, ds, op, mode, seed)[1])
-    return {**metrics_from_proba(proba, ds.labels, ds.class_names), "op": float(op), "mode": mode, "seed": seed}
+    x = occluded_inputs(loaded, ds, op, mode, seed)[1]
+    proba = predict_proba(loaded, x)
+    out = {**metrics_from_proba(proba, ds.labels, ds.class_names), "op": float(op), "mode": mode, "seed": seed}
+    streams = stream_proba(loaded, x)
+    if streams:
+        out["streams"] = {
+            name: {k: m[k] for k in ("top1", "top5")}
+            for name, p in streams.items()
+            if (m := metrics_from_proba(p, ds.labels, ds.class_names))
+        }
+    return out
 
 
 def accuracy_vs_op(

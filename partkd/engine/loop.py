@@ -371,7 +371,13 @@ def new_model(
 
     from partkd.models import build_model, resolve_config
 
-    model_cfg = replace(resolve_config(cfg.arch, cfg.model), persons=persons)
+    model_cfg = replace(
+        resolve_config(cfg.arch, cfg.model),
+        persons=persons,
+        modalities=cfg.modalities,
+        fusion=cfg.fusion_weights,
+        exchange=cfg.ikem,
+    )
     torch.manual_seed(cfg.seed)
     return D.sync_batch_norm(build_model(cfg.arch, layout, num_classes, model_cfg), ctx), model_cfg
 
@@ -406,12 +412,24 @@ def base_meta(
     }
 
 
-def ce_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward under autocast; returns (logits, features)."""
+def ce_step(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Forward under autocast; returns (logits, features, classification loss)."""
     from partkd.models import to_model_input
 
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
-        return model(to_model_input(x))
+        logits, features = model(to_model_input(x))
+    return logits, features, classification_loss(model, logits, y)
+
+
+def classification_loss(model: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the logits; for a multi-stream model the sum of each stream's (and exchange head's)
+    cross-entropy from its training forward, so every stream learns as it would alone before late fusion."""
+    heads = getattr(model, "train_logits", None)
+    if heads:
+        return torch.stack([torch.nn.functional.cross_entropy(h.float(), y) for h in heads]).sum()
+    return torch.nn.functional.cross_entropy(logits.float(), y)
 
 
 __all__ = [
@@ -424,6 +442,7 @@ __all__ = [
     "base_meta",
     "batch_rng",
     "ce_step",
+    "classification_loss",
     "fit",
     "new_model",
     "seed_of",

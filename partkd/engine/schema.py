@@ -31,6 +31,7 @@ class Option:
     negate: bool = False  # a boolean whose flag turns it off (use_solitary: --no-solitary)
     aliases: tuple[str, ...] = ()  # further spellings of the flag
     dest: str = ""  # the argparse attribute (default: the field name); unique across a command's configs
+    item: type = int  # the element type of a tuple option (str items may also be given comma-separated)
 
     @property
     def attr(self) -> str:
@@ -58,12 +59,12 @@ class Option:
         """ConfigError naming the field when `value` is not one of the choices or outside the limits (None: unset)."""
         if value is None:
             return
-        if self.choices is not None and value not in self.choices:
-            raise ConfigError(where(f"{source}.{self.name}", f"'{value}' is not one of {', '.join(self.choices)}"))
         if isinstance(value, tuple):
             for v in value:
                 self.check(v, source)
             return
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(where(f"{source}.{self.name}", f"'{value}' is not one of {', '.join(self.choices)}"))
         if isinstance(value, bool) or not isinstance(value, int | float):
             return
         bad = (self.low is not None and (value <= self.low if self.low_open else value < self.low)) or (
@@ -131,7 +132,9 @@ def add_flags(
             group.add_argument(*o.flags, dest=o.attr, action="store_const", const=not o.negate, default=None, help=text)
             continue
         if o.kind is tuple:
-            group.add_argument(*o.flags, dest=o.attr, type=int, nargs="*", default=None, metavar="N", help=text)
+            meta = "N" if o.item is int else "X" if o.item is float else "NAME"
+            text += f"; any of {', '.join(o.choices)}, space- or comma-separated" if o.choices else ""
+            group.add_argument(*o.flags, dest=o.attr, type=o.item, nargs="*", default=None, metavar=meta, help=text)
             continue
         if o.kind is dict:
             group.add_argument(*o.flags, dest=o.attr, action="append", default=None, metavar="KEY=VALUE", help=text)
@@ -155,6 +158,8 @@ def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
         value = getattr(args, o.attr, None)
         if value is None:
             continue
+        if o.kind is tuple and o.item is str:
+            value = [part for v in value for part in str(v).split(",") if part]
         out[o.name] = parse_options(value) if o.kind is dict else tuple(value) if isinstance(value, list) else value
     return out
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from partkd.checkpoints import Loaded
@@ -246,8 +245,7 @@ def _train_student(
             xb = occlude(xb, low.layout, scfg.op, mode=scfg.occlusion, seed=seed_of(cfg.seed, epoch, step_i, 0))
         x = torch.from_numpy(np.ascontiguousarray(xb[shard.rows], dtype=np.float32)).to(device)
         y = y_low_t[idx].to(device)
-        logits, z = ce_step(model, x, y, amp)
-        ce = F.cross_entropy(logits.float(), y)
+        logits, z, ce = ce_step(model, x, y, amp)
         high = own_in_high = None
         if method.high_batch:
             hb, own_in_b = _high_batch(idx, sd, scfg.positives_per_class, rng)

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from partkd.checkpoints import Loaded, load_checkpoint, stem_of, update_meta
 from partkd.engine.config import DataSpec, TrainConfig
@@ -73,8 +72,7 @@ def _train_teacher(
                 batch_rng(cfg.seed, epoch, step_i, 1),
             )
         y = y_train[shard.idx].to(device)
-        logits, _ = ce_step(model, torch.from_numpy(np.ascontiguousarray(xb[shard.rows])).to(device), y, amp)
-        loss = F.cross_entropy(logits.float(), y)
+        logits, _, loss = ce_step(model, torch.from_numpy(np.ascontiguousarray(xb[shard.rows])).to(device), y, amp)
         (loss * shard.weight).backward()
         return loss.detach(), {}, int((logits.argmax(1) == y).sum())
 

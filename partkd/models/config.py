@@ -21,6 +21,11 @@ class ModelConfig:
     in_channels: int = 3
     data_bn: Literal["vc", "mvc", "none"] = "vc"
     persons: int = 2
+    # Multi-stream models (models/multistream.py, seed 003): one backbone per modality (data/modalities.py), late
+    # score fusion with `fusion` weights (empty: equal), IKEM-style gated exchange between the streams.
+    modalities: tuple[str, ...] = ("j",)
+    fusion: tuple[float, ...] = ()
+    exchange: bool = False
 
     def __post_init__(self) -> None:
         if not self.channels or len(self.channels) != len(self.strides):
@@ -33,6 +38,17 @@ class ModelConfig:
             raise ConfigError(where("ModelConfig.dropout", "must be in [0, 1)"))
         if self.data_bn not in ("vc", "mvc", "none"):
             raise ConfigError(where("ModelConfig.data_bn", f"unknown mode '{self.data_bn}' (vc, mvc or none)"))
+        check_streams(self.modalities, self.fusion, self.exchange, "ModelConfig", ("modalities", "fusion", "exchange"))
+
+    @property
+    def multi_stream(self) -> bool:
+        """Whether the model is not a plain joint backbone (models/multistream.py builds it)."""
+        return self.modalities != ("j",) or self.exchange
+
+    def fusion_weights(self) -> tuple[float, ...]:
+        """The late-fusion weights, normalised to sum 1 (equal when none are set)."""
+        w = self.fusion or (1.0,) * len(self.modalities)
+        return tuple(v / sum(w) for v in w)
 
     @property
     def out_channels(self) -> int:
@@ -51,7 +67,32 @@ class ModelConfig:
         if unknown:
             raise ConfigError(where("ModelConfig", f"unknown keys {sorted(unknown)}"))
         values: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
+        if "fusion" in values:
+            values["fusion"] = tuple(float(v) for v in values["fusion"])
         return cls(**values)
+
+
+def check_streams(
+    modalities: tuple[str, ...], fusion: tuple[float, ...], exchange: bool, source: str, names: tuple[str, str, str]
+) -> None:
+    """ConfigError (naming `source`.field) unless every modality is known and named once, the fusion weights are
+    one per modality (>= 0, not all 0) or none, and the exchange has at least two streams."""
+    from partkd.data.modalities import MODALITIES
+
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if not modalities or unknown or len(set(modalities)) != len(modalities):
+        raise ConfigError(
+            where(f"{source}.{names[0]}", f"{list(modalities)}: name each of {', '.join(MODALITIES)} at most once")
+        )
+    if fusion and (len(fusion) != len(modalities) or min(fusion) < 0 or sum(fusion) <= 0):
+        raise ConfigError(
+            where(
+                f"{source}.{names[1]}",
+                f"needs one weight >= 0 per modality ({len(modalities)}), not all 0; got {list(fusion)}",
+            )
+        )
+    if exchange and len(modalities) < 2:
+        raise ConfigError(where(f"{source}.{names[2]}", "the IKEM exchange needs at least two modalities"))
 
 
 PRESETS: dict[str, ModelConfig] = {

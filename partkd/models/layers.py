@@ -102,5 +102,9 @@ class SkeletonNet(nn.Module):
         for block in self.blocks:
             h = block(h)
         features = h.contiguous()
-        pooled = features.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
-        return self.fc(pooled), features
+        return self.fc(pooled(features, n, m)), features
+
+
+def pooled(features: torch.Tensor, n: int, m: int) -> torch.Tensor:
+    """Joint features (N*M, C, T, V) averaged over frames, joints and persons: (N, C)."""
+    return features.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)

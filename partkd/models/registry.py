@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from torch import nn
+
 from partkd.errors import ConfigError, where
 from partkd.layouts import Layout, get_layout
 from partkd.models.config import PRESETS, ModelConfig
@@ -57,11 +59,16 @@ def resolve_config(arch: str, preset_or_config: str | ModelConfig) -> ModelConfi
 
 def build_model(
     arch: str, layout: str | Layout, num_classes: int, preset_or_config: str | ModelConfig = "full"
-) -> SkeletonNet:
-    """A registered backbone with its classifier for a layout and class count."""
+) -> nn.Module:
+    """A registered backbone with its classifier for a layout and class count; with modalities beyond the joints
+    (or the IKEM exchange), a multi-stream model of that backbone (models/multistream.py)."""
     if num_classes < 1:
         raise ConfigError(where("build_model", f"num_classes must be >= 1, got {num_classes}"))
     config = resolve_config(arch, preset_or_config)
+    if config.multi_stream:
+        from partkd.models.multistream import MultiStream
+
+        return MultiStream(BACKBONES[arch], get_layout(layout), num_classes, config)
     return BACKBONES[arch](get_layout(layout), num_classes, config)
 
 

@@ -53,7 +53,12 @@ def _train_config() -> TrainConfig:
     epochs = c2.number_input("Epochs (0 = preset's)", 0, 500, 0, key="t_epochs")
     device = state.option_input(c3, TrainConfig, "device", "t_device")
     seed = state.option_input(c4, TrainConfig, "seed", "t_seed")
-    return train_preset(preset, epochs=epochs or None, device=device, seed=seed)
+    m1, m2 = st.columns([3, 1])
+    modalities = state.option_input(m1, TrainConfig, "modalities", "t_modalities")
+    ikem = state.option_input(m2, TrainConfig, "ikem", "t_ikem")
+    return train_preset(
+        preset, epochs=epochs or None, device=device, seed=seed, modalities=modalities or ("j",), ikem=ikem
+    )
 
 
 def _student_config() -> tuple[StudentConfig, str]:
