@@ -25,6 +25,7 @@ from partkd.viz import (
     WRONG_COLOR,
     drawing_axes,
     joint_valid,
+    modality_magnitude,
 )
 
 IMAGE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
@@ -91,6 +92,25 @@ def efficiency_figure(
         pad=24,
         fontsize=10,
     )
+    return caption(fig, source) if source else fig
+
+
+def modality_figure(
+    panels: Sequence[tuple[str, np.ndarray, Layout]], label: str, title: str = "", source: str = ""
+) -> Figure:
+    """Frames x joints heatmaps of a derived modality's magnitude, one per (title, clip, layout); missing values
+    are left blank (viz.modality_magnitude)."""
+    fig = Figure(figsize=(4.2 * len(panels), 4.4))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, values, layout) in zip(axes, panels):
+        image = ax.imshow(modality_magnitude(values, layout).T, aspect="auto", cmap="viridis", interpolation="nearest")
+        ax.set_yticks(range(layout.num_joints), list(layout.joints), fontsize=5)
+        ax.set_xlabel("frame")
+        ax.set_title(name, fontsize=8)
+        fig.colorbar(image, ax=ax, label=label, fraction=0.05)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return caption(fig, source) if source else fig
 
 

@@ -21,6 +21,7 @@ from partkd.engine.evaluate import (
     occlude_set,
     part_sensitivity,
     predict_proba,
+    stream_proba,
 )
 from partkd.errors import ConfigError, where
 from partkd.io import atomic_write_json, atomic_write_text
@@ -63,6 +64,8 @@ class GridData:
     mode: str
     seed: int
     probs: dict[tuple[str, float], np.ndarray] = field(default_factory=dict)
+    #: a multi-stream model's probabilities per stream, by modality ({} for one-stream models)
+    streams: dict[tuple[str, float], dict[str, np.ndarray]] = field(default_factory=dict)
     clean: dict[str, np.ndarray] = field(default_factory=dict)
     occluded: dict[float, np.ndarray] = field(default_factory=dict)
 
@@ -103,6 +106,7 @@ def grid_data(
         for op in [0.0] if role == "teacher" else gd.ops:
             x = occlude_set(clean, loaded.layout, op, mode, seed, parts)
             gd.probs[(role, op)] = predict_proba(loaded, x)
+            gd.streams[(role, op)] = stream_proba(loaded, x)
             if role == gd.drawn:
                 gd.occluded[op] = x
     return gd

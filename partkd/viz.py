@@ -409,6 +409,44 @@ def side_by_side(
     )
 
 
+def modality_magnitude(values: np.ndarray, layout: Layout) -> np.ndarray:
+    """(T, V) length of a derived modality's coordinate vector (person 0 of a (M, T, V, C) clip); NaN where the value
+    is missing (all-zero), so a missing bone or motion shows as a gap rather than as zero."""
+    v = np.asarray(values, dtype=float)[0]
+    d = 3 if layout.dims == 3 else 2
+    norm = np.linalg.norm(v[..., :d], axis=-1)
+    return np.where(np.any(v != 0, axis=-1), norm, np.nan)
+
+
+def modality_heatmaps(panels: Sequence[tuple[str, np.ndarray, Layout]], label: str) -> go.Figure:
+    """Frames × joints heatmaps of a derived modality's magnitude (modality_magnitude), one per (title, clip (M, T,
+    V, C) of that modality, layout); gaps are missing values."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _, _ in panels], horizontal_spacing=0.12)
+    for i, (_, values, layout) in enumerate(panels, start=1):
+        z = modality_magnitude(values, layout)
+        fig.add_trace(
+            go.Heatmap(
+                z=z.T,
+                y=list(layout.joints),
+                colorscale="Viridis",
+                coloraxis="coloraxis" if i == 1 else f"coloraxis{i}",
+                hovertemplate="frame %{x}<br>joint %{y}<br>" + label + " %{z:.3f}<extra></extra>",
+            ),
+            row=1,
+            col=i,
+        )
+        fig.update_xaxes(title_text="frame", row=1, col=i)
+        fig.update_yaxes(type="category", autorange="reversed", row=1, col=i)
+    axes = {
+        ("coloraxis" if i == 1 else f"coloraxis{i}"): dict(
+            colorscale="Viridis", colorbar=dict(title=label, x=(i / len(panels)) - 0.02, len=0.8)
+        )
+        for i in range(1, len(panels) + 1)
+    }
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=60, b=10), **axes)
+    return fig
+
+
 def efficiency_heatmap(
     E: np.ndarray, class_names: Sequence[str], normalized: bool = False, sort_by: int | str | None = None
 ) -> go.Figure:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from partkd.checkpoints import kd_method
@@ -709,6 +710,27 @@ def truth_summary(teacher_meta: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------- forms generated from the config schema
+
+
+def stream_table(
+    streams: dict[str, np.ndarray], fused: np.ndarray, row: int, class_names: list[str], truth: int
+) -> pd.DataFrame:
+    """One row per stream of a multi-stream model (its top-1 class, probability, ✓/✗) on one clip, then the fusion
+    (`fused`: that clip's fused probabilities)."""
+    from partkd.data.modalities import MODALITY_NAMES
+
+    rows = [(f"{name} ({MODALITY_NAMES[name]})", p[row]) for name, p in streams.items()] + [("fused", fused)]
+    return pd.DataFrame(
+        [
+            {
+                "stream": name,
+                "top-1": class_names[int(p.argmax())],
+                "probability": round(float(p.max()), 3),
+                "right": "✓" if int(p.argmax()) == truth else "✗",
+            }
+            for name, p in rows
+        ]
+    )
 
 
 def option_input(where_: Any, cls: type, name: str, key: str) -> Any:

@@ -380,3 +380,53 @@ def test_the_e_view_knows_every_method_that_weighs_parts_by_e():
         assert normalized and what.startswith("Showing exactly the KD student's part weights") and method in what
     _, what, _ = efficiency_view(teacher, "softmax", 1.0, {"kd": {"method": "relational"}})
     assert "does not weight parts by E" in what
+
+
+def test_skeletons_page_shows_a_derived_modality_with_its_missing_values():
+    """The modality heatmaps are blank exactly where the value is missing: on the complete high-quality synthetic
+    skeleton only the centre joint's bone and the last frame's motion; the caption's share is the figure's."""
+    from partkd.layouts import get_layout
+
+    from partkd_app.state import DOWNLOADS
+
+    at = run("skeletons")
+    assert at.selectbox(key="sk_modality").options[:3] == ["b: bone", "jm: joint motion", "bm: bone motion"]
+    centre = get_layout("ntu25").center
+    for name in ("b", "jm"):
+        at.selectbox(key="sk_modality").set_value(name).run()
+        fig = next(c for c in charts(at) if c["data"][0]["type"] == "heatmap")
+        high, low = (np.asarray(array(fig["data"][i]["z"]), dtype=float) for i in (0, 1))   # (V, T)
+        gaps = np.argwhere(np.isnan(high))
+        if name == "b":
+            assert set(gaps[:, 0]) == {centre} and len(gaps) == high.shape[1]
+        else:
+            assert set(gaps[:, 1]) == {high.shape[1] - 1} and len(gaps) == high.shape[0]
+        caption = next(c.value for c in at.caption if "student's input" in c.value)
+        assert f"student's input {np.isnan(low).mean():.0%}" in caption
+        assert np.isnan(low).mean() > np.isnan(high).mean()            # occlusion removes derived values
+    assert "modality" in at.session_state[DOWNLOADS]
+
+
+def test_compare_page_shows_each_stream_and_the_fusion(tmp_path):
+    """A two-stream student picked by path: the page lists each stream's top-1 and the fused one, and the fused row
+    is the model's own prediction (the first bar of its top-5 chart)."""
+    from partkd.checkpoints import load_checkpoint
+    from partkd.engine.config import DataSpec, StudentConfig, train_preset
+    from partkd.engine.student import train_student
+    from partkd_app.state import APP_DATA
+
+    spec = DataSpec(**APP_DATA)
+    path = train_student(train_preset("smoke", epochs=1, modalities=("j", "b")), StudentConfig(kd="none"), None,
+                         spec, tmp_path / "two_stream")
+    at = run("compare", {"w_ckpt_nokd": "other path…", "w_ckpt_nokd_path": str(path)})
+    assert not errors(at)
+    table = next(d.value for d in at.dataframe if list(d.value.columns)[:2] == ["stream", "top-1"])
+    assert list(table["stream"]) == ["j (joint)", "b (bone)", "fused"]
+    loaded = load_checkpoint(path)
+    assert loaded.model.modalities == ("j", "b")
+    probs = table["probability"].to_numpy()
+    assert np.all((probs > 0) & (probs <= 1)) and set(table["right"]) <= {"✓", "✗"}
+    bars = next(c for c in charts(at) if c["data"][0]["type"] == "bar" and "Student without KD" in c["layout"]["title"]["text"])
+    first = str(bars["data"][0]["y"][0]).removeprefix("✓ ").removeprefix("✗ ")
+    assert table["top-1"].iloc[-1] == first
+    assert table["probability"].iloc[-1] == pytest.approx(float(array(bars["data"][0]["x"])[0]), abs=5e-4)

@@ -121,6 +121,18 @@ if drawn is not None:
                 st.plotly_chart(
                     viz.topk_bars(probs, gd.low.class_names, truth, k=5, title=label), key=f"cmp_top5_{role}"
                 )
+                streams = at_op.streams.get((role, 0.0 if role == "teacher" else op), {})
+                if streams:
+                    row = h if role == "teacher" else clip
+                    st.caption(
+                        f"{label}: each stream's top-1 and the late fusion (equal-weight mean of scores unless "
+                        "the checkpoint sets weights)"
+                    )
+                    st.dataframe(
+                        state.stream_table(streams, probs, row, gd.low.class_names, truth),
+                        hide_index=True,
+                        key=f"cmp_streams_{role}",
+                    )
     op_rows = grid_rows(at_op, clip, (op,))
     state.downloads(
         "at_op",

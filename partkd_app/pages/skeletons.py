@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from partkd import figures, viz
+from partkd.data.modalities import MODALITY_NAMES, modality
 from partkd_app import state
 
 sel = state.selection()
@@ -95,3 +97,41 @@ c3.metric("Joints the student sees", f"{viz.joint_valid(occluded).sum() / total:
 if reference is not None and viz.joint_valid(estimated).any():
     err = state.detection_error(estimated, reference.clips[index])
     st.caption(f"Detector error against the projected motion capture on this clip: mean {err:.1f} px.")
+
+st.subheader("Derived modalities")
+st.caption(
+    "What each stream of a multi-stream model reads (`--modalities`; derived from the joints inside the model, "
+    "docs/modalities.md). Each cell is the length of the modality's vector at a frame and joint; blank cells are "
+    "missing: a bone is missing when either of its joints is, a motion when either of its frames is — so occlusion "
+    "removes more of the derived modalities than of the joints. The centre joint has no bone, the last frame no "
+    "motion."
+)
+name = st.selectbox(
+    "Modality",
+    [m for m in MODALITY_NAMES if m != "j"],
+    format_func=lambda m: f"{m}: {MODALITY_NAMES[m]}",
+    key="sk_modality",
+)
+derived = modality(name)
+panels = [
+    (f"high quality · {high.layout.name}", derived(high.clips[index], high.layout), high.layout),
+    (f"low quality, as the student sees it · OP {occ.op:.2f}", derived(occluded, low_ds.layout), low_ds.layout),
+]
+label = f"|{name}|"
+st.plotly_chart(viz.modality_heatmaps(panels, label), key="modality_heatmaps")
+missing = [float(np.isnan(viz.modality_magnitude(v, lay)).mean()) for _, v, lay in panels]
+st.caption(
+    f"Missing {MODALITY_NAMES[name]} values: high quality {missing[0]:.0%}, student's input {missing[1]:.0%} "
+    f"(clip `{high.names[index]}`, person 1)."
+)
+state.downloads(
+    "modality",
+    f"modality_{name}_{high.names[index]}",
+    lambda: figures.modality_figure(
+        panels,
+        label,
+        title=f"{MODALITY_NAMES[name]} · clip {high.names[index]} · OP {occ.op:.2f} ({occ.mode})",
+        source=f"data: {sel.spec.describe()}; per-clip occlusion seed from {occ.seed}",
+    ),
+    lambda: figures.clip_csv([(t, v, lay, None) for t, v, lay in panels]),
+)
