@@ -71,7 +71,8 @@ def _student_config() -> tuple[StudentConfig, str]:
         help="Defaults to the sidebar's teacher; not needed for kd = none.",
     )
     values = {"kd": state.option_input(c2, StudentConfig, "kd", "t_kd")}
-    for col, name in zip(st.columns(6), ("alpha", "tau", "w", "op", "occlusion", "paired_fraction")):
+    names = ("alpha", "tau", "w", "op", "occlusion", "paired_fraction", "relational_weight")
+    for col, name in zip(st.columns(len(names)), names):
         values[name] = state.option_input(col, StudentConfig, name, f"t_{name}")
     return student_config_from_dict(values, "Train form"), teacher.strip()
 
