@@ -57,3 +57,11 @@ def spatial_partition(layout: Layout) -> np.ndarray:
     farther = np.where(hj > hi, norm, 0.0)
     nearer = np.where(hj < hi, norm, 0.0)
     return np.stack([root, farther, nearer]).astype(np.float32)
+
+
+def distance_partition(layout: Layout, max_hop: int = 2) -> np.ndarray:
+    """Distance partition (max_hop + 1, V, V): the column-normalised adjacency of all joints within max_hop hops, split
+    by hop count (subset k: joints exactly k hops apart; EfficientGCN's graph, ST-GCN's 'distance' strategy)."""
+    hops = hop_distance(layout)
+    norm = normalize_digraph((hops <= max_hop).astype(np.float32))
+    return np.stack([np.where(hops == k, norm, 0.0) for k in range(max_hop + 1)]).astype(np.float32)

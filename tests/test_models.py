@@ -11,7 +11,7 @@ from partkd.layouts import BUILTIN, get_layout
 from partkd.models import ModelConfig, build_model, count_parameters, to_model_input
 from partkd.models.stgcn import GraphConv
 
-ARCHS = ("stgcn", "agcn")
+ARCHS = ("stgcn", "agcn", "efficientgcn")
 
 
 def batch(layout: str, n: int = 2, m: int = 2, t: int = 16, seed: int = 0) -> torch.Tensor:
@@ -81,7 +81,7 @@ def test_tiny_model_overfits_two_classes(arch: str) -> None:
     model = build_model(arch, "coco17", 2, "tiny")
     x, y = batch("coco17", n=8, m=1, t=12, seed=1), torch.tensor([0, 1] * 4)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(40):
+    for _ in range(80):  # EfficientGCN's many batch norms need ~60 steps of running statistics to match training
         opt.zero_grad()
         logits, _ = model(x)
         torch.nn.functional.cross_entropy(logits, y).backward()
@@ -139,3 +139,60 @@ def test_ctrgcn_matches_the_published_size_and_refines_the_topology_per_channel(
     per_channel = unit.conv4(torch.tanh(unit.conv1(x).mean(-2).unsqueeze(-1) - unit.conv2(x).mean(-2).unsqueeze(-2)))
     assert torch.allclose(refined, torch.einsum("ncuv,nctv->nctu", per_channel + a, unit.conv3(x)), atol=1e-5)
     assert not torch.allclose(refined, plain)
+
+
+def test_efficientgcn_scales_like_the_reference_and_matches_the_published_sizes() -> None:
+    """EfficientGCN-Bx (Song et al. 2022): compound scaling of the B0 blocks gives the reference's B4 blocks
+    [[96,1,2],[48,1,2],[128,2,3],[272,2,3]]; on NTU-60 joints the sizes are the paper's 0.29 / 0.51 / 1.10 M once
+    the learnable edge masks (3 x 25 x 25 on each of the 11 graph layers) are left out, as its counter (thop)
+    leaves plain nn.Parameters out."""
+    from dataclasses import replace
+
+    from partkd.models.config import PRESETS, effgcn_config
+
+    b4 = effgcn_config(4)
+    assert [list(t) for t in zip(b4.channels, b4.strides, b4.depths)] == [[96, 1, 2], [48, 1, 2], [128, 2, 3],
+                                                                           [272, 2, 3]]
+    assert effgcn_config(0).depths == (0, 0, 1, 1) and effgcn_config(0).channels == (48, 32, 64, 128)
+    for x, published in ((0, 0.29), (2, 0.51), (4, 1.10)):
+        model = build_model("efficientgcn", "ntu25", 60, replace(PRESETS[f"effgcn-b{x}"], persons=2))
+        masks = sum(p.numel() for n, p in model.named_parameters() if n.endswith("importance"))
+        assert masks == 11 * 3 * 25 * 25
+        assert round((count_parameters(model) - masks) / 1e6, 2) == published, x
+
+
+def test_distance_partition_by_hand() -> None:
+    """Chain 0-1-2: subsets = the joint itself, 1 hop, 2 hops of the column-normalised A (all within 2 hops)."""
+    from partkd.graph import distance_partition
+    from partkd.layouts import Layout
+
+    chain = Layout("chain", ("a", "b", "c", "d", "e"), ((1, 0), (2, 1), (3, 0), (4, 0)), 0, (0, 1, 2, 3, 4), 3)
+    a = distance_partition(chain, 2)
+    assert a.shape == (3, 5, 5)
+    np.testing.assert_allclose(a.sum(axis=(0, 1)), 1.0, atol=1e-6)          # every column of the union sums to 1
+    # joint 2 (c) reaches c (0 hops), b (1 hop), a (2 hops): a third each
+    np.testing.assert_allclose(a[:, :, 2].sum(axis=0)[[0, 1, 2]], [1 / 3] * 3, atol=1e-6)
+    assert a[0, 2, 2] == pytest.approx(1 / 3) and a[1, 1, 2] == pytest.approx(1 / 3) and a[2, 0, 2] == pytest.approx(1 / 3)
+    assert a[:, 3, 2].sum() == 0                                            # d is 3 hops from c
+
+
+def test_efficientgcn_branch_inputs_by_hand() -> None:
+    """The three 6-channel inputs on a 3D chain: joints and joints minus the centre, 1- and 2-frame velocities,
+    bones and their direction cosines; a missing joint stays missing in each."""
+    from partkd.layouts import Layout
+    from partkd.models.efficientgcn import branch_inputs
+
+    chain = Layout("chain", ("a", "b", "c", "d", "e"), ((1, 0), (2, 1), (3, 0), (4, 0)), 0, (0, 1, 2, 3, 4), 3)
+    x = torch.zeros(1, 1, 3, 5, 3)                                           # (N, M, T, V, C)
+    x[..., 0, :] = torch.tensor([0.0, 0.0, 1.0])
+    x[..., 1, :] = torch.tensor([0.0, 1.0, 1.0])
+    x[0, 0, :, 2] = torch.tensor([[0.0, 2.0, 1.0], [1.0, 2.0, 1.0], [3.0, 2.0, 1.0]])
+    j, v, b = (t.reshape(6, 3, 5) for t in branch_inputs(to_model_input(x), chain))   # (2C, T, V)
+    torch.testing.assert_close(j[:3, 1, 2], torch.tensor([1.0, 2.0, 1.0]))
+    torch.testing.assert_close(j[3:, 1, 2], torch.tensor([1.0, 2.0, 0.0]))  # minus the centre (0, 0, 1)
+    torch.testing.assert_close(v[:3, 0, 2], torch.tensor([1.0, 0.0, 0.0]))
+    torch.testing.assert_close(v[3:, 0, 2], torch.tensor([3.0, 0.0, 0.0]))  # two frames on
+    assert float(v[3:, 1:].abs().sum()) == 0                                # no frame two on
+    torch.testing.assert_close(b[:3, 1, 2], torch.tensor([1.0, 1.0, 0.0]))
+    torch.testing.assert_close(b[3:, 1, 2], torch.tensor([2**-0.5, 2**-0.5, 0.0]))
+    assert float(j[:, :, 3].abs().sum() + b[:, :, 3].abs().sum()) == 0      # joint d is missing everywhere

@@ -94,11 +94,16 @@ def _conf(layout: Layout, *xs: torch.Tensor) -> torch.Tensor | None:
 
 
 def _shifted(x: torch.Tensor, by: int) -> torch.Tensor:
-    """x moved by `by` frames along axis −3 (+1: each frame holds its successor), zero-filled at the end."""
+    """x moved by `by` frames along axis −3 (+k: each frame holds the one k later), zero-filled at the end."""
     import torch
 
-    pad = torch.zeros_like(x[..., :1, :, :])
-    return torch.cat([x[..., 1:, :, :], pad], dim=-3) if by > 0 else torch.cat([pad, x[..., :-1, :, :]], dim=-3)
+    k = min(abs(by), x.shape[-3])
+    pad = torch.zeros_like(x[..., :k, :, :])
+    return (
+        torch.cat([x[..., k:, :, :], pad], dim=-3)
+        if by > 0
+        else torch.cat([pad, x[..., : x.shape[-3] - k, :, :]], dim=-3)
+    )
 
 
 def _bone(x: torch.Tensor, layout: Layout) -> torch.Tensor:
@@ -108,9 +113,9 @@ def _bone(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     return _combine(x - up, _present(x) & _present(up), x, layout, _conf(layout, x, up))
 
 
-def _motion(x: torch.Tensor, layout: Layout) -> torch.Tensor:
-    """m_t = x_{t+1} − x_t over frames (axis −3), zero at the last frame; missing when either frame is."""
-    nxt = _shifted(x, 1)
+def _motion(x: torch.Tensor, layout: Layout, step: int = 1) -> torch.Tensor:
+    """m_t = x_{t+step} − x_t over frames (axis −3), zero at the last `step` frames; missing when either frame is."""
+    nxt = _shifted(x, step)
     return _combine(nxt - x, _present(x) & _present(nxt), x, layout, _conf(layout, x, nxt))
 
 
@@ -162,6 +167,19 @@ def bone_angle(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     return _combine(unit, ok, b, layout, b[..., 2] if layout.dims != 3 else None)
 
 
+@_tensor_in_out
+def joint_motion_2(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """j_{t+2} − j_t (EfficientGCN's second velocity input); zero at the last two frames."""
+    return _motion(x, layout, 2)
+
+
+@_tensor_in_out
+def centred(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """j_v − j_centre (EfficientGCN's relative joint input); missing when the joint or the centre is."""
+    c = x[..., layout.center : layout.center + 1, :].expand_as(x)
+    return _combine(x - c, _present(x) & _present(c), x, layout, _conf(layout, x, c))
+
+
 #: Short name -> transform, in the order streams are listed (j, b, jm, bm the 2s-AGCN / pyskl four).
 MODALITIES: dict[str, Transform] = {
     "j": joint,
@@ -197,8 +215,10 @@ __all__ = [
     "bone_angle",
     "bone_motion",
     "bone_parents",
+    "centred",
     "joint",
     "joint_acceleration",
     "joint_motion",
+    "joint_motion_2",
     "modality",
 ]

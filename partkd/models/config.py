@@ -23,6 +23,7 @@ class ModelConfig:
     persons: int = 2
     # Multi-stream models (models/multistream.py, seed 003): one backbone per modality (data/modalities.py), late
     # score fusion with `fusion` weights (empty: equal), IKEM-style gated exchange between the streams.
+    depths: tuple[int, ...] = ()  # EfficientGCN: temporal layers per block (empty: one each)
     modalities: tuple[str, ...] = ("j",)
     fusion: tuple[float, ...] = ()
     exchange: bool = False
@@ -32,6 +33,8 @@ class ModelConfig:
             raise ConfigError(where("ModelConfig", "channels and strides must be non-empty and of equal length"))
         if any(c <= 0 for c in self.channels) or any(s not in (1, 2) for s in self.strides):
             raise ConfigError(where("ModelConfig", "channels must be positive and strides 1 or 2"))
+        if self.depths and (len(self.depths) != len(self.channels) or min(self.depths) < 0):
+            raise ConfigError(where("ModelConfig.depths", "needs one count >= 0 per block, or none"))
         if self.temporal_kernel < 1 or self.temporal_kernel % 2 == 0:
             raise ConfigError(where("ModelConfig.temporal_kernel", "must be a positive odd number"))
         if not 0.0 <= self.dropout < 1.0:
@@ -95,9 +98,30 @@ def check_streams(
         raise ConfigError(where(f"{source}.{names[2]}", "the IKEM exchange needs at least two modalities"))
 
 
+#: EfficientGCN's B0 blocks (width, temporal stride, depth) the compound scaling starts from, and its growth factors.
+EFFGCN_BASE: tuple[tuple[int, int, float], ...] = ((48, 1, 0.5), (24, 1, 0.5), (64, 2, 1.0), (128, 2, 1.0))
+EFFGCN_GROWTH = (1.2, 1.35)
+
+
+def effgcn_config(x: int) -> ModelConfig:
+    """EfficientGCN-B{x}: width × 1.2^x rounded to a multiple of 16 (at least 16) and depth × 1.35^x rounded half to
+    even, as the reference does (so B0's first two blocks have no temporal layer); kernel 5, dropout 0.25."""
+    w, d = (g**x for g in EFFGCN_GROWTH)
+    return ModelConfig(
+        arch="efficientgcn",
+        channels=tuple(max(int(round(c * w / 16)) * 16, 16) for c, _, _ in EFFGCN_BASE),
+        strides=tuple(s for _, s, _ in EFFGCN_BASE),
+        depths=tuple(int(round(n * d)) for _, _, n in EFFGCN_BASE),
+        temporal_kernel=5,
+        dropout=0.25,
+    )
+
+
 PRESETS: dict[str, ModelConfig] = {
     # method.md §2: ten blocks, stride 2 entering the 128 and 256 stages.
     "full": ModelConfig(),
     "small": ModelConfig(channels=(32, 32, 64, 64, 128, 128, 128), strides=(1, 1, 2, 1, 2, 1, 1)),
     "tiny": ModelConfig(channels=(16, 16, 32, 64, 64), strides=(1, 1, 2, 2, 1), temporal_kernel=5),
+    # EfficientGCN-B0 for CPU runs, B2, and B4 as in the paper's table 3 (use with --arch efficientgcn).
+    **{f"effgcn-b{x}": effgcn_config(x) for x in (0, 2, 4)},
 }

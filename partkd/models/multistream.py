@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from partkd.data.modalities import modality
+from partkd.errors import ConfigError, where
 from partkd.layouts import Layout
 from partkd.models.config import ModelConfig
 from partkd.models.layers import SkeletonNet, pooled
@@ -82,8 +83,12 @@ class MultiStream(nn.Module):
 
     weights: torch.Tensor
 
-    def __init__(self, backbone: type[SkeletonNet], layout: Layout, num_classes: int, config: ModelConfig) -> None:
+    def __init__(self, backbone: type[nn.Module], layout: Layout, num_classes: int, config: ModelConfig) -> None:
         super().__init__()
+        if config.exchange and not issubclass(backbone, SkeletonNet):
+            raise ConfigError(
+                where("ModelConfig.exchange", f"the IKEM exchange needs a block-wise backbone, not '{config.arch}'")
+            )
         self.layout, self.num_classes, self.config = layout, num_classes, config
         self.modalities = tuple(config.modalities)
         self.streams = nn.ModuleList(backbone(layout, num_classes, config) for _ in self.modalities)
@@ -105,6 +110,12 @@ class MultiStream(nn.Module):
     def forward_streams(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """x (N, C, T, V, M) -> (stream logits (S, N, K), exchange heads' logits, fused joint features)."""
         n, m = x.shape[0], x.shape[-1]
+        if not self.exchanges:
+            outs = [s(self.derive(x, name)) for s, name in zip(self.streams, self.modalities)]
+            w = self.weights.to(outs[0][1].dtype)
+            fused = sum(w[i] * z for i, (_, z) in enumerate(outs))
+            assert isinstance(fused, torch.Tensor)
+            return torch.stack([lg for lg, _ in outs]), [], fused
         streams = cast(list[SkeletonNet], list(self.streams))
         hs = [s.data_bn(self.derive(x, name)) for s, name in zip(streams, self.modalities)]
         aux: list[torch.Tensor] = []

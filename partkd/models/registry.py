@@ -10,15 +10,14 @@ from torch import nn
 from partkd.errors import ConfigError, where
 from partkd.layouts import Layout, get_layout
 from partkd.models.config import PRESETS, ModelConfig
-from partkd.models.layers import SkeletonNet
 
 #: name -> backbone class; filled by @register_backbone as the backbone modules are imported (BUILTIN_MODULES on the
 #: first lookup, so that `import partkd.models` stays light).
-BACKBONES: dict[str, type[SkeletonNet]] = {}
-BUILTIN_MODULES = ("partkd.models.stgcn", "partkd.models.agcn", "partkd.models.ctrgcn")
+BACKBONES: dict[str, type[nn.Module]] = {}
+BUILTIN_MODULES = ("partkd.models.stgcn", "partkd.models.agcn", "partkd.models.ctrgcn", "partkd.models.efficientgcn")
 
 
-def _builtins() -> dict[str, type[SkeletonNet]]:
+def _builtins() -> dict[str, type[nn.Module]]:
     """BACKBONES with the built-in backbones registered."""
     import importlib
 
@@ -27,10 +26,11 @@ def _builtins() -> dict[str, type[SkeletonNet]]:
     return BACKBONES
 
 
-def register_backbone(name: str) -> Callable[[type[SkeletonNet]], type[SkeletonNet]]:
-    """Class decorator adding a SkeletonNet subclass to BACKBONES under `name` (a name is registered once)."""
+def register_backbone(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator adding a backbone to BACKBONES under `name` (a name is registered once): a module built from
+    (layout, num_classes, ModelConfig) mapping (N, C, T, V, M) to (logits, joint features (N*M, C', T', V))."""
 
-    def add(cls: type[SkeletonNet]) -> type[SkeletonNet]:
+    def add(cls: type[nn.Module]) -> type[nn.Module]:
         if name in BACKBONES:
             raise ConfigError(where("register_backbone", f"'{name}' is already registered"))
         BACKBONES[name] = cls
