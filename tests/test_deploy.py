@@ -129,3 +129,27 @@ def test_predict_on_high_quality_data_reads_the_estimator_simulation_in_the_stud
     expected = [n for n, c in zip(high.names, high.clips) for _ in window_bounds(c.shape[1], 30, 1.0, 1.0)]
     assert [r["clip"] for r in rows] == expected and len(expected) >= 4
     assert all(r["label"] in load_checkpoint(STUDENT).class_names for r in rows)
+
+
+@pytest.mark.parametrize("arch", ["agcn", "ctrgcn", "efficientgcn"])
+def test_every_backbone_exports_to_onnx_with_the_same_logits(arch: str, tmp_path: Path) -> None:
+    """Each registered backbone beyond the shipped ST-GCN (tiny widths, random weights) exports, and onnxruntime
+    returns partkd's logits within 1e-4 at two frame counts."""
+    ort = pytest.importorskip("onnxruntime")
+    from dataclasses import replace
+
+    from partkd.checkpoints import model_meta, save_checkpoint
+    from partkd.export import export_onnx
+    from partkd.models import build_model, resolve_config
+
+    torch.manual_seed(0)
+    cfg = replace(resolve_config(arch, "tiny"), channels=(8, 16, 16), strides=(1, 2, 1), persons=1)
+    model = build_model(arch, "coco17", 5, cfg).eval()
+    meta = {"role": "student", "layout": get_layout("coco17").to_dict(), "class_names": list("abcde"),
+            "model": model_meta(model.config, 5), "input": {"frames": 16, "persons": 1, "mode": "resample"}}
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "m", model, meta))
+    session = ort.InferenceSession(str(export_onnx(loaded, tmp_path / "m.onnx")))
+    rng = np.random.default_rng(1)
+    for batch, frames in ((2, 16), (1, 29)):
+        x = rng.normal(size=(batch, 1, frames, 17, 3)).astype(np.float32)
+        assert np.abs(session.run(None, {"x": x})[0] - _logits(loaded, x)).max() <= 1e-4, (arch, batch, frames)
