@@ -328,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
                          "over parallel processes; keys look like het_pmsc_op0.3 or het_pmsc_op0.3_p0.7sol)")
     ap.add_argument("--preset", choices=sorted(BENCH_PRESETS), default="bench")
     ap.add_argument("--arch", default=None, help="backbone of teacher and students (default: the preset's, stgcn)")
+    ap.add_argument("--model", default=None,
+                    help="model preset of teacher and students (default: the preset's, small; e.g. effgcn-b0 with "
+                         "--arch efficientgcn)")
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (milestones scale)")
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--kl-alpha", type=float, default=None,
@@ -381,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                         options=dict(ds.get("options", {})))
     spec_hom = (replace(spec_het, high_source=ds["homogeneous_high"]) if ds.get("homogeneous_high")
                 else replace(spec_het, low_layout="same"))
-    extra: dict[str, Any] = {"arch": args.arch} if args.arch else {}
+    extra: dict[str, Any] = {k: v for k, v in (("arch", args.arch), ("model", args.model)) if v}
     if args.epochs:
         base = train_cfg(args.preset, 0)
         extra.update(epochs=args.epochs, milestones=scaled_milestones(base.milestones, base.epochs, args.epochs))
