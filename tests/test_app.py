@@ -140,6 +140,12 @@ def test_train_page_resolves_a_run_config(tmp_path):
     assert _train_cfg(args, file) == train_preset("cpu")
     assert student_config_from_dict(file["student"]) == StudentConfig(kd="none", op=0.3)
     assert to_dict(_spec(args, file["data"])) == {**to_dict(_spec(args, file["data"])), **config["data"]}
+    at.multiselect(key="t_modalities").set_value(["b", "j"]).run()    # a multi-stream run with fitted fusion
+    at.checkbox(key="t_ikem").check().run()
+    at.number_input(key="t_fusion_holdout").set_value(0.1).run()
+    path.write_text(at.code[0].value)
+    expect = train_preset("cpu", modalities=("j", "b"), ikem=True, fusion_holdout=0.1)   # listed in schema order
+    assert _train_cfg(args, _run_file(args, "train-student")) == expect
     at.selectbox(key="t_kd").set_value("pmsc").run()
     at.text_input(key="t_teacher").set_value("").run()
     assert not at.exception and any("teacher" in e for e in errors(at))

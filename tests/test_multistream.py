@@ -222,3 +222,54 @@ def test_cli_trains_evaluates_and_distils_multi_stream_models(tmp_path: Path) ->
         with torch.no_grad():
             ref = loaded.model(to_model_input(torch.from_numpy(x)))[0].numpy()
         assert np.abs(session.run(None, {"x": x})[0] - ref).max() <= 1e-4
+
+
+def test_fusion_weights_fit_the_held_out_likelihood_by_hand() -> None:
+    """Stream 0 is right and sure, stream 1 uniform: the NLL-optimal grid weight is all on stream 0; two equally
+    informative, complementary streams get equal weights; the hold-out takes round(share · n_c) of every class."""
+    from partkd.engine.fusion import fit_weights, holdout_split, simplex_grid
+
+    y = np.array([0, 1, 2, 0])
+    sure = np.eye(3)[y] * 0.98 + 0.01
+    uniform = np.full((4, 3), 1 / 3)
+    w, nll = fit_weights(np.stack([sure, uniform]), y)
+    np.testing.assert_allclose(w, [1.0, 0.0])
+    assert nll == pytest.approx(-np.log(0.99))
+    a = np.where(np.arange(4)[:, None] % 2 == 0, sure, uniform)               # right on clips 0, 2
+    b = np.where(np.arange(4)[:, None] % 2 == 1, sure, uniform)               # right on clips 1, 3
+    np.testing.assert_allclose(fit_weights(np.stack([a, b]), y)[0], [0.5, 0.5])
+    assert len(simplex_grid(4)) == 286 and np.allclose(simplex_grid(3).sum(1), 1)   # C(13, 3) points for 4 streams
+    labels = np.repeat([0, 1, 2], [10, 5, 1])
+    keep, held = holdout_split(labels, 0.2, seed=0)
+    assert np.bincount(labels[held], minlength=3).tolist() == [2, 1, 0]
+    assert sorted([*keep, *held]) == list(range(16))
+    np.testing.assert_array_equal(held, holdout_split(labels, 0.2, seed=0)[1])
+
+
+def test_a_teacher_fits_its_fusion_weights_on_held_out_clips(tmp_path: Path) -> None:
+    from partkd.engine.config import DataSpec, train_preset
+    from partkd.engine.evaluate import predict_proba, stream_proba
+    from partkd.engine.data import load_high, model_inputs
+    from partkd.engine.teacher import train_teacher
+
+    spec = DataSpec(num_classes=4, clips_per_class=12, synth_frames=16)
+    cfg = train_preset("smoke", epochs=2, modalities=("j", "jm"), fusion_holdout=0.25)
+    path = train_teacher(cfg, spec, tmp_path / "t")
+    meta = json.loads((tmp_path / "t" / "model.json").read_text())
+    fit = meta["fusion_fit"]
+    assert fit["clips"] == 4 * 2 and sum(fit["weights"]) == pytest.approx(1.0)   # round(25 % of 9) per class
+    assert meta["model"]["fusion"] == fit["weights"] and fit["nll"] <= fit["nll_equal"] + 1e-9
+    loaded = load_checkpoint(path)
+    x = model_inputs(load_high(spec).by_split("test"), loaded.meta)
+    streams = stream_proba(loaded, x)
+    fused = sum(w * p for w, p in zip(fit["weights"], streams.values()))
+    np.testing.assert_allclose(predict_proba(loaded, x), fused, atol=1e-5)
+    with pytest.raises(ConfigError, match="train.fusion_holdout"):
+        train_preset("smoke", fusion_holdout=0.2)
+    from partkd.engine.config import StudentConfig
+    from partkd.engine.student import train_student
+
+    student = train_student(train_preset("smoke", epochs=1, modalities=("j", "b"), fusion_holdout=0.25),
+                            StudentConfig(kd="none", op=0.3), None, spec, tmp_path / "s")
+    smeta = load_checkpoint(student).meta
+    assert smeta["fusion_fit"]["clips"] == 8 and smeta["pairs"]["low_clips"] == 4 * 9 - 8    # 2 of 9 per class out

@@ -167,6 +167,16 @@ class TrainConfig:
         (), "late-fusion weight of each modality's scores, in --modalities order (none given: equal)", low=0, item=float
     )
     ikem: bool = opt(False, "IKEM gated feature exchange between the modality streams (needs two or more)")
+    fusion_holdout: float = opt(
+        0.0,
+        "share of each class's train clips held out of training to fit the late-fusion weights on afterwards "
+        "(0: the --fusion-weights)",
+        low=0,
+        high=0.5,
+        high_open=True,
+        step=0.05,
+        label="fusion hold-out",
+    )
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
@@ -176,6 +186,10 @@ class TrainConfig:
         check_streams(
             self.modalities, self.fusion_weights, self.ikem, "train", ("modalities", "fusion_weights", "ikem")
         )
+        if self.fusion_holdout > 0 and (len(self.modalities) < 2 or self.fusion_weights):
+            raise ConfigError(
+                where("train.fusion_holdout", "fits the fusion weights of two or more modalities given no weights")
+            )
 
     def lr_at(self, epoch: int) -> float:
         """Step schedule: lr × gamma^(milestones passed) at a 0-based epoch."""

@@ -17,6 +17,7 @@ from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
 from partkd.engine.data import input_settings, load_paired, model_inputs
 from partkd.engine.distributed import Shard
 from partkd.engine.evaluate import check_compatible
+from partkd.engine.fusion import apply_fitted_fusion, holdout_split
 from partkd.engine.loop import (
     FitJob,
     ProgressFn,
@@ -178,6 +179,11 @@ def _train_student(
             compute_part_matrix(teacher.path, spec, device=str(device))
             teacher = load_teacher(teacher.path, device)
     low_keep, own, pool = _pairing(train, scfg)
+    held = None
+    if cfg.fusion_holdout > 0:
+        kept, held_at = holdout_split(train.low.labels[low_keep], cfg.fusion_holdout, cfg.seed)
+        held = train.low.subset(low_keep[held_at])
+        low_keep, own = low_keep[kept], own[kept]
     low = train.low.subset(low_keep)
     high_pool = train.high.subset(pool)
     sd = _StudentData(
@@ -262,7 +268,13 @@ def _train_student(
     def validate() -> float:
         return top1_of(model, x_test, test.labels, device, amp)
 
-    return fit(FitJob(model, cfg, out, meta, "student", sd.y_low, step, validate, device, ctx, progress, resume))
+    path = fit(FitJob(model, cfg, out, meta, "student", sd.y_low, step, validate, device, ctx, progress, resume))
+    if held is not None and ctx.is_main:
+        x_held = model_inputs(held, settings)
+        if scfg.op > 0:  # fitted on what the student sees: its inputs occluded as at test time
+            x_held = occlude(x_held, held.layout, scfg.op, mode=scfg.occlusion, seed=EVAL_SEED)
+        apply_fitted_fusion(path, x_held, held.labels)
+    return path
 
 
 def part_weights(teacher_meta: dict, scfg: StudentConfig) -> np.ndarray:

@@ -15,6 +15,7 @@ from partkd.engine.config import DataSpec, TrainConfig
 from partkd.engine.data import input_settings, load_high, model_inputs
 from partkd.engine.distributed import Shard
 from partkd.engine.evaluate import amp_enabled, check_compatible, resolve_device
+from partkd.engine.fusion import apply_fitted_fusion, holdout_split
 from partkd.engine.loop import (
     FitJob,
     ProgressFn,
@@ -48,6 +49,10 @@ def _train_teacher(
     device, amp, ctx, out = setup_run(cfg, out_dir)
     high = load_high(spec)
     train, test = high.by_split("train"), high.by_split("test")
+    held = None
+    if cfg.fusion_holdout > 0:
+        keep, held_idx = holdout_split(train.labels, cfg.fusion_holdout, cfg.seed)
+        train, held = train.subset(keep), train.subset(held_idx)
     settings = input_settings(cfg, spec)
     x_train, x_test = model_inputs(train, settings), model_inputs(test, settings)
     y_train = torch.as_tensor(train.labels)
@@ -79,7 +84,10 @@ def _train_teacher(
     def validate() -> float:
         return top1_of(model, x_test, test.labels, device, amp)
 
-    return fit(FitJob(model, cfg, out, meta, "teacher", train.labels, step, validate, device, ctx, progress, resume))
+    path = fit(FitJob(model, cfg, out, meta, "teacher", train.labels, step, validate, device, ctx, progress, resume))
+    if held is not None and ctx.is_main:
+        apply_fitted_fusion(path, model_inputs(held, settings), held.labels)
+    return path
 
 
 def load_teacher(teacher_path: Path | str | None, device: torch.device) -> Loaded:

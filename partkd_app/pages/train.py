@@ -53,11 +53,18 @@ def _train_config() -> TrainConfig:
     epochs = c2.number_input("Epochs (0 = preset's)", 0, 500, 0, key="t_epochs")
     device = state.option_input(c3, TrainConfig, "device", "t_device")
     seed = state.option_input(c4, TrainConfig, "seed", "t_seed")
-    m1, m2 = st.columns([3, 1])
+    m1, m2, m3 = st.columns([3, 1, 1])
     modalities = state.option_input(m1, TrainConfig, "modalities", "t_modalities")
     ikem = state.option_input(m2, TrainConfig, "ikem", "t_ikem")
+    holdout = state.option_input(m3, TrainConfig, "fusion_holdout", "t_fusion_holdout")
     return train_preset(
-        preset, epochs=epochs or None, device=device, seed=seed, modalities=modalities or ("j",), ikem=ikem
+        preset,
+        epochs=epochs or None,
+        device=device,
+        seed=seed,
+        modalities=modalities or ("j",),
+        ikem=ikem,
+        fusion_holdout=holdout,
     )
 
 
