@@ -229,8 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"teacher {key}: top1 {100 * m['top1']:.2f} {streams_of(m)}", flush=True)
     flush()
 
-    order = [(k, s) for s in args.seeds for k in planned if k != "4s_ikem_none"]
-    order += [(k, s) for s in args.seeds for k in planned if k == "4s_ikem_none"]
+    # the rows with targets first (every seed), then relational KD, then IKEM: a cut-off run keeps the targets
+    tiers = (("j_none", "4s_none", "j_pmsc_tj", "j_pmsc_t4s"), ("j_relational_t4s",), ("4s_ikem_none",))
+    order = [(k, s) for tier in tiers for s in args.seeds for k in tier if k in planned]
     for key, seed in order:
         mods, kd, teacher, ikem = ROWS[key]
         name = f"{key}_s{seed}"

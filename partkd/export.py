@@ -1,8 +1,9 @@
 """Export a checkpoint for deployment: ONNX (onnxruntime and any ONNX runtime) or TorchScript, with a dynamic
 batch and frame count. The exported graph takes partkd's prepared input, a float32 batch (N, M, T, V, C) as
 `partkd.engine.data.model_inputs` makes it (the checkpoint's persons, joint layout and normalisation; any T), and
-returns the class logits (N, K). The checkpoint's metadata (layout, classes, input settings, weights sha256) travels
-in the file: ONNX metadata_props["partkd"], TorchScript extra file "partkd.json"."""
+returns the class logits (N, K) (a multi-stream model's fused log-probabilities: their softmax is its fused
+score). The checkpoint's metadata (layout, classes, input settings, weights sha256) travels in the file: ONNX
+metadata_props["partkd"], TorchScript extra file "partkd.json"."""
 
 from __future__ import annotations
 

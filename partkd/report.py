@@ -20,8 +20,7 @@ from partkd.engine.evaluate import (
     check_compatible,
     occlude_set,
     part_sensitivity,
-    predict_proba,
-    stream_proba,
+    proba_and_streams,
 )
 from partkd.errors import ConfigError, where
 from partkd.io import atomic_write_json, atomic_write_text
@@ -105,8 +104,7 @@ def grid_data(
         gd.clean[role] = clean
         for op in [0.0] if role == "teacher" else gd.ops:
             x = occlude_set(clean, loaded.layout, op, mode, seed, parts)
-            gd.probs[(role, op)] = predict_proba(loaded, x)
-            gd.streams[(role, op)] = stream_proba(loaded, x)
+            gd.probs[(role, op)], gd.streams[(role, op)] = proba_and_streams(loaded, x)
             if role == gd.drawn:
                 gd.occluded[op] = x
     return gd

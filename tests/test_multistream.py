@@ -64,6 +64,13 @@ def test_the_model_derives_each_modality_from_the_joints_and_fuses_its_streams()
     torch.testing.assert_close(torch.softmax(fused, -1), torch.softmax(stream_logits, -1).mean(0))
     torch.testing.assert_close(z, torch.stack([p[1] for p in per]).mean(0))   # features: the fusion-weighted mean
     assert model.train_logits == []                                  # eval: nothing kept for a loss
+    from partkd.checkpoints import Loaded
+    from partkd.engine.evaluate import proba_and_streams
+
+    fused_p, per_stream = proba_and_streams(Loaded(model, {}, Path("m")), x)
+    assert not model.training and all(not m.training for m in model.modules())   # the pass keeps eval mode
+    np.testing.assert_allclose(fused_p, torch.softmax(fused, -1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(per_stream["b"], torch.softmax(per[1][0], -1).numpy(), atol=1e-6)
 
 
 def test_each_stream_learns_from_its_own_cross_entropy() -> None:
@@ -143,7 +150,9 @@ def test_the_exchange_starts_as_independent_streams_and_learns() -> None:
     fused, _ = ikem(x)
     assert len(ikem.train_logits) == 4                               # 2 streams + 2 exchange heads
     classification_loss(ikem, fused, torch.tensor([0, 1])).backward()
-    assert all(float(c.weight.grad.abs().sum()) > 0 for i, c in enumerate(ikem.exchanges["0"].maps) if i in (1, 2))
+    exchange = ikem.exchanges["0"]
+    assert exchange.pairs == [(1, 0), (0, 1)] and len(exchange.maps) == 2    # one map per ordered pair r -> s
+    assert all(float(c.weight.grad.abs().sum()) > 0 for c in exchange.maps)
 
 
 @pytest.mark.parametrize("arch", backbone_names())
@@ -169,7 +178,20 @@ def test_every_backbone_runs_as_streams_and_round_trips(arch: str, tmp_path: Pat
 
 
 def test_bad_stream_settings_are_one_line_errors() -> None:
-    from partkd.engine.config import train_preset
+    from partkd.cli import build_parser
+    from partkd.engine.config import TrainConfig, train_preset
+    from partkd.engine.schema import given
+
+    args = build_parser().parse_args(["train-teacher", "--out", "o", "--modalities", "j,b", "jm", "--fusion-weights", "3,1", "1"])
+    assert given(args, TrainConfig)["modalities"] == ("j", "b", "jm")
+    assert given(args, TrainConfig)["fusion_weights"] == (3.0, 1.0, 1.0)
+    with pytest.raises(ConfigError, match="--fusion-weights: 'x' is not a number"):
+        given(build_parser().parse_args(["train-teacher", "--out", "o", "--fusion-weights", "1,x"]), TrainConfig)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="train.fusion_weights"):
+            train_preset("smoke", modalities=("j", "b"), fusion_weights=(bad, 1.0))
+    with pytest.raises(ConfigError, match="'effgcn-b0' is a preset of --arch efficientgcn, not of stgcn"):
+        build_model("stgcn", "coco17", 3, "effgcn-b0")
 
     with pytest.raises(ConfigError, match=r"train.modalities: 'q' is not one of"):
         train_preset("smoke", modalities=("j", "q"))

@@ -6,7 +6,6 @@ confidence 0) is missing (all-zero) too. docs/modalities.md gives the equations.
 from __future__ import annotations
 
 import functools
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,26 +21,10 @@ Transform = Callable[[Any, Layout], Any]
 
 
 def bone_parents(layout: Layout) -> np.ndarray:
-    """(V,) parent of each joint on the breadth-first tree of the layout's edges rooted at its centre joint (the
-    centre is its own parent; a joint the edges do not reach is its own parent too)."""
-    if "parents" in layout._cache:
-        return layout._cache["parents"]
-    neighbours: list[list[int]] = [[] for _ in range(layout.num_joints)]
-    for a, b in layout.edges:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    parent = np.arange(layout.num_joints)
-    seen = {layout.center}
-    queue = deque([layout.center])
-    while queue:
-        u = queue.popleft()
-        for w in sorted(neighbours[u]):
-            if w not in seen:
-                seen.add(w)
-                parent[w] = u
-                queue.append(w)
-    layout._cache["parents"] = parent
-    return parent
+    """(V,) parent of each joint on the layout's bone tree (Layout.parents: breadth-first from the centre joint, which
+    is its own parent); a joint the edges do not reach is its own parent too."""
+    par = layout.parents()
+    return np.where(par < 0, np.arange(layout.num_joints), par)
 
 
 def _tensor_in_out(fn: Callable[[torch.Tensor, Layout], torch.Tensor]) -> Transform:

@@ -140,19 +140,29 @@ def metrics_from_proba(proba: np.ndarray, labels: np.ndarray, class_names: list[
     }
 
 
-def stream_proba(loaded: Loaded, x: np.ndarray | torch.Tensor, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Each stream's class probabilities (N, K) of a multi-stream checkpoint, by modality; {} for a one-stream
-    model."""
+def proba_and_streams(
+    loaded: Loaded, x: np.ndarray | torch.Tensor, batch_size: int = 64
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Class probabilities (N, K) and, for a multi-stream checkpoint, each stream's (by modality; {} otherwise),
+    from one pass: the fused ones are the model's own late fusion of the same stream logits."""
     from partkd.models.inference import batched_forward
-    from partkd.models.multistream import MultiStream, StreamLogits
+    from partkd.models.multistream import MultiStream, StreamLogits, fuse_scores
 
     model = loaded.model
     if not isinstance(model, MultiStream):
-        return {}
+        return predict_proba(loaded, x, batch_size), {}
     device = next(model.parameters()).device
     out = batched_forward(StreamLogits(model), x, lambda lg, _z, _x: lg.float().cpu(), device, False, batch_size)
-    proba = torch.softmax(torch.cat(out), dim=-1).numpy() if out else np.zeros((0, len(model.modalities), 0))
-    return {name: proba[:, i] for i, name in enumerate(model.modalities)}
+    logits = torch.cat(out) if out else torch.zeros(0, len(model.modalities), model.num_classes)  # (N, S, K)
+    fused = torch.softmax(fuse_scores(logits.transpose(0, 1), model.weights.cpu()), dim=-1).numpy()
+    proba = torch.softmax(logits, dim=-1).numpy()
+    return fused, {name: proba[:, i] for i, name in enumerate(model.modalities)}
+
+
+def stream_proba(loaded: Loaded, x: np.ndarray | torch.Tensor, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Each stream's class probabilities (N, K) of a multi-stream checkpoint, by modality; {} for a one-stream
+    model."""
+    return proba_and_streams(loaded, x, batch_size)[1]
 
 
 def evaluate(
@@ -162,10 +172,8 @@ def evaluate(
     confusion; a multi-stream checkpoint's also each stream's top1 and top5 (`streams`, by modality)."""
     ds = data_side(loaded, ds)
     check_compatible(loaded, ds)
-    x = occluded_inputs(loaded, ds, op, mode, seed)[1]
-    proba = predict_proba(loaded, x)
+    proba, streams = proba_and_streams(loaded, occluded_inputs(loaded, ds, op, mode, seed)[1])
     out = {**metrics_from_proba(proba, ds.labels, ds.class_names), "op": float(op), "mode": mode, "seed": seed}
-    streams = stream_proba(loaded, x)
     if streams:
         out["streams"] = {
             name: {k: m[k] for k in ("top1", "top5")}

@@ -134,7 +134,7 @@ def add_flags(
         if o.kind is tuple:
             meta = "N" if o.item is int else "X" if o.item is float else "NAME"
             text += f"; any of {', '.join(o.choices)}, space- or comma-separated" if o.choices else ""
-            group.add_argument(*o.flags, dest=o.attr, type=o.item, nargs="*", default=None, metavar=meta, help=text)
+            group.add_argument(*o.flags, dest=o.attr, nargs="*", default=None, metavar=meta, help=text)
             continue
         if o.kind is dict:
             group.add_argument(*o.flags, dest=o.attr, action="append", default=None, metavar="KEY=VALUE", help=text)
@@ -158,10 +158,19 @@ def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
         value = getattr(args, o.attr, None)
         if value is None:
             continue
-        if o.kind is tuple and o.item is str:
-            value = [part for v in value for part in str(v).split(",") if part]
+        if o.kind is tuple:
+            value = [_item(o, part) for v in value for part in str(v).split(",") if part]
         out[o.name] = parse_options(value) if o.kind is dict else tuple(value) if isinstance(value, list) else value
     return out
+
+
+def _item(o: Option, text: str) -> Any:
+    """One element of a list flag (space- or comma-separated) as the option's item type; ConfigError otherwise."""
+    try:
+        return o.item(text)
+    except ValueError:
+        kind = {int: "an integer", float: "a number"}.get(o.item, o.item.__name__)
+        raise ConfigError(f"{o.flag}: '{text}' is not {kind}") from None
 
 
 def parse_options(pairs: list[str]) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -21,9 +22,9 @@ class ModelConfig:
     in_channels: int = 3
     data_bn: Literal["vc", "mvc", "none"] = "vc"
     persons: int = 2
+    depths: tuple[int, ...] = ()  # EfficientGCN: temporal layers per block (empty: one each)
     # Multi-stream models (models/multistream.py, seed 003): one backbone per modality (data/modalities.py), late
     # score fusion with `fusion` weights (empty: equal), IKEM-style gated exchange between the streams.
-    depths: tuple[int, ...] = ()  # EfficientGCN: temporal layers per block (empty: one each)
     modalities: tuple[str, ...] = ("j",)
     fusion: tuple[float, ...] = ()
     exchange: bool = False
@@ -87,7 +88,9 @@ def check_streams(
         raise ConfigError(
             where(f"{source}.{names[0]}", f"{list(modalities)}: name each of {', '.join(MODALITIES)} at most once")
         )
-    if fusion and (len(fusion) != len(modalities) or min(fusion) < 0 or sum(fusion) <= 0):
+    if fusion and (
+        len(fusion) != len(modalities) or not all(math.isfinite(w) and w >= 0 for w in fusion) or sum(fusion) <= 0
+    ):
         raise ConfigError(
             where(
                 f"{source}.{names[1]}",

@@ -110,11 +110,17 @@ class JointAttention(nn.Module):
 
 
 def _blocks(
-    cin: int, widths: tuple[int, ...], strides: tuple[int, ...], depths: tuple[int, ...], kernel: int, a: torch.Tensor
+    cin: int,
+    widths: tuple[int, ...],
+    strides: tuple[int, ...],
+    depths: tuple[int, ...],
+    kernel: int,
+    a: torch.Tensor,
+    edges: bool,
 ) -> nn.Sequential:
     layers: list[nn.Module] = []
     for cout, stride, depth in zip(widths, strides, depths):
-        layers.append(SpatialGraphLayer(cin, cout, a, True))
+        layers.append(SpatialGraphLayer(cin, cout, a, edges))
         layers += [SandglassLayer(cout, kernel, stride if i == 0 else 1) for i in range(depth)]
         layers.append(JointAttention(cout))
         cin = cout
@@ -134,19 +140,19 @@ class EfficientGCN(nn.Module):
         depths = config.depths or (1,) * len(widths)
         fuse = min(FUSION_STAGE, len(widths) - 1)
         a = torch.from_numpy(distance_partition(layout, GRAPH_HOPS))
-        k = config.temporal_kernel
+        k, edges = config.temporal_kernel, config.edge_importance
         cin = 2 * config.in_channels
         self.branches = nn.ModuleList(
             nn.Sequential(
                 nn.BatchNorm2d(cin),
-                SpatialGraphLayer(cin, STEM_CHANNELS, a, True),
+                SpatialGraphLayer(cin, STEM_CHANNELS, a, edges),
                 TemporalBasicLayer(STEM_CHANNELS, k),
-                _blocks(STEM_CHANNELS, widths[:fuse], strides[:fuse], depths[:fuse], k, a),
+                _blocks(STEM_CHANNELS, widths[:fuse], strides[:fuse], depths[:fuse], k, a, edges),
             )
             for _ in range(3)
         )
         main_in = 3 * (widths[fuse - 1] if fuse > 0 else STEM_CHANNELS)
-        self.main = _blocks(main_in, widths[fuse:], strides[fuse:], depths[fuse:], k, a)
+        self.main = _blocks(main_in, widths[fuse:], strides[fuse:], depths[fuse:], k, a, edges)
         self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(widths[-1], num_classes)
         for mod in self.modules():

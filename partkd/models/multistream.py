@@ -55,7 +55,9 @@ class Exchange(nn.Module):
         super().__init__()
         self.streams, self.classes = streams, num_classes
         self.aux = nn.ModuleList(nn.Linear(channels, num_classes) for _ in range(streams))
-        self.maps = nn.ModuleList(nn.Conv2d(channels, channels, 1, bias=False) for _ in range(streams * streams))
+        #: W_{r→s} for the ordered pairs r ≠ s, in the order of `pairs`
+        self.pairs = [(r, s) for s in range(streams) for r in range(streams) if r != s]
+        self.maps = nn.ModuleList(nn.Conv2d(channels, channels, 1, bias=False) for _ in self.pairs)
         for conv in self.maps:
             assert isinstance(conv, nn.Conv2d)
             nn.init.zeros_(conv.weight)
@@ -65,12 +67,9 @@ class Exchange(nn.Module):
         aux = [head(pooled(h, n, m)) for head, h in zip(self.aux, hs)]
         gates = exchange_gates(torch.stack([confidence(a.detach(), self.classes) for a in aux]))  # (S, S, N)
         gates = gates.repeat_interleave(m, dim=2).to(hs[0].dtype)  # per row of N*M
-        out = []
-        for s, h in enumerate(hs):
-            for r in range(self.streams):
-                if r != s:
-                    h = h + gates[r, s].view(-1, 1, 1, 1) * self.maps[r * self.streams + s](hs[r])
-            out.append(h)
+        out = list(hs)
+        for (r, s), conv in zip(self.pairs, self.maps):
+            out[s] = out[s] + gates[r, s].view(-1, 1, 1, 1) * conv(hs[r])
         return out, aux
 
 
@@ -143,6 +142,7 @@ class StreamLogits(nn.Module):
     def __init__(self, model: MultiStream) -> None:
         super().__init__()
         self.model = model
+        self.train(model.training)  # batched_forward restores the wrapper's mode, and with it the model's
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits, _, features = self.model.forward_streams(x)

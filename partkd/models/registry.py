@@ -52,6 +52,10 @@ def resolve_config(arch: str, preset_or_config: str | ModelConfig) -> ModelConfi
         cfg = preset_or_config
     elif preset_or_config in PRESETS:
         cfg = PRESETS[preset_or_config]
+        if cfg.arch != ModelConfig.arch and cfg.arch != arch:
+            raise ConfigError(
+                where("model preset", f"'{preset_or_config}' is a preset of --arch {cfg.arch}, not of {arch}")
+            )
     else:
         raise ConfigError(where("model preset", f"unknown preset '{preset_or_config}' (use {', '.join(PRESETS)})"))
     return replace(cfg, arch=arch)

@@ -103,8 +103,8 @@ st.caption(
     "What each stream of a multi-stream model reads (`--modalities`; derived from the joints inside the model, "
     "docs/modalities.md). Each cell is the length of the modality's vector at a frame and joint; blank cells are "
     "missing: a bone is missing when either of its joints is, a motion when either of its frames is — so occlusion "
-    "removes more of the derived modalities than of the joints. The centre joint has no bone, the last frame no "
-    "motion."
+    "removes more of the derived modalities than of the joints. The centre joint's bone has zero length (blank in "
+    "3D; in 2D it keeps its confidence), the last frame has no motion."
 )
 name = st.selectbox(
     "Modality",
