@@ -117,3 +117,19 @@ def test_resume_with_different_settings_is_refused(tmp_path: Path, reference: Pa
     done = _run(tmp_path, "--resume", "--lr", "0.5")
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "different settings (train.lr)" in done.stderr
+
+
+def test_a_resume_point_from_before_a_setting_existed_counts_it_as_its_default(tmp_path):
+    """A field added after the resume point was written (here train.fusion_holdout) equals its default there: the
+    run resumes when the current value is the default, and is refused by name otherwise."""
+    from partkd.engine.config import TrainConfig, to_dict, train_preset
+    from partkd.engine.loop import _check_resume
+    from partkd.errors import ConfigError
+
+    current = {"role": "student", "train": to_dict(train_preset("smoke"))}
+    stored = {"role": "student", "train": {k: v for k, v in current["train"].items() if k != "fusion_holdout"}}
+    assert TrainConfig.fusion_holdout == 0.0
+    _check_resume(stored, current, tmp_path / "last")
+    changed = {**current, "train": {**current["train"], "fusion_holdout": 0.2}}
+    with pytest.raises(ConfigError, match=r"different settings \(train.fusion_holdout\)"):
+        _check_resume(stored, changed, tmp_path / "last")

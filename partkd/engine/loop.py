@@ -207,12 +207,27 @@ class FitJob:
     params: list[nn.Parameter] = field(default_factory=list)
 
 
+def _field_defaults() -> dict[str, dict[str, Any]]:
+    """Each config section's field defaults: what a resume point from before a field existed ran with."""
+    from partkd.engine.config import StudentConfig
+    from partkd.engine.schema import default_of
+
+    return {
+        name: {f.name: default_of(f) for f in fields(cls)}
+        for name, cls in (("train", TrainConfig), ("student", StudentConfig), ("data", DataSpec))
+    }
+
+
 def _check_resume(stored: dict, current: dict, last: Path) -> None:
-    """ConfigError unless the resume point was made with the same settings (epochs, device, precision may change)."""
+    """ConfigError unless the resume point was made with the same settings (epochs, device, precision may change; a
+    setting the resume point predates counts as its default)."""
     diffs = []
+    defaults = _field_defaults()
     for section in ("role", "train", "student", "input", "data"):
         a, b = stored.get(section), current.get(section)
         if isinstance(a, dict) and isinstance(b, dict):
+            old = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.get(section, {}).items() if k in b}
+            a = {**old, **a}
             diffs += [
                 f"{section}.{k}"
                 for k in sorted(set(a) | set(b))
