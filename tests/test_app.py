@@ -71,7 +71,8 @@ def test_home_says_what_is_loaded_and_links_every_page():
 
 def test_skeleton_widgets_change_the_figure():
     at = run("skeletons")
-    (before,) = charts(at)
+    before, modality = charts(at)                                     # the animation, then the modality heatmaps
+    assert modality["data"][0]["type"] == "heatmap"
     assert len(before["frames"]) > 1 and before["data"][0]["type"] == "scatter3d"
     occluded = -1  # last trace: the hollow markers of the low-quality panel
 
@@ -80,7 +81,7 @@ def test_skeleton_widgets_change_the_figure():
 
     at.slider(key="w_op").set_value(0.8).run()
     assert not at.exception
-    (heavy,) = charts(at)
+    heavy = charts(at)[0]
     assert hidden(heavy) > hidden(before)
     at.slider(key="w_op").set_value(0.0).run()
     assert hidden(charts(at)[0]) == 0
@@ -88,7 +89,7 @@ def test_skeleton_widgets_change_the_figure():
     at.selectbox(key="w_occ_mode").set_value("part").run()
     at.multiselect(key="w_occ_parts").set_value(["left_arm"]).run()
     assert not at.exception
-    (part,) = charts(at)
+    part = charts(at)[0]
     assert hidden(part) == 3  # COCO-17 left arm: shoulder, elbow, wrist
 
     at.number_input(key="w_occ_seed").set_value(3).run()
@@ -347,7 +348,7 @@ def test_compare_robustness_and_evaluate_agree():
 def test_every_figure_downloads_as_png_pdf_svg_and_csv():
     from partkd_app.state import DOWNLOADS
 
-    for page, keys in (("skeletons", ["skeletons"]), ("compare", ["grid", "at_op"]), ("robustness", ["curves", "parts"]),
+    for page, keys in (("skeletons", ["skeletons", "modality"]), ("compare", ["grid", "at_op"]), ("robustness", ["curves", "parts"]),
                        ("part_efficiency", ["E"])):
         at = run(page)
         for key in keys:
