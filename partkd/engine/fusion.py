@@ -34,12 +34,17 @@ def simplex_grid(streams: int, step: float = GRID_STEP) -> np.ndarray:
     return np.asarray([[*c, n - sum(c)] for c in rows], dtype=np.float64) / n
 
 
-def fit_weights(stream_proba: np.ndarray, labels: np.ndarray, step: float = GRID_STEP) -> tuple[np.ndarray, float]:
-    """The grid weights minimising −mean log Σ_s w_s p_s(y_i) over stream probabilities (S, N, K), and that NLL
-    (ties: the first on the grid)."""
+def fused_nll(weights: np.ndarray, stream_proba: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """−mean log Σ_s w_s p_s(y_i) of stream probabilities (S, N, K) for each row of weights (..., S)."""
     true = stream_proba[:, np.arange(len(labels)), labels]  # (S, N)
+    return -np.log(np.maximum(weights @ true, 1e-12)).mean(axis=-1)
+
+
+def fit_weights(stream_proba: np.ndarray, labels: np.ndarray, step: float = GRID_STEP) -> tuple[np.ndarray, float]:
+    """The grid weights minimising the fused NLL over stream probabilities (S, N, K), and that NLL (ties: the
+    first on the grid)."""
     grid = simplex_grid(stream_proba.shape[0], step)
-    nll = -np.log(np.maximum(grid @ true, 1e-12)).mean(axis=1)
+    nll = fused_nll(grid, stream_proba, labels)
     best = int(np.argmin(nll))
     return grid[best], float(nll[best])
 
@@ -62,7 +67,7 @@ def apply_fitted_fusion(path: Path | str, x_held: np.ndarray, y_held: np.ndarray
         "clips": int(len(y_held)),
         "weights": [round(float(w), 6) for w in weights],
         "nll": nll,
-        "nll_equal": float(-np.log(np.maximum(equal @ proba[:, np.arange(len(y_held)), y_held], 1e-12)).mean()),
+        "nll_equal": float(fused_nll(equal, proba, y_held)),
         "top1_fitted": float((np.tensordot(weights, proba, 1).argmax(1) == y_held).mean()),
         "top1_equal": float((proba.mean(0).argmax(1) == y_held).mean()),
         "top1_streams": top1,
@@ -79,4 +84,4 @@ def apply_fitted_fusion(path: Path | str, x_held: np.ndarray, y_held: np.ndarray
     return record
 
 
-__all__ = ["GRID_STEP", "apply_fitted_fusion", "fit_weights", "holdout_split", "simplex_grid"]
+__all__ = ["GRID_STEP", "apply_fitted_fusion", "fit_weights", "fused_nll", "holdout_split", "simplex_grid"]

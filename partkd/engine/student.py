@@ -16,7 +16,7 @@ from partkd.data.dataset import PairedDataset
 from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
 from partkd.engine.data import input_settings, load_paired, model_inputs
 from partkd.engine.distributed import Shard
-from partkd.engine.evaluate import check_compatible
+from partkd.engine.evaluate import check_compatible, occlude_set
 from partkd.engine.fusion import apply_fitted_fusion, holdout_split
 from partkd.engine.loop import (
     FitJob,
@@ -192,9 +192,7 @@ def _train_student(
         own,
         {int(c): np.flatnonzero(high_pool.labels == c) for c in np.unique(high_pool.labels)},
     )
-    x_test = model_inputs(test, settings)
-    if scfg.op > 0:
-        x_test = occlude(x_test, test.layout, scfg.op, mode=scfg.occlusion, seed=EVAL_SEED)
+    x_test = occlude_set(model_inputs(test, settings), test.layout, scfg.op, scfg.occlusion, EVAL_SEED)
     model, model_cfg = new_model(cfg, low.layout, low.num_classes, settings["persons"], ctx)
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -270,9 +268,8 @@ def _train_student(
 
     path = fit(FitJob(model, cfg, out, meta, "student", sd.y_low, step, validate, device, ctx, progress, resume))
     if held is not None and ctx.is_main:
-        x_held = model_inputs(held, settings)
-        if scfg.op > 0:  # fitted on what the student sees: its inputs occluded as at test time
-            x_held = occlude(x_held, held.layout, scfg.op, mode=scfg.occlusion, seed=EVAL_SEED)
+        # fitted on what the student sees: its inputs occluded as at test time
+        x_held = occlude_set(model_inputs(held, settings), held.layout, scfg.op, scfg.occlusion, EVAL_SEED)
         apply_fitted_fusion(path, x_held, held.labels)
     return path
 

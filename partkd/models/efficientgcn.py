@@ -12,7 +12,7 @@ from partkd.data import modalities as M
 from partkd.graph import distance_partition
 from partkd.layouts import Layout
 from partkd.models.config import ModelConfig
-from partkd.models.layers import pooled
+from partkd.models.layers import TemporalConv, pooled, residual
 from partkd.models.registry import register_backbone
 from partkd.models.stgcn import GraphConv
 
@@ -37,12 +37,6 @@ def branch_inputs(x: torch.Tensor, layout: Layout) -> list[torch.Tensor]:
     return [torch.cat(p, dim=-1).permute(0, 1, 4, 2, 3).reshape(n * m, -1, x.shape[2], x.shape[3]) for p in pairs]
 
 
-def _conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, (kernel, 1), (stride, 1), ((kernel - 1) // 2, 0), groups=groups), nn.BatchNorm2d(cout)
-    )
-
-
 class SpatialGraphLayer(nn.Module):
     """act(BN(Σ_k (W_k x) (A_k ⊙ M_k)) + residual) over the distance partition."""
 
@@ -50,7 +44,7 @@ class SpatialGraphLayer(nn.Module):
         super().__init__()
         self.gcn = GraphConv(cin, cout, partition, edge_importance)
         self.bn = nn.BatchNorm2d(cout)
-        self.residual: nn.Module = nn.Identity() if cin == cout else _conv_bn(cin, cout)
+        self.residual = residual(cin, cout, 1)
         self.act = nn.SiLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +56,7 @@ class TemporalBasicLayer(nn.Module):
 
     def __init__(self, channels: int, kernel: int) -> None:
         super().__init__()
-        self.conv = _conv_bn(channels, channels, kernel)
+        self.conv = TemporalConv(channels, channels, kernel)
         self.act = nn.SiLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,11 +70,11 @@ class SandglassLayer(nn.Module):
     def __init__(self, channels: int, kernel: int, stride: int) -> None:
         super().__init__()
         inner = channels // REDUCTION
-        self.depth1 = _conv_bn(channels, channels, kernel, groups=channels)
-        self.point1 = _conv_bn(channels, inner)
-        self.point2 = _conv_bn(inner, channels)
-        self.depth2 = _conv_bn(channels, channels, kernel, stride, groups=channels)
-        self.residual: nn.Module = nn.Identity() if stride == 1 else _conv_bn(channels, channels, 1, stride)
+        self.depth1 = TemporalConv(channels, channels, kernel, groups=channels)
+        self.point1 = TemporalConv(channels, inner, 1)
+        self.point2 = TemporalConv(inner, channels, 1)
+        self.depth2 = TemporalConv(channels, channels, kernel, stride, groups=channels)
+        self.residual = residual(channels, channels, stride)
         self.act = nn.SiLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

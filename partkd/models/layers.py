@@ -54,11 +54,14 @@ class DataNorm(nn.Module):
 
 
 class TemporalConv(nn.Sequential):
-    """Temporal convolution (kernel k × 1, stride s) followed by batch-norm (and dropout)."""
+    """Temporal convolution (kernel k × 1, stride s; `groups` = channels: depthwise) followed by batch-norm (and
+    dropout)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, dropout: float = 0.0) -> None:
+    def __init__(
+        self, cin: int, cout: int, kernel: int, stride: int = 1, dropout: float = 0.0, groups: int = 1
+    ) -> None:
         layers: list[nn.Module] = [
-            nn.Conv2d(cin, cout, (kernel, 1), (stride, 1), (kernel // 2, 0)),
+            nn.Conv2d(cin, cout, (kernel, 1), (stride, 1), (kernel // 2, 0), groups=groups),
             nn.BatchNorm2d(cout),
         ]
         if dropout > 0:

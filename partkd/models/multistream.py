@@ -53,7 +53,7 @@ class Exchange(nn.Module):
 
     def __init__(self, streams: int, channels: int, num_classes: int) -> None:
         super().__init__()
-        self.streams, self.classes = streams, num_classes
+        self.classes = num_classes
         self.aux = nn.ModuleList(nn.Linear(channels, num_classes) for _ in range(streams))
         #: W_{r→s} for the ordered pairs r ≠ s, in the order of `pairs`
         self.pairs = [(r, s) for s in range(streams) for r in range(streams) if r != s]
@@ -111,10 +111,7 @@ class MultiStream(nn.Module):
         n, m = x.shape[0], x.shape[-1]
         if not self.exchanges:
             outs = [s(self.derive(x, name)) for s, name in zip(self.streams, self.modalities)]
-            w = self.weights.to(outs[0][1].dtype)
-            fused = sum(w[i] * z for i, (_, z) in enumerate(outs))
-            assert isinstance(fused, torch.Tensor)
-            return torch.stack([lg for lg, _ in outs]), [], fused
+            return torch.stack([lg for lg, _ in outs]), [], self._fused([z for _, z in outs])
         streams = cast(list[SkeletonNet], list(self.streams))
         hs = [s.data_bn(self.derive(x, name)) for s, name in zip(streams, self.modalities)]
         aux: list[torch.Tensor] = []
@@ -125,10 +122,12 @@ class MultiStream(nn.Module):
                 aux += heads
         hs = [h.contiguous() for h in hs]
         logits = torch.stack([s.fc(pooled(h, n, m)) for s, h in zip(streams, hs)])
-        w = self.weights.to(hs[0].dtype)
-        features = sum(w[i] * h for i, h in enumerate(hs))
-        assert isinstance(features, torch.Tensor)
-        return logits, aux, features
+        return logits, aux, self._fused(hs)
+
+    def _fused(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """The streams' joint features averaged with the fusion weights."""
+        w = self.weights.to(features[0].dtype)
+        return torch.stack(features).mul(w.view(-1, 1, 1, 1, 1)).sum(0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits, aux, features = self.forward_streams(x)
