@@ -16,7 +16,6 @@ import fnmatch
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,17 +76,44 @@ def comparisons(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def teacher_dir(work: Path, key: str, seed: int, teacher_j: Path | None) -> Path:
+    """A teacher's run folder: seed 0 keeps its historical name (and --teacher-j may replace the joint one)."""
+    if seed == 0:
+        return teacher_j if key == "j" and teacher_j else work / f"teacher_{key}"
+    return work / f"teacher_{key}_s{seed}"
+
+
+def teacher_gain(teachers: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """4-stream − joint-only teacher top-1 (points), per seed both were trained with."""
+    if "j" not in teachers or "4s" not in teachers:
+        return None
+    sj = {s["seed"]: s["top1"] for s in teachers["j"]["seeds"]}
+    per = [100 * (s["top1"] - sj[s["seed"]]) for s in teachers["4s"]["seeds"] if s["seed"] in sj]
+    if not per:
+        return None
+    m, sd = mean_std(per)
+    return {"gain": m, "std": sd, "per_seed": per}
+
+
 def table_md(res: dict[str, Any]) -> str:
     lines = [f"# {res['dataset']}: joint-only vs multi-modality (issue 14)", "", f"Command: `{res['command']}`", "",
              f"Preset `bench` ({res['train_summary']}); students trained and tested at OP {res['op']:g} (joint "
              f"occlusion, test seed 0); KD α = {res['alpha']:g}, τ = {res['tau']:g}, w = 0.5. Data: {res['data']}. "
              f"Device: {res['device']}; date {res['date']}; code {res['code_version']}. Top-1 (%) on the test split "
              f"({res['test_clips']} H clips, {res['low_test_clips']} L clips); late fusion = equal-weight mean of "
-             "the streams' softmax scores.", "", "## Teachers (high quality, seed 0, tested unoccluded)", "",
-             "| teacher | fused top-1 | per stream |", "|---|---|---|"]
+             "the streams' softmax scores.", "", "## Teachers (high quality, tested unoccluded; the seed-0 teachers "
+             "guide the students)", "", "| teacher | fused top-1 mean ± sd (n) | per seed | per stream (per seed) |",
+             "|---|---|---|---|"]
     for key, t in res["teachers"].items():
-        streams = ", ".join(f"{k} {100 * v['top1']:.2f}" for k, v in t.get("streams", {}).items())
-        lines.append(f"| {key} ({'+'.join(TEACHERS[key])}) | {100 * t['top1']:.2f} | {streams or '—'} |")
+        per = ", ".join(f"s{s['seed']} {100 * s['top1']:.2f}" for s in t["seeds"])
+        streams = "; ".join(", ".join(f"{k} {100 * v['top1']:.2f}" for k, v in s["streams"].items())
+                            for s in t["seeds"] if s["streams"])
+        lines.append(f"| {key} ({'+'.join(TEACHERS[key])}) | {100 * t['top1']:.2f} ± {100 * t['top1_std']:.2f} "
+                     f"({len(t['seeds'])}) | {per} | {streams or '—'} |")
+    if res.get("teacher_comparison"):
+        c = res["teacher_comparison"]
+        lines += ["", f"4-stream − joint-only teacher: {c['gain']:+.2f} ± {c['std']:.2f} points "
+                      f"(per seed {', '.join(f'{x:+.2f}' for x in c['per_seed'])})."]
     lines += ["", f"## Students (low quality, OP {res['op']:g})", "",
               "| student | top-1 mean ± sd (n) | per seed | per stream (mean over seeds) |", "|---|---|---|---|"]
     for key, r in res["students"].items():
@@ -145,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--match", nargs="+", default=None, metavar="GLOB", help="only the student rows matching a glob")
     ap.add_argument("--teacher-j", type=Path, default=None,
                     help="reuse this finished joint-only teacher run folder (kd_real.py's teacher_s0)")
+    ap.add_argument("--teacher-seeds", type=int, nargs="+", default=[0],
+                    help="teacher seeds for the teacher table (the students learn from seed 0)")
     ap.add_argument("--tau", type=float, default=0.1)
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=None)
@@ -209,24 +237,33 @@ def main(argv: list[str] | None = None) -> int:
         plot(res, save.with_name(save.name + ".png"))
 
     needed = {"j"} | {ROWS[k][2] for k in planned if ROWS[k][2]}
-    teachers: dict[str, Path] = {}
+    teachers: dict[str, Path] = {}  # the seed-0 teachers, which guide the students
     for key in ("j", "4s"):
-        if key not in needed and not (work / f"teacher_{key}" / "model.json").exists():
-            continue
-        tdir = args.teacher_j if key == "j" and args.teacher_j else work / f"teacher_{key}"
-        if not finished(tdir):
-            if args.collect_only:
-                raise SystemExit(f"--collect-only: no finished teacher in {tdir}")
-            train_teacher(train_cfg("bench", 0, modalities=TEACHERS[key], **teacher_extra), spec, tdir, resume=True)
-        tpath = tdir / "model.safetensors"
-        if "E" not in read_meta(tpath):
-            compute_part_matrix(tpath, spec)
-        teachers[key] = tpath
-        m = evaluate(load_checkpoint(tpath), high_test)
-        meta = read_meta(tpath)
-        res["teachers"][key] = {"top1": m["top1"], "top5": m["top5"], "streams": streams_of(m),
-                                "checkpoint": str(tpath), "seconds": round(sum(h["seconds"] for h in meta["history"]), 1)}
-        print(f"teacher {key}: top1 {100 * m['top1']:.2f} {streams_of(m)}", flush=True)
+        seeds_t = []
+        for seed in args.teacher_seeds:
+            tdir = teacher_dir(work, key, seed, args.teacher_j)
+            if not finished(tdir) and (args.collect_only if seed else key not in needed):
+                continue
+            if not finished(tdir):
+                if args.collect_only:
+                    raise SystemExit(f"--collect-only: no finished teacher in {tdir}")
+                train_teacher(train_cfg("bench", seed, modalities=TEACHERS[key], **teacher_extra), spec, tdir,
+                              resume=True)
+            tpath = tdir / "model.safetensors"
+            if seed == 0:
+                if "E" not in read_meta(tpath):
+                    compute_part_matrix(tpath, spec)
+                teachers[key] = tpath
+            m = evaluate(load_checkpoint(tpath), high_test)
+            meta = read_meta(tpath)
+            seeds_t.append({"seed": seed, "top1": m["top1"], "top5": m["top5"], "streams": streams_of(m),
+                            "checkpoint": str(tpath),
+                            "seconds": round(sum(h["seconds"] for h in meta["history"]), 1)})
+            print(f"teacher {key} s{seed}: top1 {100 * m['top1']:.2f} {streams_of(m)}", flush=True)
+        if seeds_t:
+            t1, sd = mean_std([s["top1"] for s in seeds_t])
+            res["teachers"][key] = {"top1": t1, "top1_std": sd, "seeds": seeds_t}
+    res["teacher_comparison"] = teacher_gain(res["teachers"])
     flush()
 
     # the rows with targets first (every seed), then relational KD, then IKEM: a cut-off run keeps the targets

@@ -28,8 +28,10 @@ class GraphConv(nn.Module):
         a = self.A if self.importance is None else self.A * self.importance
         b, _, t, v = x.shape
         y = self.conv(x).permute(0, 2, 3, 1).reshape(b * t, v * self.subsets, -1)  # free view when channels-last
-        # einsum("nvkc,kvw->nwc") written as one matmul over the fused (v, k) axis, which avoids copies.
-        z = torch.matmul(a.permute(2, 1, 0).reshape(v, -1), y)
+        # einsum("nvkc,kvw->nwc") as a batched product over the fused (v, k) axis with the graph broadcast: unlike
+        # matmul (which folds the batch into one GEMM through a transposed copy) it copies nothing, forward or back.
+        agg = a.permute(2, 1, 0).reshape(v, -1)
+        z = torch.bmm(agg.expand(b * t, *agg.shape), y)
         return z.view(b, t, v, -1).permute(0, 3, 1, 2)
 
 
@@ -47,10 +49,11 @@ class STGCNBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Cin, T, V) -> (B, Cout, T/stride, V)."""
-        y = self.tcn(torch.relu(self.bn(self.gcn(x))))
+        # in place: batch-norm, dropout and addition keep nothing of their outputs for backward
+        y = self.tcn(torch.relu_(self.bn(self.gcn(x))))
         if self.residual is not None:
-            y = y + self.residual(x)
-        return torch.relu(y)
+            y = y.add_(self.residual(x))
+        return torch.relu_(y)
 
 
 @register_backbone("stgcn")
