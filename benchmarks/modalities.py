@@ -76,6 +76,20 @@ def comparisons(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def stream_agreement(loaded: Any, ds: Any, op: float) -> float | None:
+    """Mean over stream pairs of the share of test clips on which both streams predict the same class (None for a
+    single stream): how much diversity late fusion has to work with."""
+    from itertools import combinations
+
+    from partkd.engine.evaluate import occluded_inputs, proba_and_streams
+
+    _, streams = proba_and_streams(loaded, occluded_inputs(loaded, ds, op, seed=0)[1])
+    preds = [p.argmax(axis=1) for p in streams.values()]
+    if len(preds) < 2:
+        return None
+    return statistics.fmean(float((a == b).mean()) for a, b in combinations(preds, 2))
+
+
 def teacher_dir(work: Path, key: str, seed: int, teacher_j: Path | None) -> Path:
     """A teacher's run folder: seed 0 keeps its historical name (and --teacher-j may replace the joint one)."""
     if seed == 0:
@@ -115,12 +129,14 @@ def table_md(res: dict[str, Any]) -> str:
         lines += ["", f"4-stream − joint-only teacher: {c['gain']:+.2f} ± {c['std']:.2f} points "
                       f"(per seed {', '.join(f'{x:+.2f}' for x in c['per_seed'])})."]
     lines += ["", f"## Students (low quality, OP {res['op']:g})", "",
-              "| student | top-1 mean ± sd (n) | per seed | per stream (mean over seeds) |", "|---|---|---|---|"]
+              "| student | top-1 mean ± sd (n) | per seed | per stream (mean over seeds) | stream agreement |",
+              "|---|---|---|---|---|"]
     for key, r in res["students"].items():
         per = ", ".join(f"s{s['seed']} {100 * s['top1']:.2f}" for s in r["seeds"])
         streams = r.get("streams_mean") or {}
+        agree = "—" if r.get("agreement") is None else f"{100 * r['agreement']:.1f} %"
         lines.append(f"| {LABELS[key]} | {100 * r['top1']:.2f} ± {100 * r['top1_std']:.2f} ({len(r['seeds'])}) | "
-                     f"{per} | {', '.join(f'{k} {v:.2f}' for k, v in streams.items()) or '—'} |")
+                     f"{per} | {', '.join(f'{k} {v:.2f}' for k, v in streams.items()) or '—'} | {agree} |")
     if res["comparisons"]:
         lines += ["", "## Comparisons (per-seed differences, top-1 points)", "",
                   "| comparison | mean ± sd | per seed | target |", "|---|---|---|---|"]
@@ -227,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
             names = list(seeds[0]["streams"])
             rows[key] = {"top1": t1, "top1_std": sd, "seeds": seeds,
                          "streams_mean": {n: 100 * statistics.fmean(s["streams"][n]["top1"] for s in seeds)
-                                          for n in names}}
+                                          for n in names},
+                         "agreement": None if seeds[0].get("agreement") is None
+                         else statistics.fmean(s["agreement"] for s in seeds)}
         res["students"] = rows
         res["comparisons"] = comparisons(rows)
         res["runs_done"] = len(per_run)
@@ -285,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         m = evaluate(st, low_test, op=args.op, seed=0)
         meta = read_meta(rdir / "model.safetensors")
         per_run[name] = {"row": key, "seed": seed, "top1": m["top1"], "top5": m["top5"], "streams": streams_of(m),
+                         "agreement": stream_agreement(st, low_test, args.op),
                          "checkpoint": str(rdir / "model.safetensors"),
                          "seconds": round(sum(h["seconds"] for h in meta["history"]), 1)}
         print(f"{name}: top1 {100 * m['top1']:.2f} {streams_of(m)}", flush=True)

@@ -33,7 +33,10 @@ def partkd_worker(shape: str, precision: str, steps: int, warmup: int, compile_m
     """Time partkd's training step in this process; returns the same fields as the peer's JSON line."""
     import torch
 
+    from partkd.engine.allocator import keep_freed_memory
     from partkd.models import build_model, to_model_input
+
+    keep_freed_memory()  # as partkd's training loop does on CPU
 
     layout, _, frames, persons, batch = SHAPES[shape]
     torch.manual_seed(0)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -266,3 +269,26 @@ def test_teacher_and_e_need_no_low_quality_data(tmp_path: Path) -> None:
         load_paired(spec)
     t = train_teacher(smoke(epochs=1), spec, tmp_path / "t")
     assert np.asarray(compute_part_matrix(t, spec)["E_raw"]).shape == (2, 5)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator settings")
+def test_kept_freed_memory_serves_a_repeated_large_allocation_without_page_faults() -> None:
+    """A 64 MiB buffer freed and allocated again faults its pages in afresh under glibc's defaults (it is mmapped and
+    unmapped), and not at all once the training loop's allocator setting is on."""
+    script = textwrap.dedent("""
+        import resource, sys
+        import torch
+        from partkd.engine.allocator import keep_freed_memory
+        if sys.argv[1] == "keep":
+            assert keep_freed_memory()
+        def faults():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            torch.ones(16 * 2**20)
+            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        faults()
+        print(min(faults() for _ in range(3)))
+    """)
+    out = {mode: int(subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True,
+                                    check=True).stdout.split()[-1]) for mode in ("default", "keep")}
+    assert out["default"] > 10_000  # 16 Mi floats = 16 k pages of 4 KiB, touched by the fill
+    assert out["keep"] < 100

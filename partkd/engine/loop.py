@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from partkd.checkpoints import model_meta, resume_tensors, save_checkpoint
 from partkd.engine import distributed as D
+from partkd.engine.allocator import keep_freed_memory
 from partkd.engine.config import DataSpec, TrainConfig, to_dict
 from partkd.engine.data import input_settings
 from partkd.engine.evaluate import amp_enabled, model_logits, resolve_device
@@ -248,6 +249,8 @@ def _check_resume(stored: dict, current: dict, last: Path) -> None:
 def fit(loop: FitJob) -> Path:
     """The epoch loop shared by teacher and student: SGD step schedule, resume, SIGTERM, NaN guard, checkpoints."""
     cfg, model, ctx = loop.cfg, loop.model, loop.ctx
+    if loop.device.type == "cpu":
+        keep_freed_memory()
     loop.params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(loop.params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     last = loop.out_dir / "last"
