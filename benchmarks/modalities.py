@@ -258,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     teachers: dict[str, Path] = {}  # the seed-0 teachers, which guide the students
     for key in ("j", "4s"):
         seeds_t = []
-        for seed in args.teacher_seeds:
+        for seed in sorted({0, *args.teacher_seeds}):  # the students always learn from the seed-0 teacher
             tdir = teacher_dir(work, key, seed, args.teacher_j)
-            if not finished(tdir) and (args.collect_only if seed else key not in needed):
+            if not finished(tdir) and (args.collect_only or key not in needed if seed else key not in needed):
                 continue
             if not finished(tdir):
                 if args.collect_only:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 import textwrap
@@ -271,12 +272,13 @@ def test_teacher_and_e_need_no_low_quality_data(tmp_path: Path) -> None:
     assert np.asarray(compute_part_matrix(t, spec)["E_raw"]).shape == (2, 5)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator settings")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc allocator settings")
 def test_kept_freed_memory_serves_a_repeated_large_allocation_without_page_faults() -> None:
     """A 64 MiB buffer freed and allocated again faults its pages in afresh under glibc's defaults (it is mmapped and
     unmapped), and not at all once the training loop's allocator setting is on."""
     script = textwrap.dedent("""
-        import resource, sys
+        import ctypes, resource, sys
+        ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: count 4 KiB pages whatever the THP setting
         import torch
         from partkd.engine.allocator import keep_freed_memory
         if sys.argv[1] == "keep":

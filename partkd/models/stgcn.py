@@ -29,8 +29,9 @@ class GraphConv(nn.Module):
         b, _, t, v = x.shape
         y = self.conv(x).permute(0, 2, 3, 1).reshape(b * t, v * self.subsets, -1)  # free view when channels-last
         # einsum("nvkc,kvw->nwc") as a batched product over the fused (v, k) axis with the graph broadcast: unlike
-        # matmul (which folds the batch into one GEMM through a transposed copy) it copies nothing, forward or back.
-        agg = a.permute(2, 1, 0).reshape(v, -1)
+        # matmul (which folds the batch into one GEMM through a transposed copy) it copies no activations (the
+        # graph is cast before the broadcast, so autocast copies nothing either; its gradient is summed per frame).
+        agg = a.permute(2, 1, 0).reshape(v, -1).to(y.dtype)
         z = torch.bmm(agg.expand(b * t, *agg.shape), y)
         return z.view(b, t, v, -1).permute(0, 3, 1, 2)
 
