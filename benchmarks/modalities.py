@@ -82,7 +82,10 @@ def stream_agreement(loaded: Any, ds: Any, op: float) -> float | None:
     from itertools import combinations
 
     from partkd.engine.evaluate import occluded_inputs, proba_and_streams
+    from partkd.models.multistream import MultiStream
 
+    if not isinstance(loaded.model, MultiStream):  # one stream: no second pass over the test set
+        return None
     _, streams = proba_and_streams(loaded, occluded_inputs(loaded, ds, op, seed=0)[1])
     preds = [p.argmax(axis=1) for p in streams.values()]
     if len(preds) < 2:
@@ -260,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         seeds_t = []
         for seed in sorted({0, *args.teacher_seeds}):  # the students always learn from the seed-0 teacher
             tdir = teacher_dir(work, key, seed, args.teacher_j)
-            if not finished(tdir) and (args.collect_only or key not in needed if seed else key not in needed):
+            if not finished(tdir) and (key not in needed or (seed and args.collect_only)):
                 continue
             if not finished(tdir):
                 if args.collect_only:
