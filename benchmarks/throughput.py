@@ -3,10 +3,11 @@ fraction of the machine's FLOP roofline.
 
 Both sides run the same step (SGD lr 0.1 momentum 0.9, cross-entropy on the pooled linear head) in
 separate subprocesses, alternating partkd and peer runs; the report gives medians over repeats. In the same run it
-measures the fp32 GEMM peak (the best rate of torch.mm at 2048² and 4096² with the benchmark's thread count, before
-every alternation round) and counts the step's FLOPs
+measures the GEMM peak of each precision benchmarked (the best rate of torch.mm at 2048² and 4096² with the
+benchmark's thread count, in fp32 or bf16, before every alternation round) and counts the step's FLOPs
 (torch.utils.flop_counter on partkd's model: forward + backward; the peer runs the same network, so the same count
-is used for it), and prints achieved GFLOP/s = FLOPs per sample × samples/s as a fraction of that peak.
+is used for it), and prints achieved GFLOP/s = FLOPs per sample × samples/s as a fraction of the case's peak (bf16
+cases against the bf16 peak: on a CPU with AMX it is several times the fp32 one).
     python benchmarks/throughput.py --repeats 3 --json
 """
 from __future__ import annotations
@@ -66,14 +67,15 @@ def partkd_worker(shape: str, precision: str, steps: int, warmup: int, compile_m
             "threads": torch.get_num_threads()}
 
 
-def gemm_peak_gflops(sizes: tuple[int, ...] = (2048, 4096), reps: int = 5) -> float:
-    """Best GFLOP/s of fp32 n×n matrix products (each size `reps` times) with torch's current thread count: the
-    roofline's peak is the fastest rate the machine is seen to reach, not a typical one."""
+def gemm_peak_gflops(precision: str = "fp32", sizes: tuple[int, ...] = (2048, 4096), reps: int = 5) -> float:
+    """Best GFLOP/s of n×n matrix products in `precision` (each size `reps` times) with torch's current thread count:
+    the roofline's peak is the fastest rate the machine is seen to reach, not a typical one."""
     import torch
 
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     best = 0.0
     for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         torch.mm(a, b)
         for _ in range(reps):
             t0 = time.perf_counter()
@@ -117,16 +119,30 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_features() -> str:
+    """The vector / matrix extensions that decide fp32 and bf16 speed (AVX2, AVX-512, AVX512-BF16, AMX)."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return "unknown"
+    names = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16"}
+    present = set(flags.split(":", 1)[1].split())
+    return ", ".join(label for flag, label in names.items() if flag in present) or "none of AVX2/AVX-512/AMX"
+
+
 def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, warmup: int,
             peer_steps: dict[str, int], compile_model: bool) -> dict:
     """Alternate partkd and peer subprocess runs per case; medians of samples/s and their ratio."""
-    cases, peaks = [], []  # the GEMM peak is measured before every alternation round, under the same conditions
+    # each precision's GEMM peak is measured before every alternation round, under the same conditions
+    cases: list[dict] = []
+    peaks: dict[str, list[float]] = {precision: [] for precision in precisions}
     for shape in shapes:
         _, peer_layout, frames, persons, batch = SHAPES[shape]
         for precision in precisions:
             mine, peer = [], []
             for _ in range(repeats):
-                peaks.append(gemm_peak_gflops())
+                for name, runs in peaks.items():
+                    runs.append(gemm_peak_gflops(name))
                 cmd = [sys.executable, __file__, "--worker", "--shapes", shape, "--precisions", precision,
                        "--steps", str(steps), "--warmup", str(warmup)] + (["--compile"] if compile_model else [])
                 mine.append(run_json(cmd)["samples_per_s"])
@@ -142,31 +158,35 @@ def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, 
             print(json.dumps(cases[-1]), file=sys.stderr, flush=True)
     best = min(max(c["partkd_samples_per_s"] for c in cases if c["shape"] == s)
                / max(c["peer_samples_per_s"] for c in cases if c["shape"] == s) for s in shapes)
-    peaks.append(gemm_peak_gflops())
-    peak = max(peaks)
+    for name, runs in peaks.items():
+        runs.append(gemm_peak_gflops(name))
+    peak = {name: max(runs) for name, runs in peaks.items()}
     for c in cases:
-        per_sample = step_gflops_per_sample(c["shape"])
-        c.update(gflop_per_sample=round(per_sample, 2),
-                 partkd_roofline=round(per_sample * c["partkd_samples_per_s"] / peak, 3),
-                 peer_roofline=round(per_sample * c["peer_samples_per_s"] / peak, 3))
-    return {"cases": cases, "best_ratio_vs_peer_best": round(best, 3), "fp32_gemm_peak_gflops": round(peak, 1),
-            "fp32_gemm_peaks_gflops": [round(x, 1) for x in peaks]}
+        per_sample, case_peak = step_gflops_per_sample(c["shape"]), peak[c["precision"]]
+        c.update(gflop_per_sample=round(per_sample, 2), gemm_peak_gflops=round(case_peak, 1),
+                 partkd_roofline=round(per_sample * c["partkd_samples_per_s"] / case_peak, 3),
+                 peer_roofline=round(per_sample * c["peer_samples_per_s"] / case_peak, 3))
+    return {"cases": cases, "best_ratio_vs_peer_best": round(best, 3),
+            "gemm_peak_gflops": {name: round(x, 1) for name, x in peak.items()},
+            "gemm_peaks_gflops": {name: [round(x, 1) for x in runs] for name, runs in peaks.items()}}
 
 
 def markdown(result: dict, command: str) -> str:
     """Render a comparison as a markdown report with command, device and date."""
     rows = "\n".join(f"| {c['shape']} | {c['precision']} | {c['partkd_samples_per_s']} | {c['peer_samples_per_s']} "
-                     f"| {c['ratio']} | {c['gflop_per_sample']} | {100 * c['partkd_roofline']:.0f} % | "
+                     f"| {c['ratio']} | {c['gflop_per_sample']} | {c['gemm_peak_gflops']} | {100 * c['partkd_roofline']:.0f} % | "
                      f"{100 * c['peer_roofline']:.0f} % |" for c in result["cases"])
     meta = result["meta"]
+    peaks = "; ".join(f"{name} {result['gemm_peak_gflops'][name]} GFLOP/s ({', '.join(str(x) for x in runs)})"
+                      for name, runs in result["gemm_peaks_gflops"].items())
     return (f"# Training-step throughput: partkd ST-GCN vs mmaction2 1.2.0 ST-GCN\n\n"
-            f"Command: `{command}`\n\nDevice: {meta['cpu']}, {meta['threads']} torch threads; date {meta['date']}; "
+            f"Command: `{command}`\n\nDevice: {meta['cpu']} ({meta.get('cpu_features', 'features not recorded')}), "
+            f"{meta['threads']} torch threads; date {meta['date']}; "
             f"code {meta.get('code_version', 'unknown')}; "
-            f"{meta['note']}\n\nfp32 GEMM peak measured in this run: {result['fp32_gemm_peak_gflops']} GFLOP/s (best of "
-            f"2048² and 4096² products, measured before every alternation round: "
-            f"{', '.join(str(x) for x in result.get('fp32_gemm_peaks_gflops', []))}).\n\n"
-            f"| shape | precision | partkd samples/s | peer samples/s | ratio | GFLOP / sample (step) | partkd of peak | "
-            f"peer of peak |\n|---|---|---|---|---|---|---|---|\n"
+            f"{meta['note']}\n\nGEMM peaks measured in this run (best of 2048² and 4096² products, measured before "
+            f"every alternation round): {peaks}.\n\n"
+            f"| shape | precision | partkd samples/s | peer samples/s | ratio | GFLOP / sample (step) | GEMM peak | "
+            f"partkd of peak | peer of peak |\n|---|---|---|---|---|---|---|---|---|\n"
             f"{rows}\n\nBest precision vs peer's best precision (min over shapes): "
             f"**{result['best_ratio_vs_peer_best']}×**\n")
 
@@ -179,7 +199,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--peer-bf16-steps", type=int, default=1, help="steps for the peer in bf16 (very slow without AVX512-BF16)")
+    p.add_argument("--peer-bf16-steps", type=int, default=1, help="steps for the peer in bf16 (very slow on a CPU without AVX512-BF16 or AMX)")
     p.add_argument("--compile", action="store_true", help="torch.compile the partkd model")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -194,7 +214,7 @@ def main() -> None:
     result = compare(shapes, precisions, a.repeats, a.steps, a.warmup, {"bf16": a.peer_bf16_steps}, a.compile)
     from partkd.checkpoints import code_version
 
-    result["meta"] = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+    result["meta"] = {"cpu": cpu_model(), "cpu_features": cpu_features(), "threads": torch.get_num_threads(), "torch": torch.__version__,
                       "code_version": code_version(),
                       "date": datetime.date.today().isoformat(), "load_avg_after": os.getloadavg(),
                       "note": "shared machine; medians of alternating subprocess runs"}
