@@ -14,6 +14,7 @@ preset shortened to fit 2 CPU cores (see BENCH_PRESETS), `cpu`, `paper` (engine 
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import fnmatch
 import os
@@ -147,6 +148,16 @@ def row_key(r: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------- output
+def precisions_used(res: dict[str, Any]) -> str:
+    """The precisions the finished teachers and students were trained in, e.g. 'fp32' or 'bf16 (3 runs), fp32 (1)'."""
+    runs = [s for key in ("teacher", "teacher_homogeneous") for s in (res.get(key) or {}).get("seeds", [])]
+    runs += [s for st in res["students"] for s in st.get("seeds", [])]
+    counts = collections.Counter(r.get("precision_used", "not recorded") for r in runs)
+    if len(counts) <= 1:
+        return next(iter(counts), "no runs yet")
+    return ", ".join(f"{k} ({n} runs)" for k, n in sorted(counts.items()))
+
+
 def table_md(res: dict[str, Any]) -> str:
     ops = sorted({s["op"] for s in res["students"]}) or [0.0]
     t = res.get("teacher") or {}
@@ -162,7 +173,8 @@ def table_md(res: dict[str, Any]) -> str:
              f"{res.get('homogeneous_high') or 'H in the L layout'}. "
              f"Top-1 / top-5 (%) on the test split ({res.get('test_clips', '?')} H clips, "
              f"{res.get('low_test_clips', res.get('test_clips', '?'))} L clips), each student tested at the OP "
-             f"it was trained with (joint occlusion, test seed 0). Mean ± std over seeds.", "",
+             f"it was trained with (joint occlusion, test seed 0). Mean ± std over seeds. "
+             f"Training precision of the runs (from their checkpoints): {precisions_used(res)}.", "",
              "| model | " + " | ".join(f"OP {op:g}" for op in ops) + " |", "|---|" + "---|" * len(ops)]
     if t:
         lines.append(f"| teacher (H, tested unoccluded) | {100 * t['top1']:.2f} (top-5 {100 * t['top5']:.2f}) |" + " |" * (len(ops) - 1))
@@ -287,7 +299,8 @@ def collect(res: dict[str, Any], per_run: dict[str, dict[str, Any]]) -> None:
             continue
         t1, sd = mean_std([s["top1"] for s in seeds])
         rows.append({**r, "top1": t1, "top5": statistics.fmean(s["top5"] for s in seeds), "top1_std": sd,
-                     "seeds": [{k: s[k] for k in ("seed", "top1", "top5", "val_curve", "seconds", "checkpoint")}
+                     "seeds": [{k: s[k] for k in ("seed", "top1", "top5", "val_curve", "seconds", "checkpoint",
+                                                     "precision_used")}
                                for s in seeds]})
     res["students"] = rows
     targets = res.get("targets") or DEFAULT_TARGETS
@@ -332,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="model preset of teacher and students (default: the preset's, small; e.g. effgcn-b0 with "
                          "--arch efficientgcn)")
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (milestones scale)")
+    ap.add_argument("--precision", choices=("bf16", "fp32"), default=None,
+                    help="training precision (default: the engine's, bf16 autocast on CUDA and AMX CPUs, else fp32); "
+                         "fp32 keeps a run on an AMX CPU comparable with fp32 runs elsewhere")
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--kl-alpha", type=float, default=None,
                     help="α of the logit-KD row only (its T²-scaled KL dwarfs CE at α 1: 0.1 trains)")
@@ -347,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", type=Path, default=DATA_ROOT)
     ap.add_argument("--work", type=Path, default=None,
                     help="run folders, reused when finished (default runs/bench/<dataset>_<preset>[_e.._a.._t.._w..], "
-                         "named after the non-default --epochs/--alpha/--tau/--w/--level)")
+                         "named after the non-default --epochs/--alpha/--tau/--w/--level/--precision)")
     ap.add_argument("--save", type=Path, default=None, help="output stem (default benchmarks/results/<dataset>)")
     ap.add_argument("--note", action="append", default=[], help="free-text note for the .md (repeatable)")
     ap.add_argument("--collect-only", action="store_true",
@@ -369,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = "".join(f"_{k}{v:g}" for k, v, d in (("e", args.epochs or 0, 0), ("a", args.alpha, 1.0), ("t", args.tau, 1.0),
                                                  ("w", args.w, 0.5)) if v != d)
     tag += "" if args.level == "medium" else f"_{args.level}"
+    tag += f"_{args.precision}" if args.precision else ""
     dropout = {}
     if args.teacher_dropout:
         part, _, joint = args.teacher_dropout.partition(":")
@@ -384,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
                         options=dict(ds.get("options", {})))
     spec_hom = (replace(spec_het, high_source=ds["homogeneous_high"]) if ds.get("homogeneous_high")
                 else replace(spec_het, low_layout="same"))
-    extra: dict[str, Any] = {k: v for k, v in (("arch", args.arch), ("model", args.model)) if v}
+    extra: dict[str, Any] = {k: v for k, v in (("arch", args.arch), ("model", args.model),
+                                                ("precision", args.precision)) if v}
     if args.epochs:
         base = train_cfg(args.preset, 0)
         extra.update(epochs=args.epochs, milestones=scaled_milestones(base.milestones, base.epochs, args.epochs))
@@ -462,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics.append({"seed": seed, "top1": m["top1"], "top5": m["top5"], "checkpoint": str(tpath),
                             "seconds": round(sum(h["seconds"] for h in meta["history"]), 1),
                             "val_curve": [h["val_acc"] for h in meta["history"]], "E_raw": meta["E_raw"],
+                            "precision_used": meta.get("precision_used", "not recorded"),
                             "E_drop": meta.get("E_drop"), "class_names": meta["class_names"]})
             print(f"teacher {setting[:3]} s{seed}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} "
                   f"({time.time() - t0:.0f} s)", flush=True)
@@ -500,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
             per_run[name] = {"row": row_key(r), "seed": seed, "top1": m["top1"], "top5": m["top5"],
                              "checkpoint": str(rdir / "model.safetensors"),
                              "seconds": round(sum(h["seconds"] for h in meta["history"]), 1),
-                             "val_curve": [h["val_acc"] for h in meta["history"]]}
+                             "val_curve": [h["val_acc"] for h in meta["history"]],
+                             "precision_used": meta.get("precision_used", "not recorded")}
             print(f"{name}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} ({time.time() - t0:.0f} s)",
                   flush=True)
             flush()

@@ -7,6 +7,8 @@ for the graph convolution's speed are timed beside it, so the decision not to us
   - aggregate first: Σ_k W_k (x A_k) instead of Σ_k (W_k x) A_k (the joint aggregation runs on Cin channels);
   - joint-major memory: the temporal convolution on (V·B, C, T, 1) instead of (B, C, T, V) channels-last, which
     would let the aggregation be one large GEMM per block.
+Not timed: the residual sum and final ReLU of each block, the input batch-norm, pooling, the classifier, the loss
+and the optimiser step; compare the parts' sum with benchmarks/throughput.py's step time for their share.
     python benchmarks/step_breakdown.py --shape coco17-T64-M1-B32 --save benchmarks/results/step_breakdown_coco
 """
 from __future__ import annotations
@@ -88,7 +90,7 @@ def breakdown(shape: str, reps: int) -> list[dict]:
     h = model.data_bn(to_model_input(torch.randn(batch, persons, frames, model.layout.num_joints, 3))).detach()
     rows = []
     for i, block in enumerate(model.blocks):
-        x = h.clone().requires_grad_(i > 0)  # the first block's input needs no gradient in this test
+        x = h.clone().requires_grad_()  # as in training: data_bn's affine parameters need the first block's input grad
         gcn_params = list(block.gcn.parameters())
         z = block.gcn(x).detach().requires_grad_()
         r = torch.relu(block.bn(z)).detach().requires_grad_()
@@ -130,6 +132,10 @@ def totals(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
+#: Parts that partkd's step does not run (alternatives) or that another part already contains.
+NOT_IN_STEP = ("graph conv: its 1×1 conv alone", "graph conv, aggregate first", "temporal conv, joint-major")
+
+
 def markdown(res: dict) -> str:
     """The totals table with the command, machine, date and code version."""
     peak = res["fp32_gemm_peak_gflops"]
@@ -141,6 +147,9 @@ def markdown(res: dict) -> str:
     for name, t in res["totals"].items():
         lines.append(f"| {name} | {t['ms']} | {t['gflop']} | {t['gflops_per_s']} | "
                      f"{100 * t['gflops_per_s'] / peak:.0f} % |")
+    step = sum(t["ms"] for name, t in res["totals"].items() if name not in NOT_IN_STEP)
+    lines += ["", f"Parts of partkd's step (without the alternatives and the 1×1 conv counted inside the graph conv): "
+                  f"{step:.1f} ms."]
     return "\n".join(lines) + "\n"
 
 

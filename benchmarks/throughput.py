@@ -4,7 +4,7 @@ fraction of the machine's FLOP roofline.
 Both sides run the same step (SGD lr 0.1 momentum 0.9, cross-entropy on the pooled linear head) in
 separate subprocesses, alternating partkd and peer runs; the report gives medians over repeats. In the same run it
 measures the GEMM peak of each precision benchmarked (the best rate of torch.mm at 2048² and 4096² with the
-benchmark's thread count, in fp32 or bf16, before every alternation round) and counts the step's FLOPs
+benchmark's thread count, in fp32 or bf16, before each of that precision's alternation rounds) and counts the step's FLOPs
 (torch.utils.flop_counter on partkd's model: forward + backward; the peer runs the same network, so the same count
 is used for it), and prints achieved GFLOP/s = FLOPs per sample × samples/s as a fraction of the case's peak (bf16
 cases against the bf16 peak: on a CPU with AMX it is several times the fp32 one).
@@ -133,7 +133,7 @@ def cpu_features() -> str:
 def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, warmup: int,
             peer_steps: dict[str, int], compile_model: bool) -> dict:
     """Alternate partkd and peer subprocess runs per case; medians of samples/s and their ratio."""
-    # each precision's GEMM peak is measured before every alternation round, under the same conditions
+    # a precision's GEMM peak is measured before each of its alternation rounds, under the same conditions
     cases: list[dict] = []
     peaks: dict[str, list[float]] = {precision: [] for precision in precisions}
     for shape in shapes:
@@ -141,8 +141,7 @@ def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, 
         for precision in precisions:
             mine, peer = [], []
             for _ in range(repeats):
-                for name, runs in peaks.items():
-                    runs.append(gemm_peak_gflops(name))
+                peaks[precision].append(gemm_peak_gflops(precision))
                 cmd = [sys.executable, __file__, "--worker", "--shapes", shape, "--precisions", precision,
                        "--steps", str(steps), "--warmup", str(warmup)] + (["--compile"] if compile_model else [])
                 mine.append(run_json(cmd)["samples_per_s"])
@@ -167,8 +166,8 @@ def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, 
                  partkd_roofline=round(per_sample * c["partkd_samples_per_s"] / case_peak, 3),
                  peer_roofline=round(per_sample * c["peer_samples_per_s"] / case_peak, 3))
     return {"cases": cases, "best_ratio_vs_peer_best": round(best, 3),
-            "gemm_peak_gflops": {name: round(x, 1) for name, x in peak.items()},
-            "gemm_peaks_gflops": {name: [round(x, 1) for x in runs] for name, runs in peaks.items()}}
+            "best_gemm_peak_gflops": {name: round(x, 1) for name, x in peak.items()},
+            "gemm_peak_runs_gflops": {name: [round(x, 1) for x in runs] for name, runs in peaks.items()}}
 
 
 def markdown(result: dict, command: str) -> str:
@@ -177,14 +176,14 @@ def markdown(result: dict, command: str) -> str:
                      f"| {c['ratio']} | {c['gflop_per_sample']} | {c['gemm_peak_gflops']} | {100 * c['partkd_roofline']:.0f} % | "
                      f"{100 * c['peer_roofline']:.0f} % |" for c in result["cases"])
     meta = result["meta"]
-    peaks = "; ".join(f"{name} {result['gemm_peak_gflops'][name]} GFLOP/s ({', '.join(str(x) for x in runs)})"
-                      for name, runs in result["gemm_peaks_gflops"].items())
+    peaks = "; ".join(f"{name} {result['best_gemm_peak_gflops'][name]} GFLOP/s ({', '.join(str(x) for x in runs)})"
+                      for name, runs in result["gemm_peak_runs_gflops"].items())
     return (f"# Training-step throughput: partkd ST-GCN vs mmaction2 1.2.0 ST-GCN\n\n"
             f"Command: `{command}`\n\nDevice: {meta['cpu']} ({meta.get('cpu_features', 'features not recorded')}), "
             f"{meta['threads']} torch threads; date {meta['date']}; "
             f"code {meta.get('code_version', 'unknown')}; "
             f"{meta['note']}\n\nGEMM peaks measured in this run (best of 2048² and 4096² products, measured before "
-            f"every alternation round): {peaks}.\n\n"
+            f"each of the precision's alternation rounds and once at the end): {peaks}.\n\n"
             f"| shape | precision | partkd samples/s | peer samples/s | ratio | GFLOP / sample (step) | GEMM peak | "
             f"partkd of peak | peer of peak |\n|---|---|---|---|---|---|---|---|---|\n"
             f"{rows}\n\nBest precision vs peer's best precision (min over shapes): "
