@@ -299,9 +299,8 @@ def collect(res: dict[str, Any], per_run: dict[str, dict[str, Any]]) -> None:
             continue
         t1, sd = mean_std([s["top1"] for s in seeds])
         rows.append({**r, "top1": t1, "top5": statistics.fmean(s["top5"] for s in seeds), "top1_std": sd,
-                     "seeds": [{k: s[k] for k in ("seed", "top1", "top5", "val_curve", "seconds", "checkpoint",
-                                                     "precision_used")}
-                               for s in seeds]})
+                     "seeds": [{**{k: s[k] for k in ("seed", "top1", "top5", "val_curve", "seconds", "checkpoint")},
+                                "precision_used": s.get("precision_used", "not recorded")} for s in seeds]})
     res["students"] = rows
     targets = res.get("targets") or DEFAULT_TARGETS
     min_seeds, positive = res.get("min_seeds", 2), res.get("every_seed_positive", False)

@@ -47,3 +47,12 @@ def test_efficiency_rows_name_their_e_and_gaps_pair_seeds():
     mean, sd, n = kd_real.paired_gap(a, b)                     # seeds 0 and 1 only: +5 and +10 points
     assert n == 2 and abs(mean - 7.5) < 1e-9 and abs(sd - 3.5355339) < 1e-6
     assert kd_real.row_label({"kd": "pmsc", "efficiency": "drop", "temperature": 0.1}).endswith("probability drop, T = 0.1")
+
+
+def test_precisions_used_names_one_precision_or_counts_a_mixture():
+    one = {"teacher": {"seeds": [{"precision_used": "fp32"}]}, "students": [{"seeds": [{"precision_used": "fp32"}]}]}
+    assert kd_real.precisions_used(one) == "fp32"
+    mixed = {"teacher": {"seeds": [{"precision_used": "bf16"}]},
+             "students": [{"seeds": [{"precision_used": "fp32"}, {"precision_used": "fp32"}]}, {"seeds": [{}]}]}
+    assert kd_real.precisions_used(mixed) == "bf16 (1 runs), fp32 (2 runs), not recorded (1 runs)"
+    assert kd_real.precisions_used({"teacher": None, "students": []}) == "no runs yet"
