@@ -108,25 +108,27 @@ def run_json(cmd: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cpuinfo_field(name: str) -> str | None:
+    """The value of the first `name` line of /proc/cpuinfo, or None where there is no such file or line."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(name)), None)
+
+
 def cpu_model() -> str:
     """CPU model name from /proc/cpuinfo (platform string elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def cpu_features() -> str:
     """The vector / matrix extensions that decide fp32 and bf16 speed (AVX2, AVX-512, AVX512-BF16, AMX)."""
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
+    flags = cpuinfo_field("flags")
+    if flags is None:
         return "unknown"
     names = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16"}
-    present = set(flags.split(":", 1)[1].split())
+    present = set(flags.split())
     return ", ".join(label for flag, label in names.items() if flag in present) or "none of AVX2/AVX-512/AMX"
 
 
@@ -160,8 +162,9 @@ def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, 
     for name, runs in peaks.items():
         runs.append(gemm_peak_gflops(name))
     peak = {name: max(runs) for name, runs in peaks.items()}
+    gflop = {shape: step_gflops_per_sample(shape) for shape in shapes}  # one count per shape, whatever the precisions
     for c in cases:
-        per_sample, case_peak = step_gflops_per_sample(c["shape"]), peak[c["precision"]]
+        per_sample, case_peak = gflop[c["shape"]], peak[c["precision"]]
         c.update(gflop_per_sample=round(per_sample, 2), gemm_peak_gflops=round(case_peak, 1),
                  partkd_roofline=round(per_sample * c["partkd_samples_per_s"] / case_peak, 3),
                  peer_roofline=round(per_sample * c["peer_samples_per_s"] / case_peak, 3))

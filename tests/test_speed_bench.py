@@ -45,3 +45,12 @@ def test_throughput_report_judges_each_precision_against_its_own_peak() -> None:
     assert "| coco17-T64-M1-B32 | bf16 | 94.242 | 59.72 | 1.578 | 7.32 | 2817.2 | 24 % | 16 % |" in md
     assert "fp32 420.2 GFLOP/s (416.0, 420.2); bf16 2817.2 GFLOP/s (2599.1, 2817.2)" in md
     assert "test CPU (AVX2, AMX-BF16)" in md
+
+
+def test_cpu_features_names_the_extensions_in_the_flags(monkeypatch) -> None:
+    monkeypatch.setattr(throughput, "cpuinfo_field", lambda name: "fpu sse2 avx2 amx_bf16 amx_tile")
+    assert throughput.cpu_features() == "AVX2, AMX-BF16"
+    monkeypatch.setattr(throughput, "cpuinfo_field", lambda name: "fpu sse2")
+    assert throughput.cpu_features() == "none of AVX2/AVX-512/AMX"
+    monkeypatch.setattr(throughput, "cpuinfo_field", lambda name: None)
+    assert throughput.cpu_features() == "unknown"
