@@ -148,11 +148,15 @@ def row_key(r: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------- output
+#: The precision of a run whose checkpoint predates the `precision_used` field.
+NOT_RECORDED = "not recorded"
+
+
 def precisions_used(res: dict[str, Any]) -> str:
     """The precisions the finished teachers and students were trained in, e.g. 'fp32' or 'bf16 (3 runs), fp32 (1)'."""
     runs = [s for key in ("teacher", "teacher_homogeneous") for s in (res.get(key) or {}).get("seeds", [])]
     runs += [s for st in res["students"] for s in st.get("seeds", [])]
-    counts = collections.Counter(r.get("precision_used", "not recorded") for r in runs)
+    counts = collections.Counter(r.get("precision_used", NOT_RECORDED) for r in runs)
     if len(counts) <= 1:
         return next(iter(counts), "no runs yet")
     return ", ".join(f"{k} ({n} runs)" for k, n in sorted(counts.items()))
@@ -300,7 +304,7 @@ def collect(res: dict[str, Any], per_run: dict[str, dict[str, Any]]) -> None:
         t1, sd = mean_std([s["top1"] for s in seeds])
         rows.append({**r, "top1": t1, "top5": statistics.fmean(s["top5"] for s in seeds), "top1_std": sd,
                      "seeds": [{**{k: s[k] for k in ("seed", "top1", "top5", "val_curve", "seconds", "checkpoint")},
-                                "precision_used": s.get("precision_used", "not recorded")} for s in seeds]})
+                                "precision_used": s.get("precision_used", NOT_RECORDED)} for s in seeds]})
     res["students"] = rows
     targets = res.get("targets") or DEFAULT_TARGETS
     min_seeds, positive = res.get("min_seeds", 2), res.get("every_seed_positive", False)
@@ -479,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics.append({"seed": seed, "top1": m["top1"], "top5": m["top5"], "checkpoint": str(tpath),
                             "seconds": round(sum(h["seconds"] for h in meta["history"]), 1),
                             "val_curve": [h["val_acc"] for h in meta["history"]], "E_raw": meta["E_raw"],
-                            "precision_used": meta.get("precision_used", "not recorded"),
+                            "precision_used": meta.get("precision_used", NOT_RECORDED),
                             "E_drop": meta.get("E_drop"), "class_names": meta["class_names"]})
             print(f"teacher {setting[:3]} s{seed}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} "
                   f"({time.time() - t0:.0f} s)", flush=True)
@@ -519,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                              "checkpoint": str(rdir / "model.safetensors"),
                              "seconds": round(sum(h["seconds"] for h in meta["history"]), 1),
                              "val_curve": [h["val_acc"] for h in meta["history"]],
-                             "precision_used": meta.get("precision_used", "not recorded")}
+                             "precision_used": meta.get("precision_used", NOT_RECORDED)}
             print(f"{name}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} ({time.time() - t0:.0f} s)",
                   flush=True)
             flush()
