@@ -53,7 +53,8 @@ class Loaded:
 
 #: Version of the metadata layout this code writes; files without the key are version 0 (before it was recorded,
 #: same keys) and load unchanged. A file from a newer partkd is refused with one line rather than misread.
-SCHEMA_VERSION = 1
+#: Version 2: synthetic data records `synth_motion`; older synthetic checkpoints read as the "coupled" set.
+SCHEMA_VERSION = 2
 
 
 def code_version() -> str:
@@ -194,6 +195,9 @@ def read_meta(path: str | Path) -> dict:
                 "written by a newer version?",
             )
         )
+    data = meta.get("data")
+    if version < 2 and isinstance(data, dict) and data.get("source") == "synthetic":
+        data.setdefault("synth_motion", "coupled")  # schema 1 predates the clean action set
     return meta
 
 

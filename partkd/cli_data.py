@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from partkd.data.synthetic import SYNTH_MOTIONS
 from partkd.engine.schema import parse_options
 from partkd.errors import ConfigError, FlagHintError
 from partkd.models.config import ModelConfig
@@ -32,6 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--level", default="medium", help="pose-estimator noise preset: light, medium, heavy")
     synth.add_argument("--low-layout", default="coco17", help="layout of the low-quality half (default coco17)")
+    synth.add_argument(
+        "--motion",
+        default="clean",
+        choices=SYNTH_MOTIONS,
+        help="action set: clean (default; only each class's carrier parts move class-specifically, the others sway "
+        "the same way in every class) or coupled (the earlier set, whose carriers drag other parts along)",
+    )
     synth.set_defaults(func=run_synth)
 
     inspect = dsub.add_parser("inspect", help="load a dataset and print its summary")
@@ -93,11 +101,15 @@ def run_synth(args: argparse.Namespace) -> int:
         seed=args.seed,
         low_layout=args.low_layout,
         level=args.level,
+        motion=args.motion,
     )
     for quality, ds in (("high", pair.high), ("low", pair.low)):
         out = args.out / f"{quality}.npz"
         save_generic_npz(ds, out)
         print(f"{out}: {len(ds)} clips, {ds.num_classes} classes, layout {ds.layout.name}")
+    print(f"carrier parts per class ({args.motion} motion):")
+    for name, parts in pair.high.meta["action_parts"].items():
+        print(f"  {name}: {', '.join(parts)}")
     return 0
 
 

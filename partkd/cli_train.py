@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES, EFFICIENCY_SOURCES
 from partkd.engine.config import (
     DEFAULT_PRESET,
     OCCLUSION_MODES,
@@ -26,7 +27,7 @@ from partkd.engine.schema import add_flags, given
 from partkd.errors import ConfigError, where
 
 #: TrainConfig options that only the teacher's training reads (the student command has no such flags).
-TEACHER_ONLY = ("part_dropout", "joint_dropout")
+TEACHER_ONLY = ("part_dropout", "joint_dropout", "part_dropout_mode")
 CANCELLED_EXIT = 143  # 128 + SIGTERM, like a shell reports a terminated command
 
 
@@ -149,29 +150,46 @@ def _cmd_train_teacher(args: argparse.Namespace) -> int:
 
 def _cmd_part_matrix(args: argparse.Namespace) -> int:
     from partkd.checkpoints import read_meta
+    from partkd.distill.definitions import EFFICIENCIES
     from partkd.engine.teacher import compute_part_matrix
     from partkd.layouts import PARTS
 
     meta = read_meta(args.teacher)
-    progress = None
-    if args.out:
-        from partkd.io import atomic_write_json
-
-        out = Path(args.out)
+    spec = _spec(args, meta.get("data"))
+    out = Path(args.out) if args.out else None
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    shown = [-1]
 
-        def progress(p: dict) -> None:  # the jobs' progress.json (epoch 1 of 1, step = clips done)
+    def progress(p: dict) -> None:
+        if out is not None:  # the jobs' progress.json (epoch 1 of 1, step = clips done)
+            from partkd.io import atomic_write_json
+
             atomic_write_json(out / "progress.json", {**p, "epoch": 1, "epochs": 1, "eta_s": None})
+        pct = 100 * p["step"] // max(p["steps"], 1)
+        if pct // 10 != shown[0] // 10 or p["step"] == p["steps"]:
+            shown[0] = pct
+            print(f"part matrix: {p['step']}/{p['steps']} clips ({pct}%)", file=sys.stderr, flush=True)
 
-    result = compute_part_matrix(args.teacher, _spec(args, meta.get("data")), progress=progress, device=args.device)
+    result = compute_part_matrix(args.teacher, spec, progress=progress, device=args.device)
     names = meta["class_names"]
-    for title, key in (("raw miss rate (eq. 12)", "E_raw"), ("true-class probability drop", "E_drop")):
+    clips = sum(result["E_clips"])
+    print(
+        f"E of {args.teacher} on {spec.describe()}: {clips} high-quality train clips of {len(names)} classes, "
+        f"32 part subsets each; default definition '{result['E_default']}'"
+    )
+    picked = list(EFFICIENCIES) if args.efficiency == "all" else [args.efficiency]
+    for name in picked:
+        d = EFFICIENCIES[name]
+        ci = result["E_ci"][name]
+        title = f"{d.label} [95% interval]"
         width = max(len(title), *(len(n) for n in names))
-        print(f"{title:<{width}}  " + " ".join(f"{p:>9}" for p in PARTS))
-        for name, row in zip(names, result[key]):
-            print(f"{name:<{width}}  " + " ".join(f"{v:9.3f}" for v in row))
+        print(f"{title:<{width}}  " + " ".join(f"{p:>19}" for p in PARTS))
+        for i, (cls, row) in enumerate(zip(names, result[d.key])):
+            cells = (f"{v:6.3f} [{lo:5.2f},{hi:5.2f}]" for v, lo, hi in zip(row, ci["lo"][i], ci["hi"][i]))
+            print(f"{cls:<{width}}  " + " ".join(f"{c:>19}" for c in cells))
         print()
-    for line in truth_lines(result.get("E_truth")):
+    for line in truth_lines({k: v for k, v in (result.get("E_truth") or {}).items() if k in picked}):
         print(line)
     if args.json:
         from partkd.io import atomic_write_json
@@ -261,11 +279,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "part-matrix",
         help="compute the action x part efficiency matrix E of a teacher",
-        description="Occlude each part of every H train clip, record the teacher's misses "
-        "(eq. 12) and store E_raw and softmax E (eq. 13) in the teacher's metadata.",
+        description="Run the teacher on every high-quality train clip with each of the 32 subsets of the five "
+        "parts kept (the rest zeroed) and store every definition of E in its metadata: the miss rate (eq. 12) and "
+        "its softmax (eq. 13), the probability drop and the part Shapley value, each with a 95% bootstrap "
+        "interval over clips. It reads the data stored in the checkpoint (what the teacher was trained on) "
+        "unless --data is given.",
     )
     p.add_argument("teacher", help="teacher checkpoint (.safetensors, .json or run folder)")
     _data_args(p)
+    p.add_argument(
+        "--efficiency",
+        default=DEFAULT_EFFICIENCY,
+        choices=[*EFFICIENCY_SOURCES, "all"],
+        help=f"which definition of E to print (all are stored; default {DEFAULT_EFFICIENCY}, the most truthful "
+        "measured): " + "; ".join(f"{d.name}: {d.description}" for d in EFFICIENCIES.values()),
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", default=None, help="also write E to this JSON file")
     p.add_argument("--out", default=None, help="folder for progress.json while it runs (as a background job does)")

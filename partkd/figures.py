@@ -202,6 +202,15 @@ def _draw_skeleton(
             ax.plot(*xy[m, v], "x", ms=3.5, mew=1.0, color=OCCLUDED_COLOR)
 
 
+def _front_view(clip: np.ndarray, layout: Layout) -> tuple[list[int], np.ndarray]:
+    """The two coordinate axes of a flat front view (across, up) and their signs."""
+    axes, signs = drawing_axes(clip, layout)
+    view, view_signs = [axes[0], axes[-1]], np.array([signs[0], signs[-1]])
+    if layout.dims != 3 and signs[-1] < 0:
+        view_signs = np.array([1.0, -1.0])  # image coordinates: y grows downwards
+    return view, view_signs
+
+
 def clip_grid_figure(rows: Sequence[GridRow], frames: int = 6, title: str = "", source: str = "") -> Figure:
     """The paper's Figs. 6-7: one row per skeleton version, evenly spaced frames as small panels, each row's
     predictions (✓ / ✗ against the truth) beside it."""
@@ -212,10 +221,7 @@ def clip_grid_figure(rows: Sequence[GridRow], frames: int = 6, title: str = "", 
         clip = clip[None] if clip.ndim == 3 else clip
         occluded = None if row.occluded is None else np.asarray(row.occluded, bool).reshape(clip.shape[:3])
         picked = grid_frames(clip, frames)
-        axes, signs = drawing_axes(clip, row.layout)
-        view, view_signs = [axes[0], axes[-1]], np.array([signs[0], signs[-1]])
-        if row.layout.dims != 3 and signs[-1] < 0:
-            view_signs = np.array([1.0, -1.0])  # image coordinates: y grows downwards
+        view, view_signs = _front_view(clip, row.layout)
         present = joint_valid(clip)
         pts = clip[..., view][present] * view_signs if present.any() else np.zeros((1, 2))
         lo, hi = pts.min(axis=0), pts.max(axis=0)
@@ -415,3 +421,80 @@ __all__ = [
     "table_latex",
     "table_markdown",
 ]
+
+
+def explanation_figure(result: Mapping[str, Any], layout: Layout, source: str = "") -> Figure:
+    """One clip's explanations (engine.explain.explain_dataset_clip): a parts × time strip per method, the deletion
+    curves against random order, and the skeleton at the most important window with joints sized by the
+    recommended method's importance."""
+    from partkd.distill.explain import DEFAULT_EXPLAINER
+
+    methods = list(result["methods"])
+    fig = Figure(figsize=(3.2 * len(methods), 6.4))
+    grid = fig.add_gridspec(2, len(methods), height_ratios=[1.0, 1.2])
+    windows = result["windows"]
+    for i, name in enumerate(methods):
+        ax = fig.add_subplot(grid[0, i])
+        parts = np.asarray(result["methods"][name]["parts"], dtype=float).T  # (5, W)
+        span = max(float(np.abs(parts).max()), 1e-9)
+        image = ax.imshow(parts, cmap="RdBu_r", vmin=-span, vmax=span, aspect="auto")
+        ax.set_yticks(range(len(PARTS)), [PART_LABELS[p] for p in PARTS], fontsize=7)
+        ax.set_xticks(range(len(windows)), [f"{a}" for a, _ in windows], fontsize=6)
+        ax.set_xlabel("window start (input frame)", fontsize=7)
+        ax.set_title(f"{name}: deletion AUC {result['methods'][name]['auc']:.3f}", fontsize=8)
+        fig.colorbar(image, ax=ax, fraction=0.05).ax.tick_params(labelsize=6)
+    ax = fig.add_subplot(grid[1, : max(1, len(methods) - 1)])
+    for name in methods:
+        curve = result["methods"][name]["deletion"]
+        ax.plot(
+            np.linspace(0, 1, len(curve)),
+            curve,
+            marker="o",
+            ms=2.5,
+            label=f"{name} (AUC {result['methods'][name]['auc']:.3f})",
+        )
+    ax.axhline(
+        result["random_auc"],
+        color="#777777",
+        ls="--",
+        lw=0.9,
+        label=f"random order, mean AUC {result['random_auc']:.3f}",
+    )
+    ax.set_xlabel("share of (window, joint) cells zeroed, most important first", fontsize=8)
+    ax.set_ylabel(f"p({result['true']})", fontsize=8)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7)
+    ax.set_title("Deletion curves: lower = the order found what the score rests on", fontsize=8)
+    sk = fig.add_subplot(grid[1, -1])
+    best = DEFAULT_EXPLAINER if DEFAULT_EXPLAINER in result["methods"] else methods[0]
+    joints = np.asarray(result["methods"][best]["joints"], dtype=float)  # (W, V)
+    w = int(np.argmax(joints.max(axis=1)))
+    a, b = windows[w]
+    clip = np.asarray(result["input"])
+    t = (a + b - 1) // 2
+    plot_axes, plot_signs = _front_view(clip, layout)
+    _draw_skeleton(sk, clip, layout, None, t, plot_axes, plot_signs)
+    xy = clip[:, t][..., plot_axes] * plot_signs
+    size = np.clip(joints[w] / max(float(joints[w].max()), 1e-9), 0, 1)
+    valid = joint_valid(clip)[:, t]
+    for m in range(clip.shape[0]):
+        ok = valid[m]
+        sk.scatter(
+            xy[m, ok, 0],
+            xy[m, ok, 1],
+            s=10 + 220 * size[ok],
+            c=size[ok],
+            cmap="Reds",
+            vmin=0,
+            vmax=1,
+            alpha=0.7,
+            zorder=3,
+        )
+    sk.set_aspect("equal")
+    sk.set_xticks([])
+    sk.set_yticks([])
+    sk.set_title(f"{best} importance, frames {a}-{b - 1}", fontsize=8)
+    verdict = "correct" if result["predicted"] == result["true"] else f"predicted {result['predicted']}"
+    fig.suptitle(f"{result['clip']}: true {result['true']} (p = {result['probability']:.2f}), {verdict}", fontsize=10)
+    fig.subplots_adjust(hspace=0.45, wspace=0.45)
+    return caption(fig, source) if source else fig

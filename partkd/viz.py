@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -448,9 +449,18 @@ def modality_heatmaps(panels: Sequence[tuple[str, np.ndarray, Layout]], label: s
 
 
 def efficiency_heatmap(
-    E: np.ndarray, class_names: Sequence[str], normalized: bool = False, sort_by: int | str | None = None
+    E: np.ndarray,
+    class_names: Sequence[str],
+    normalized: bool = False,
+    sort_by: int | str | None = None,
+    label: str = "",
+    interval: tuple[np.ndarray, np.ndarray] | None = None,
+    uncertain: np.ndarray | None = None,
+    none_needed: np.ndarray | None = None,
 ) -> go.Figure:
-    """Classes × 5 parts heatmap of matrix E (raw miss rates, or softmax-normalised), optionally sorted by a part."""
+    """Classes × 5 parts heatmap of a matrix E (raw, signed or softmax-normalised), optionally sorted by a part.
+    With `interval` (lo, hi) the hover shows each cell's 95 % interval; cells flagged `uncertain` are drawn faded,
+    and rows flagged `none_needed` are covered by "no single part is needed"."""
     e = np.asarray(E, dtype=float)
     if e.ndim != 2 or e.shape != (len(class_names), len(PARTS)):
         raise ValueError(f"E must be ({len(class_names)}, {len(PARTS)}), got {e.shape}")
@@ -458,30 +468,206 @@ def efficiency_heatmap(
     if sort_by is not None:
         p = PARTS.index(sort_by) if isinstance(sort_by, str) else int(sort_by)
         order = np.argsort(-e[:, p], kind="stable")
-    label = "softmax weight" if normalized else "miss rate"
+    label = label or ("softmax weight" if normalized else "miss rate")
+    signed = not normalized and bool((e < 0).any())
+    x = [PART_LABELS[p] for p in PARTS]
+    y = [str(class_names[int(i)]) for i in order]
+    hover = "class %{y}<br>part %{x}<br>" + label + " %{z:.3f}"
+    custom = None
+    if interval is not None:
+        lo, hi = (np.asarray(a, dtype=float)[order] for a in interval)
+        custom = np.stack([lo, hi], axis=-1)
+        hover += "<br>95% interval [%{customdata[0]:.3f}, %{customdata[1]:.3f}]"
+    span = float(np.abs(e).max()) if e.size else 1.0
     fig = go.Figure(
         go.Heatmap(
             z=e[order],
-            x=[PART_LABELS[p] for p in PARTS],
-            y=[str(class_names[int(i)]) for i in order],
-            colorscale="Blues" if normalized else "Reds",
-            zmin=None if normalized else 0.0,
-            zmax=None if normalized else 1.0,
+            x=x,
+            y=y,
+            customdata=custom,
+            colorscale="RdBu_r" if signed else ("Blues" if normalized else "Reds"),
+            zmin=-span if signed else (None if normalized else 0.0),
+            zmax=span if signed else (None if normalized else max(1.0, span) if label == "miss rate" else None),
             texttemplate="%{z:.2f}",
-            colorbar=dict(title=label),
-            hovertemplate="class %{y}<br>part %{x}<br>" + label + " %{z:.3f}<extra></extra>",
+            colorbar=dict(title=dict(text=label, side="right"), len=0.85),
+            hovertemplate=hover + "<extra></extra>",
         )
     )
+    if uncertain is not None:
+        veil = np.where(np.asarray(uncertain, dtype=bool)[order], 1.0, np.nan)
+        fig.add_trace(
+            go.Heatmap(
+                z=veil,
+                x=x,
+                y=y,
+                colorscale=[[0, "rgba(255,255,255,0.62)"], [1, "rgba(255,255,255,0.62)"]],
+                showscale=False,
+                hoverinfo="skip",
+            )
+        )
+    if none_needed is not None:
+        for row, flag in zip(y, np.asarray(none_needed, dtype=bool)[order]):
+            if flag:
+                fig.add_annotation(
+                    x=2, y=row, text="<b>no single part is needed</b>", showarrow=False, bgcolor="rgba(255,255,255,0.9)"
+                )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(side="top", type="category")
     fig.update_layout(
-        height=max(320, 28 * len(class_names) + 140),
-        margin=dict(l=10, r=10, t=60, b=10),
-        title=(
-            "Part-efficiency matrix E (softmax over parts, eq. 13)"
-            if normalized
-            else "Part-efficiency matrix E (miss rate when the part is occluded, eq. 12)"
+        height=max(320, 28 * len(class_names) + 150),
+        margin=dict(l=10, r=10, t=90, b=10),
+        title=dict(
+            text=(
+                "Part-efficiency matrix E (softmax over parts, eq. 13)"
+                if normalized
+                else f"Part-efficiency matrix E: {label}"
+            ),
+            y=0.98,
+            yanchor="top",
         ),
+    )
+    return fig
+
+
+def explanation_strips(result: Mapping, methods: Sequence[str] | None = None) -> go.Figure:
+    """One parts × time-window heatmap per explanation method (engine.explain.explain_dataset_clip's result)."""
+    names = list(methods or result["methods"])
+    fig = make_subplots(
+        rows=1,
+        cols=len(names),
+        horizontal_spacing=0.08,
+        subplot_titles=[f"{n} (deletion AUC {result['methods'][n]['auc']:.3f})" for n in names],
+    )
+    ticks = [f"{a}–{b - 1}" for a, b in result["windows"]]
+    for i, name in enumerate(names):
+        parts = np.asarray(result["methods"][name]["parts"], dtype=float).T  # (5, W)
+        span = max(float(np.abs(parts).max()), 1e-9)
+        fig.add_trace(
+            go.Heatmap(
+                z=parts,
+                x=ticks,
+                y=[PART_LABELS[p] for p in PARTS],
+                colorscale="RdBu_r",
+                zmin=-span,
+                zmax=span,
+                showscale=False,
+                hovertemplate=name + "<br>%{y}, frames %{x}<br>importance %{z:.4f}<extra></extra>",
+            ),
+            row=1,
+            col=i + 1,
+        )
+        fig.update_xaxes(title_text="input frames", row=1, col=i + 1)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def deletion_figure(result: Mapping) -> go.Figure:
+    """Each method's deletion curve (true-class probability as cells are zeroed in its order) and random order."""
+    fig = go.Figure()
+    for name, m in result["methods"].items():
+        curve = np.asarray(m["deletion"], dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=np.linspace(0, 100, len(curve)),
+                y=curve,
+                mode="lines+markers",
+                name=f"{name} (AUC {m['auc']:.3f})",
+            )
+        )
+    fig.add_hline(
+        y=result["random_auc"],
+        line_dash="dash",
+        line_color="#777777",
+        annotation_text=f"random order: mean AUC {result['random_auc']:.3f}",
+    )
+    fig.update_layout(
+        height=320,
+        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="cells zeroed, most important first (%)",
+        yaxis_title=f"p({result['true']})",
+        yaxis_range=[0, 1.02],
+        title="Deletion curves (lower = more faithful)",
+    )
+    return fig
+
+
+def importance_animation(
+    clip: np.ndarray, layout: Layout, joint_map: np.ndarray, windows: Sequence[tuple[int, int]], title: str = ""
+) -> go.Figure:
+    """Animated skeleton of a model input clip (M, T, V, C) whose joints are sized and coloured by their importance
+    (joint_map (W, V), one row per window of input frames); negative importance is drawn as zero."""
+    clip = np.asarray(clip, dtype=float)
+    imp = np.clip(np.asarray(joint_map, dtype=float), 0, None)
+    top = max(float(imp.max()), 1e-12)
+    per_frame = np.zeros((clip.shape[1], layout.num_joints))
+    for w, (a, b) in enumerate(windows):
+        per_frame[a:b] = imp[w] / top
+    persons, length = _visible_extent(clip)
+    axes, signs = drawing_axes(clip[:, :length], layout)
+    three_d = len(axes) == 3
+    pts = clip[..., axes] * _draw_signs(signs)
+    valid = joint_valid(clip)
+    kind = "scatter3d" if three_d else "scatter"
+
+    def traces(t: int) -> list[dict]:
+        cols: list[list[float | None]] = [[] for _ in axes]
+        jx: list[list[float]] = [[] for _ in axes]
+        size, color, text = [], [], []
+        for m in persons:
+            for a, b in layout.edges:
+                if valid[m, t, a] and valid[m, t, b]:
+                    for k in range(len(axes)):
+                        cols[k] += [pts[m, t, a, k], pts[m, t, b, k], None]
+            for v in np.flatnonzero(valid[m, t]):
+                for k in range(len(axes)):
+                    jx[k].append(float(pts[m, t, v, k]))
+                size.append(5 + 22 * per_frame[t, v])
+                color.append(float(per_frame[t, v]))
+                text.append(f"{layout.joints[v]}: {per_frame[t, v]:.2f} of the clip's largest")
+        line: dict[str, Any] = dict(
+            type=kind, mode="lines", line=dict(color="#9e9e9e", width=4 if three_d else 3), hoverinfo="skip"
+        )
+        dots: dict[str, Any] = dict(
+            type=kind,
+            mode="markers",
+            text=text,
+            hoverinfo="text",
+            marker=dict(size=size, color=color, colorscale="Reds", cmin=0, cmax=1, showscale=t == 0),
+        )
+        line.update(zip("xyz", cols))
+        dots.update(zip("xyz", jx))
+        return [line, dots]
+
+    n = min(length, 60)
+    picks = np.linspace(0, length - 1, n).round().astype(int)
+    fig = go.Figure(data=traces(int(picks[0])))
+    fig.frames = [go.Frame(name=str(k), data=traces(int(t))) for k, t in enumerate(picks)]
+    ranges = _ranges(Panel(clip[:, :length], layout), axes, signs)
+    if three_d:
+        span = [r[1] - r[0] for r in ranges]
+        big = max(span)
+        fig.update_layout(
+            scene=dict(
+                xaxis=dict(range=ranges[0], title="x (body sizes)"),
+                yaxis=dict(range=ranges[1], title="depth (body sizes)"),
+                zaxis=dict(range=ranges[2], title="up (body sizes)"),
+                aspectmode="manual",
+                aspectratio=dict(x=span[0] / big, y=span[1] / big, z=span[2] / big),
+                camera=dict(eye=dict(x=0.35, y=-1.5, z=0.35)),
+            )
+        )
+    else:
+        fig.update_xaxes(range=ranges[0], title="x (body sizes)")
+        fig.update_yaxes(range=ranges[1][::-1] if signs[1] < 0 else ranges[1], title="y (body sizes)", scaleanchor="x")
+    menus, sliders = _animation_controls(n, 80)
+    fig.update_layout(
+        title=title or None,
+        height=520,
+        showlegend=False,
+        updatemenus=menus,
+        sliders=sliders,
+        margin=dict(l=10, r=10, t=50, b=90),
     )
     return fig
 

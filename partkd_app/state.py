@@ -610,6 +610,48 @@ def part_sensitivity(path: str, sel: Selection) -> list[float]:
     return disk_cached(cache_dir() / "results", key, lambda: engine_part_sensitivity(loaded, test).tolist())
 
 
+def explanation(path: str, sel: Selection, index: int, windows: int = 8) -> dict[str, Any]:
+    """Per-clip explanations (engine.explain) of the teacher on high-quality clip `index` of the selected data,
+    cached on disk by (weights, data, clip, windows): the numbers `partkd explain` gives, without the input array."""
+    from partkd.data.loaders import cache_dir
+    from partkd.engine.evaluate import disk_cached
+    from partkd.engine.explain import explain_dataset_clip, explanation_json
+
+    loaded = _loaded(path, _mtime(path))
+    high = _paired(sel.data).high
+    key = {**_results_key(loaded, sel, "explain"), "clip": int(index), "windows": windows}
+    return disk_cached(
+        cache_dir() / "results", key, lambda: explanation_json(explain_dataset_clip(loaded, high, index, windows))
+    )
+
+
+def explanation_input(path: str, sel: Selection, index: int) -> np.ndarray:
+    """The model input (M, T, V, C) the teacher's explanation of high-quality clip `index` was computed on."""
+    from partkd.engine.data import model_inputs
+
+    loaded = _loaded(path, _mtime(path))
+    high = _paired(sel.data).high
+    return model_inputs(high.subset(np.array([index])), loaded.meta)[0]
+
+
+def data_matches(teacher_meta: dict, sel: Selection) -> bool:
+    """Whether the sidebar's data is the data the teacher's stored E was computed on (its training data)."""
+    from partkd.engine.config import data_spec_from_dict, to_dict
+
+    stored = teacher_meta.get("data")
+    if not isinstance(stored, dict):
+        return False
+    try:
+        mine, theirs = to_dict(sel.spec), to_dict(data_spec_from_dict(dict(stored), "teacher data"))
+    except PartKDError:
+        return False
+    if mine["source"] == "synthetic" or theirs["source"] == "synthetic":
+        keys: tuple[str, ...] = ("source", "num_classes", "clips_per_class", "synth_frames", "synth_motion", "seed")
+        return all(mine.get(k) == theirs.get(k) for k in keys)
+    same = Path(mine["source"]).resolve() == Path(theirs["source"]).resolve()
+    return same and all(mine.get(k) == theirs.get(k) for k in ("high_layout", "high_source", "options"))
+
+
 def val_top1(meta: dict) -> float | None:
     """The validation top-1 a checkpoint's metadata records (None when absent)."""
     value = (meta.get("metrics") or {}).get("val_top1")
@@ -650,15 +692,39 @@ def detection_error(low: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(low[..., :2] - reference[..., :2], axis=-1)[ok].mean())
 
 
-#: The Part-efficiency page's matrix choices.
-E_VIEWS = ("miss rate", "probability drop", "softmax")
+def _e_views() -> dict[str, str]:
+    """The Part-efficiency page's matrix choices: label -> E definition name (the default first), then softmax."""
+    from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
+
+    names = [DEFAULT_EFFICIENCY, *(n for n in EFFICIENCIES if n != DEFAULT_EFFICIENCY)]
+    return {EFFICIENCIES[n].label: n for n in names} | {"softmax": "softmax"}
+
+
+#: The Part-efficiency page's matrix choices, the measured most truthful definition first.
+E_VIEWS: tuple[str, ...] = tuple(_e_views())
+
+
+def same_teacher(student_meta: dict | None, teacher_path: str | None) -> bool:
+    """Whether a KD student was distilled from the checkpoint at teacher_path (same file, resolved)."""
+    from partkd.checkpoints import stem_of
+
+    kd = (student_meta or {}).get("kd") or {}
+    theirs = kd.get("teacher") if isinstance(kd, dict) else None
+    if not theirs or not teacher_path:
+        return False
+    try:
+        return stem_of(theirs).resolve() == stem_of(teacher_path).resolve()
+    except OSError:
+        return False
 
 
 def efficiency_view(
-    teacher_meta: dict, shown: str, temperature: float, student_meta: dict | None
+    teacher_meta: dict, shown: str, temperature: float, student_meta: dict | None, teacher_path: str | None = None
 ) -> tuple[np.ndarray, str, bool]:
-    """(matrix, one-line description, is-normalised) for the page: the raw miss rate, the probability drop, or the
-    softmax (eq. 13) at `temperature` of the source the student's PMSC loss used; the line says what weights it."""
+    """(matrix, one-line description, is-normalised) for the page: one definition of E (E_VIEWS), or the softmax
+    (eq. 13) at `temperature` of the source the student's PMSC loss used; the line says what weights it. The
+    softmax is called the student's own part weights only when the student was distilled from this teacher."""
+    from partkd.distill.definitions import EFFICIENCIES
     from partkd.distill.efficiency import efficiency_softmax
     from partkd.distill.methods import KD_METHODS
     from partkd.engine.config import StudentConfig
@@ -669,44 +735,66 @@ def efficiency_view(
     weighs_parts = method in KD_METHODS and KD_METHODS[method].part_weights
     source = kd.get("efficiency") or "miss"
     student_t = kd.get("efficiency_temperature") or 1.0
-    if weighs_parts:
-        if source == "drop" and "E_drop" not in teacher_meta:
-            raise CheckpointError(where("teacher", "has no probability-drop matrix: recompute E (part-matrix)"))
+    own = weighs_parts and (teacher_path is None or same_teacher(student_meta, teacher_path))
+    if weighs_parts and not own:
+        uses = f"The loaded KD student was distilled from another teacher ({kd.get('teacher')}), not this one."
+    elif weighs_parts:
         uses = (
             f"The loaded KD student's {method} loss is weighted by the softmax of the "
-            f"{'probability drop' if source == 'drop' else 'miss rate'} at temperature {student_t:g}."
+            f"{EFFICIENCIES[source].label} at temperature {student_t:g}."
         )
     elif method:
         uses = f"The loaded KD student used '{method}', which does not weight parts by E."
     else:
         uses = "No KD student is loaded."
-    if shown == "probability drop":
-        if "E_drop" not in teacher_meta:
-            raise CheckpointError(where("teacher", "has no probability-drop matrix yet: recompute E (part-matrix)"))
-        return np.asarray(teacher_meta["E_drop"], dtype=float), "Showing the probability drop. " + uses, False
-    if shown == "softmax":
-        if weighs_parts and temperature == student_t:
-            weights = part_weights(
-                teacher_meta, StudentConfig(kd="pmsc", efficiency=source, efficiency_temperature=float(student_t))
-            )
-            return np.asarray(weights, dtype=float), "Showing exactly the KD student's part weights. " + uses, True
-        src = "E_drop" if source == "drop" and weighs_parts else "E_raw"
-        return (
-            efficiency_softmax(np.asarray(teacher_meta[src]), temperature),
-            f"Showing the softmax of the {'probability drop' if src == 'E_drop' else 'miss rate'} at temperature "
-            f"{temperature:g}. " + uses,
-            True,
+    name = _e_views()[shown]
+    if name != "softmax":
+        d = EFFICIENCIES[name]
+        if d.key not in teacher_meta:
+            raise CheckpointError(where("teacher", f"has no {d.label} matrix yet: recompute E (part-matrix)"))
+        return np.asarray(teacher_meta[d.key], dtype=float), f"Showing the {d.label}: {d.description}. " + uses, False
+    src = source if own else "miss"
+    key = EFFICIENCIES[src].key
+    if key not in teacher_meta:
+        raise CheckpointError(where("teacher", f"has no {EFFICIENCIES[src].label} matrix: recompute E (part-matrix)"))
+    if own and temperature == student_t:
+        weights = part_weights(
+            teacher_meta, StudentConfig(kd="pmsc", efficiency=source, efficiency_temperature=float(student_t))
         )
-    return np.asarray(teacher_meta["E_raw"], dtype=float), "Showing the miss rate (eq. 12). " + uses, False
+        return np.asarray(weights, dtype=float), "Showing exactly the KD student's part weights. " + uses, True
+    return (
+        efficiency_softmax(np.asarray(teacher_meta[key]), temperature),
+        f"Showing the softmax of the {EFFICIENCIES[src].label} at temperature {temperature:g}. " + uses,
+        True,
+    )
+
+
+def efficiency_uncertainty(teacher_meta: dict, shown: str) -> dict[str, np.ndarray] | None:
+    """For a definition of E the teacher stores an interval for: its (lo, hi) and the cell flags (uncertain cells,
+    rows where no single part is needed); None for the softmax or an older teacher without intervals."""
+    from partkd.distill.definitions import EFFICIENCIES
+    from partkd.distill.efficiency import cell_flags
+
+    name = _e_views()[shown]
+    ci = (teacher_meta.get("E_ci") or {}).get(name)
+    if name == "softmax" or not ci:
+        return None
+    E = np.asarray(teacher_meta[EFFICIENCIES[name].key], dtype=float)
+    lo, hi = np.asarray(ci["lo"], dtype=float), np.asarray(ci["hi"], dtype=float)
+    return {"lo": lo, "hi": hi, **cell_flags(E, lo, hi, zero_tol=0.01)}
 
 
 def truth_summary(teacher_meta: dict) -> list[str]:
     """Markdown lines scoring the teacher's matrices against the known carrier parts (synthetic data only)."""
+    from partkd.distill.definitions import EFFICIENCIES
     from partkd.distill.efficiency import describe_truth
 
     truth = teacher_meta.get("E_truth") or {}
-    names = {"miss": "miss rate", "drop": "probability drop"}
-    return [f"**Against the known carrier parts** ({names.get(k, k)}): {describe_truth(v)}." for k, v in truth.items()]
+    return [
+        f"**Against the known carrier parts** ({EFFICIENCIES[k].label if k in EFFICIENCIES else k}): "
+        f"{describe_truth(v)}."
+        for k, v in truth.items()
+    ]
 
 
 # ---------------------------------------------------------------- forms generated from the config schema

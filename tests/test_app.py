@@ -199,15 +199,25 @@ def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
 
 @needs_checkpoints
 def test_heatmap_holds_the_checkpoints_e():
+    from partkd.distill.efficiency import cell_flags
+
     meta = json.loads(SHIPPED["teacher"].read_text())
     at = run("part_efficiency")
-    (fig,) = charts(at)
+    assert at.radio(key="E_matrix").value == "Shapley value"      # the measured most truthful definition first
+    fig = charts(at)[0]
     hm = fig["data"][0]
     assert hm["type"] == "heatmap"
     z = array(hm["z"])
     assert z.shape == (len(meta["class_names"]), 5)
-    assert np.allclose(z, np.asarray(meta["E_raw"], dtype=float))
+    assert np.allclose(z, np.asarray(meta["E_shapley"], dtype=float))
     assert list(hm["y"]) == meta["class_names"]
+    ci = meta["E_ci"]["shapley"]
+    flags = cell_flags(meta["E_shapley"], ci["lo"], ci["hi"], zero_tol=0.01)
+    veils = [d for d in fig["data"][1:] if d["type"] == "heatmap"]
+    assert len(veils) == 1 and np.array_equal(~np.isnan(array(veils[0]["z"]).reshape(z.shape)), flags["uncertain"])
+    notes = [a["y"] for a in fig["layout"].get("annotations", []) if "no single part" in a["text"]]
+    assert notes == [c for c, f in zip(meta["class_names"], flags["none_needed"]) if f]
+    assert np.allclose(array(hm["customdata"]).reshape(z.shape + (2,))[..., 0], ci["lo"])
     at.radio(key="E_matrix").set_value("softmax").run()
     assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E"], dtype=float))
     assert any("exactly the KD student's part weights" in c.value for c in at.caption)
@@ -217,17 +227,42 @@ def test_heatmap_holds_the_checkpoints_e():
     expected = np.exp((raw - raw.max(1, keepdims=True)) / 0.1)
     assert np.allclose(sharp, expected / expected.sum(1, keepdims=True), atol=1e-6)
     at.radio(key="E_matrix").set_value("probability drop").run()
-    assert not at.exception
-    if "E_drop" in meta:
-        assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E_drop"], dtype=float))
-    else:
-        assert any("no probability-drop matrix" in e for e in errors(at))
-    if "E_truth" in meta:
-        assert any("Against the known carrier parts" in m.value for m in at.markdown)
-    at.radio(key="E_matrix").set_value("miss rate").run()
+    assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E_drop"], dtype=float))
+    assert any("Against the known carrier parts" in m.value for m in at.markdown)
+    at.radio(key="E_matrix").set_value("miss rate (eq. 12)").run()
+    assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E_raw"], dtype=float))
     at.selectbox(key="E_sort").set_value("left_arm").run()
     at.radio(key="E_view").set_value("bars per class").run()
     assert not at.exception and charts(at)[0]["data"][0]["type"] == "bar"
+
+
+@needs_checkpoints
+def test_part_efficiency_explains_the_sidebar_clip_as_the_cli_does():
+    """The page's per-clip explanation equals engine.explain (what `partkd explain` prints) for the sidebar's clip,
+    and its skeleton joints are sized by the chosen method's importance."""
+    from partkd.checkpoints import load_checkpoint
+    from partkd.engine.data import load_paired
+    from partkd.engine.explain import explain_dataset_clip
+    from partkd.engine.reproduce import load_recipe
+
+    at = run("part_efficiency")
+    clip = at.sidebar.selectbox(key="w_clip").value
+    figs = {json.loads(el.proto.spec).get("layout", {}).get("title", {}).get("text", ""): json.loads(el.proto.spec)
+            for el in at.get("plotly_chart")}
+    assert any(t.startswith("Deletion curves") for t in figs)
+    high = load_paired(load_recipe(ROOT / "configs" / "app_default.toml").data).high
+    want = explain_dataset_clip(load_checkpoint(ROOT / "checkpoints" / "teacher.safetensors"), high, clip)
+    deletion = next(f for t, f in figs.items() if t.startswith("Deletion curves"))
+    for trace, (name, m) in zip(deletion["data"], want["methods"].items()):
+        assert trace["name"].startswith(name) and np.allclose(array(trace["y"]), m["deletion"], atol=1e-6)
+    assert any(f"Clip **{high.names[clip]}**" in c.value for c in at.caption)
+    at.radio(key="X_method").set_value("gradcam").run()
+    skeleton = next(f for t, f in ((json.loads(el.proto.spec).get("layout", {}).get("title", {}).get("text", ""),
+                                    json.loads(el.proto.spec)) for el in at.get("plotly_chart")) if t.startswith("gradcam"))
+    sizes = array(skeleton["data"][1]["marker"]["size"])
+    joints = np.clip(np.asarray(want["methods"]["gradcam"]["joints"]), 0, None)
+    w0 = joints[0] / joints.max()
+    assert np.allclose(sizes, 5 + 22 * w0, atol=1e-6)  # frame 0 lies in the first window
 
 
 @needs_checkpoints
@@ -387,6 +422,10 @@ def test_the_e_view_knows_every_method_that_weighs_parts_by_e():
         assert normalized and what.startswith("Showing exactly the KD student's part weights") and method in what
     _, what, _ = efficiency_view(teacher, "softmax", 1.0, {"kd": {"method": "relational"}})
     assert "does not weight parts by E" in what
+    other = {"kd": {"method": "pmsc", "efficiency": "miss", "efficiency_temperature": 1.0, "teacher": "/else/t.safetensors"}}
+    E, what, normalized = efficiency_view(teacher, "softmax", 1.0, other, str(SHIPPED["teacher"]))
+    assert "distilled from another teacher" in what and "exactly" not in what
+    assert normalized and np.allclose(E, teacher["E"])
 
 
 def test_skeletons_page_shows_a_derived_modality_with_its_missing_values():

@@ -103,9 +103,14 @@ def test_every_page_renders_in_chromium(server):
                 if shot and plot:  # only pages whose figure rendered; never overwrite with an empty page
                     page.screenshot(path=str(SHOTS / shot), full_page=True)
             if HAVE_CHECKPOINTS:
+                start = time.time()
                 page.goto(f"{server}/part_efficiency", wait_until="domcontentloaded")
                 page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+                print(f"timing: part efficiency revisited, E heatmap from cache after {time.time() - start:.1f} s")
                 page.wait_for_function(IDLE, timeout=90_000)
+                print(f"timing: part efficiency revisited, complete with the clip's explanation (disk cache) in "
+                      f"{time.time() - start:.1f} s")
+                assert page.locator(".js-plotly-plot").count() >= 4  # E, the clip's skeleton, strips, deletion curves
                 start = time.time()
                 page.get_by_text("bars per class").click()
                 page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0 && "

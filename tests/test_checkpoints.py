@@ -115,7 +115,7 @@ def test_schema_version_is_written_older_files_load_and_newer_are_refused(tmp_pa
 
     model, meta = _model_and_meta()
     weights = save_checkpoint(tmp_path / "m", model, meta)
-    assert read_meta(weights)["schema_version"] == SCHEMA_VERSION == 1
+    assert read_meta(weights)["schema_version"] == SCHEMA_VERSION == 2
     doc = json.loads((tmp_path / "m.json").read_text())
     del doc["schema_version"]                                   # a file from before the key existed (version 0)
     (tmp_path / "m.json").write_text(json.dumps(doc))
@@ -132,4 +132,15 @@ def test_the_shipped_checkpoints_load(name: str) -> None:
     if not path.exists():
         pytest.skip("shipped checkpoints not built")
     loaded = load_checkpoint(path)
-    assert loaded.role == ("teacher" if name == "teacher" else "student") and loaded.meta.get("schema_version", 0) <= 1
+    assert loaded.role == ("teacher" if name == "teacher" else "student") and loaded.meta.get("schema_version", 0) <= 2
+
+
+def test_schema_1_synthetic_checkpoints_read_as_the_coupled_action_set(tmp_path: Path) -> None:
+    model, meta = _model_and_meta()
+    weights = save_checkpoint(tmp_path / "m", model, {**meta, "data": {"source": "synthetic", "num_classes": 3}})
+    assert "synth_motion" not in read_meta(weights)["data"]  # written now: the engine's spec states it
+    doc = json.loads((tmp_path / "m.json").read_text())
+    (tmp_path / "m.json").write_text(json.dumps({**doc, "schema_version": 1}))
+    assert read_meta(weights)["data"]["synth_motion"] == "coupled"
+    (tmp_path / "m.json").write_text(json.dumps({**doc, "data": {"source": "/x", "format": "npz"}, "schema_version": 1}))
+    assert "synth_motion" not in read_meta(weights)["data"]

@@ -115,6 +115,7 @@ def test_synth_writes_paired_npz(tmp_path: Path, capsys: pytest.CaptureFixture) 
     out = partkd("data", "synth", "--out", str(tmp_path / "syn"), "--classes", "3", "--clips-per-class", "4",
                  "--frames", "24", "--seed", "5", "--level", "light", cache=tmp_path)
     assert out.returncode == 0, out.stderr
+    assert "carrier parts per class (clean motion):\n  wave: right_arm\n  punch: right_arm\n" in out.stdout
     high = load_dataset(tmp_path / "syn" / "high.npz", format="npz", cache=False)
     low = load_dataset(tmp_path / "syn" / "low.npz", format="npz", cache=False)
     ref = make_synthetic(num_classes=3, clips_per_class=4, frames=24, seed=5, level="light")

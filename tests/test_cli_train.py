@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +55,16 @@ def test_part_matrix_student_and_evaluate(teacher: Path, tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr[-2000:]
     e = json.loads((tmp_path / "e.json").read_text())
     assert len(e["E_raw"]) == 4 and e["parts"][0] == "head" and "left_arm" in done.stdout
+    clips = sum(e["E_clips"])
+    assert done.stdout.splitlines()[0].endswith(
+        f"{clips} high-quality train clips of 4 classes, 32 part subsets each; default definition 'shapley'")
+    assert "Shapley value [95% interval]" in done.stdout and "miss rate" not in done.stdout
+    assert f"part matrix: {clips}/{clips} clips (100%)" in done.stderr
+    for key, name in (("E_raw", "miss"), ("E_drop", "drop"), ("E_shapley", "shapley")):
+        lo, hi, mid = np.array(e["E_ci"][name]["lo"]), np.array(e["E_ci"][name]["hi"]), np.array(e[key])
+        assert (lo <= mid + 1e-9).all() and (mid <= hi + 1e-9).all()
+    done = cli("part-matrix", str(teacher), "--efficiency", "all")
+    assert all(t in done.stdout for t in ("miss rate (eq. 12) [95%", "probability drop [95%", "Shapley value [95%"))
     done = cli("train-student", *DATA, *SMOKE, "--epochs", "1", "--teacher", str(teacher), "--kd", "pmsc",
                "--alpha", "0.5", "--op", "0.3", "--out", str(tmp_path / "s"))
     assert done.returncode == 0, done.stderr[-2000:]
@@ -146,7 +157,7 @@ def test_bad_run_configs_are_one_line_errors(tmp_path: Path) -> None:
                           "kind.toml", "for train-student, not train-teacher")
     (tmp_path / "value.toml").write_text('[data]\nsource = "synthetic"\nnum_classes = 99\n')
     assert_one_line_error(cli("train-teacher", "--config", str(tmp_path / "value.toml"), "--out", str(tmp_path / "o")),
-                          "data.num_classes: must be in [2, 13]")
+                          "data.num_classes: must be in [2, 14]")
     assert_one_line_error(cli("train-teacher", "--out", str(tmp_path / "o")), "--data is required")
     assert not (tmp_path / "o").exists()
 

@@ -170,3 +170,13 @@ def test_teacher_dropout_removes_whole_parts_and_single_joints():
     joints = drop_parts_and_joints(batch, lay, 0.0, 0.2, np.random.default_rng(1))
     assert abs((~np.any(joints != 0, axis=-1)).mean() - 0.2) < 0.01
     np.testing.assert_array_equal(drop_parts_and_joints(batch, lay, 0.0, 0.0, np.random.default_rng(2)), batch)
+    subset = drop_parts_and_joints(batch, lay, 0.5, 0.0, np.random.default_rng(3), mode="subset")
+    lost = np.stack([~np.any(subset[:, 0, 0][:, lay.part_joints(p)] != 0, axis=-1).all(axis=1) for p in range(5)], 1)
+    for p in range(5):  # each part is either wholly gone or wholly kept
+        kept = np.any(subset[:, 0, 0][:, lay.part_joints(p)] != 0, axis=-1)
+        assert (kept.all(axis=1) | ~kept.any(axis=1)).all()
+    counts = lost.sum(axis=1)
+    assert abs((counts > 0).mean() - 0.5) < 0.03 and counts.max() == 4            # never all five
+    assert np.allclose(np.bincount(counts[counts > 0], minlength=5)[1:] / (counts > 0).sum(), 0.25, atol=0.03)
+    with pytest.raises(ConfigError, match="unknown mode 'all'"):
+        drop_parts_and_joints(batch, lay, 0.5, 0.0, np.random.default_rng(0), mode="all")

@@ -1,8 +1,13 @@
 """The built-in synthetic paired dataset: procedural 3D actions on `ntu25`, low-quality twin by estimator sim.
 
-Each action drives the joint angles of chosen body parts as a function of time; positions come from
+Each action drives the joint angles of chosen body parts (its carriers) as a function of time; positions come from
 forward kinematics on a bone tree with per-subject bone lengths. Kinect camera space in metres (x to the
 sensor's left, y up, z away from the camera); subjects face the camera, the floor is at y = FLOOR_Y.
+
+Two action sets (`motion`): "clean", the default, is the ground truth for part importance: only the carriers move
+in a class-specific way, every other part gets the same class-independent idle sway in every class, and the pelvis
+stays put, so no carrier drags another part along. "coupled" is the earlier set: bow pitches the trunk (the arms
+follow), squat lowers the whole body and there is no idle sway.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ Pose = dict[str, np.ndarray | float]
 
 # Rest pose in degrees (hop in metres). Limb angles are absolute in the body frame (x to the subject's
 # left, y up, z forward): flex raises a segment forward from hanging down, abd raises it sideways.
-REST: dict[str, float] = {"trunk_pitch": 0.0, "neck_pitch": 0.0, "hop": 0.0} | {
+REST: dict[str, float] = {"trunk_pitch": 0.0, "neck_pitch": 0.0, "neck_roll": 0.0, "hop": 0.0} | {
     f"{k}_{s}": v
     for s in "lr"
     for k, v in (
@@ -141,6 +146,24 @@ def _nod(t: np.ndarray, a: np.ndarray) -> Pose:
     return {"neck_pitch": 50 * a * bump(t, 5)}
 
 
+def _nod_fast(t: np.ndarray, a: np.ndarray) -> Pose:
+    return {"neck_pitch": 50 * a * bump(t, 4)}
+
+
+def _head_tilt(t: np.ndarray, a: np.ndarray) -> Pose:
+    return {"neck_roll": 45 * a * swing(t, 2)}
+
+
+def _leg_swing_right(t: np.ndarray, a: np.ndarray) -> Pose:
+    s = bump(t, 3) * a
+    return {"thigh_abd_r": 4 + 40 * s, "shank_abd_r": 4 + 40 * s}
+
+
+def _knee_tuck(t: np.ndarray, a: np.ndarray) -> Pose:
+    s = bump(t, 2) * a
+    return _both(thigh_flex=85 * s, shank_flex=-55 * s)
+
+
 def _leg_swing(t: np.ndarray, a: np.ndarray) -> Pose:
     s = bump(t, 3) * a
     return {"thigh_abd_l": 4 + 40 * s, "shank_abd_l": 4 + 40 * s}
@@ -181,9 +204,59 @@ SYNTH_ACTIONS: tuple[SynthAction, ...] = (
 )
 
 
-def action_parts() -> dict[str, tuple[str, ...]]:
+_BY_NAME = {a.name: a for a in SYNTH_ACTIONS}
+
+#: The clean set: every action moves its carriers only (no trunk pitch, no whole-body drop). Classes come in pairs
+#: with the same carriers (the first 12 are six pairs), so that "every other part is idle" never names a class by
+#: itself: telling a pair apart takes the carriers' own motion. The default 10 are the five limb pairs; the head
+#: pair (11, 12) moves two joints only, and the tiny teacher of the shipped recipe tells it apart on some seeds only
+#: (docs/synthetic_and_degradations.md).
+CLEAN_ACTIONS: tuple[SynthAction, ...] = (
+    _BY_NAME["wave"],
+    _BY_NAME["punch"],
+    _BY_NAME["drink"],
+    _BY_NAME["arm_circle"],
+    _BY_NAME["clap"],
+    _BY_NAME["raise_hands"],
+    SynthAction("knee_tuck", ("left_leg", "right_leg"), "both knees drawn up twice; the pelvis stays put", _knee_tuck),
+    _BY_NAME["march"],
+    _BY_NAME["kick"],
+    SynthAction("side_leg_raise", ("right_leg",), "right leg swings out sideways 3 times", _leg_swing_right),
+    SynthAction("nod", ("head",), "head nods 4 times, quickly", _nod_fast),
+    SynthAction("head_tilt", ("head",), "head tilts to the left and right shoulder twice", _head_tilt),
+    _BY_NAME["leg_swing"],
+    _BY_NAME["jumping_jacks"],
+)
+
+#: Action sets by name (synth_high's `motion`); "clean" is the default.
+ACTION_SETS: dict[str, tuple[SynthAction, ...]] = {"clean": CLEAN_ACTIONS, "coupled": SYNTH_ACTIONS}
+SYNTH_MOTIONS: tuple[str, ...] = tuple(ACTION_SETS)
+#: Idle sway of the clean set: std (degrees) and frame-to-frame AR(1) correlation of every joint angle's wander.
+IDLE_DEG = {"trunk": 1.0, "neck": 1.0, "limb": 1.5}
+IDLE_RHO = 0.97
+
+
+def action_set(motion: str = "clean") -> tuple[SynthAction, ...]:
+    """The actions of a set by name; ConfigError naming the choices otherwise."""
+    if motion not in ACTION_SETS:
+        raise ConfigError(where("synthetic", f"unknown motion '{motion}', use one of {', '.join(SYNTH_MOTIONS)}"))
+    return ACTION_SETS[motion]
+
+
+def action_parts(motion: str = "clean") -> dict[str, tuple[str, ...]]:
     """Action name -> the parts carrying its motion."""
-    return {a.name: a.parts for a in SYNTH_ACTIONS}
+    return {a.name: a.parts for a in action_set(motion)}
+
+
+def idle_sway(rng: np.random.Generator, n: int, t: int) -> dict[str, np.ndarray]:
+    """Class-independent wander (degrees, (n, t) per angle key) added to every clip of the clean set."""
+    out = {}
+    for key in REST:
+        if key == "hop":
+            continue
+        std = IDLE_DEG["trunk" if key.startswith("trunk") else "neck" if key.startswith("neck") else "limb"]
+        out[key] = ar1_noise(rng, (n, t), std, IDLE_RHO)
+    return out
 
 
 def _limb_dir(flex: np.ndarray, abd: np.ndarray) -> np.ndarray:
@@ -200,9 +273,10 @@ def _directions(pose: Mapping[str, np.ndarray | float]) -> np.ndarray:
         return np.stack([pose[f"{k}_l"], pose[f"{k}_r"]], axis=-1)
 
     pitch, neck = np.deg2rad(pose["trunk_pitch"]), np.deg2rad(pose["trunk_pitch"] + pose["neck_pitch"])
+    roll = np.deg2rad(pose["neck_roll"]) + np.zeros_like(pitch)
     zero = np.zeros_like(pitch)
     trunk = np.stack([zero, np.cos(pitch), np.sin(pitch)], axis=-1)
-    head = np.stack([zero, np.cos(neck), np.sin(neck)], axis=-1)
+    head = np.stack([np.sin(roll), np.cos(roll) * np.cos(neck), np.cos(roll) * np.sin(neck)], axis=-1)
     side = np.array([1.0, -1.0])[:, None]
     shoulder = np.broadcast_to(np.array([1.0, 0.0, 0.0]) * side, pitch.shape + (2, 3))
     hip = np.broadcast_to(np.array([1.0, -0.6, 0.0]) / np.hypot(1.0, 0.6) * side, pitch.shape + (2, 3))
@@ -249,10 +323,14 @@ def _subject_lengths(rng: np.random.Generator) -> np.ndarray:
     return np.array([b[2] for b in BONES]) * scale * factor[:, kind_of]
 
 
-def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 64, seed: int = 0) -> SkeletonDataset:
-    """The high-quality half: `ntu25` 3D clips in metres, one person, ≈ `frames` frames, split by subject."""
-    if not 1 <= num_classes <= len(SYNTH_ACTIONS):
-        raise ConfigError(where("synthetic", f"num_classes must be in 1..{len(SYNTH_ACTIONS)}, got {num_classes}"))
+def synth_high(
+    num_classes: int = 10, clips_per_class: int = 60, frames: int = 64, seed: int = 0, motion: str = "clean"
+) -> SkeletonDataset:
+    """The high-quality half: `ntu25` 3D clips in metres, one person, ≈ `frames` frames, split by subject; `motion`
+    names the action set (ACTION_SETS)."""
+    actions = action_set(motion)
+    if not 1 <= num_classes <= len(actions):
+        raise ConfigError(where("synthetic", f"num_classes must be in 1..{len(actions)}, got {num_classes}"))
     if clips_per_class < 1 or frames < 8:
         raise ConfigError(where("synthetic", "need clips_per_class >= 1 and frames >= 8"))
     layout = get_layout("ntu25")
@@ -274,14 +352,22 @@ def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 6
 
     pose = {k: np.full((n, t_max), v) for k, v in REST.items()}
     env = _smoothstep_envelope(np.clip(t, 0.0, 1.0))
-    for k, action in enumerate(SYNTH_ACTIONS[:num_classes]):
+    for k, action in enumerate(actions[:num_classes]):
         rows = labels == k
         for key, target in action.motion(t[rows] * speed[rows, None], amp[rows]).items():
             pose[key][rows] = REST[key] + env[rows] * (target - REST[key])
+    clean = motion == "clean"
+    if clean:
+        for key, wander in idle_sway(rng, n, t_max).items():
+            pose[key] = pose[key] + wander
 
     rel = _forward_kinematics(layout, pose, sub_len[subject])
     feet = [layout.joints.index(j) for j in ("left_ankle", "left_foot", "right_ankle", "right_foot")]
-    lift = FLOOR_Y - rel[:, :, feet, 1].min(axis=2) + pose["hop"]
+    if clean:  # the pelvis stays at its rest height, whatever the legs do
+        rest = _forward_kinematics(layout, {k: np.full((n, 1), v) for k, v in REST.items()}, sub_len[subject])
+        lift = FLOOR_Y - rest[:, :, feet, 1].min(axis=2) + pose["hop"]
+    else:
+        lift = FLOOR_Y - rel[:, :, feet, 1].min(axis=2) + pose["hop"]
     c, s = np.cos(yaw)[:, None, None], np.sin(yaw)[:, None, None]
     x, y, z = rel[..., 0], rel[..., 1], rel[..., 2]
     world = np.stack(
@@ -290,19 +376,20 @@ def synth_high(num_classes: int = 10, clips_per_class: int = 60, frames: int = 6
     )
     world += ar1_noise(rng, world.shape, NOISE_M, NOISE_RHO)
     clips = [world[i, : length[i]][None].astype(np.float32) for i in range(n)]
-    names = [f"{SYNTH_ACTIONS[k].name}_s{p:02d}_{i:04d}" for i, (k, p) in enumerate(zip(labels, subject))]
+    names = [f"{actions[k].name}_s{p:02d}_{i:04d}" for i, (k, p) in enumerate(zip(labels, subject))]
     split = np.where(subject < TRAIN_SUBJECTS, "train", "test")
     meta = {
         "source": "synthetic",
         "seed": seed,
         "frames": frames,
+        "motion": motion,
         "subjects": SUBJECTS,
         "train_subjects": list(range(TRAIN_SUBJECTS)),
         "subject": subject.tolist(),
-        "action_parts": {a.name: list(a.parts) for a in SYNTH_ACTIONS[:num_classes]},
+        "action_parts": {a.name: list(a.parts) for a in actions[:num_classes]},
     }
     return SkeletonDataset(
-        clips, labels, [a.name for a in SYNTH_ACTIONS[:num_classes]], split, layout, names, np.arange(n), meta
+        clips, labels, [a.name for a in actions[:num_classes]], split, layout, names, np.arange(n), meta
     )
 
 
@@ -313,9 +400,10 @@ def make_synthetic(
     seed: int = 0,
     low_layout: str | Layout = "coco17",
     level: str | EstimatorSim = "medium",
+    motion: str = "clean",
 ) -> PairedDataset:
     """Paired synthetic data: high `ntu25` 3D (synth_high) and its low twin by simulate_estimator."""
-    high = synth_high(num_classes, clips_per_class, frames, seed)
+    high = synth_high(num_classes, clips_per_class, frames, seed, motion)
     return PairedDataset(high, simulate_estimator(high, low_layout, level, seed))
 
 

@@ -156,17 +156,31 @@ def augment(
     return out
 
 
+#: What a part-dropped clip loses (drop_parts_and_joints' `mode`): one random part, or a random 1-4 of the five.
+PART_DROPOUT_MODES: tuple[str, ...] = ("one", "subset")
+
+
 def drop_parts_and_joints(
-    batch: np.ndarray, layout: Layout, part_p: float, joint_p: float, rng: np.random.Generator
+    batch: np.ndarray, layout: Layout, part_p: float, joint_p: float, rng: np.random.Generator, mode: str = "one"
 ) -> np.ndarray:
-    """Teacher-side dropout on a batch (N, M, T, V, C): with probability `part_p` a clip loses one uniformly chosen
-    part in every frame, then every joint of every frame is dropped with probability `joint_p` (dropped = zero)."""
+    """Teacher-side dropout on a batch (N, M, T, V, C): with probability `part_p` a clip loses, in every frame, one
+    uniformly chosen part (mode "one") or k uniform in 1..4 uniformly chosen parts ("subset"); then every joint of
+    every frame is dropped with probability `joint_p` (dropped = zero)."""
+    if mode not in PART_DROPOUT_MODES:
+        raise ConfigError(where("part dropout", f"unknown mode '{mode}', use one of {PART_DROPOUT_MODES}"))
     n, m, t, v, _ = batch.shape
     keep = np.ones((n, m, t, v), dtype=bool)
     if part_p > 0:
         hit = np.asarray(rng.random(n) < part_p)
-        part = np.asarray(rng.integers(0, len(PARTS), n))
-        keep &= ~(hit[:, None] & (np.asarray(layout.parts)[None, :] == part[:, None]))[:, None, None, :]
+        if mode == "one":
+            lost = np.eye(len(PARTS), dtype=bool)[np.asarray(rng.integers(0, len(PARTS), n))]  # (n, 5)
+        else:
+            k = np.asarray(rng.integers(1, len(PARTS), n))
+            order = np.argsort(rng.random((n, len(PARTS))), axis=1)
+            lost = np.zeros((n, len(PARTS)), dtype=bool)
+            np.put_along_axis(lost, order, np.arange(len(PARTS))[None, :] < k[:, None], axis=1)
+        lost &= hit[:, None]
+        keep &= ~lost[:, np.asarray(layout.parts)][:, None, None, :]
     if joint_p > 0:
         keep &= rng.random((n, m, t, v)) >= joint_p
     return batch * keep[..., None]

@@ -95,6 +95,56 @@ def part_miss_matrix(
 PART_SUBSETS: np.ndarray = ((np.arange(2 ** len(PARTS))[:, None] >> np.arange(len(PARTS))) & 1).astype(bool)
 
 
+def part_subset_effects(
+    model: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    layout: Layout,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+    amp: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(values (N, 32), wrong (N, 5)): each clip's true-class probability with only the parts of each PART_SUBSETS
+    row kept (the rest zeroed, as in eq. 12), and whether the teacher misclassifies it with part p alone zeroed.
+    The model must already be on `device`; one pass serves every definition of E."""
+    x = torch.as_tensor(x)
+    y = torch.as_tensor(labels, dtype=torch.long)
+    if x.dim() != 5 or x.shape[3] != layout.num_joints:
+        raise DataError(
+            where(
+                "part matrix",
+                f"x must be (N, M, T, {layout.num_joints}, C) for layout '{layout.name}', got {tuple(x.shape)}",
+            )
+        )
+    if y.shape != (x.shape[0],):
+        raise DataError(where("part matrix", f"{tuple(y.shape)} labels for {x.shape[0]} clips"))
+    dev = torch.device(device)
+    masks = torch.as_tensor(PART_SUBSETS[:, np.asarray(layout.parts)], dtype=torch.float32, device=dev)  # (32, V)
+    masks = masks[:, None, None, None, :, None]
+    leave_out = torch.as_tensor([len(PART_SUBSETS) - 1 - (1 << p) for p in range(len(PARTS))], device=dev)
+    batch_labels = label_batches(y)
+    total, done = x.shape[0], [0]
+
+    def collect(logits: torch.Tensor, _z: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        yb = batch_labels(xb.shape[0]).to(dev)
+        logits = logits.float().reshape(len(masks), len(yb), -1)
+        prob = logits.softmax(-1).gather(2, yb[None, :, None].expand(len(masks), -1, 1))[..., 0].T
+        wrong = logits[leave_out].argmax(dim=2).ne(yb).T
+        done[0] += len(yb)
+        if progress is not None:
+            progress(done[0], total)
+        return prob.cpu(), wrong.cpu()
+
+    def subsets(xb: torch.Tensor) -> torch.Tensor:
+        return (xb[None] * masks).flatten(0, 1)  # (32*B, M, T, V, C), subset-major
+
+    out = batched_forward(model, x, collect, dev, amp, batch_size, prepare=subsets)
+    if not out:
+        return np.zeros((0, len(PART_SUBSETS))), np.zeros((0, len(PARTS)), dtype=bool)
+    return torch.cat([v for v, _ in out]).numpy(), torch.cat([w for _, w in out]).numpy()
+
+
 def part_subset_values(
     model: nn.Module,
     x: np.ndarray | torch.Tensor,
@@ -104,20 +154,54 @@ def part_subset_values(
 ) -> np.ndarray:
     """(N, 32) true-class probability of each clip with only the parts of each PART_SUBSETS row kept (the rest
     zeroed, as in eq. 12); the model runs in eval mode on the CPU tensors given."""
-    masks = torch.as_tensor(PART_SUBSETS[:, np.asarray(layout.parts)], dtype=torch.float32)  # (32, V)
-    masks = masks[:, None, None, None, :, None]
-    batch_labels = label_batches(torch.as_tensor(labels, dtype=torch.long))
+    return part_subset_effects(model, x, labels, layout, batch_size)[0]
 
-    def collect(logits: torch.Tensor, _z: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
-        yb = batch_labels(xb.shape[0])
-        prob = logits.float().softmax(-1).reshape(len(masks), len(yb), -1)
-        return prob.gather(2, yb[None, :, None].expand(len(masks), -1, 1))[..., 0].T
 
-    def subsets(xb: torch.Tensor) -> torch.Tensor:
-        return (xb[None] * masks).flatten(0, 1)  # (32*B, M, T, V, C), subset-major
+def per_clip_scores(values: np.ndarray, wrong: np.ndarray) -> dict[str, np.ndarray]:
+    """Each E definition's per-clip (N, 5) part score (definitions.EFFICIENCIES) from part_subset_effects."""
+    full = len(PART_SUBSETS) - 1
+    leave_out = [full - (1 << p) for p in range(len(PARTS))]
+    return {
+        "miss": wrong.astype(np.float64),
+        "drop": values[:, [full]] - values[:, leave_out],
+        "shapley": shapley_values(values),
+    }
 
-    out = batched_forward(model, x, collect, "cpu", batch_size=batch_size, prepare=subsets)
-    return torch.cat(out).numpy() if out else np.zeros((0, len(PART_SUBSETS)))
+
+def bootstrap_interval(
+    per_clip: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi), each (num_classes, 5): percentile bootstrap interval of each class mean of a per-clip (N, 5) score,
+    resampling the class's clips with replacement (Efron 1979); a class without clips gets 0."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    lo, hi = np.zeros((num_classes, per_clip.shape[1])), np.zeros((num_classes, per_clip.shape[1]))
+    tail = 100 * (1 - level) / 2
+    for c in range(num_classes):
+        rows = per_clip[labels == c]
+        if not len(rows):
+            continue
+        draws = rng.integers(0, len(rows), (resamples, len(rows)))
+        means = rows[draws].mean(axis=1)  # (resamples, 5)
+        lo[c], hi[c] = np.percentile(means, tail, axis=0), np.percentile(means, 100 - tail, axis=0)
+    return lo, hi
+
+
+def cell_flags(E: np.ndarray, lo: np.ndarray, hi: np.ndarray, zero_tol: float = 0.0) -> dict[str, np.ndarray]:
+    """Per cell: `uncertain` (its interval includes 0, or it is not the row's top and its interval reaches the
+    top's lower bound) and per row `none_needed` (every cell's interval includes 0, or every |E| <= zero_tol)."""
+    E, lo, hi = (np.asarray(a, dtype=np.float64) for a in (E, lo, hi))
+    top = E.argmax(axis=1)
+    top_lo = lo[np.arange(len(E)), top][:, None]
+    spans_zero = (lo <= 0) & (hi >= 0)
+    overlaps_top = (hi >= top_lo) & (np.arange(E.shape[1])[None, :] != top[:, None])
+    none = spans_zero.all(axis=1) | (np.abs(E) <= zero_tol).all(axis=1)
+    return {"uncertain": spans_zero | overlaps_top, "none_needed": none}
 
 
 def shapley_values(values: np.ndarray) -> np.ndarray:

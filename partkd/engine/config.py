@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 from partkd.data.degrade import ESTIMATOR_PRESETS, OCCLUSION_MODES
 from partkd.data.loaders import FORMATS
 from partkd.data.modalities import MODALITIES
-from partkd.data.synthetic import SYNTH_ACTIONS
-from partkd.data.transforms import FRAME_MODES
+from partkd.data.synthetic import CLEAN_ACTIONS, SYNTH_MOTIONS
+from partkd.data.transforms import FRAME_MODES, PART_DROPOUT_MODES
 from partkd.distill import methods as _methods
+from partkd.distill.definitions import EFFICIENCY_SOURCES
 from partkd.engine.schema import check_limits, default_of, opt
 from partkd.errors import ConfigError, where
 from partkd.models.config import PRESETS as MODEL_PRESETS
@@ -21,8 +22,6 @@ from partkd.models.config import check_streams
 
 #: The registered KD methods (distill/methods.py), in the order the CLI and the app list them.
 KD_METHODS: tuple[str, ...] = tuple(_methods.KD_METHODS)
-#: Which teacher matrix the PMSC part weights are the softmax of: eq. 12's miss rate or the probability drop.
-EFFICIENCY_SOURCES: tuple[str, ...] = ("miss", "drop")
 PRECISIONS: tuple[str, ...] = ("bf16", "fp32")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: The layout of simulated low-quality data when none is named: what most pose estimators output.
@@ -72,7 +71,14 @@ class DataSpec:
         0, "seed of the synthetic data and of the L simulation", flag="--data-seed", dest="data_seed", low=0
     )
     num_classes: int = opt(
-        10, "synthetic: number of classes", flag="--classes", low=2, high=len(SYNTH_ACTIONS), label="classes"
+        10, "synthetic: number of classes", flag="--classes", low=2, high=len(CLEAN_ACTIONS), label="classes"
+    )
+    synth_motion: str = opt(
+        "clean",
+        "synthetic: action set; clean = only the carrier parts move class-specifically (the ground truth for part "
+        "importance), coupled = the earlier set whose carriers drag other parts along",
+        choices=SYNTH_MOTIONS,
+        label="synthetic motion",
     )
     clips_per_class: int = opt(60, "synthetic: clips per class", low=2, high=10_000)
     synth_frames: int = opt(64, "synthetic: frames per clip", low=4, high=10_000)
@@ -104,7 +110,9 @@ class DataSpec:
     def describe(self) -> str:
         """One line naming the high- and low-quality data (for captions and summaries)."""
         if self.is_synthetic:
-            high = f"synthetic actions: {self.num_classes} classes × {self.clips_per_class} clips (seed {self.seed})"
+            motion = "" if self.synth_motion == "clean" else f", {self.synth_motion} motion"
+            size = f"{self.num_classes} classes × {self.clips_per_class} clips"
+            high = f"synthetic actions: {size} (seed {self.seed}{motion})"
         else:
             high = f"{self.source} ({self.format or 'auto-detected format'})"
         if self.low not in ("simulate", "real"):
@@ -155,6 +163,13 @@ class TrainConfig:
     )
     joint_dropout: float = opt(
         0.0, "teacher: per-joint, per-frame drop probability of the training clips", low=0, high=1, high_open=True
+    )
+    part_dropout_mode: str = opt(
+        "one",
+        "teacher: what a part-dropped clip loses; one = one random part (eq. 12's single occlusions in "
+        "distribution), subset = a random 1-4 of the 5 parts (every part subset E's Shapley value reads in "
+        "distribution)",
+        choices=PART_DROPOUT_MODES,
     )
     modalities: tuple[str, ...] = opt(
         ("j",),
@@ -286,8 +301,8 @@ class StudentConfig:
     pairing_seed: int = opt(0, "seed of which pairs are kept with --paired-fraction", low=0)
     efficiency: str = opt(
         "miss",
-        "PMSC part weights: softmax of the teacher's miss rate (eq. 12, the paper) or of its true-class "
-        "probability drop",
+        "PMSC part weights: softmax of the teacher's miss rate (eq. 12, the paper), of its true-class "
+        "probability drop or of its part Shapley values",
         choices=EFFICIENCY_SOURCES,
     )
     relational_weight: float = opt(

@@ -28,6 +28,7 @@ def load_paired(spec: DataSpec) -> PairedDataset:
             seed=spec.seed,
             low_layout=low_layout,
             level=spec.level,
+            motion=spec.synth_motion,
         )
     from partkd.data.loaders import FORMATS, load_dataset
 

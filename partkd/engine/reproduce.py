@@ -78,7 +78,12 @@ def load_recipe(path: str | Path) -> Recipe:
     if bad:
         raise ConfigError(where(f"{path}: experiment", f"unknown key(s) {', '.join(bad)}"))
     teacher = train_config_from_dict(raw.get("teacher", {}), f"{path}: teacher")
-    student = train_config_from_dict(raw["student"], f"{path}: student") if "student" in raw else teacher
+    # without a [student] table the students train as the teacher does, less the teacher-only dropout
+    student = (
+        train_config_from_dict(raw["student"], f"{path}: student")
+        if "student" in raw
+        else replace(teacher, part_dropout=0.0, joint_dropout=0.0, part_dropout_mode="one")
+    )
     kd_base = dict(raw.get("kd", {}))
     for k in ("kd", "op"):
         if k in kd_base:

@@ -13,6 +13,7 @@ from torch import nn
 
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import PairedDataset
+from partkd.distill.definitions import efficiency_def
 from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
 from partkd.engine.data import input_settings, load_paired, model_inputs
 from partkd.engine.distributed import Shard
@@ -31,7 +32,7 @@ from partkd.engine.loop import (
     top1_of,
 )
 from partkd.engine.teacher import compute_part_matrix, load_teacher
-from partkd.errors import ConfigError, where
+from partkd.errors import CheckpointError, ConfigError, where
 from partkd.io import removed_on_failure
 from partkd.layouts import PARTS
 
@@ -172,7 +173,7 @@ def _train_student(
     teacher = load_teacher(teacher_path, device) if method.needs_teacher else None
     if teacher is not None:
         _student_checks(method, teacher, train, settings["persons"])
-        needs = "E_drop" if scfg.efficiency == "drop" else "E"
+        needs = "E" if scfg.efficiency == "miss" else efficiency_def(scfg.efficiency).key
         if method.part_weights and needs not in teacher.meta:
             if ctx.active:
                 raise ConfigError(where(teacher.path, "has no part matrix E; run `partkd part-matrix` first"))
@@ -275,13 +276,16 @@ def _train_student(
 
 
 def part_weights(teacher_meta: dict, scfg: StudentConfig) -> np.ndarray:
-    """The (classes, 5) PMSC part weights: softmax (eq. 13) of the teacher's miss-rate or probability-drop matrix
+    """The (classes, 5) PMSC part weights: softmax (eq. 13) of the teacher's matrix of the config's E definition
     divided by the temperature (the stored E itself for the paper's miss rate at temperature 1)."""
     from partkd.distill.efficiency import efficiency_softmax
 
     if scfg.efficiency == "miss" and scfg.efficiency_temperature == 1.0:
         return np.asarray(teacher_meta["E"], dtype=np.float32)
-    source = teacher_meta["E_raw" if scfg.efficiency == "miss" else "E_drop"]
+    key = efficiency_def(scfg.efficiency).key
+    if key not in teacher_meta:
+        raise CheckpointError(where("teacher", f"has no {key}: recompute E with `partkd part-matrix`"))
+    source = teacher_meta[key]
     return efficiency_softmax(np.asarray(source), scfg.efficiency_temperature).astype(np.float32)
 
 

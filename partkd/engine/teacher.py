@@ -75,6 +75,7 @@ def _train_teacher(
                 cfg.part_dropout,
                 cfg.joint_dropout,
                 batch_rng(cfg.seed, epoch, step_i, 1),
+                cfg.part_dropout_mode,
             )
         y = y_train[shard.idx].to(device)
         logits, _, loss = ce_step(model, torch.from_numpy(np.ascontiguousarray(xb[shard.rows])).to(device), y, amp)
@@ -108,10 +109,19 @@ def load_teacher(teacher_path: Path | str | None, device: torch.device) -> Loade
 def compute_part_matrix(
     teacher_path: Path | str, spec: DataSpec, progress: ProgressFn | None = None, device: str = "auto"
 ) -> dict[str, Any]:
-    """Part-efficiency matrix of a teacher on its H train clips: raw miss rates (eq. 12), their softmax (eq. 13)
-    and the true-class probability drop, stored into the teacher's metadata as E_raw, E and E_drop; on data whose
-    carrier parts are known (synthetic) also E_truth, the carrier recovery of each."""
-    from partkd.distill.efficiency import carrier_recovery, efficiency_softmax, part_occlusion_effects
+    """Part-efficiency matrices of a teacher on its H train clips, from one pass over the 32 part subsets: the raw
+    miss rates (eq. 12) and their softmax (eq. 13) as E_raw and E, the true-class probability drop (E_drop) and the
+    part Shapley values (E_shapley), each with a 95 % bootstrap interval over clips (E_ci); on data whose carrier
+    parts are known (synthetic) also E_truth, the carrier recovery of each. Stored into the teacher's metadata."""
+    from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
+    from partkd.distill.efficiency import (
+        bootstrap_interval,
+        carrier_recovery,
+        class_means,
+        efficiency_softmax,
+        part_subset_effects,
+        per_clip_scores,
+    )
 
     dev = resolve_device(device)
     teacher = load_teacher(teacher_path, dev)
@@ -125,20 +135,24 @@ def compute_part_matrix(
             progress({"phase": "part_matrix", "step": done, "steps": total, "updated": time.time()})
 
     amp = amp_enabled(teacher.meta.get("train", {}).get("precision", "fp32"), dev)
-    raw, drop = part_occlusion_effects(
-        teacher.model, x, train.labels, teacher.layout, train.num_classes, device=dev, progress=report, amp=amp
+    values, wrong = part_subset_effects(
+        teacher.model, x, train.labels, teacher.layout, device=dev, progress=report, amp=amp
     )
-    result: dict[str, Any] = {
-        "E_raw": raw.tolist(),
-        "E": efficiency_softmax(raw).tolist(),
-        "E_drop": drop.tolist(),
-        "E_parts": list(PARTS),
+    scores = per_clip_scores(values, wrong)
+    k = train.num_classes
+    means = {name: class_means(s, train.labels, k) for name, s in scores.items()}
+    result: dict[str, Any] = {EFFICIENCIES[name].key: m.tolist() for name, m in means.items()}
+    result["E"] = efficiency_softmax(means["miss"]).tolist()
+    result["E_parts"] = list(PARTS)
+    result["E_ci"] = {
+        name: dict(zip(("lo", "hi"), (b.tolist() for b in bootstrap_interval(s, train.labels, k))))
+        for name, s in scores.items()
     }
+    result["E_clips"] = np.bincount(train.labels, minlength=k).tolist()
+    result["E_default"] = DEFAULT_EFFICIENCY
     carriers = high.meta.get("action_parts")
     if isinstance(carriers, dict):
-        result["E_truth"] = {
-            name: carrier_recovery(m, train.class_names, carriers) for name, m in (("miss", raw), ("drop", drop))
-        }
+        result["E_truth"] = {name: carrier_recovery(m, train.class_names, carriers) for name, m in means.items()}
     update_meta(teacher.path, **result)
     return result
 

@@ -1,0 +1,42 @@
+"""Copy a finished `partkd reproduce configs/app_default.toml` run into checkpoints/ as the app's shipped models.
+
+    python benchmarks/ship_checkpoints.py runs/app_default
+
+teacher/model.* -> teacher.*, students/none_op0.6_s0/model.* -> student_nokd.*, students/pmsc_op0.6_s0/model.* ->
+student_pmsc.*; only `name`, `weights` and the students' `kd.teacher` (checkpoints/teacher.safetensors) change in
+the JSON, so the weights and their sha256 are the run's. Prints each file's sha256 and size.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = {"teacher": "teacher", "student_nokd": "students/none_op0.6_s0", "student_pmsc": "students/pmsc_op0.6_s0"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", type=Path, help="the reproduce output folder (runs/app_default)")
+    ap.add_argument("--out", type=Path, default=ROOT / "checkpoints")
+    args = ap.parse_args(argv)
+    from partkd.io import atomic_write_bytes, atomic_write_json
+
+    for name, sub in SHIPPED.items():
+        src = args.run / sub
+        meta = json.loads((src / "model.json").read_text())
+        blob = (src / "model.safetensors").read_bytes()
+        meta.update(name=name, weights=f"{name}.safetensors")
+        if isinstance(meta.get("kd"), dict) and meta["kd"].get("teacher"):
+            meta["kd"]["teacher"] = "checkpoints/teacher.safetensors"
+        atomic_write_bytes(args.out / f"{name}.safetensors", blob)
+        atomic_write_json(args.out / f"{name}.json", meta)
+        print(f"{name}: sha256 {hashlib.sha256(blob).hexdigest()}, {len(blob) / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
