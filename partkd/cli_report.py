@@ -69,6 +69,17 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `report` and `explain` sub-commands."""
     from partkd.cli_train import _data_args, _threads_arg
@@ -110,8 +121,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["test", "train", "all"], help="split the index counts in")
     p.add_argument("--format", default=None, help="data format of FILE (detected when omitted)")
     p.add_argument("--layout", default=None, help="layout of FILE when it needs one")
-    p.add_argument("--windows", type=int, default=8, help="time windows (default 8)")
-    p.add_argument("--steps", type=int, default=10, help="points of the deletion curve after the first (default 10)")
+    p.add_argument("--windows", type=_positive, default=8, help="time windows (default 8)")
+    p.add_argument(
+        "--steps", type=_positive, default=10, help="points of the deletion curve after the first (default 10)"
+    )
     p.add_argument("--out", default="explain", help="output folder (default ./explain)")
     _threads_arg(p)
     p.set_defaults(func=_cmd_explain)

@@ -150,7 +150,6 @@ def _cmd_train_teacher(args: argparse.Namespace) -> int:
 
 def _cmd_part_matrix(args: argparse.Namespace) -> int:
     from partkd.checkpoints import read_meta
-    from partkd.distill.definitions import EFFICIENCIES
     from partkd.engine.teacher import compute_part_matrix
     from partkd.layouts import PARTS
 

@@ -454,13 +454,15 @@ def efficiency_heatmap(
     normalized: bool = False,
     sort_by: int | str | None = None,
     label: str = "",
+    unit_range: bool = False,
     interval: tuple[np.ndarray, np.ndarray] | None = None,
     uncertain: np.ndarray | None = None,
     none_needed: np.ndarray | None = None,
 ) -> go.Figure:
     """Classes × 5 parts heatmap of a matrix E (raw, signed or softmax-normalised), optionally sorted by a part.
-    With `interval` (lo, hi) the hover shows each cell's 95 % interval; cells flagged `uncertain` are drawn faded,
-    and rows flagged `none_needed` are covered by "no single part is needed"."""
+    `unit_range` fixes the colour scale to 0..1 (a rate). With `interval` (lo, hi) the hover shows each cell's 95 %
+    interval; cells flagged `uncertain` are drawn faded, and rows flagged `none_needed` are covered by "no single
+    part is needed"."""
     e = np.asarray(E, dtype=float)
     if e.ndim != 2 or e.shape != (len(class_names), len(PARTS)):
         raise ValueError(f"E must be ({len(class_names)}, {len(PARTS)}), got {e.shape}")
@@ -487,7 +489,7 @@ def efficiency_heatmap(
             customdata=custom,
             colorscale="RdBu_r" if signed else ("Blues" if normalized else "Reds"),
             zmin=-span if signed else (None if normalized else 0.0),
-            zmax=span if signed else (None if normalized else max(1.0, span) if label == "miss rate" else None),
+            zmax=span if signed else (1.0 if unit_range or label == "miss rate" else None),
             texttemplate="%{z:.2f}",
             colorbar=dict(title=dict(text=label, side="right"), len=0.85),
             hovertemplate=hover + "<extra></extra>",
@@ -633,7 +635,7 @@ def importance_animation(
             mode="markers",
             text=text,
             hoverinfo="text",
-            marker=dict(size=size, color=color, colorscale="Reds", cmin=0, cmax=1, showscale=t == 0),
+            marker=dict(size=size, color=color, colorscale="Reds", cmin=0, cmax=1, showscale=True),
         )
         line.update(zip("xyz", cols))
         dots.update(zip("xyz", jx))

@@ -206,7 +206,7 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
     )
     fields: dict[str, Any] = {}
     if source == "synthetic":
-        from partkd.data.synthetic import SYNTH_ACTIONS
+        from partkd.data.synthetic import action_set
 
         fields.update(APP_SYNTHETIC)
         fields["num_classes"] = int(
@@ -216,7 +216,7 @@ def _data_picker() -> tuple[tuple[str, Any], ...]:
                 "synth_classes",
                 APP_SYNTHETIC["num_classes"],
                 min_value=2,
-                max_value=len(SYNTH_ACTIONS),
+                max_value=len(action_set(APP_SYNTHETIC.get("synth_motion", "clean"))),
                 step=1,
                 help="Must match the checkpoints' class set.",
             )
@@ -781,7 +781,12 @@ def efficiency_uncertainty(teacher_meta: dict, shown: str) -> dict[str, np.ndarr
         return None
     E = np.asarray(teacher_meta[EFFICIENCIES[name].key], dtype=float)
     lo, hi = np.asarray(ci["lo"], dtype=float), np.asarray(ci["hi"], dtype=float)
-    return {"lo": lo, "hi": hi, **cell_flags(E, lo, hi, zero_tol=0.01)}
+    return {"lo": lo, "hi": hi, **cell_flags(E, lo, hi, zero_tol=0.01, counts=teacher_meta.get("E_clips"))}
+
+
+def e_definition(shown: str) -> str:
+    """The E definition name ('miss', 'drop', 'shapley') or 'softmax' behind a Part-efficiency view label."""
+    return _e_views()[shown]
 
 
 def truth_summary(teacher_meta: dict) -> list[str]:

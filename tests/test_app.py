@@ -237,6 +237,17 @@ def test_heatmap_holds_the_checkpoints_e():
 
 
 @needs_checkpoints
+def test_part_efficiency_warns_when_the_sidebar_data_is_not_the_teachers():
+    """Another synthetic seed: same classes, so the shipped teacher still fits, but its E was computed on other data:
+    the page says so and explains no clip of data the teacher was not trained on."""
+    at = run("part_efficiency")
+    assert not any("not the data this teacher was trained on" in w.value for w in at.warning)
+    at = run("part_efficiency", {"w_synth_seed": 1})
+    assert any("not the data this teacher was trained on" in w.value for w in at.warning)
+    assert any("Pick the data this teacher was trained on" in i.value for i in at.info)
+
+
+@needs_checkpoints
 def test_part_efficiency_explains_the_sidebar_clip_as_the_cli_does():
     """The page's per-clip explanation equals engine.explain (what `partkd explain` prints) for the sidebar's clip,
     and its skeleton joints are sized by the chosen method's importance."""

@@ -8,8 +8,9 @@ from torch import nn
 
 from partkd.distill.efficiency import (PART_SUBSETS, bootstrap_interval, cell_flags, part_occlusion_effects,
                                        part_subset_effects, per_clip_scores, shapley_values)
+from partkd.distill.efficiency import shapley_weights
 from partkd.distill.explain import (EXPLAINERS, curve_auc, deletion_curve, explain_clip, gradcam_map, occlusion_map,
-                                    part_shapley_map, random_deletion_auc, shapley_weights, stability, window_bounds)
+                                    part_shapley_map, random_deletion_auc, stability, window_bounds)
 from partkd.errors import DataError
 from partkd.layouts import PARTS, get_layout
 
@@ -47,10 +48,19 @@ def test_occlusion_map_finds_the_wrist_in_the_last_window() -> None:
     assert np.count_nonzero(np.abs(imp) > 1e-7) == 1
 
 
-def test_shapley_weights_reproduce_shapley_values() -> None:
+def test_shapley_weights_axioms() -> None:
+    """Efficiency (the values sum to v(all) − v(∅)), symmetry (two interchangeable parts get equal values) and the
+    null player (a part that never changes v gets 0), on random games."""
     rng = np.random.default_rng(0)
     v = rng.random((3, 32))
-    np.testing.assert_allclose(v @ shapley_weights().T, shapley_values(v))
+    phi = v @ shapley_weights().T
+    np.testing.assert_allclose(phi.sum(axis=1), v[:, 31] - v[:, 0])
+    np.testing.assert_allclose(phi, shapley_values(v))
+    kept = PART_SUBSETS.sum(axis=1)
+    sym = rng.random(6)[kept][None]                       # v depends only on how many parts are kept
+    np.testing.assert_allclose(sym @ shapley_weights().T, np.full((1, 5), (sym[0, 31] - sym[0, 0]) / 5))
+    without_head = rng.random(32)[np.arange(32) & ~1][None]  # v ignores part 0 (head)
+    assert abs((without_head @ shapley_weights().T)[0, 0]) < 1e-12
 
 
 def test_part_shapley_map_credits_the_right_arm_only() -> None:
@@ -147,6 +157,65 @@ def test_bootstrap_interval_and_cell_flags() -> None:
     assert flags["none_needed"].tolist() == [False, True, True]
     assert flags["uncertain"][0].tolist() == [True, True, False, True, True]
     assert flags["uncertain"][1].all()
+    assert cell_flags(E, lo, hi, counts=[3, 50, 0])["uncertain"][0].all()  # 3 clips: no interval is trusted
     # a second part whose interval reaches the top's lower bound is flagged, though it does not span 0
     E2, lo2, hi2 = np.array([[0.5, 0.45, 0, 0, 0.0]]), np.array([[0.4, 0.41, -1, -1, -1.0]]), np.array([[0.6, 0.5, 1, 1, 1.0]])
     assert cell_flags(E2, lo2, hi2)["uncertain"][0].tolist() == [False, True, True, True, True]
+
+
+# ---------------------------------------------------------------- partkd explain
+
+
+def test_cli_explain_writes_what_the_engine_computes(tmp_path, capsys) -> None:
+    """`partkd explain` on a trained teacher's stored data: the JSON holds engine.explain's numbers for that clip,
+    the figure is a PNG, and a clip outside the split is a one-line error."""
+    import json
+    from pathlib import Path
+
+    from partkd.checkpoints import load_checkpoint
+    from partkd.cli import main
+    from partkd.engine.config import DataSpec, train_preset
+    from partkd.engine.explain import explain_dataset_clip, pick_clip, stored_data
+    from partkd.engine.teacher import train_teacher
+
+    spec = DataSpec(num_classes=3, clips_per_class=10, synth_frames=24)
+    path = train_teacher(train_preset("smoke", epochs=1), spec, tmp_path / "t")
+    assert main(["explain", str(path), "--clip", "2", "--windows", "4", "--out", str(tmp_path / "x")]) == 0
+    out = capsys.readouterr().out
+    loaded = load_checkpoint(path)
+    ds = stored_data(loaded)
+    _, index = pick_clip(ds, "test", 2)
+    want = explain_dataset_clip(loaded, ds, index, windows=4)
+    got = json.loads((tmp_path / "x" / f"explain_{index:05d}.json").read_text())
+    assert got["clip"] == want["clip"] == ds.by_split("test").names[2]  # the split's third clip, not the dataset's
+    for name, m in want["methods"].items():
+        np.testing.assert_allclose(got["methods"][name]["joints"], m["joints"], atol=1e-6)
+        assert f"{name:<10} deletion AUC {m['auc']:.3f}" in out
+    assert Path(tmp_path / "x" / f"explain_{index:05d}.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["explain", str(path), "--clip", "999", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["partkd: error: --clip: 999 is outside the 9 clips of the 'test' split"]
+    with pytest.raises(SystemExit):  # argparse: a usage line and exit status 2, no traceback
+        main(["explain", str(path), "--steps", "0"])
+    assert "--steps: must be at least 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("modalities, exchange", [(("ba",), False), (("j", "b"), False), (("j", "b"), True)])
+def test_gradcam_reads_every_stream_of_a_multi_stream_model(modalities, exchange) -> None:
+    """A multi-stream model's returned features are a fused copy its logits never read; Grad-CAM takes each stream's
+    own features instead (with the IKEM exchange too), and every method runs on it."""
+    from dataclasses import replace
+
+    from partkd.models import build_model, resolve_config
+
+    layout = get_layout("coco17")
+    torch.manual_seed(0)
+    cfg = replace(resolve_config("stgcn", "tiny"), modalities=modalities, exchange=exchange)
+    model = build_model("stgcn", layout, 3, cfg)
+    for p in model.parameters():
+        p.requires_grad_(False)  # a frozen teacher, as load_teacher gives it
+    clip = np.random.default_rng(0).normal(size=(1, 16, 17, 3)).astype(np.float32)
+    cam = gradcam_map(model, clip, 1, layout, windows=4)
+    assert cam.shape == (4, 17) and np.isfinite(cam).all() and (cam >= 0).all()  # ReLU: all 0 is possible untrained
+    out = explain_clip(model, clip, 1, layout, windows=4, steps=4)
+    assert all(np.isfinite(m["auc"]) for m in out["methods"].values())

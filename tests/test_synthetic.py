@@ -160,7 +160,7 @@ def test_clean_carriers_move_most(clean_set):
 
 
 def part_stats(clip: np.ndarray) -> np.ndarray:
-    """(5, 4) per part: motion energy, and the mean x, y, z of its joints about the pelvis in the body frame."""
+    """(5, 4) per part: motion energy, and the mean |x|, |y|, |z| of its joints about the pelvis (camera axes)."""
     pelvis = clip[0, :, 0:1]
     rel = clip[0] - pelvis
     out = []

@@ -38,8 +38,8 @@ EFFICIENCIES: dict[str, EfficiencyDef] = {
             "shapley",
             "E_shapley",
             "Shapley value",
-            "mean exact Shapley value of the part: its average gain of true-class probability over all 32 subsets "
-            "of the other parts kept",
+            "mean exact Shapley value of the part: its weighted average gain of true-class probability when added to "
+            "each of the 16 subsets of the other four parts (32 subset values per clip)",
         ),
     )
 }

@@ -153,7 +153,7 @@ def part_subset_values(
     batch_size: int = 16,
 ) -> np.ndarray:
     """(N, 32) true-class probability of each clip with only the parts of each PART_SUBSETS row kept (the rest
-    zeroed, as in eq. 12); the model runs in eval mode on the CPU tensors given."""
+    zeroed, as in eq. 12); the model must be on the CPU."""
     return part_subset_effects(model, x, labels, layout, batch_size)[0]
 
 
@@ -192,31 +192,45 @@ def bootstrap_interval(
     return lo, hi
 
 
-def cell_flags(E: np.ndarray, lo: np.ndarray, hi: np.ndarray, zero_tol: float = 0.0) -> dict[str, np.ndarray]:
+#: Classes with fewer clips than this get every cell flagged uncertain: their bootstrap interval is too narrow to trust.
+MIN_BOOTSTRAP_CLIPS = 5
+
+
+def cell_flags(
+    E: np.ndarray, lo: np.ndarray, hi: np.ndarray, zero_tol: float = 0.0, counts: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Per cell: `uncertain` (its interval includes 0, or it is not the row's top and its interval reaches the
-    top's lower bound) and per row `none_needed` (every cell's interval includes 0, or every |E| <= zero_tol)."""
+    top's lower bound, or its class has fewer than MIN_BOOTSTRAP_CLIPS clips in `counts`) and per row `none_needed`
+    (every cell's interval includes 0, or every |E| <= zero_tol)."""
     E, lo, hi = (np.asarray(a, dtype=np.float64) for a in (E, lo, hi))
     top = E.argmax(axis=1)
     top_lo = lo[np.arange(len(E)), top][:, None]
     spans_zero = (lo <= 0) & (hi >= 0)
     overlaps_top = (hi >= top_lo) & (np.arange(E.shape[1])[None, :] != top[:, None])
     none = spans_zero.all(axis=1) | (np.abs(E) <= zero_tol).all(axis=1)
-    return {"uncertain": spans_zero | overlaps_top, "none_needed": none}
+    few = np.zeros(len(E), dtype=bool) if counts is None else np.asarray(counts) < MIN_BOOTSTRAP_CLIPS
+    return {"uncertain": spans_zero | overlaps_top | few[:, None], "none_needed": none}
 
 
-def shapley_values(values: np.ndarray) -> np.ndarray:
-    """(N, 5) exact Shapley value of each part from (N, 32) subset values v(S) (Shapley 1953):
-    φ_p = Σ_{S ∌ p} |S|! (n − |S| − 1)! / n! · (v(S ∪ {p}) − v(S)), n = 5."""
+def shapley_weights() -> np.ndarray:
+    """(5, 32) signed weights W with φ = v @ W.T the exact Shapley values (Shapley 1953) of the five parts from
+    PART_SUBSETS-ordered subset values v: φ_p = Σ_{S ∌ p} |S|! (n − |S| − 1)! / n! · (v(S ∪ {p}) − v(S)), n = 5."""
     from math import factorial
 
     n = len(PARTS)
     size = PART_SUBSETS.sum(axis=1)
-    phi = np.zeros((values.shape[0], n))
+    w = np.zeros((n, len(PART_SUBSETS)))
     for p in range(n):
-        without = np.flatnonzero(~PART_SUBSETS[:, p])
-        weight = np.array([factorial(k) * factorial(n - k - 1) / factorial(n) for k in size[without]])
-        phi[:, p] = (values[:, without + (1 << p)] - values[:, without]) @ weight
-    return phi
+        for s in np.flatnonzero(~PART_SUBSETS[:, p]):
+            c = factorial(size[s]) * factorial(n - size[s] - 1) / factorial(n)
+            w[p, s | (1 << p)] += c
+            w[p, s] -= c
+    return w
+
+
+def shapley_values(values: np.ndarray) -> np.ndarray:
+    """(N, 5) exact Shapley value of each part from (N, 32) subset values v(S) (shapley_weights)."""
+    return np.asarray(values, dtype=np.float64) @ shapley_weights().T
 
 
 def class_means(per_clip: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from math import factorial
 
 import numpy as np
 import torch
 from torch import nn
 
-from partkd.distill.efficiency import PART_SUBSETS
+from partkd.distill.efficiency import PART_SUBSETS, shapley_weights
 from partkd.errors import DataError, where
 from partkd.layouts import PARTS, Layout
 from partkd.models.layers import to_model_input
@@ -74,21 +73,6 @@ def occlusion_map(model: nn.Module, clip: np.ndarray, label: int, layout: Layout
     return drops.reshape(windows, layout.num_joints)
 
 
-def shapley_weights(n: int = len(PARTS)) -> np.ndarray:
-    """(n, 2^n) signed weights: phi = weights @ v(S) over PART_SUBSETS-ordered subset values is the exact Shapley
-    value of each player (Shapley 1953)."""
-    subsets = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(bool)
-    size = subsets.sum(axis=1)
-    w = np.zeros((n, 2**n))
-    for p in range(n):
-        for s in np.flatnonzero(~subsets[:, p]):
-            k = size[s]
-            c = factorial(k) * factorial(n - k - 1) / factorial(n)
-            w[p, s | (1 << p)] += c
-            w[p, s] -= c
-    return w
-
-
 def part_shapley_map(
     model: nn.Module, clip: np.ndarray, label: int, layout: Layout, windows: int = 8
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -109,20 +93,31 @@ def part_shapley_map(
 
 def gradcam_map(model: nn.Module, clip: np.ndarray, label: int, layout: Layout, windows: int = 8) -> np.ndarray:
     """(W, V) Grad-CAM on the last block's joint features (Selvaraju et al. 2017; for skeletons STG-Grad-CAM, Das et
-    al. 2021): ReLU(sum_c alpha_c z_c) with alpha_c the mean gradient of the true-class logit over frames and joints,
+    al. 2021): ReLU(sum_c alpha_c z_c) with alpha_c the mean gradient of the true-class output (the logit; a
+    multi-stream model's fused score) over frames and joints,
     summed over persons, resampled to the input frames and averaged per window."""
+    from partkd.models.multistream import MultiStream, fuse_scores
+
     was = model.training
     model.eval()
     try:
         # the input carries the graph, so a frozen teacher (no trainable weights) still yields gradients
         x = torch.as_tensor(clip[None], dtype=torch.float32).requires_grad_(True)
         with torch.enable_grad():
-            logits, z = model(to_model_input(x))
-            (grad,) = torch.autograd.grad(logits[0, label], z)
+            if isinstance(model, MultiStream):  # one map per stream, from the features its logits read
+                stream_logits, _, zs = model.stream_outputs(to_model_input(x))
+                score = fuse_scores(stream_logits.float(), model.weights)[0, label]
+                weights = [float(w) for w in model.weights]
+            else:
+                logits, z = model(to_model_input(x))
+                score, zs, weights = logits[0, label], [z], [1.0]
+            grads = torch.autograd.grad(score, zs)
     finally:
         model.train(was)
-    alpha = grad.mean(dim=(2, 3), keepdim=True)
-    cam = torch.relu((alpha * z).sum(dim=1)).sum(dim=0).detach().numpy()  # (T', V)
+    cam = sum(
+        w * torch.relu((g.mean(dim=(2, 3), keepdim=True) * z).sum(dim=1)).sum(dim=0).detach().numpy()
+        for w, g, z in zip(weights, grads, zs)
+    )  # (T', V)
     frames = clip.shape[1]
     pos = np.clip(((np.arange(frames) + 0.5) * cam.shape[0] / frames).astype(int), 0, cam.shape[0] - 1)
     per_frame = cam[pos]  # (T, V)
@@ -135,8 +130,8 @@ def joints_from_parts(part_map: np.ndarray, layout: Layout) -> np.ndarray:
 
 
 def parts_from_joints(joint_map: np.ndarray, layout: Layout) -> np.ndarray:
-    """(W, 5) map summing each part's joints from a (W, V) map."""
-    return np.stack([joint_map[:, layout.part_joints(p)].sum(axis=1) for p in range(len(PARTS))], axis=1)
+    """(W, 5) map: the mean of each part's joints in a (W, V) map (a mean, so parts of 4 and 6 joints compare)."""
+    return np.stack([joint_map[:, layout.part_joints(p)].mean(axis=1) for p in range(len(PARTS))], axis=1)
 
 
 @dataclass(frozen=True)
@@ -179,6 +174,8 @@ def deletion_curve(
 ) -> np.ndarray:
     """(steps + 1,) true-class probability after zeroing the top k/steps share of the (window, joint) cells in
     decreasing `importance` (W, V), k = 0..steps; ties are broken in a seeded random order (Petsiuk et al. 2018)."""
+    if steps < 1:
+        raise DataError(where("explain", f"steps must be at least 1, got {steps}"))
     w, v = importance.shape
     rng = np.random.default_rng(order_seed)
     tie = rng.permutation(w * v)
@@ -278,7 +275,6 @@ __all__ = [
     "part_shapley_map",
     "parts_from_joints",
     "random_deletion_auc",
-    "shapley_weights",
     "stability",
     "true_class_probability",
     "window_bounds",

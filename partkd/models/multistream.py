@@ -108,10 +108,16 @@ class MultiStream(nn.Module):
 
     def forward_streams(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """x (N, C, T, V, M) -> (stream logits (S, N, K), exchange heads' logits, fused joint features)."""
+        logits, aux, hs = self.stream_outputs(x)
+        return logits, aux, self._fused(hs)
+
+    def stream_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """x (N, C, T, V, M) -> (stream logits (S, N, K), exchange heads' logits, each stream's joint features, the
+        tensors its logits were computed from)."""
         n, m = x.shape[0], x.shape[-1]
         if not self.exchanges:
             outs = [s(self.derive(x, name)) for s, name in zip(self.streams, self.modalities)]
-            return torch.stack([lg for lg, _ in outs]), [], self._fused([z for _, z in outs])
+            return torch.stack([lg for lg, _ in outs]), [], [z for _, z in outs]
         streams = cast(list[SkeletonNet], list(self.streams))
         hs = [s.data_bn(self.derive(x, name)) for s, name in zip(streams, self.modalities)]
         aux: list[torch.Tensor] = []
@@ -122,7 +128,7 @@ class MultiStream(nn.Module):
                 aux += heads
         hs = [h.contiguous() for h in hs]
         logits = torch.stack([s.fc(pooled(h, n, m)) for s, h in zip(streams, hs)])
-        return logits, aux, self._fused(hs)
+        return logits, aux, hs
 
     def _fused(self, features: list[torch.Tensor]) -> torch.Tensor:
         """The streams' joint features averaged with the fusion weights."""

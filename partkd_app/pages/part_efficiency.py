@@ -138,6 +138,7 @@ if view == "heatmap":
         normalized=normalized,
         sort_by=None if sort_by == "(class order)" else sort_by,
         label="" if normalized else shown,
+        unit_range=state.e_definition(shown) == "miss",
         interval=None if unc is None else (unc["lo"], unc["hi"]),
         uncertain=None if unc is None else unc["uncertain"],
         none_needed=None if unc is None else unc["none_needed"],
@@ -153,14 +154,17 @@ if view == "heatmap":
 else:
     cls = st.selectbox("Class", class_names, key="E_class")
     row = E[class_names.index(cls)]
-    st.plotly_chart(viz.part_bars(row, title=f"'{cls}': {shown} per part", percent=shown == "miss rate"), key="E_bars")
+    st.plotly_chart(
+        viz.part_bars(row, title=f"'{cls}': {shown} per part", percent=state.e_definition(shown) == "miss"),
+        key="E_bars",
+    )
 
 for line in state.truth_summary(meta):
     st.markdown(line)
 lines = []
 for i, c in enumerate(class_names):
     if unc is not None and unc["none_needed"][i]:
-        lines.append(f"**{c}**: no single part is needed (every interval includes 0)")
+        lines.append(f"**{c}**: no single part is needed (every interval includes 0, or every entry is within ±0.01)")
         continue
     j = int(np.argmax(E[i]))
     others = np.arange(len(PARTS)) != j
@@ -214,5 +218,5 @@ below = [n for n, m in result["methods"].items() if m["auc"] < result["random_au
 st.caption(
     f"Faithfulness on this clip: {', '.join(below) or 'no method'} beat random order (deletion AUC below "
     f"{result['random_auc']:.3f}). Teacher {sel.teacher}; data: {sel.spec.describe()}; the same numbers as "
-    f"`partkd explain {sel.teacher} --clip <index in the test split>`."
+    f"`partkd explain {sel.teacher} --clip {np.flatnonzero(high.split == 'test').tolist().index(sel.clip)}`."
 )
