@@ -3,8 +3,8 @@ definition (the part Shapley value, partkd.distill.definitions.DEFAULT_EFFICIENC
 
     python benchmarks/fig5.py
 
-Reads the committed teacher matrices of e_truth.py (benchmarks/results/e_truth_{synthetic,penn_action,h36m,
-nw_ucla}.json, the seed-0 teacher of every variant that stored the default definition) and writes
+Reads the committed teacher matrices of e_truth.py (benchmarks/results/e_truth_{synthetic,penn_action,penn_action_ba,
+h36m,nw_ucla}.json, the seed-0 teacher of every variant that stored the default definition) and writes
 benchmarks/results/fig5.png and fig5.md (the largest part per class). Nothing is trained.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from e_truth import draw_e, variant_label  # noqa: E402
 from kd_real import RESULTS, atomic_text, env_info  # noqa: E402
 
-LABELS = {"synthetic": "synthetic (clean)", "penn_action": "Penn Action", "h36m": "Human3.6M (motion capture)",
-          "nw_ucla": "NW-UCLA"}
+LABELS = {"synthetic": "synthetic (clean)", "penn_action": "Penn Action", "penn_action_ba": "Penn Action, bone angles",
+          "h36m": "Human3.6M (motion capture)", "nw_ucla": "NW-UCLA"}
 
 
 def panels() -> list[dict]:
