@@ -789,6 +789,17 @@ def e_definition(shown: str) -> str:
     return _e_views()[shown]
 
 
+def known_carriers(teacher_meta: dict) -> dict[str, tuple[str, ...]]:
+    """Class -> the parts that carry it, when the teacher's data is the synthetic generator (else empty)."""
+    from partkd.data.synthetic import SYNTH_MOTIONS, action_parts
+
+    data = teacher_meta.get("data") or {}
+    motion = data.get("synth_motion", "clean")
+    if data.get("source") != "synthetic" or motion not in SYNTH_MOTIONS:
+        return {}
+    return action_parts(motion)
+
+
 def truth_summary(teacher_meta: dict) -> list[str]:
     """Markdown lines scoring the teacher's matrices against the known carrier parts (synthetic data only)."""
     from partkd.distill.definitions import EFFICIENCIES

@@ -229,6 +229,7 @@ def test_heatmap_holds_the_checkpoints_e():
     at.radio(key="E_matrix").set_value("probability drop").run()
     assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E_drop"], dtype=float))
     assert any("Against the known carrier parts" in m.value for m in at.markdown)
+    assert any("**wave**: right arm" in m.value and "carriers: right arm" in m.value for m in at.markdown)
     at.radio(key="E_matrix").set_value("miss rate (eq. 12)").run()
     assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E_raw"], dtype=float))
     at.selectbox(key="E_sort").set_value("left_arm").run()

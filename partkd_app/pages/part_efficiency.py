@@ -161,16 +161,22 @@ else:
 
 for line in state.truth_summary(meta):
     st.markdown(line)
+carriers = state.known_carriers(meta)
 lines = []
 for i, c in enumerate(class_names):
+    known = f" — carriers: {', '.join(p.replace('_', ' ') for p in carriers[c])}" if c in carriers else ""
     if unc is not None and unc["none_needed"][i]:
-        lines.append(f"**{c}**: no single part is needed (every interval includes 0, or every entry is within ±0.01)")
+        lines.append(
+            f"**{c}**: no single part is needed (every interval includes 0, or every entry is within ±0.01){known}"
+        )
         continue
     j = int(np.argmax(E[i]))
     others = np.arange(len(PARTS)) != j
     tied = unc is not None and bool((unc["hi"][i][others] >= unc["lo"][i][j]).any())
-    lines.append(f"**{c}**: {PARTS[j].replace('_', ' ')} ({E[i, j]:.2f})" + (" — not clearly ahead" if tied else ""))
-with st.expander(f"Most important part per class ({shown})"):
+    lines.append(
+        f"**{c}**: {PARTS[j].replace('_', ' ')} ({E[i, j]:.2f})" + (" — not clearly ahead" if tied else "") + known
+    )
+with st.expander(f"Most important part per class ({shown})", expanded=bool(carriers)):
     st.markdown("  \n".join(lines))
 
 # ---------------------------------------------------------------- one clip
