@@ -6,8 +6,9 @@ sensor's left, y up, z away from the camera); subjects face the camera, the floo
 
 Two action sets (`motion`): "clean", the default, is the ground truth for part importance: only the carriers move
 in a class-specific way, every other part gets the same class-independent idle sway in every class, and the pelvis
-stays put (but for jumping jacks' hop, a class every part carries), so no carrier drags another part along. "coupled" is the earlier set: bow pitches the trunk (the arms
-follow), squat lowers the whole body and there is no idle sway.
+stays put (but for jumping jacks' hop, a class every part carries), so no carrier drags another part along.
+"coupled" is the earlier set: bow pitches the trunk (the arms follow), squat lowers the whole body and there is no
+idle sway.
 """
 
 from __future__ import annotations
