@@ -270,6 +270,20 @@ def _animation_controls(n_frames: int, duration_ms: int) -> tuple[list[dict], li
     return menus, sliders
 
 
+def scene_layout(ranges: list[list[float]], unit: str = "") -> dict:
+    """A 3D scene with fixed axis ranges (across, depth, up), true proportions and a front camera."""
+    span = [r[1] - r[0] for r in ranges]
+    big = max(span)
+    return dict(
+        xaxis=dict(range=ranges[0], title="x" + unit),
+        yaxis=dict(range=ranges[1], title="depth" + unit),
+        zaxis=dict(range=ranges[2], title="up" + unit),
+        aspectmode="manual",
+        aspectratio=dict(x=span[0] / big, y=span[1] / big, z=span[2] / big),
+        camera=dict(eye=dict(x=0.35, y=-1.5, z=0.35)),
+    )
+
+
 def animate_panels(
     panels: Sequence[Panel], title: str = "", max_frames: int = 60, duration_ms: int = 60, height: int = 480
 ) -> go.Figure:
@@ -330,20 +344,7 @@ def animate_panels(
     for col, (panel, axes, signs, three_d) in enumerate(prepared):
         ranges = _ranges(panel, axes, signs)
         if three_d:
-            span = [r[1] - r[0] for r in ranges]
-            biggest = max(span)
-            fig.update_layout(
-                {
-                    names[col][0]: dict(
-                        xaxis=dict(range=ranges[0], title="x"),
-                        yaxis=dict(range=ranges[1], title="depth"),
-                        zaxis=dict(range=ranges[2], title="up"),
-                        aspectmode="manual",
-                        aspectratio=dict(x=span[0] / biggest, y=span[1] / biggest, z=span[2] / biggest),
-                        camera=dict(eye=dict(x=0.35, y=-1.5, z=0.35)),
-                    )
-                }
-            )
+            fig.update_layout({names[col][0]: scene_layout(ranges)})
         else:
             y_range = ranges[1][::-1] if signs[1] < 0 else ranges[1]
             fig.update_xaxes(range=ranges[0], row=1, col=col + 1, showgrid=False, zeroline=False)
@@ -647,18 +648,7 @@ def importance_animation(
     fig.frames = [go.Frame(name=str(k), data=traces(int(t))) for k, t in enumerate(picks)]
     ranges = _ranges(Panel(clip[:, :length], layout), axes, signs)
     if three_d:
-        span = [r[1] - r[0] for r in ranges]
-        big = max(span)
-        fig.update_layout(
-            scene=dict(
-                xaxis=dict(range=ranges[0], title="x (body sizes)"),
-                yaxis=dict(range=ranges[1], title="depth (body sizes)"),
-                zaxis=dict(range=ranges[2], title="up (body sizes)"),
-                aspectmode="manual",
-                aspectratio=dict(x=span[0] / big, y=span[1] / big, z=span[2] / big),
-                camera=dict(eye=dict(x=0.35, y=-1.5, z=0.35)),
-            )
-        )
+        fig.update_layout(scene=scene_layout(ranges, " (body sizes)"))
     else:
         fig.update_xaxes(range=ranges[0], title="x (body sizes)")
         fig.update_yaxes(range=ranges[1][::-1] if signs[1] < 0 else ranges[1], title="y (body sizes)", scaleanchor="x")

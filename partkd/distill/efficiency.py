@@ -19,6 +19,29 @@ def part_keep_masks(layout: Layout) -> torch.Tensor:
     return (parts[None, :] != torch.arange(len(PARTS))[:, None]).float()
 
 
+def _checked(
+    x: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    layout: Layout,
+    what: str,
+    num_classes: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, labels) as tensors; DataError (one line) unless x is (N, M, T, V, C) in the layout with N labels in range."""
+    xt = torch.as_tensor(x)
+    y = torch.as_tensor(labels, dtype=torch.long)
+    if xt.dim() != 5 or xt.shape[3] != layout.num_joints:
+        raise DataError(
+            where(
+                what, f"x must be (N, M, T, {layout.num_joints}, C) for layout '{layout.name}', got {tuple(xt.shape)}"
+            )
+        )
+    if y.shape != (xt.shape[0],):
+        raise DataError(where(what, f"{tuple(y.shape)} labels for {xt.shape[0]} clips"))
+    if num_classes is not None and len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise DataError(where(what, f"labels outside [0, {num_classes})"))
+    return xt, y
+
+
 def part_occlusion_effects(
     model: nn.Module,
     x: np.ndarray | torch.Tensor,
@@ -35,19 +58,7 @@ def part_occlusion_effects(
 
     The model must already be on `device`; each batch's 5 occlusions and the intact clips share one pass; classes
     without clips get 0."""
-    x = torch.as_tensor(x)
-    y = torch.as_tensor(labels, dtype=torch.long)
-    if x.dim() != 5 or x.shape[3] != layout.num_joints:
-        raise DataError(
-            where(
-                "part_miss_matrix",
-                f"x must be (N, M, T, {layout.num_joints}, C) for layout '{layout.name}', got {tuple(x.shape)}",
-            )
-        )
-    if y.shape != (x.shape[0],):
-        raise DataError(where("part_miss_matrix", f"{tuple(y.shape)} labels for {x.shape[0]} clips"))
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise DataError(where("part_miss_matrix", f"labels outside [0, {num_classes})"))
+    x, y = _checked(x, labels, layout, "part_miss_matrix", num_classes)
     dev = torch.device(device)
     keep = torch.cat([part_keep_masks(layout), torch.ones(1, layout.num_joints)]).to(dev)
     keep = keep[:, None, None, None, :, None]  # (6, 1, 1, 1, V, 1): the 5 occlusions, then the intact clip
@@ -108,17 +119,7 @@ def part_subset_effects(
     """(values (N, 32), wrong (N, 5)): each clip's true-class probability with only the parts of each PART_SUBSETS
     row kept (the rest zeroed, as in eq. 12), and whether the teacher misclassifies it with part p alone zeroed.
     The model must already be on `device`; one pass serves every definition of E."""
-    x = torch.as_tensor(x)
-    y = torch.as_tensor(labels, dtype=torch.long)
-    if x.dim() != 5 or x.shape[3] != layout.num_joints:
-        raise DataError(
-            where(
-                "part matrix",
-                f"x must be (N, M, T, {layout.num_joints}, C) for layout '{layout.name}', got {tuple(x.shape)}",
-            )
-        )
-    if y.shape != (x.shape[0],):
-        raise DataError(where("part matrix", f"{tuple(y.shape)} labels for {x.shape[0]} clips"))
+    x, y = _checked(x, labels, layout, "part matrix")
     dev = torch.device(device)
     masks = torch.as_tensor(PART_SUBSETS[:, np.asarray(layout.parts)], dtype=torch.float32, device=dev)  # (32, V)
     masks = masks[:, None, None, None, :, None]
