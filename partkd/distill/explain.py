@@ -114,9 +114,12 @@ def gradcam_map(model: nn.Module, clip: np.ndarray, label: int, layout: Layout, 
             grads = torch.autograd.grad(score, zs)
     finally:
         model.train(was)
-    cam = sum(
-        w * torch.relu((g.mean(dim=(2, 3), keepdim=True) * z).sum(dim=1)).sum(dim=0).detach().numpy()
-        for w, g, z in zip(weights, grads, zs)
+    cam = np.sum(
+        [
+            w * torch.relu((g.mean(dim=(2, 3), keepdim=True) * z).sum(dim=1)).sum(dim=0).detach().numpy()
+            for w, g, z in zip(weights, grads, zs)
+        ],
+        axis=0,
     )  # (T', V)
     frames = clip.shape[1]
     pos = np.clip(((np.arange(frames) + 0.5) * cam.shape[0] / frames).astype(int), 0, cam.shape[0] - 1)
