@@ -60,19 +60,27 @@ def caption(fig: Figure, text: str) -> Figure:
 
 
 def efficiency_figure(
-    E: np.ndarray, class_names: Sequence[str], title: str = "", normalized: bool = False, source: str = ""
+    E: np.ndarray,
+    class_names: Sequence[str],
+    title: str = "",
+    normalized: bool = False,
+    source: str = "",
+    label: str = "miss rate",
 ) -> Figure:
-    """Classes x 5 parts heatmap of E with each cell's value (paper Fig. 5)."""
+    """Classes x 5 parts heatmap of E with each cell's value (paper Fig. 5); `label` names the definition (a
+    signed one, such as the Shapley value, gets a diverging scale around 0)."""
     e = np.asarray(E, dtype=float)
     if e.shape != (len(class_names), len(PARTS)):
         raise ValueError(f"E must be ({len(class_names)}, {len(PARTS)}), got {e.shape}")
     fig = Figure(figsize=(6.0, 0.34 * len(class_names) + 1.6))
     ax = fig.subplots()
+    signed = not normalized and bool((e < 0).any())
+    span = float(np.abs(e).max()) if e.size else 1.0
     image = ax.imshow(
         e,
-        cmap="Blues" if normalized else "Reds",
-        vmin=None if normalized else 0.0,
-        vmax=None if normalized else 1.0,
+        cmap="Blues" if normalized else ("RdBu_r" if signed else "Reds"),
+        vmin=None if normalized else (-span if signed else 0.0),
+        vmax=None if normalized else (span if signed else (1.0 if label.startswith("miss rate") else None)),
         aspect="auto",
     )
     ax.set_xticks(range(len(PARTS)), [PART_LABELS[p] for p in PARTS])
@@ -81,14 +89,10 @@ def efficiency_figure(
     high = np.nanmax(e) if e.size else 1.0
     for (i, j), v in np.ndenumerate(e):
         ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v > 0.6 * high else "black")
-    fig.colorbar(image, ax=ax, label="softmax weight" if normalized else "miss rate", fraction=0.05)
+    fig.colorbar(image, ax=ax, label="softmax weight" if normalized else label, fraction=0.05)
     ax.set_title(
         title
-        or (
-            "Part-efficiency matrix E (softmax, eq. 13)"
-            if normalized
-            else "Part-efficiency matrix E (miss rate, eq. 12)"
-        ),
+        or ("Part-efficiency matrix E (softmax, eq. 13)" if normalized else f"Part-efficiency matrix E ({label})"),
         pad=24,
         fontsize=10,
     )

@@ -212,9 +212,13 @@ def write_report(
     source = provenance(data_label, models, f"occlusion {mode}, seed {seed}")
     teacher = models.get("teacher")
     if teacher is not None and "E_raw" in teacher.meta:
+        from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
+
         say("E heatmap")
-        e = np.asarray(teacher.meta["E_raw"], dtype=float)
-        image(figures.efficiency_figure(e, teacher.class_names, source=source), "fig5_efficiency")
+        d = EFFICIENCIES[DEFAULT_EFFICIENCY] if EFFICIENCIES[DEFAULT_EFFICIENCY].key in teacher.meta else None
+        d = d or EFFICIENCIES["miss"]  # a teacher whose E predates the default definition
+        e = np.asarray(teacher.meta[d.key], dtype=float)
+        image(figures.efficiency_figure(e, teacher.class_names, source=source, label=d.label), "fig5_efficiency")
         text("efficiency.csv", figures.matrix_csv(e, teacher.class_names, list(PARTS), "class"))
     elif teacher is not None:
         notes.append(f"{teacher.path.name} has no part matrix E: run `partkd part-matrix {teacher.path}`")

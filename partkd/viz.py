@@ -490,7 +490,7 @@ def efficiency_heatmap(
             customdata=custom,
             colorscale="RdBu_r" if signed else ("Blues" if normalized else "Reds"),
             zmin=-span if signed else (None if normalized else 0.0),
-            zmax=span if signed else (1.0 if unit_range or label == "miss rate" else None),
+            zmax=span if signed else (1.0 if unit_range or label.startswith("miss rate") else None),
             texttemplate="%{z:.2f}",
             colorbar=dict(title=dict(text=label, side="right"), len=0.85),
             hovertemplate=hover + "<extra></extra>",

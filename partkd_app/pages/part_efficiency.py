@@ -148,7 +148,7 @@ if view == "heatmap":
     state.downloads(
         "E",
         "part_efficiency",
-        lambda: figures.efficiency_figure(E, class_names, normalized=normalized, source=source),
+        lambda: figures.efficiency_figure(E, class_names, normalized=normalized, source=source, label=shown),
         lambda: figures.matrix_csv(E, class_names, list(PARTS), "class"),
     )
 else:
