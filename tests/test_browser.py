@@ -103,6 +103,9 @@ def test_every_page_renders_in_chromium(server):
                 if shot and plot:  # only pages whose figure rendered; never overwrite with an empty page
                     page.screenshot(path=str(SHOTS / shot), full_page=True)
             if HAVE_CHECKPOINTS:
+                page.goto(f"{server}/", wait_until="domcontentloaded")  # let the last page's run finish first
+                page.locator("h1").first.wait_for(timeout=60_000)
+                page.wait_for_function(IDLE, timeout=90_000)
                 start = time.time()
                 page.goto(f"{server}/part_efficiency", wait_until="domcontentloaded")
                 page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
@@ -118,6 +121,13 @@ def test_every_page_renders_in_chromium(server):
                                        "e.querySelector('.barlayer .point'))", timeout=30_000)
                 page.wait_for_function(IDLE, timeout=30_000)
                 print(f"timing: part efficiency redrawn after a widget change (heatmap -> bars) in "
+                      f"{time.time() - start:.1f} s")
+                start = time.time()
+                page.get_by_text("heatmap", exact=True).click()
+                page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(e => "
+                                       "e.querySelector('.heatmaplayer'))", timeout=30_000)
+                page.wait_for_function(IDLE, timeout=30_000)
+                print(f"timing: part efficiency back to the default E heatmap (a rerun from cache) in "
                       f"{time.time() - start:.1f} s")
         finally:
             browser.close()
