@@ -14,6 +14,8 @@ from partkd.distill.explain import (EXPLAINERS, curve_auc, deletion_curve, expla
 from partkd.errors import DataError
 from partkd.layouts import PARTS, get_layout
 
+from test_distill import LeftLegClassifier
+
 PENN = get_layout("penn13")  # head [0], l-arm [1,3,5], r-arm [2,4,6], l-leg [7,9,11], r-leg [8,10,12]
 RIGHT_WRIST = 6
 
@@ -110,16 +112,6 @@ def test_explain_clip_and_stability() -> None:
 
 
 # ---------------------------------------------------------------- E from one subset pass
-
-
-class LeftLegClassifier(nn.Module):
-    """Predicts class 1 when any left-leg joint is non-zero, else class 0; never class 2."""
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        has_leg = x[:, :, :, PENN.part_joints("left_leg"), :].abs().sum(dim=(1, 2, 3, 4)).gt(0).float()
-        logits = torch.stack([1 - has_leg, has_leg, torch.full_like(has_leg, -1.0)], dim=1)
-        n, c, t, v, m = x.shape
-        return logits, x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v)
 
 
 def test_subset_pass_agrees_with_the_single_occlusion_pass() -> None:

@@ -104,6 +104,9 @@ def part_miss_matrix(
 
 #: Every subset of the five parts as a keep-mask row (bit p of the row index = part p kept), 2^5 rows.
 PART_SUBSETS: np.ndarray = ((np.arange(2 ** len(PARTS))[:, None] >> np.arange(len(PARTS))) & 1).astype(bool)
+#: The PART_SUBSETS rows with every part kept, and with every part but p kept (eq. 12's single occlusions).
+ALL_PARTS = len(PART_SUBSETS) - 1
+LEAVE_ONE_OUT: tuple[int, ...] = tuple(ALL_PARTS - (1 << p) for p in range(len(PARTS)))
 
 
 def part_subset_effects(
@@ -123,7 +126,7 @@ def part_subset_effects(
     dev = torch.device(device)
     masks = torch.as_tensor(PART_SUBSETS[:, np.asarray(layout.parts)], dtype=torch.float32, device=dev)  # (32, V)
     masks = masks[:, None, None, None, :, None]
-    leave_out = torch.as_tensor([len(PART_SUBSETS) - 1 - (1 << p) for p in range(len(PARTS))], device=dev)
+    leave_out = torch.as_tensor(LEAVE_ONE_OUT, device=dev)
     batch_labels = label_batches(y)
     total, done = x.shape[0], [0]
 
@@ -160,11 +163,9 @@ def part_subset_values(
 
 def per_clip_scores(values: np.ndarray, wrong: np.ndarray) -> dict[str, np.ndarray]:
     """Each E definition's per-clip (N, 5) part score (definitions.EFFICIENCIES) from part_subset_effects."""
-    full = len(PART_SUBSETS) - 1
-    leave_out = [full - (1 << p) for p in range(len(PARTS))]
     return {
         "miss": wrong.astype(np.float64),
-        "drop": values[:, [full]] - values[:, leave_out],
+        "drop": values[:, [ALL_PARTS]] - values[:, list(LEAVE_ONE_OUT)],
         "shapley": shapley_values(values),
     }
 
@@ -201,8 +202,9 @@ def cell_flags(
     E: np.ndarray, lo: np.ndarray, hi: np.ndarray, zero_tol: float = 0.0, counts: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """Per cell: `uncertain` (its interval includes 0, or it is not the row's top and its interval reaches the
-    top's lower bound, or its class has fewer than MIN_BOOTSTRAP_CLIPS clips in `counts`) and per row `none_needed`
-    (every cell's interval includes 0, or every |E| <= zero_tol)."""
+    top's lower bound, or its class has fewer than MIN_BOOTSTRAP_CLIPS clips in `counts`); per row `contested` (some
+    other cell's interval reaches the top's lower bound) and `none_needed` (every cell's interval includes 0, or
+    every |E| <= zero_tol)."""
     E, lo, hi = (np.asarray(a, dtype=np.float64) for a in (E, lo, hi))
     top = E.argmax(axis=1)
     top_lo = lo[np.arange(len(E)), top][:, None]
@@ -210,7 +212,11 @@ def cell_flags(
     overlaps_top = (hi >= top_lo) & (np.arange(E.shape[1])[None, :] != top[:, None])
     none = spans_zero.all(axis=1) | (np.abs(E) <= zero_tol).all(axis=1)
     few = np.zeros(len(E), dtype=bool) if counts is None else np.asarray(counts) < MIN_BOOTSTRAP_CLIPS
-    return {"uncertain": spans_zero | overlaps_top | few[:, None], "none_needed": none}
+    return {
+        "uncertain": spans_zero | overlaps_top | few[:, None],
+        "contested": overlaps_top.any(axis=1),
+        "none_needed": none,
+    }
 
 
 def shapley_weights() -> np.ndarray:

@@ -17,6 +17,7 @@ from torch import nn
 from partkd.distill.efficiency import PART_SUBSETS, shapley_weights
 from partkd.errors import DataError, where
 from partkd.layouts import PARTS, Layout
+from partkd.models.inference import batched_forward
 from partkd.models.layers import to_model_input
 
 
@@ -40,20 +41,14 @@ def cell_masks(frames: int, layout: Layout, windows: int) -> np.ndarray:
 def true_class_probability(
     model: nn.Module, x: np.ndarray | torch.Tensor, label: int, batch_size: int = 64, log: bool = False
 ) -> np.ndarray:
-    """(N,) softmax probability of `label` (its log with `log`) for a batch of clips x (N, M, T, V, C), eval mode,
-    no gradients."""
-    data = torch.as_tensor(x, dtype=torch.float32)
-    was = model.training
-    model.eval()
-    out = []
-    try:
-        with torch.no_grad():
-            for s in range(0, len(data), batch_size):
-                logits, _ = model(to_model_input(data[s : s + batch_size]))
-                scores = logits.float().log_softmax(-1) if log else logits.float().softmax(-1)
-                out.append(scores[:, label])
-    finally:
-        model.train(was)
+    """(N,) softmax probability of `label` (its log with `log`) for a batch of clips x (N, M, T, V, C): the one
+    no-gradient batched pass (models.inference.batched_forward) on the CPU."""
+
+    def collect(logits: torch.Tensor, _z: torch.Tensor, _x: torch.Tensor) -> torch.Tensor:
+        scores = logits.float().log_softmax(-1) if log else logits.float().softmax(-1)
+        return scores[:, label]
+
+    out = batched_forward(model, x, collect, batch_size=batch_size)
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
@@ -240,8 +235,11 @@ def explain_clip(
     and the random-order AUC; plain lists, ready for JSON."""
     if clip.ndim != 4 or clip.shape[2] != layout.num_joints:
         raise DataError(where("explain", f"clip must be (M, T, {layout.num_joints}, C), got {clip.shape}"))
+    probs = batched_forward(model, clip[None], lambda lg, _z, _x: lg.float().softmax(-1)[0].numpy())[0]
     out: dict = {"windows": window_bounds(clip.shape[1], windows), "label": int(label), "methods": {}}
-    out["probability"] = float(true_class_probability(model, clip[None], label)[0])
+    out["probability"] = float(probs[label])
+    out["predicted_index"] = int(np.argmax(probs))
+    out["predicted_probability"] = float(np.max(probs))
     for name, e in EXPLAINERS.items():
         if name == "shapley":
             parts = part_shapley_map(model, clip, label, layout, windows)[0]

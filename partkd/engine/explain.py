@@ -39,13 +39,11 @@ def explain_dataset_clip(
     """Every explainer's maps, deletion curve and AUC for clip `index` of `ds` (an index into the whole dataset),
     with the clip's name, true and predicted class and the model input it was computed on (`input`, (M, T, V, C))."""
     from partkd.distill.explain import explain_clip
-    from partkd.models.inference import batched_forward
 
     check_compatible(loaded, ds)
     one = ds.subset(np.array([index]))
     x = model_inputs(one, loaded.meta)
     label = int(one.labels[0])
-    probs = np.concatenate(batched_forward(loaded.model, x, lambda lg, _z, _x: lg.float().softmax(-1).numpy()))[0]
     out = explain_clip(loaded.model, x[0], label, loaded.layout, windows=windows, steps=steps)
     return {
         **out,
@@ -53,8 +51,7 @@ def explain_dataset_clip(
         "clip": one.names[0],
         "index": int(index),
         "true": loaded.class_names[label],
-        "predicted": loaded.class_names[int(np.argmax(probs))],
-        "predicted_probability": float(np.max(probs)),
+        "predicted": loaded.class_names[out["predicted_index"]],
         "input": x[0],
     }
 

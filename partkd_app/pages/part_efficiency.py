@@ -171,8 +171,7 @@ for i, c in enumerate(class_names):
         )
         continue
     j = int(np.argmax(E[i]))
-    others = np.arange(len(PARTS)) != j
-    tied = unc is not None and bool((unc["hi"][i][others] >= unc["lo"][i][j]).any())
+    tied = unc is not None and bool(unc["contested"][i])
     lines.append(
         f"**{c}**: {PARTS[j].replace('_', ' ')} ({E[i, j]:.2f})" + (" — not clearly ahead" if tied else "") + known
     )
