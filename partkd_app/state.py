@@ -78,29 +78,62 @@ class Selection:
 # ---------------------------------------------------------------- widgets
 
 
-def widget(fn: Callable[..., Any], label: str, key: str, default: Any, **kwargs: Any) -> Any:
-    """Draw a sidebar input under key `w_<key>` with a default, reset to it when its options no longer hold the
-    value (fn: st.sidebar.selectbox, st.sidebar.slider, ...)."""
-    wkey = f"w_{key}"
+def _draw(fn: Callable[..., Any], label: str, key: str, default: Any, **kwargs: Any) -> Any:
+    """Draw an input under `key` with its value from the session (the default when absent or no longer among its
+    options); the default is never passed to the widget, so the session value always wins without a warning."""
     options = kwargs.get("options")
-    value = st.session_state.get(wkey, default)
+    value = st.session_state.get(key, default)
     if options is not None and value not in list(options):
         if not (isinstance(value, list) and set(value) <= set(options)):
             value = default
-    st.session_state[wkey] = value
-    return fn(label, key=wkey, **kwargs)
+    st.session_state[key] = value
+    return fn(label, key=key, **kwargs)
+
+
+def widget(fn: Callable[..., Any], label: str, key: str, default: Any, **kwargs: Any) -> Any:
+    """Draw a sidebar input under key `w_<key>` with a default, reset to it when its options no longer hold the
+    value (fn: st.sidebar.selectbox, st.sidebar.slider, ...)."""
+    return _draw(fn, label, f"w_{key}", default, **kwargs)
+
+
+KEPT = "_partkd_kept"
+
+
+def kept(fn: Callable[..., Any], label: str, key: str, default: Any, **kwargs: Any) -> Any:
+    """A page's form input (fn: st.selectbox, a column's number_input, ...) that keeps its value while the user is
+    on other pages (Streamlit forgets a widget's value when its page is not drawn; `keep_form_values` re-asserts
+    it on every run)."""
+    st.session_state.setdefault(KEPT, set()).add(key)
+    return _draw(fn, label, key, default, **kwargs)
+
+
+def keep_form_values() -> None:
+    """Re-assert every `kept` input's value (the sidebar calls this first on every run, on every page)."""
+    ss = st.session_state
+    for key in ss.get(KEPT, set()):
+        if key in ss:
+            ss[key] = ss[key]
 
 
 # ---------------------------------------------------------------- errors
 
 
+class NotChosen(PartKDError):
+    """An input the user has not given yet (an empty path): shown as a hint, not as an error."""
+
+
 @contextmanager
-def readable_errors(stop: bool = True) -> Iterator[None]:
-    """Show a partkd error as one st.error line (no traceback); stop the page unless `stop` is False."""
+def readable_errors(stop: bool = True, where_: Any = st) -> Iterator[None]:
+    """Show a partkd error as one st.error line (no traceback; a NotChosen as a hint); stop the page unless `stop`
+    is False."""
     try:
         yield
+    except NotChosen as e:
+        where_.info(str(e), icon=":material/info:")
+        if stop:
+            st.stop()
     except PartKDError as e:
-        st.error(str(e), icon="⚠️")
+        where_.error(str(e), icon="⚠️")
         if stop:
             st.stop()
 
@@ -113,6 +146,11 @@ def _paired(data: tuple[tuple[str, Any], ...]) -> Any:
     from partkd.engine.config import data_spec_from_dict
     from partkd.engine.data import load_paired
 
+    fields = dict(data)
+    if fields.get("source") == NO_PATH:
+        raise NotChosen("Type a dataset path in the sidebar (Data → Dataset path), or pick a dataset by name.")
+    if fields.get("low") == NO_LOW_PATH:
+        raise NotChosen("Type the low-quality data's path in the sidebar (Data → Low-quality path).")
     return load_paired(data_spec_from_dict(dict(data), "app data"))
 
 
@@ -145,11 +183,34 @@ def read_meta(path: str) -> dict:
 
 
 @st.cache_data(ttl=3, show_spinner=False)
-def available_checkpoints() -> list[dict]:
-    """Shipped checkpoints and those of finished jobs (rescanned every few seconds)."""
+def _checkpoint_rows(folders: tuple[str, ...]) -> list[dict]:
     from partkd.checkpoints import list_checkpoints
 
-    return list_checkpoints(CHECKPOINT_DIR, jobs_root())
+    return list_checkpoints(*folders)
+
+
+def checkpoint_folders() -> tuple[str, ...]:
+    """Where the pickers look: the folder the app was opened with (--checkpoints), the shipped ones, the jobs."""
+    mine = launch_settings().checkpoints
+    return tuple(str(f) for f in (mine, CHECKPOINT_DIR, jobs_root()) if f)
+
+
+def available_checkpoints() -> list[dict]:
+    """The checkpoints of checkpoint_folders() (rescanned every few seconds; `refresh_checkpoints` forces it)."""
+    rows = _checkpoint_rows(checkpoint_folders())
+    seen: set[str] = set()
+    unique = []
+    for r in rows:
+        key = str(Path(r["path"]).resolve())
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    return unique
+
+
+def refresh_checkpoints() -> None:
+    """Forget the checkpoint listing (a job just finished): the next sidebar lists its checkpoints."""
+    _checkpoint_rows.clear()
 
 
 def jobs_root() -> Path:
@@ -169,16 +230,43 @@ def role_of(row: dict) -> str:
         return "kd"
 
 
+def _origin(path: Path) -> str:
+    """Where a checkpoint comes from: your folder (--checkpoints), shipped (and its sub-folder), a job, or a folder."""
+    mine = launch_settings().checkpoints
+    for base, label in ((mine, "yours"), (CHECKPOINT_DIR, "shipped"), (jobs_root(), "job")):
+        if base and path.is_relative_to(base):
+            inner = path.parent.relative_to(base).parts
+            if label == "job":
+                return f"job {inner[0]}" if inner else label
+            return f"{label} {inner[0]}" if inner else label
+    return str(path.parent)
+
+
+def checkpoint_name(path: str | Path) -> str:
+    """A checkpoint's display name: its file stem, or its run folder's name for a run's `model.*`."""
+    p = Path(path)
+    if p.stem != "model":
+        return p.stem
+    return p.parent.name if p.parent.name not in ("", "run") else p.parent.parent.name
+
+
 def _label(row: dict) -> str:
-    """Picker label: file name, where it comes from (shipped or the job's folder) and layout."""
-    p = Path(row["path"])
-    if p.parent == CHECKPOINT_DIR:
-        origin = "shipped"
-    elif p.is_relative_to(jobs_root()):
-        origin = "job " + p.relative_to(jobs_root()).parts[0]
-    else:
-        origin = str(p.parent)
-    return f"{p.stem} · {origin} · {row['layout']}"
+    """Picker label: name, where it comes from (yours, shipped, a job or its folder) and layout."""
+    p = Path(row["path"]).resolve()
+    origin, name = _origin(p), checkpoint_name(p)
+    if origin.startswith("job ") and p.stem == "model" and p.parent.name == "run":
+        name = _job_name(origin[4:])
+    return f"{name} · {origin} · {row['layout']}"
+
+
+def _job_name(job_id: str) -> str:
+    """A job's name (its job.json), or its id when unreadable."""
+    import json
+
+    try:
+        return str(json.loads((jobs_root() / job_id / "job.json").read_text())["name"])
+    except (OSError, ValueError, KeyError):
+        return job_id
 
 
 # ---------------------------------------------------------------- sidebar
@@ -191,127 +279,255 @@ def format_choices() -> list[str]:
     return ["auto-detect", *(f for f in FORMATS if f != "synthetic")]
 
 
+SYNTHETIC = "synthetic"
+FOLDER = "folder or file"
+NO_PATH = "(no path given)"
+NO_LOW_PATH = "(no low-quality path given)"
+#: Sidebar inputs whose values belong to one data source: switching sources keeps them per source and restores them.
+SCOPED = (
+    "synth_classes",
+    "synth_seed",
+    "data_path",
+    "data_format",
+    "high_layout",
+    "low_source",
+    "high_source",
+    "low_kind",
+    "low_path",
+    "low_file_layout",
+    "data_level",
+    "low_layout",
+    "cls",
+    "clip",
+    *(f"ckpt_{role}{tail}" for role in ROLES for tail in ("", "_path")),
+)
+SCOPE = "_partkd_scope"
+SCOPE_MEMORY = "_partkd_scope_memory"
+
+
+@st.cache_resource(show_spinner=False)
+def _settings(argv: tuple[str, ...], config: str | None) -> Any:
+    from partkd.app_options import parse_app_args
+
+    return parse_app_args(list(argv), {"PARTKD_APP_CONFIG": config} if config else {})
+
+
+def launch_settings() -> Any:
+    """The app_options.AppSettings the app was opened with (`streamlit run app.py -- FLAGS`, `partkd app FLAGS`, or
+    $PARTKD_APP_CONFIG); a bad flag or file stops the app with one readable line."""
+    import os
+    import sys
+
+    argv = tuple(sys.argv[1:]) if Path(sys.argv[0]).name == "app.py" else ()
+    with readable_errors():
+        return _settings(argv, os.environ.get("PARTKD_APP_CONFIG"))
+    raise AssertionError("unreachable")  # readable_errors stops the script
+
+
+def your_data_name(settings: Any) -> str:
+    """The Source choice of the data the app was opened on (--data)."""
+    return f"{Path(settings.data).name} (--data)"
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _discovered(root: str | None) -> list[Any]:
+    from partkd.data.discovery import data_root, discover
+
+    return discover(data_root(root))
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _recipe_data() -> dict[str, dict[str, Any]]:
+    from partkd.data.discovery import recipe_data
+
+    return recipe_data(ROOT / "configs")
+
+
+def data_sources() -> dict[str, dict[str, Any] | None]:
+    """The sidebar's Source choices before 'folder or file': synthetic (None: the generator's own inputs), the data
+    the app was opened on, then each dataset under the data root with its shipped recipe's data settings."""
+    from partkd.data.discovery import source_fields
+
+    settings = launch_settings()
+    out: dict[str, dict[str, Any] | None] = {SYNTHETIC: None}
+    if settings.data:
+        mine: dict[str, Any] = {"source": settings.data}
+        for key, field in (("low", "low"), ("layout", "high_layout"), ("low_layout", "low_layout")):
+            if getattr(settings, key):
+                mine[field] = getattr(settings, key)
+        out[your_data_name(settings)] = mine
+    recipes = _recipe_data()
+    for found in _discovered(settings.data_root):
+        out.setdefault(found.name, source_fields(found, recipes))
+    return out
+
+
+def _scope(source: str) -> None:
+    """Keep the per-source sidebar inputs of the source just left and restore those of `source` (defaults when new)."""
+    ss = st.session_state
+    previous = ss.get(SCOPE)
+    if previous == source:
+        return
+    memory = ss.setdefault(SCOPE_MEMORY, {})
+    keys = [f"w_{k}" for k in SCOPED]
+    if previous is not None:
+        memory[previous] = {k: ss[k] for k in keys if k in ss}
+        for k in keys:
+            ss.pop(k, None)
+        ss.update(memory.get(source, {}))
+    ss[SCOPE] = source
+
+
 def _data_picker() -> tuple[tuple[str, Any], ...]:
     """Sidebar dataset controls; returns the DataSpec fields."""
     st.sidebar.subheader("Data")
+    sources = data_sources()
+    settings = launch_settings()
     source = widget(
         st.sidebar.radio,
         "Source",
         "src",
-        "synthetic",
-        options=["synthetic", "folder or file"],
-        horizontal=True,
-        help="Built-in synthetic actions, or a dataset on disk (high quality; "
-        "low quality is simulated from it unless it has its own).",
+        your_data_name(settings) if settings.data else SYNTHETIC,
+        options=[*sources, FOLDER],
+        help="Built-in synthetic actions, a dataset of the data root (by name), or any dataset on disk (high "
+        "quality; low quality is simulated from it unless it has its own).",
     )
-    fields: dict[str, Any] = {}
-    if source == "synthetic":
-        from partkd.data.synthetic import action_set
+    _scope(source)
+    if source == SYNTHETIC:
+        return _low_quality(_synthetic_fields(), APP_DATA, simulate_only=True)
+    if source == FOLDER:
+        fields = _path_fields()
+        if fields.get("low", "simulate") != "simulate":
+            return tuple(sorted(fields.items()))
+        return _low_quality(fields, {})
+    fields = dict(sources[source] or {})
+    st.sidebar.caption(f"`{fields['source']}`" + (f" · low quality `{fields['low']}`" if "low" in fields else ""))
+    if fields.get("low", "simulate") not in ("simulate", "real"):
+        return tuple(sorted(fields.items()))
+    return _low_quality(fields, fields)
 
-        fields.update(APP_SYNTHETIC)
-        fields["num_classes"] = int(
-            widget(
-                st.sidebar.number_input,
-                "Synthetic classes",
-                "synth_classes",
-                APP_SYNTHETIC["num_classes"],
-                min_value=2,
-                max_value=len(action_set(APP_SYNTHETIC.get("synth_motion", "clean"))),
-                step=1,
-                help="Must match the checkpoints' class set.",
-            )
+
+def _synthetic_fields() -> dict[str, Any]:
+    """The built-in generator's settings with the sidebar's class count and seed."""
+    from partkd.data.synthetic import action_set
+
+    fields: dict[str, Any] = dict(APP_SYNTHETIC)
+    fields["num_classes"] = int(
+        widget(
+            st.sidebar.number_input,
+            "Synthetic classes",
+            "synth_classes",
+            APP_SYNTHETIC["num_classes"],
+            min_value=2,
+            max_value=len(action_set(APP_SYNTHETIC.get("synth_motion", "clean"))),
+            step=1,
+            help="Must match the checkpoints' class set.",
         )
-        fields["seed"] = int(
-            widget(st.sidebar.number_input, "Synthetic seed", "synth_seed", 0, min_value=0, max_value=10_000, step=1)
-        )
-    else:
-        path = widget(
+    )
+    fields["seed"] = int(
+        widget(st.sidebar.number_input, "Synthetic seed", "synth_seed", 0, min_value=0, max_value=10_000, step=1)
+    )
+    return fields
+
+
+def _path_fields() -> dict[str, Any]:
+    """'folder or file': a typed dataset path, its format and layout, and (optionally) a low-quality file."""
+    path = widget(
+        st.sidebar.text_input,
+        "Dataset path",
+        "data_path",
+        "",
+        placeholder="a dataset folder or file (.npz, .pkl, .json…)",
+    )
+    fmt = widget(st.sidebar.selectbox, "Format", "data_format", "auto-detect", options=format_choices())
+    fields: dict[str, Any] = {"source": path.strip() or NO_PATH, "format": None if fmt == "auto-detect" else fmt}
+    layout = widget(
+        st.sidebar.text_input,
+        "High-quality layout (optional)",
+        "high_layout",
+        "",
+        placeholder="built-in name or layout.json",
+        help="The layout of these files when they neither embed one nor have a built-in joint "
+        "count; a layout file may alias joints and declare up / units "
+        "(docs/bring_your_own_data.md).",
+    )
+    if layout.strip():
+        fields["high_layout"] = layout.strip()
+    if fields["source"] == NO_PATH or real_low_format(fields["source"], fields["format"]):
+        return fields
+    kind = widget(
+        st.sidebar.radio,
+        "Low quality",
+        "low_kind",
+        "simulate",
+        options=["simulate", "file"],
+        horizontal=True,
+        help="simulate: the estimator simulation of the high-quality data; file: "
+        "your own low-quality data, paired by pair id.",
+    )
+    if kind == "file":
+        low_path = widget(st.sidebar.text_input, "Low-quality path", "low_path", "", placeholder="low.npz")
+        low_layout = widget(
             st.sidebar.text_input,
-            "Dataset path",
-            "data_path",
-            "",
-            placeholder="/data/penn_action, /data/h36m or file.npz",
-        )
-        fmt = widget(st.sidebar.selectbox, "Format", "data_format", "auto-detect", options=format_choices())
-        fields.update(source=path.strip() or "(no path given)", format=None if fmt == "auto-detect" else fmt)
-        layout = widget(
-            st.sidebar.text_input,
-            "High-quality layout (optional)",
-            "high_layout",
+            "Low-quality layout (optional)",
+            "low_file_layout",
             "",
             placeholder="built-in name or layout.json",
-            help="The layout of these files when they neither embed one nor have a built-in joint "
-            "count; a layout file may alias joints and declare up / units "
-            "(docs/bring_your_own_data.md).",
         )
-        if layout.strip():
-            fields["high_layout"] = layout.strip()
-        if real_low_format(fields["source"], fields["format"]):
-            low = widget(
-                st.sidebar.radio,
-                "Low quality",
-                "low_source",
-                "real",
-                options=["real", "simulate"],
-                horizontal=True,
-                help="real: the dataset's own pose-detector output (Human3.6M: "
-                "Stacked-Hourglass detections); simulate: the estimator simulation.",
-            )
-            fields["low"] = low
-            high_src = widget(
-                st.sidebar.radio,
-                "High quality",
-                "high_source",
-                "mocap",
-                options=["mocap", "projected"],
-                horizontal=True,
-                help="mocap: 3D motion capture (heterogeneous with the 2D detections); projected: "
-                "the motion capture projected into the camera in the detector's joints "
-                "(homogeneous).",
-            )
-            if high_src != "mocap":
-                fields["high_source"] = high_src
-            if low == "real":
-                return tuple(sorted(fields.items()))
-        elif (
-            widget(
-                st.sidebar.radio,
-                "Low quality",
-                "low_kind",
-                "simulate",
-                options=["simulate", "file"],
-                horizontal=True,
-                help="simulate: the estimator simulation of the high-quality data; file: "
-                "your own low-quality data, paired by pair id.",
-            )
-            == "file"
-        ):
-            low_path = widget(st.sidebar.text_input, "Low-quality path", "low_path", "", placeholder="low.npz")
-            low_layout = widget(
-                st.sidebar.text_input,
-                "Low-quality layout (optional)",
-                "low_file_layout",
-                "",
-                placeholder="built-in name or layout.json",
-            )
-            fields["low"] = low_path.strip() or "(no low-quality path given)"
-            if low_layout.strip():
-                fields["low_layout"] = low_layout.strip()
+        fields["low"] = low_path.strip() or NO_LOW_PATH
+        if low_layout.strip():
+            fields["low_layout"] = low_layout.strip()
+    return fields
+
+
+def _low_quality(
+    fields: dict[str, Any], defaults: dict[str, Any], simulate_only: bool = False
+) -> tuple[tuple[str, Any], ...]:
+    """The low-quality half: the dataset's own detections or the estimator simulation (level, layout), with the
+    source's defaults (its shipped recipe's); returns the DataSpec fields."""
+    if not simulate_only and fields["source"] != NO_PATH and real_low_format(fields["source"], fields.get("format")):
+        low = widget(
+            st.sidebar.radio,
+            "Low quality",
+            "low_source",
+            defaults.get("low", "real") if defaults.get("low", "real") in ("real", "simulate") else "real",
+            options=["real", "simulate"],
+            horizontal=True,
+            help="real: the dataset's own pose-detector output (Human3.6M: "
+            "Stacked-Hourglass detections); simulate: the estimator simulation.",
+        )
+        fields["low"] = low
+        high_src = widget(
+            st.sidebar.radio,
+            "High quality",
+            "high_source",
+            defaults.get("high_source") or "mocap",
+            options=["mocap", "projected"],
+            horizontal=True,
+            help="mocap: 3D motion capture (heterogeneous with the 2D detections); projected: "
+            "the motion capture projected into the camera in the detector's joints "
+            "(homogeneous).",
+        )
+        fields.pop("high_source", None)
+        if high_src != "mocap":
+            fields["high_source"] = high_src
+        if low == "real":
+            fields.pop("level", None)
             return tuple(sorted(fields.items()))
-    synthetic = fields.get("source", "synthetic") == "synthetic"
     fields["level"] = widget(
         st.sidebar.selectbox,
         "Low quality: estimator simulation",
         "data_level",
-        APP_DATA.get("level", "medium") if synthetic else "medium",
+        defaults.get("level", "medium"),
         options=list(ESTIMATOR_LEVELS),
         help="How the dataset's low-quality half is simulated (used for evaluation and training).",
     )
+    layout = defaults.get("low_layout", "coco17")
     fields["low_layout"] = widget(
         st.sidebar.selectbox,
         "Low-quality layout",
         "low_layout",
-        APP_DATA.get("low_layout", "coco17") if synthetic else "coco17",
+        layout if layout in LOW_LAYOUTS else "coco17",
         options=list(LOW_LAYOUTS),
         help="'same' keeps the high-quality layout (homogeneous; 2D sources only).",
     )
@@ -356,14 +572,23 @@ def _fits(row: dict, ds: Any) -> bool:
     return row["layout"] == ds.layout.name and list(row["classes"]) == list(ds.class_names)
 
 
+def _preferred(labels: dict[str, str]) -> str:
+    """The picker's default: a checkpoint of --checkpoints, else a shipped one, else the newest, else none."""
+    mine = launch_settings().checkpoints
+    for base in (mine, CHECKPOINT_DIR):
+        hits = [lab for lab, p in labels.items() if base and Path(p).resolve().is_relative_to(Path(base).resolve())]
+        if hits:
+            return hits[0]
+    return next(iter(labels), NONE)
+
+
 def _checkpoint_picker(role: str, rows: list[dict], side: Any) -> str | None:
-    """One sidebar select box for a model role: its checkpoints that fit the data side, none, or a typed path."""
-    mine = [r for r in rows if role_of(r) == role and (side is None or _fits(r, side))]
+    """One sidebar select box for a model role: its checkpoints that fit the data side (none while the data is not
+    loaded), none, or a typed path."""
+    mine = [r for r in rows if side is not None and role_of(r) == role and _fits(r, side)]
     labels = {_label(r): r["path"] for r in mine}
     options = [*labels, NONE, OTHER]
-    shipped = [lab for lab, p in labels.items() if Path(p).parent == CHECKPOINT_DIR]
-    default = (shipped or list(labels) or [NONE])[0]
-    choice = widget(st.sidebar.selectbox, ROLES[role], f"ckpt_{role}", default, options=options)
+    choice = widget(st.sidebar.selectbox, ROLES[role], f"ckpt_{role}", _preferred(labels), options=options)
     if not mine and side is not None:
         n = int((side.split == "train").sum())
         st.sidebar.caption(
@@ -388,12 +613,11 @@ SELECTION = "_partkd_selection"
 def sidebar() -> Selection:
     """Draw the sidebar once per run (the entrypoint does, before the page): data, the checkpoints that fit it,
     the low-quality view and the clip; keeps the selection for `selection()`."""
+    keep_form_values()
     data = _data_picker()
     pair = None
-    try:
+    with readable_errors(stop=False, where_=st.sidebar):
         pair = _paired(data)
-    except PartKDError as e:
-        st.sidebar.error(str(e), icon="⚠️")
     st.sidebar.subheader("Models")
     try:
         rows = available_checkpoints()
@@ -837,32 +1061,43 @@ def stream_table(
     )
 
 
-def option_input(where_: Any, cls: type, name: str, key: str) -> Any:
+def option_input(where_: Any, cls: type, name: str, key: str, default: Any = None) -> Any:
     """The form widget of a config option, from its schema (engine/schema.py): a select box for choices (a
     multiselect for a list of them), a check box for a flag, a slider for a fraction in [0, 1], else a number input
-    within the option's limits."""
+    within the option's limits. Its value is kept across pages (`kept`); `default` overrides the schema's."""
     from partkd.engine.schema import option
 
     o = option(cls, name)
+    value = o.default if default is None else default
     if o.kind is tuple and o.choices:
-        picked = where_.multiselect(o.label, list(o.choices), default=list(o.default), key=key, help=o.help)
+        picked = kept(where_.multiselect, o.label, key, list(value), options=list(o.choices), help=o.help)
         return tuple(c for c in o.choices if c in picked)
     if o.choices:
-        return where_.selectbox(o.label, list(o.choices), index=list(o.choices).index(o.default), key=key, help=o.help)
+        return kept(where_.selectbox, o.label, key, value, options=list(o.choices), help=o.help)
     if o.kind is bool:
-        return where_.checkbox(o.label, value=o.default, key=key, help=o.help)
+        return kept(where_.checkbox, o.label, key, bool(value), help=o.help)
     lo = None if o.low is None else o.low + ((o.step or 1) / 5 if o.low_open else 0)
     hi = None if o.high is None else o.high - ((o.step or 1) / 5 if o.high_open else 0)
     if o.kind is float and o.low == 0.0 and o.high == 1.0:
-        return where_.slider(o.label, 0.0, 1.0, float(o.default), float(o.step or 0.05), key=key, help=o.help)
+        return kept(
+            where_.slider,
+            o.label,
+            key,
+            float(value),
+            min_value=0.0,
+            max_value=1.0,
+            step=float(o.step or 0.05),
+            help=o.help,
+        )
     number = float if o.kind is float else int
-    return where_.number_input(
+    return kept(
+        where_.number_input,
         o.label,
+        key,
+        number(value),
         min_value=None if lo is None else number(lo),
         max_value=None if hi is None else number(hi),
-        value=o.default,
         step=number(o.step or 1),
-        key=key,
         help=o.help,
     )
 

@@ -43,14 +43,15 @@ def _train_config() -> TrainConfig:
     """The training recipe: a preset with the run length, device and seed of the form."""
     c1, c2, c3, c4 = st.columns(4)
     names = sorted(TRAIN_PRESETS)
-    preset = c1.selectbox(
+    preset = state.kept(
+        c1.selectbox,
         "Preset",
-        names,
-        index=names.index(DEFAULT_PRESET),
-        key="t_preset",
+        "t_preset",
+        DEFAULT_PRESET,
+        options=names,
         help="smoke: seconds; cpu: minutes on 2 cores; paper: the paper's GPU recipe",
     )
-    epochs = c2.number_input("Epochs (0 = preset's)", 0, 500, 0, key="t_epochs")
+    epochs = state.kept(c2.number_input, "Epochs (0 = preset's)", "t_epochs", 0, min_value=0, max_value=500)
     device = state.option_input(c3, TrainConfig, "device", "t_device")
     seed = state.option_input(c4, TrainConfig, "seed", "t_seed")
     m1, m2, m3 = st.columns([3, 1, 1])
@@ -71,13 +72,20 @@ def _train_config() -> TrainConfig:
 def _student_config() -> tuple[StudentConfig, str]:
     """Distillation settings and the teacher checkpoint path."""
     c1, c2 = st.columns([3, 1])
-    teacher = c1.text_input(
+    if st.session_state.get("_t_teacher_from") != sel.teacher:  # follow the sidebar's teacher when it changes
+        st.session_state["t_teacher"] = sel.teacher or ""
+        st.session_state["_t_teacher_from"] = sel.teacher
+    teacher = state.kept(
+        c1.text_input,
         "Teacher checkpoint",
-        value=sel.teacher or "",
-        key="t_teacher",
+        "t_teacher",
+        sel.teacher or "",
         help="Defaults to the sidebar's teacher; not needed for kd = none.",
     )
     values = {"kd": state.option_input(c2, StudentConfig, "kd", "t_kd")}
+    if st.session_state.get("_t_op_from") != sel.occ.op:  # the sidebar's OP, until the form's is changed
+        st.session_state["t_op"] = float(sel.occ.op)
+        st.session_state["_t_op_from"] = sel.occ.op
     names = ("alpha", "tau", "w", "op", "occlusion", "paired_fraction", "relational_weight")
     for col, name in zip(st.columns(len(names)), names):
         values[name] = state.option_input(col, StudentConfig, name, f"t_{name}")
@@ -86,12 +94,15 @@ def _student_config() -> tuple[StudentConfig, str]:
 
 def build_job() -> tuple[list[str], dict | None, str]:
     """The job to start: (argv, resolved run config or None, name) for the form's current values."""
-    kind = KINDS[st.radio("What to train", list(KINDS), horizontal=True, key="t_kind")]
+    kinds = list(KINDS)
+    kind = KINDS[state.kept(st.radio, "What to train", "t_kind", kinds[0], options=kinds, horizontal=True)]
     if kind == "reproduce":
         configs = sorted(str(p.relative_to(state.ROOT)) for p in (state.ROOT / "configs").glob("*.toml"))
-        choice = st.selectbox("Recipe", [*configs, "other path…"], key="t_recipe")
+        choice = state.kept(st.selectbox, "Recipe", "t_recipe", configs[0], options=[*configs, "other path…"])
         path = (
-            st.text_input("Recipe path", key="t_recipe_path") if choice == "other path…" else str(state.ROOT / choice)
+            state.kept(st.text_input, "Recipe path", "t_recipe_path", "")
+            if choice == "other path…"
+            else str(state.ROOT / choice)
         )
         return ["reproduce", path.strip()], None, f"reproduce {Path(path).stem}"
     st.markdown(f"**Data** (the sidebar's): {state.spec_summary(sel.data)}")
@@ -127,7 +138,7 @@ with st.container(border=True):
                 raise JobError(where(argv[1] or "recipe", "recipe file not found"))
             job_id = jobs.submit(argv, root=root, name=name, config=config)
             st.session_state["t_selected"] = job_id
-            st.success(f"Job {job_id} queued.")
+            st.toast(f"Job {job_id} queued.", icon=":material/schedule:")
 
 
 def _age(ts: float | None) -> str:
@@ -164,6 +175,12 @@ def jobs_panel() -> None:
     if not all_jobs:
         st.info("No jobs yet: configure a run above and start it.")
         return
+    done = sorted(j["id"] for j in all_jobs if j["status"] == "done")
+    seen = st.session_state.get("_t_done_jobs")
+    st.session_state["_t_done_jobs"] = done
+    if seen is not None and done != seen:  # a job finished: list its checkpoints in the sidebar now
+        state.refresh_checkpoints()
+        st.rerun(scope="app")
     rows = []
     for job in all_jobs:
         prog = jobs.read_progress(job["id"], root=root) or {}
