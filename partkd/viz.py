@@ -40,6 +40,7 @@ class Panel:
     occluded_mask: np.ndarray | None = None
     title: str = ""
     reference: np.ndarray | None = None
+    unit: str = ""
 
 
 def joint_valid(clip: np.ndarray) -> np.ndarray:
@@ -264,7 +265,7 @@ def _animation_controls(n_frames: int, duration_ms: int) -> tuple[list[dict], li
             y=0.0,
             yanchor="top",
             pad=dict(t=30),
-            currentvalue=dict(prefix="frame ", visible=True),
+            currentvalue=dict(prefix="frame ", visible=True, xanchor="right"),
         )
     ]
     return menus, sliders
@@ -280,7 +281,7 @@ def scene_layout(ranges: list[list[float]], unit: str = "") -> dict:
         zaxis=dict(range=ranges[2], title="up" + unit),
         aspectmode="manual",
         aspectratio=dict(x=span[0] / big, y=span[1] / big, z=span[2] / big),
-        camera=dict(eye=dict(x=0.35, y=-1.5, z=0.35)),
+        camera=dict(eye=dict(x=0.45, y=-1.75, z=0.45)),
     )
 
 
@@ -298,7 +299,9 @@ def animate_panels(
         mask = None if panel.occluded_mask is None else np.asarray(panel.occluded_mask, dtype=bool)
         persons, length = _visible_extent(clip)
         ref = None if panel.reference is None else np.asarray(panel.reference, dtype=np.float32)[:, :length]
-        p = Panel(clip[:, :length], panel.layout, None if mask is None else mask[:, :length], panel.title, ref)
+        p = Panel(
+            clip[:, :length], panel.layout, None if mask is None else mask[:, :length], panel.title, ref, panel.unit
+        )
         axes, signs = drawing_axes(p.clip, p.layout)
         prepared.append((p, axes, signs, p.layout.dims == 3))
     longest = max(p.clip.shape[1] for p, *_ in prepared)
@@ -343,17 +346,19 @@ def animate_panels(
     ]
     for col, (panel, axes, signs, three_d) in enumerate(prepared):
         ranges = _ranges(panel, axes, signs)
+        unit = f" ({panel.unit})" if panel.unit else ""
         if three_d:
-            fig.update_layout({names[col][0]: scene_layout(ranges)})
+            fig.update_layout({names[col][0]: scene_layout(ranges, unit)})
         else:
             y_range = ranges[1][::-1] if signs[1] < 0 else ranges[1]
-            fig.update_xaxes(range=ranges[0], row=1, col=col + 1, showgrid=False, zeroline=False)
+            fig.update_xaxes(range=ranges[0], row=1, col=col + 1, showgrid=False, zeroline=False, title_text="x" + unit)
             fig.update_yaxes(
                 range=y_range,
                 row=1,
                 col=col + 1,
                 showgrid=False,
                 zeroline=False,
+                title_text="y" + unit,
                 scaleanchor=names[col][1],
                 scaleratio=1,
             )
@@ -400,14 +405,19 @@ def side_by_side(
     title: str = "",
     max_frames: int = 60,
     low_reference: np.ndarray | None = None,
+    units: tuple[str, str] = ("", ""),
 ) -> go.Figure:
     """High- and low-quality versions of one action instance, animated together on one slider; `low_reference`
-    (same layout as `low`) is drawn faintly beneath the low-quality skeleton."""
+    (same layout as `low`) is drawn faintly beneath the low-quality skeleton; `units` name each panel's axes."""
+    three_d = high_layout.dims == 3 or low_layout.dims == 3
     return animate_panels(
-        [Panel(high, high_layout, None, titles[0]), Panel(low, low_layout, low_mask, titles[1], low_reference)],
+        [
+            Panel(high, high_layout, None, titles[0], unit=units[0]),
+            Panel(low, low_layout, low_mask, titles[1], low_reference, units[1]),
+        ],
         title=title,
         max_frames=max_frames,
-        height=520,
+        height=620 if three_d else 520,
     )
 
 
@@ -439,13 +449,24 @@ def modality_heatmaps(panels: Sequence[tuple[str, np.ndarray, Layout]], label: s
         )
         fig.update_xaxes(title_text="frame", row=1, col=i)
         fig.update_yaxes(type="category", autorange="reversed", row=1, col=i)
+    width = (1 - 0.12 * (len(panels) - 1)) / len(panels)
     axes = {
         ("coloraxis" if i == 1 else f"coloraxis{i}"): dict(
-            colorscale="Viridis", colorbar=dict(title=label, x=(i / len(panels)) - 0.02, len=0.8)
+            colorscale="Viridis",
+            colorbar=dict(
+                title=dict(text=label, side="top"),
+                orientation="h",
+                x=(i - 1) * (width + 0.12) + width / 2,
+                xanchor="center",
+                y=-0.16,
+                yanchor="top",
+                len=0.8 * width,
+                thickness=12,
+            ),
         )
         for i in range(1, len(panels) + 1)
     }
-    fig.update_layout(height=460, margin=dict(l=10, r=10, t=60, b=10), **axes)
+    fig.update_layout(height=500, margin=dict(l=10, r=10, t=60, b=100), **axes)
     return fig
 
 
@@ -517,16 +538,19 @@ def efficiency_heatmap(
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(side="top", type="category")
     fig.update_layout(
-        height=max(320, 28 * len(class_names) + 150),
-        margin=dict(l=10, r=10, t=90, b=10),
+        height=max(340, 28 * len(class_names) + 180),
+        margin=dict(l=10, r=10, t=120, b=10),
         title=dict(
             text=(
                 "Part-efficiency matrix E (softmax over parts, eq. 13)"
                 if normalized
                 else f"Part-efficiency matrix E: {label}"
             ),
-            y=0.98,
+            y=1.0,
+            yref="container",
             yanchor="top",
+            pad=dict(t=14),
+            font=dict(size=16),
         ),
     )
     return fig
@@ -736,18 +760,28 @@ def topk_bars(probs: np.ndarray, class_names: Sequence[str], true_label: int, k:
     return fig
 
 
-def accuracy_vs_op_figure(curves: Mapping[str, Sequence[Mapping[str, float]]], metric: str = "top1") -> go.Figure:
-    """Top-1 accuracy against occlusion probability, one line per model (points: dicts with 'op' and `metric`)."""
+#: How the accuracy chart names the teacher's curve: it is measured on occluded high-quality input, not on the
+#: students' low-quality input.
+TEACHER_CURVE = "{name}, on occluded high-quality input"
+
+
+def accuracy_vs_op_figure(
+    curves: Mapping[str, Sequence[Mapping[str, float]]], metric: str = "top1", teacher: str | None = None
+) -> go.Figure:
+    """Top-1 accuracy against occlusion probability, one line per model (points: dicts with 'op' and `metric`); the
+    `teacher` curve is dashed and named for its input (TEACHER_CURVE)."""
     fig = go.Figure()
     for name, points in curves.items():
         pts = sorted(points, key=lambda d: d["op"])
+        shown = TEACHER_CURVE.format(name=name) if name == teacher else name
         fig.add_trace(
             go.Scatter(
                 x=[d["op"] for d in pts],
                 y=[d[metric] for d in pts],
                 mode="lines+markers",
-                name=name,
-                hovertemplate="OP %{x:.1f}: %{y:.1%}<extra>" + name + "</extra>",
+                name=shown,
+                line=dict(dash="dash") if name == teacher else None,
+                hovertemplate="OP %{x:.1f}: %{y:.1%}<extra>" + shown + "</extra>",
             )
         )
     fig.update_layout(

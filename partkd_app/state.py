@@ -929,12 +929,21 @@ E_VIEWS: tuple[str, ...] = tuple(_e_views())
 
 
 def same_teacher(student_meta: dict | None, teacher_path: str | None) -> bool:
-    """Whether a KD student was distilled from the checkpoint at teacher_path (same file, resolved)."""
+    """Whether a KD student was distilled from the checkpoint at teacher_path: the same weights (sha256) where the
+    student records them, else the same file."""
     from partkd.checkpoints import stem_of
 
     kd = (student_meta or {}).get("kd") or {}
-    theirs = kd.get("teacher") if isinstance(kd, dict) else None
-    if not theirs or not teacher_path:
+    if not isinstance(kd, dict) or not teacher_path:
+        return False
+    sha = kd.get("teacher_sha256")
+    if sha:
+        try:
+            return read_meta(teacher_path).get("weights_sha256") == sha
+        except PartKDError:
+            return False
+    theirs = kd.get("teacher")
+    if not theirs:
         return False
     try:
         return stem_of(theirs).resolve() == stem_of(teacher_path).resolve()

@@ -142,3 +142,54 @@ def test_reference_skeleton_is_drawn_faintly_beneath_the_low_panel():
     assert len(fig.frames[3].data) == len(fig.data)
     xs = [x for x in fig.frames[4].data[last].x if x is not None]
     assert min(xs) == pytest.approx(float(ref[0, 4, 1:, 0].min()), abs=1e-5)
+
+
+# ---------------------------------------------------------------- layout: what the browser walk found overlapping
+
+def test_modality_colour_bars_sit_under_their_own_panel():
+    """Each heatmap's colour bar is horizontal and centred under its own panel, not over the next panel's labels."""
+    lay = get_layout("coco17")
+    fig = viz.modality_heatmaps([("high", _clip("coco17"), lay), ("low", _clip("coco17", seed=1), lay)], "|v|")
+    for i, axis in enumerate(("xaxis", "xaxis2")):
+        lo, hi = fig.layout[axis].domain
+        bar = fig.layout["coloraxis" if i == 0 else "coloraxis2"].colorbar
+        assert bar.orientation == "h" and bar.y < 0
+        assert lo <= bar.x - bar.len / 2 and bar.x + bar.len / 2 <= hi, (axis, bar.x, bar.len, (lo, hi))
+
+
+def test_frame_label_is_right_of_the_play_buttons_and_axes_name_their_unit():
+    lay3, lay2 = get_layout("ntu25"), get_layout("coco17")
+    fig = viz.side_by_side(_clip("ntu25"), lay3, _clip("coco17"), lay2, units=("m", "px"))
+    assert fig.layout.sliders[0].currentvalue.xanchor == "right"
+    assert fig.layout.scene.xaxis.title.text == "x (m)" and fig.layout.scene.zaxis.title.text == "up (m)"
+    assert fig.layout.xaxis.title.text == "x (px)" and fig.layout.yaxis.title.text == "y (px)"
+    assert fig.layout.height >= 600                                  # a 3D panel gets the room it needs
+
+
+def test_the_teacher_curve_says_it_is_on_occluded_high_quality_input():
+    curves = {"Teacher": [{"op": 0.0, "top1": 0.9}, {"op": 0.6, "top1": 0.5}], "S": [{"op": 0.0, "top1": 0.7}]}
+    fig = viz.accuracy_vs_op_figure(curves, teacher="Teacher")
+    teacher, student = fig.data
+    assert teacher.name == "Teacher, on occluded high-quality input" and teacher.line.dash == "dash"
+    assert student.name == "S" and student.line.dash is None
+
+
+def test_the_e_heatmap_title_has_its_own_band_above_the_part_labels():
+    fig = viz.efficiency_heatmap(np.full((3, N_PARTS), 0.2), ["a", "b", "c"], label="part Shapley value")
+    assert fig.layout.xaxis.side == "top"
+    assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"
+    assert fig.layout.margin.t >= 120
+
+
+def test_coordinate_units_follow_the_data():
+    from partkd.data.dataset import SkeletonDataset, coordinate_unit
+
+    def ds(name: str, meta: dict) -> SkeletonDataset:
+        lay = get_layout(name)
+        return SkeletonDataset([np.ones((1, 2, lay.num_joints, 3), np.float32)], np.zeros(1, np.int64), ["a"],
+                               np.array(["train"]), lay, ["c"], np.zeros(1, np.int64), meta)
+
+    assert coordinate_unit(ds("h36m17", {"units": "mm"})) == "mm"
+    assert coordinate_unit(ds("ntu25", {})) == "m"
+    assert coordinate_unit(ds("coco17", {"units": "mm"})) == "px"      # a 2D simulation of mm motion capture
+    assert coordinate_unit(ds("openpose18", {"units": "normalised"})) == "normalised"

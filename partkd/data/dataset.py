@@ -221,3 +221,12 @@ class PairedDataset:
 
     def by_split(self, name: str) -> PairedDataset:
         return PairedDataset(self.high.by_split(name), self.low.by_split(name))
+
+
+def coordinate_unit(ds: SkeletonDataset) -> str:
+    """The unit of a dataset's raw coordinates: what its loader recorded (meta 'units'), else metres for 3D (partkd
+    converts declared 3D units to metres) and pixels for 2D."""
+    unit = ds.meta.get("units")
+    if ds.layout.dims == 3:
+        return str(unit) if unit in ("m", "cm", "mm") else "m"
+    return str(unit) if unit in ("px", "normalised") else "px"

@@ -31,7 +31,7 @@ FORMATS: dict[str, FormatLoader] = {
     )
 }
 #: Bump when a loader's output changes, so older cache entries are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SUFFIX_FORMATS = {".mat": "penn_action", ".skeleton": "ntu", ".pkl": "pyskl", ".pickle": "pyskl", ".npz": "npz"}
 
 

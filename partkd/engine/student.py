@@ -234,7 +234,7 @@ def _train_student(
             "kl_temperature": scfg.kl_temperature,
             "paired_fraction": scfg.paired_fraction,
             "use_solitary": scfg.use_solitary,
-            "teacher": str(teacher.path) if teacher is not None else None,
+            "teacher": str(Path(teacher.path).resolve()) if teacher is not None else None,
             "teacher_sha256": teacher.meta.get("weights_sha256") if teacher is not None else None,
         },
         "pairs": {"low_clips": int(len(low)), "paired": int((own >= 0).sum()), "high_pool": int(len(pool))},

@@ -99,19 +99,18 @@ if drawn is not None:
     occluded = at_op.occluded[op][clip]
     clean = at_op.clean[drawn][clip]
     teacher_input = at_op.clean["teacher"][h] if "teacher" in at_op.models else pair.high.by_split("test").clips[h]
-    left, right = st.columns([3, 2])
-    with left:
-        fig = viz.side_by_side(
-            teacher_input,
-            gd.high.layout,
-            clean,
-            gd.models[drawn].layout,
-            low_mask=viz.occlusion_mask(clean, occluded),
-            titles=(f"teacher input · {gd.high.layout.name}", f"student input · {gd.low.layout.name}, OP {op:.2f}"),
-        )
-        st.plotly_chart(fig, key="cmp_animation")
-    with right:
-        for role, label in state.ROLES.items():
+    fig = viz.side_by_side(
+        teacher_input,
+        gd.high.layout,
+        clean,
+        gd.models[drawn].layout,
+        low_mask=viz.occlusion_mask(clean, occluded),
+        titles=(f"teacher input · {gd.high.layout.name}", f"student input · {gd.low.layout.name}, OP {op:.2f}"),
+        units=("model input", "model input"),
+    )
+    st.plotly_chart(fig, key="cmp_animation")
+    for (role, label), col in zip(state.ROLES.items(), st.columns(len(state.ROLES))):
+        with col:
             if role not in at_op.models:
                 st.info(f"{label}: not loaded (pick one in the sidebar).")
                 continue

@@ -52,7 +52,7 @@ bar.empty()
 if not curves:
     st.stop()
 source = f"data: {sel.spec.describe()}; checkpoints: " + ", ".join(f"{state.ROLES[r]} {p}" for r, p in models.items())
-st.plotly_chart(viz.accuracy_vs_op_figure(curves), key="rob_curves")
+st.plotly_chart(viz.accuracy_vs_op_figure(curves, teacher=state.ROLES["teacher"]), key="rob_curves")
 st.caption(
     f"{n_test} test clips (one clip = {100 / max(n_test, 1):.2f} points); {time.monotonic() - started:.1f} s. {source}."
 )

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from partkd import figures, viz
+from partkd.data.dataset import coordinate_unit
 from partkd.data.modalities import MODALITY_NAMES, modality
 from partkd_app import state
 
@@ -68,6 +69,7 @@ fig = viz.side_by_side(
         f"low quality · {low_ds.layout.name} · {source}, OP {occ.op:.2f} ({occ.mode})",
     ),
     low_reference=overlay,
+    units=(coordinate_unit(high), coordinate_unit(low_ds)),
 )
 st.plotly_chart(fig, key="skeleton_animation")
 st.caption(f"Data: {sel.spec.describe()}; clip `{high.names[index]}`.")

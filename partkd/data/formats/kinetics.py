@@ -92,7 +92,9 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, 
     layout = layout or get_layout("openpose18")
     parsed, skipped = gather(((str(p), p) for p in paths), lambda p: read_clip(p, layout, persons), path, skip_bad)
     names = class_names(parsed, path)
-    return build_dataset([c for c, _ in parsed], names, layout, skipped)
+    ds = build_dataset([c for c, _ in parsed], names, layout, skipped)
+    ds.meta["units"] = "normalised"  # x, y as fractions of the image
+    return ds
 
 
 FORMAT = FormatLoader(
