@@ -58,6 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="a low-quality file or folder: also report how its clips pair with PATH's by pair id",
     )
+    inspect.add_argument(
+        "--simulate",
+        default=None,
+        metavar="LAYOUT",
+        help="also report how the pose-estimator simulation builds LAYOUT's joints from PATH's: mapped (same "
+        "name or alias), mixed (a weighted mix or stand-in) or placed (face points)",
+    )
     inspect.add_argument("--low-format", default=None, help="format of --low (default: detected)")
     inspect.add_argument("--low-layout", default=None, help="layout of --low (built-in name or layout file)")
     inspect.add_argument(
@@ -130,7 +137,9 @@ def format_summary(s: dict) -> str:
             f"joints:  {s['joints']} (layout {s['layout']}, {s['dims']}D)",
             f"splits:  {splits}",
             f"paired:  {s['paired']}",
+            f"coords:  {format_ranges(s)}",
         ]
+        + ([f"fps:     {format_rate(s)}"] if "fps" in s else [])
         + (
             [
                 f"windows: {s['window_frames']} frames every {s['stride_frames']} at {s['rate_hz']:g} Hz (files at "
@@ -140,6 +149,25 @@ def format_summary(s: dict) -> str:
             else []
         )
     )
+
+
+def format_ranges(s: dict) -> str:
+    """'x a..b, y a..b, z a..b m' and the conversion applied when the file declared other axes or units."""
+    spans = ", ".join(f"{a} {r[0]:.4g}..{r[1]:.4g}" if r else f"{a} -" for a, r in s["ranges"].items())
+    conv = s.get("converted_from")
+    done = (
+        f" (converted from {conv['up']}-up {conv['units']} to y-up metres)"
+        if conv
+        else " (as in the file: no up / units conversion)"
+    )
+    return f"{spans} {s['units']}{done}"
+
+
+def format_rate(s: dict) -> str:
+    """The common frame rate of the clips and how many were resampled to it from which rates."""
+    other = s.get("resampled_from") or {}
+    moved = ", ".join(f"{n} from {r}" for r, n in other.items())
+    return f"{s['fps']:g} frames/s" + (f" (resampled to it: {moved})" if moved else " (every clip)")
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -163,19 +191,26 @@ def run_inspect(args: argparse.Namespace) -> int:
                 low = load(args.low, args.low_format, args.low_layout)
             except FlagHintError as e:
                 raise e.for_low() from None
-    for w in caught:
-        print(f"partkd: warning: {w.message}", file=sys.stderr)
     summary = {**_described(ds, args.path), **{k: ds.meta[k] for k in WINDOW_KEYS if k in ds.meta}}
     warn = short_clip_warnings(ds, args.min_frames, "")
     if low is not None:
         summary["low"] = {**_described(low, args.low), "pairing": pairing_summary(ds, low)}
         warn += short_clip_warnings(low, args.min_frames, "low-quality ") + pairing_warnings(summary["low"]["pairing"])
+    if args.simulate is not None:
+        from partkd.data.degrade import joint_report
+        from partkd.layouts import get_layout
+
+        summary["simulate"] = {"layout": args.simulate, **joint_report(ds.layout, get_layout(args.simulate))}
+    warn = [str(w.message) for w in caught] + warn
     if args.json:
         print(json.dumps({**summary, "warnings": warn}, indent=2))
     else:
         print(format_summary(summary))
         if low is not None:
             print(format_low(summary["low"]))
+        if "simulate" in summary:
+            print(format_simulate(summary["simulate"], ds.layout.name))
+    sys.stdout.flush()  # the summary's last line, newline included, before any warning on stderr
     for line in warn:
         print(f"partkd: warning: {line}", file=sys.stderr)
     return 0
@@ -214,6 +249,19 @@ def pairing_warnings(p: dict) -> list[str]:
     if p["duplicate_high_ids"]:
         out.append(f"{p['duplicate_high_ids']} high-quality clip(s) repeat a pair id (only the first is paired)")
     return out
+
+
+def format_simulate(s: dict, source: str) -> str:
+    """How the estimator simulation builds each target joint: mapped, mixed (with its weights) and placed."""
+    lines = [f"simulate: {source} -> {s['layout']}"]
+    lines.append(f"  mapped ({len(s['mapped'])}): " + (", ".join(s["mapped"]) or "none"))
+    lines.append(f"  mixed ({len(s['mixed'])}): " + ("; ".join(f"{k} = {v}" for k, v in s["mixed"].items()) or "none"))
+    lines.append(
+        f"  placed ({len(s['placed'])}): "
+        + (", ".join(s["placed"]) or "none")
+        + (" (face points set from the head and shoulders)" if s["placed"] else "")
+    )
+    return "\n".join(lines)
 
 
 def format_low(s: dict) -> str:

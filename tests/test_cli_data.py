@@ -137,3 +137,59 @@ def test_parse_options_and_format_names() -> None:
     with pytest.raises(ConfigError):
         parse_options(["=3"])
     assert FORMAT_NAMES.split(", ") == list(FORMATS)
+
+
+def test_inspect_prints_coordinate_ranges_units_and_the_conversion(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A z-up millimetre layout: inspect says the clips were turned into y-up metres and prints the ranges after."""
+    monkeypatch.setenv("PARTKD_CACHE", str(tmp_path / "cache"))
+    from partkd.layouts import get_layout
+
+    lay = get_layout("ntu25").to_dict()
+    lay.update(name="ntu25_zup_mm", up="z", units="mm")
+    (tmp_path / "lay.json").write_text(json.dumps(lay))
+    kp = np.zeros((2, 1, 5, 25, 3), np.float32)
+    kp[..., 0], kp[..., 1], kp[..., 2] = 100.0, 2000.0, 1500.0     # x 0.1 m, 2 m deep (file y), 1.5 m up (file z)
+    kp[0, 0, 0, 0] = (-300.0, 1000.0, 500.0)
+    np.savez(tmp_path / "mm.npz", keypoint=kp, label=np.array([0, 1]))
+    assert main(["data", "inspect", str(tmp_path / "mm.npz"), "--layout", str(tmp_path / "lay.json")]) == 0
+    coords = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("coords:"))
+    # (x, y, z) -> (x, z, -y) in metres: x -0.3..0.1, y (up) 0.5..1.5, z -2..-1
+    assert coords == "coords:  x -0.3..0.1, y 0.5..1.5, z -2..-1 m (converted from z-up mm to y-up metres)"
+    assert main(["data", "inspect", str(tmp_path / "mm.npz"), "--layout", str(tmp_path / "lay.json"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["converted_from"] == {"up": "z", "units": "mm"} and summary["units"] == "m"
+    assert summary["ranges"]["y"] == pytest.approx([0.5, 1.5])
+
+
+def test_inspect_ends_its_summary_with_a_newline_before_the_warnings(tmp_path: Path) -> None:
+    """stdout and stderr into one pipe: the warnings start on a line of their own, after the summary."""
+    path = tmp_path / "clips.npz"
+    write_npz(path)                                                  # clip 1 has 4 frames: a short-clip warning
+    env = {**os.environ, "PARTKD_CACHE": str(tmp_path)}
+    run = subprocess.run(f"{sys.executable} -m partkd data inspect {path} 2>&1", shell=True, capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=300)
+    lines = run.stdout.splitlines()
+    first_warning = next(i for i, line in enumerate(lines) if "warning" in line)
+    assert lines[first_warning].startswith("partkd: warning:") and lines[first_warning - 1].startswith("coords:")
+
+
+def test_npz_clips_at_different_frame_rates_are_resampled_to_the_common_one(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARTKD_CACHE", str(tmp_path / "cache"))
+    from partkd.data.loaders import load_dataset
+
+    kp = np.zeros((3, 1, 21, 25, 3), np.float32)
+    kp[..., 0] = np.arange(21, dtype=np.float32)[None, None, :, None]     # x = frame index of its own clock
+    np.savez(tmp_path / "rates.npz", keypoint=kp, label=np.array([0, 0, 1]), length=np.array([11, 11, 21]),
+             fps=np.array([30.0, 30.0, 60.0]))
+    ds = load_dataset(tmp_path / "rates.npz", cache=False)
+    assert [c.shape[1] for c in ds.clips] == [11, 11, 11]                 # 20 frames at 60 Hz = 10 at 30 Hz
+    np.testing.assert_allclose(ds.clips[2][0, :, 0, 0], np.arange(0, 21, 2))
+    assert ds.meta["fps"] == 30.0 and ds.meta["resampled_from"] == {"60": 1}
+    assert main(["data", "inspect", str(tmp_path / "rates.npz"), "--no-cache"]) == 0
+    assert "fps:     30 frames/s (resampled to it: 1 from 60)" in capsys.readouterr().out
+    np.savez(tmp_path / "bad.npz", keypoint=kp, label=np.array([0, 0, 1]), fps=np.array([30.0, 0.0, 60.0]))
+    assert main(["data", "inspect", str(tmp_path / "bad.npz"), "--no-cache"]) == 2
+    assert "bad.npz: 'fps' must be positive frame rates" in capsys.readouterr().err

@@ -99,6 +99,11 @@ class SkeletonDataset:
             "dims": self.layout.dims,
             "splits": splits,
             "paired": int((self.pair_ids != NO_PAIR).sum()),
+            "units": coordinate_unit(self),
+            "ranges": coordinate_ranges(self),
+            **({"converted_from": self.meta["converted_from"]} if "converted_from" in self.meta else {}),
+            **({"fps": self.meta["fps"]} if "fps" in self.meta else {}),
+            **({"resampled_from": self.meta["resampled_from"]} if self.meta.get("resampled_from") else {}),
         }
 
     def save_npz(self, path: str | Path) -> None:
@@ -230,3 +235,15 @@ def coordinate_unit(ds: SkeletonDataset) -> str:
     if ds.layout.dims == 3:
         return str(unit) if unit in ("m", "cm", "mm") else "m"
     return str(unit) if unit in ("px", "normalised") else "px"
+
+
+def coordinate_ranges(ds: SkeletonDataset) -> dict[str, list[float]]:
+    """{axis: [min, max]} of the coordinates of present joints over every clip (x, y and, in 3D, z)."""
+    axes = ("x", "y", "z")[: ds.layout.dims]
+    lo = np.full(len(axes), np.inf)
+    hi = np.full(len(axes), -np.inf)
+    for clip in ds.clips:
+        pts = clip[..., : len(axes)][np.any(clip[..., : len(axes)] != 0, axis=-1)]
+        if len(pts):
+            lo, hi = np.minimum(lo, pts.min(axis=0)), np.maximum(hi, pts.max(axis=0))
+    return {a: [float(lo[i]), float(hi[i])] if np.isfinite(lo[i]) else [] for i, a in enumerate(axes)}

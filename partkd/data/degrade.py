@@ -196,6 +196,24 @@ def joint_map(source: Layout, target: Layout) -> JointMap:
     return JointMap(np.stack(rows), anchors, np.asarray(face), np.asarray(is_face))
 
 
+def joint_report(source: Layout, target: Layout) -> dict[str, dict[str, str]]:
+    """How the simulation builds each target joint from `source`: 'mapped' (one source joint of that name or
+    alias), 'mixed' (a weighted mix or a stand-in joint, e.g. neck = the shoulders' mean) or 'placed' (a face point
+    set around the head); {kind: {target joint: what it is made of}}. LayoutError when a joint cannot be made."""
+    jm = joint_map(source, target)
+    index = source.canonical_index()
+    out: dict[str, dict[str, str]] = {"mapped": {}, "mixed": {}, "placed": {}}
+    for name, row, face in zip(target.joints, jm.weights, jm.is_face):
+        used = [int(j) for j in np.flatnonzero(row)]
+        if face:
+            out["placed"][name] = "a face point set from the head and shoulders"
+        elif len(used) == 1 and row[used[0]] == 1.0 and index.get(name) == used[0]:
+            out["mapped"][name] = source.joints[used[0]]
+        else:
+            out["mixed"][name] = " + ".join(f"{row[j]:g} {source.joints[j]}" for j in used)
+    return out
+
+
 def apply_joint_map(jm: JointMap, xy: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Map 2D points (..., Vs, 2) with presence (..., Vs) to the target: (..., Vt, 2) and presence."""
     out = jm.weights @ xy
@@ -406,12 +424,14 @@ def simulate_estimator(
     meta = {
         **high.meta,
         "source": f"simulate_estimator({high.meta.get('source', high.layout.name)})",
+        "units": "px" if target.dims == 2 else high.meta.get("units", "m"),
         "estimator": {
             "level": name,
             "params": asdict(params),
             "seed": seed,
             "from_layout": high.layout.name,
             "projected": high.layout.dims > target.dims,
+            "joints": joint_report(high.layout, target),
         },
     }
     return SkeletonDataset(
@@ -434,6 +454,7 @@ __all__ = [
     "FACE_POINTS",
     "JointMap",
     "joint_map",
+    "joint_report",
     "apply_joint_map",
     "EstimatorSim",
     "ESTIMATOR_PRESETS",

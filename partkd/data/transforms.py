@@ -65,6 +65,23 @@ def fit_frames(clip: np.ndarray, frames: int, mode: str = "pad") -> np.ndarray:
     return np.where(ok[..., None], out, 0.0).astype(clip.dtype)
 
 
+def resample_rate(clip: np.ndarray, fps: float, rate: float) -> np.ndarray:
+    """A clip (M, T, V, C) recorded at `fps` resampled in time to `rate` frames per second (linear, every frame
+    kept in time, empty ones too); an output joint is missing when either interpolation end with weight is."""
+    if fps <= 0 or rate <= 0:
+        raise ConfigError(where("resample_rate", f"frame rates must be positive, got {fps} and {rate}"))
+    t = clip.shape[1]
+    n = max(1, int(round((t - 1) * rate / fps)) + 1)
+    pos = np.minimum(np.arange(n) * (fps / rate), t - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, t - 1)
+    w = (pos - lo)[None, :, None]
+    a, b = clip[:, lo], clip[:, hi]
+    ok = (present(a) | (w == 1.0)) & (present(b) | (w == 0.0))
+    out = (1.0 - w[..., None]) * a + w[..., None] * b
+    return np.where(ok[..., None], out, 0.0).astype(clip.dtype)
+
+
 def person_activity(clip: np.ndarray) -> np.ndarray:
     """Per-person activity (M,): summed variance over the frames where the person is present."""
     shown = np.asarray(present(clip).any(axis=2))  # (M, T)

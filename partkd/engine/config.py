@@ -15,7 +15,7 @@ from partkd.data.synthetic import CLEAN_ACTIONS, SYNTH_MOTIONS
 from partkd.data.transforms import FRAME_MODES, PART_DROPOUT_MODES
 from partkd.distill import methods as _methods
 from partkd.distill.definitions import EFFICIENCY_SOURCES
-from partkd.engine.schema import check_limits, default_of, opt
+from partkd.engine.schema import check_limits, default_of, opt, options
 from partkd.errors import ConfigError, where
 from partkd.models.config import PRESETS as MODEL_PRESETS
 from partkd.models.config import check_streams
@@ -370,6 +370,20 @@ def student_config_from_dict(d: dict[str, Any], source: object = "student") -> S
 def to_dict(cfg: object) -> dict[str, Any]:
     """Plain JSON-able dict of a config dataclass (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}  # type: ignore[call-overload]
+
+
+#: DataSpec fields that only the synthetic generator reads (their help starts "synthetic:").
+SYNTHETIC_ONLY: tuple[str, ...] = tuple(o.name for o in options(DataSpec) if o.help.startswith("synthetic:"))
+
+
+def spec_dict(spec: DataSpec) -> dict[str, Any]:
+    """A DataSpec as recorded in checkpoints and run configs: to_dict without the synthetic-only fields for a
+    dataset on disk (they describe nothing there)."""
+    out = to_dict(spec)
+    if not spec.is_synthetic:
+        for name in SYNTHETIC_ONLY:
+            out.pop(name, None)
+    return out
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

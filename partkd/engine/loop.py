@@ -26,7 +26,7 @@ from tqdm import tqdm
 from partkd.checkpoints import model_meta, resume_tensors, save_checkpoint
 from partkd.engine import distributed as D
 from partkd.engine.allocator import keep_freed_memory
-from partkd.engine.config import DataSpec, TrainConfig, to_dict
+from partkd.engine.config import DataSpec, TrainConfig, spec_dict, to_dict
 from partkd.engine.data import input_settings
 from partkd.engine.evaluate import amp_enabled, model_logits, resolve_device
 from partkd.errors import ConfigError, PartKDError, where
@@ -66,6 +66,17 @@ def _sigterm_flag() -> Iterator[list[bool]]:
         signal.signal(signal.SIGTERM, previous)
 
 
+#: Steps timed (after the first) for the measured ETA a run prints before its first epoch ends.
+ETA_STEPS = 5
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as '12 s', '3.4 min' or '1.2 h'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
 class RunLog:
     """progress.json (throttled), history.jsonl and a tqdm bar for one run; silent on non-main ranks."""
 
@@ -79,6 +90,27 @@ class RunLog:
         self.last_write = 0.0
         self.bar: tqdm | None = None
         self.epoch = self.steps = self.step = 0
+        self.timing: list[float] = []  # when the first ETA_STEPS + 1 steps of this process finished
+
+    def announce(self, clips: int, batch_size: int, steps: int, epochs_left: int) -> None:
+        """Print the run's size before its first step: clips, steps per epoch, epochs."""
+        if self.enabled:
+            tqdm.write(
+                f"{self.phase}: {clips} training clips, {steps} steps of {batch_size} clips per epoch, "
+                f"{epochs_left} epoch(s) to run",
+                file=sys.stderr,
+            )
+
+    def _eta_line(self) -> None:
+        """After the first few steps, the measured seconds per step and the epoch and run they extrapolate to (the
+        first step, with its one-off set-up, is left out)."""
+        per_step = (self.timing[-1] - self.timing[0]) / (len(self.timing) - 1)
+        left = (self.epochs - self.epoch - 1) * self.steps + (self.steps - self.step)
+        tqdm.write(
+            f"{self.phase}: {per_step:.2f} s per step measured over {len(self.timing) - 1} steps: about "
+            f"{per_step * self.steps:.0f} s per epoch, {_duration(per_step * left)} left",
+            file=sys.stderr,
+        )
 
     def start_epoch(self, epoch: int, steps: int, first_step: int) -> None:
         self.epoch, self.steps, self.step = epoch, steps, first_step
@@ -97,6 +129,11 @@ class RunLog:
 
     def advance(self, step: int, loss: float) -> None:
         self.step, self.done_steps = step + 1, self.done_steps + 1
+        if self.enabled and len(self.timing) <= ETA_STEPS:
+            self.timing.append(time.monotonic())
+            if len(self.timing) == ETA_STEPS + 1 or (self.step == self.steps and len(self.timing) > 1):
+                self._eta_line()
+                self.timing.append(float("inf"))  # printed once
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
@@ -299,6 +336,8 @@ def fit(loop: FitJob) -> Path:
                 raise ConfigError(
                     where(loop.out_dir, f"{len(perm)} training clips are too few for {ctx.world_size} process(es)")
                 )
+            if epoch == start_epoch:
+                log.announce(len(loop.labels), cfg.batch_size, len(batches), cfg.epochs - start_epoch)
             log.start_epoch(epoch, len(batches), start_step)
             t0 = time.monotonic() - sums.get("seconds", 0.0)
             model.train()
@@ -424,7 +463,7 @@ def base_meta(
         "model": model_meta(model_cfg, len(class_names)),
         "preset": cfg.preset,
         "train": to_dict(cfg),
-        "data": to_dict(spec),
+        "data": spec_dict(spec),
         "input": input_settings(cfg, spec),
         "world_size": world,
     }

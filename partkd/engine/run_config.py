@@ -8,7 +8,7 @@ from typing import Any
 
 import tomli_w
 
-from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, load_toml, to_dict
+from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, load_toml, spec_dict, to_dict
 from partkd.errors import ConfigError, where
 from partkd.io import atomic_write_text
 
@@ -37,7 +37,7 @@ def run_config(
     out: dict[str, Any] = {"kind": kind}
     if kind == "train-student" and teacher:
         out["teacher"] = str(Path(teacher).expanduser().resolve())
-    out["data"], out["train"] = _no_none(to_dict(spec)), _no_none(to_dict(train))
+    out["data"], out["train"] = _no_none(spec_dict(spec)), _no_none(to_dict(train))
     if kind == "train-student":
         out["student"] = to_dict(student or StudentConfig())
     return out

@@ -20,11 +20,12 @@ from partkd.data.formats.common import (
     layout_for_joints,
     list_files,
 )
+from partkd.data.transforms import resample_rate
 from partkd.errors import DataError, where
 from partkd.io import atomic_write_bytes
 from partkd.layouts import BUILTIN, Layout, layout_from_dict
 
-KEYS = ("keypoint", "keypoint_score", "label", "split", "class_names", "layout", "pair_id", "length", "name")
+KEYS = ("keypoint", "keypoint_score", "label", "split", "class_names", "layout", "pair_id", "length", "name", "fps")
 
 
 def files(path: Path) -> list[Path]:
@@ -113,14 +114,42 @@ def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool) 
             where(path, f"'class_names' must be at least {k} strings, got {class_names.shape} {class_names.dtype}")
         )
 
+    fps = frame_rates(arrays, n, path)
+    rate = common_rate(fps) if fps is not None else None
+
     def one(i: int) -> Clip:
         if not 0 < lengths[i] <= t:
             raise DataError(where(f"{path}:{names[i]}", f"length {lengths[i]} is outside 1..{t}"))
         clip = finish_clip(kp[i, :, : lengths[i]], layout, f"{path}:{names[i]}")
+        if fps is not None and rate is not None and fps[i] != rate:
+            clip = resample_rate(clip, float(fps[i]), rate)
         return Clip(str(names[i]), clip, int(labels[i]), str(split[i]), int(pair_ids[i]))
 
     clips, skipped = gather(((f"{path}:{names[i]}", i) for i in range(n)), one, path, skip_bad, noun="clips")
-    return build_dataset(clips, [str(s) for s in class_names], layout, skipped)
+    ds = build_dataset(clips, [str(s) for s in class_names], layout, skipped)
+    if fps is not None and rate is not None:
+        other = {f"{float(r):g}": int((fps == r).sum()) for r in np.unique(fps) if r != rate}
+        ds.meta.update(fps=rate, resampled_from=other)
+    return ds
+
+
+def frame_rates(arrays: dict[str, np.ndarray], n: int, source: Path) -> np.ndarray | None:
+    """The optional 'fps' array: one positive rate for every clip, or one per clip (None when absent)."""
+    if "fps" not in arrays:
+        return None
+    fps = arrays["fps"]
+    if fps.dtype.kind not in "fiu" or fps.ndim > 1 or (fps.ndim == 1 and len(fps) != n):
+        raise DataError(where(source, f"'fps' must be one number or ({n},) numbers, got {fps.shape} {fps.dtype}"))
+    fps = np.broadcast_to(fps.astype(np.float64), (n,))
+    if not np.all(np.isfinite(fps)) or (fps <= 0).any():
+        raise DataError(where(source, "'fps' must be positive frame rates"))
+    return fps
+
+
+def common_rate(fps: np.ndarray) -> float:
+    """The rate every clip is resampled to: the most common one in the file (the lowest of equally common ones)."""
+    values, counts = np.unique(fps, return_counts=True)
+    return float(values[np.argmax(counts)])
 
 
 def save_generic_npz(ds: SkeletonDataset, path: str | Path) -> None:
