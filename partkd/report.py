@@ -67,6 +67,8 @@ class GridData:
     streams: dict[tuple[str, float], dict[str, np.ndarray]] = field(default_factory=dict)
     clean: dict[str, np.ndarray] = field(default_factory=dict)
     occluded: dict[float, np.ndarray] = field(default_factory=dict)
+    #: False when the models ran on some clips only (grid_data's `only`): the other rows of `probs` are NaN
+    complete: bool = True
 
     @property
     def drawn(self) -> str | None:
@@ -89,30 +91,55 @@ def grid_data(
     mode: str = "joint",
     seed: int = 0,
     parts: Sequence[str] | None = None,
+    only: Sequence[int] | None = None,
 ) -> GridData:
     """Predictions of every model on the test split: the teacher on clean H, the students on L occluded at each OP
-    by the engine's protocol (the accuracies equal `partkd evaluate --op ... --seed`)."""
+    by the engine's protocol (the accuracies equal `partkd evaluate --op ... --seed`). With `only` (low-quality
+    test clips) the whole set is occluded as always but the models run on those clips and their high-quality
+    clips only (a first view of one clip in a fraction of the time; the other rows stay NaN)."""
     from partkd.engine.data import model_inputs
 
     high, low = data.high.by_split("test"), data.low.by_split("test")
-    index = {int(p): i for i, p in enumerate(high.pair_ids) if p != NO_PAIR}
-    gd = GridData(models, high, low, np.asarray([index.get(int(p), -1) for p in low.pair_ids]), tuple(ops), mode, seed)
+    high_of_low = high_index_of_low(high, low)
+    gd = GridData(models, high, low, high_of_low, tuple(ops), mode, seed, complete=only is None)
+    low_rows = np.arange(len(low)) if only is None else np.asarray(only, dtype=np.int64)
+    high_rows = np.arange(len(high)) if only is None else np.unique(high_of_low[low_rows][high_of_low[low_rows] >= 0])
     for role, loaded in models.items():
         ds = high if role == "teacher" else low
+        rows = high_rows if role == "teacher" else low_rows
         check_compatible(loaded, ds)
         clean = model_inputs(ds, loaded.meta)
         gd.clean[role] = clean
         for op in [0.0] if role == "teacher" else gd.ops:
             x = occlude_set(clean, loaded.layout, op, mode, seed, parts)
-            gd.probs[(role, op)], gd.streams[(role, op)] = proba_and_streams(loaded, x)
+            probs, streams = proba_and_streams(loaded, x if only is None else x[rows])
+            gd.probs[(role, op)] = _rows_of(probs, rows, len(ds))
+            gd.streams[(role, op)] = {k: _rows_of(v, rows, len(ds)) for k, v in streams.items()}
             if role == gd.drawn:
                 gd.occluded[op] = x
     return gd
 
 
+def high_index_of_low(high: SkeletonDataset, low: SkeletonDataset) -> np.ndarray:
+    """For each low-quality clip, the index of its high-quality clip in `high` (−1 when unpaired)."""
+    index = {int(p): i for i, p in enumerate(high.pair_ids) if p != NO_PAIR}
+    return np.asarray([index.get(int(p), -1) for p in low.pair_ids], dtype=np.int64)
+
+
+def _rows_of(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """`values` (one row per entry of `rows`) placed in an (n, ...) array of NaN; `values` itself when it is all."""
+    if len(rows) == n and np.array_equal(rows, np.arange(n)):
+        return values
+    out = np.full((n, *values.shape[1:]), np.nan, dtype=values.dtype)
+    out[rows] = values
+    return out
+
+
 def paper_clips(gd: GridData) -> np.ndarray:
     """Test clips the paper would show: at the highest OP the KD student is right and the one without KD wrong (and
     the teacher right, where it is loaded), most confident KD first."""
+    if not gd.complete:
+        raise ValueError("paper_clips needs the predictions on every test clip (grid_data without `only`)")
     if "kd" not in gd.models or "nokd" not in gd.models:
         return np.zeros(0, dtype=np.int64)
     op = max(gd.ops)

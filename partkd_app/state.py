@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -754,14 +755,20 @@ def check_role(path: str, slot: str) -> None:
         raise CheckpointError(where(path, f"is a {role} checkpoint; the '{ROLES[slot]}' picker needs a {want}"))
 
 
-@st.cache_resource(max_entries=8, show_spinner="Running the models on the test split…")
+@st.cache_resource(max_entries=16, show_spinner="Running the models…")
 def _grid(
-    models: tuple[tuple[str, str, float], ...], data: tuple, ops: tuple, mode: str, seed: int, parts: tuple
+    models: tuple[tuple[str, str, float], ...],
+    data: tuple,
+    ops: tuple,
+    mode: str,
+    seed: int,
+    parts: tuple,
+    only: tuple[int, ...] | None = None,
 ) -> Any:
     from partkd.report import grid_data
 
     loaded = {role: _loaded(path, mtime) for role, path, mtime in models}
-    return grid_data(loaded, _paired(data), ops, mode, seed, parts or None)
+    return grid_data(loaded, _paired(data), ops, mode, seed, parts or None, only)
 
 
 def _models_key(sel: Selection) -> tuple[tuple[str, str, float], ...]:
@@ -770,29 +777,54 @@ def _models_key(sel: Selection) -> tuple[tuple[str, str, float], ...]:
     return tuple((role, path, _mtime(path)) for role, path in sel.models().items())
 
 
-def predictions(sel: Selection, ops: tuple[float, ...]) -> Any:
+def predictions(sel: Selection, ops: tuple[float, ...], only: tuple[int, ...] | None = None) -> Any:
     """The loaded models' predictions on the test split under the engine's occlusion protocol at each OP (the
-    sidebar's mode, parts and seed): a report.GridData, the same numbers `partkd evaluate` gives (cached per OP set,
-    so moving the sidebar's OP recomputes only that OP)."""
+    sidebar's mode, parts and seed): a report.GridData, the same numbers `partkd evaluate` gives; with `only` (low
+    test clips) the models run on those clips alone (cached per OP set and clips)."""
     o = sel.occ
-    return _grid(_models_key(sel), sel.data, tuple(sorted(set(ops))), o.mode, o.seed, o.parts)
+    return _grid(_models_key(sel), sel.data, tuple(sorted(set(ops))), o.mode, o.seed, o.parts, only)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _high_of_low(data: tuple) -> np.ndarray:
+    from partkd.report import high_index_of_low
+
+    pair = _paired(data)
+    return high_index_of_low(pair.high.by_split("test"), pair.low.by_split("test"))
+
+
+def high_of_low(sel: Selection) -> np.ndarray:
+    """For each low-quality test clip, the index of its high-quality test clip (−1 when unpaired)."""
+    return _high_of_low(sel.data)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _grid_png(
-    models: tuple, data: tuple, ops: tuple, mode: str, seed: int, parts: tuple, clip: int, title: str, source: str
+    models: tuple,
+    data: tuple,
+    ops: tuple,
+    mode: str,
+    seed: int,
+    parts: tuple,
+    clip: int,
+    title: str,
+    source: str,
+    only: tuple[int, ...] | None,
 ) -> bytes:
     from partkd.figures import clip_grid_figure, figure_bytes
     from partkd.report import grid_rows
 
-    gd = _grid(models, data, ops, mode, seed, parts)
+    gd = _grid(models, data, ops, mode, seed, parts, only)
     return figure_bytes(clip_grid_figure(grid_rows(gd, clip), title=title, source=source), "png")
 
 
-def grid_png(sel: Selection, ops: tuple[float, ...], clip: int, title: str, source: str) -> bytes:
-    """The clip grid of `predictions(sel, ops)` for low-quality test clip `clip` as PNG (cached)."""
+def grid_png(
+    sel: Selection, ops: tuple[float, ...], clip: int, title: str, source: str, only: tuple[int, ...] | None = None
+) -> bytes:
+    """The clip grid of `predictions(sel, ops, only)` for low-quality test clip `clip` as PNG (cached)."""
     o = sel.occ
-    return _grid_png(_models_key(sel), sel.data, tuple(sorted(set(ops))), o.mode, o.seed, o.parts, clip, title, source)
+    key = (_models_key(sel), sel.data, tuple(sorted(set(ops))), o.mode, o.seed, o.parts)
+    return _grid_png(*key, clip, title, source, only)
 
 
 def _results_key(loaded: Any, sel: Selection, what: str) -> dict[str, Any]:
@@ -809,17 +841,30 @@ def op_curve(
     progress: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Top-1/top-5 of the checkpoint in picker `slot` at each OP on the test split (the sidebar's mode and seed),
-    cached on disk by (weights sha256, data, ops, mode, seed): a revisit is instant."""
+    each point cached on disk by (weights sha256, data, op, mode, seed): a revisit, or a finer curve through points
+    already shown, only computes what is new."""
     from partkd.data.loaders import cache_dir
-    from partkd.engine.evaluate import accuracy_vs_op, data_side, disk_cached
+    from partkd.engine.data import model_inputs
+    from partkd.engine.evaluate import accuracy_at_op, data_side, disk_cached
 
     check_role(path, slot)
     loaded = _loaded(path, _mtime(path))
     test = data_side(loaded, _paired(sel.data)).by_split("test")
-    key = {**_results_key(loaded, sel, "accuracy_vs_op"), "ops": ops, "mode": sel.occ.mode, "seed": sel.occ.seed}
-    return disk_cached(
-        cache_dir() / "results", key, lambda: accuracy_vs_op(loaded, test, ops, sel.occ.seed, sel.occ.mode, progress)
-    )
+    clean: list[np.ndarray] = []  # the dense inputs, made once and only when a point is not cached
+
+    def point(op: float) -> dict:
+        if not clean:
+            clean.append(model_inputs(test, loaded.meta))
+        return accuracy_at_op(loaded, clean[0], test, op, sel.occ.seed, sel.occ.mode)
+
+    rows = []
+    for i, op in enumerate(ops):
+        key = {**_results_key(loaded, sel, "accuracy_at_op"), "op": float(op), "mode": sel.occ.mode}
+        key["seed"] = sel.occ.seed
+        rows.append(disk_cached(cache_dir() / "results", key, functools.partial(point, float(op))))
+        if progress is not None:
+            progress({"phase": "accuracy_vs_op", "step": i + 1, "steps": len(ops)})
+    return rows
 
 
 def part_sensitivity(path: str, sel: Selection) -> list[float]:

@@ -42,10 +42,22 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A headless `streamlit run app.py` on a free port with its own jobs root; yields (base URL, startup s)."""
+    """A headless `streamlit run app.py` on a free port with its own jobs root and an empty cache (first visits are
+    first computations); yields the base URL."""
+    yield from _serve(tmp_path_factory, fresh_cache=True)
+
+
+@pytest.fixture(scope="module")
+def warm_server(tmp_path_factory):
+    """The same with the machine's dataset and results cache (what the AppTest walk of the real datasets left)."""
+    yield from _serve(tmp_path_factory, fresh_cache=False)
+
+
+def _serve(tmp_path_factory, fresh_cache: bool):
     port = _free_port()
-    env = {**os.environ, "PARTKD_JOBS": str(tmp_path_factory.mktemp("jobs")),
-           "PARTKD_CACHE": str(tmp_path_factory.mktemp("cache"))}  # first visits are first computations
+    env = {**os.environ, "PARTKD_JOBS": str(tmp_path_factory.mktemp("jobs"))}
+    if fresh_cache:
+        env["PARTKD_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],
@@ -94,8 +106,10 @@ def test_every_page_renders_in_chromium(server):
                 page.goto(f"{server}/{path}", wait_until="domcontentloaded")
                 page.locator("h1").first.wait_for(timeout=60_000)
                 if plot:
-                    page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
-                    print(f"timing: {path} first figure after {time.time() - start:.1f} s")
+                    first = '[data-testid="stDataFrame"]' if path == "robustness" else ".js-plotly-plot"
+                    page.locator(first).first.wait_for(timeout=90_000)
+                    what = "the table (first computation)" if path == "robustness" else "the first figure"
+                    print(f"timing: {path} {what} after {time.time() - start:.1f} s")
                 page.wait_for_function(IDLE, timeout=90_000)
                 print(f"timing: {path or 'home'} complete in {time.time() - start:.1f} s (page load included)")
                 page.wait_for_timeout(1500)
@@ -132,3 +146,45 @@ def test_every_page_renders_in_chromium(server):
         finally:
             browser.close()
     assert (SHOTS / "skeletons_side_by_side.png").stat().st_size > 10_000
+
+
+#: The shipped real-data models (checkpoints/<dataset>/) whose dataset is in ../shared/data.
+SHARED = ROOT.parent / "shared" / "data"
+REAL = [n for n in ("penn_action", "nw_ucla", "h36m")
+        if (ROOT / "checkpoints" / n / "teacher.json").exists() and (SHARED / n).is_dir()]
+MODEL_MISSING = ("No checkpoint is loaded", "No teacher checkpoint", "not loaded", "Load a student")
+NAV = ["Skeletons", "Train", "Part efficiency", "Compare", "Robustness", "Home"]
+
+
+@pytest.mark.skipif(not REAL, reason="no shipped real-data checkpoints with their dataset in ../shared/data")
+def test_every_page_on_each_shipped_real_dataset_shows_its_models(warm_server):
+    """Pick each real dataset by name in the sidebar, then walk every page through the navigation (one session):
+    no error, and no box where a model should be."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        sidebar = page.locator('section[data-testid="stSidebar"]')
+        try:
+            page.goto(warm_server + "/", wait_until="domcontentloaded")
+            page.locator("h1").first.wait_for(timeout=60_000)
+            page.wait_for_function(IDLE, timeout=90_000)
+            for name in REAL:
+                start = time.time()
+                sidebar.get_by_text(name, exact=True).click()
+                page.wait_for_function(IDLE, timeout=300_000)
+                print(f"timing: {name} picked and loaded in {time.time() - start:.1f} s")
+                for title in NAV:
+                    start = time.time()
+                    sidebar.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+                    page.locator("h1").first.wait_for(timeout=60_000)
+                    page.wait_for_timeout(300)
+                    page.wait_for_function(IDLE, timeout=300_000)
+                    print(f"timing: {name} / {title} complete in {time.time() - start:.1f} s")
+                    _assert_no_error(page, f"{name} / {title}")
+                    boxes = [t for t in page.locator('[data-testid="stAlertContentInfo"]').all_inner_texts()
+                             if any(m in t for m in MODEL_MISSING)]
+                    assert not boxes, (name, title, boxes)
+                picked = [box.input_value() for box in sidebar.locator('[data-testid="stSelectbox"] input').all()]
+                assert sum(f"shipped {name}" in t for t in picked) == 3, picked
+        finally:
+            browser.close()

@@ -197,13 +197,20 @@ def accuracy_vs_op(
     clean = model_inputs(ds, loaded.meta)
     rows = []
     for i, op in enumerate(ops):
-        m = metrics_from_proba(
-            predict_proba(loaded, occlude_set(clean, loaded.layout, op, mode, seed)), ds.labels, ds.class_names
-        )
-        rows.append({"op": float(op), "top1": m["top1"], "top5": m["top5"]})
+        rows.append(accuracy_at_op(loaded, clean, ds, op, seed, mode))
         if progress is not None:
             progress({"phase": "accuracy_vs_op", "step": i + 1, "steps": len(ops)})
     return rows
+
+
+def accuracy_at_op(
+    loaded: Loaded, clean: np.ndarray, ds: SkeletonDataset, op: float, seed: int = 0, mode: str = "joint"
+) -> dict[str, float]:
+    """{op, top1, top5} of a checkpoint on its dense inputs `clean` of `ds` occluded by the one protocol at `op`."""
+    m = metrics_from_proba(
+        predict_proba(loaded, occlude_set(clean, loaded.layout, op, mode, seed)), ds.labels, ds.class_names
+    )
+    return {"op": float(op), "top1": m["top1"], "top5": m["top5"]}
 
 
 def weights_key(loaded: Loaded) -> str:

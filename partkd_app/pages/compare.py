@@ -28,25 +28,33 @@ if not sel.models():
 
 with state.readable_errors():
     pair = state.paired_dataset(sel)
-    gd = state.predictions(sel, GRID_OPS)
-    at_op = gd if sel.occ.op in gd.occluded else state.predictions(sel, (sel.occ.op,))
 if sel.clip is None:
     st.info("Pick a test clip in the sidebar.")
     st.stop()
 high_test = np.flatnonzero(pair.high.split == "test")
 h = int(np.searchsorted(high_test, sel.clip))
-matches = np.flatnonzero(gd.high_of_low == h)
+matches = np.flatnonzero(state.high_of_low(sel) == h)
 if not matches.size:
     st.warning("The students' test set has no low-quality clip paired with this high-quality clip.")
     st.stop()
+only = tuple(int(i) for i in matches)  # the models run on this clip only; the whole set when finding a paper clip
+with state.readable_errors():
+    gd = state.predictions(sel, GRID_OPS, only)
+    at_op = gd if sel.occ.op in gd.occluded else state.predictions(sel, (sel.occ.op,), only)
 preferred = st.session_state.get("cmp_low_clip")
 clip = int(preferred) if preferred in matches.tolist() else int(matches[0])
 
 
 def _paper_clip() -> None:
-    """Button callback: move the sidebar's clip to the next one the paper would show."""
-    chosen = paper_clips(gd)
-    chosen = chosen[gd.high_of_low[chosen] >= 0]  # the sidebar picks high-quality clips: only paired ones
+    """Button callback: move the sidebar's clip to the next one the paper would show (the models run on the whole
+    test split once for this)."""
+    whole = None
+    with state.readable_errors(stop=False):
+        whole = state.predictions(sel, GRID_OPS)
+    if whole is None:
+        return
+    chosen = paper_clips(whole)
+    chosen = chosen[whole.high_of_low[chosen] >= 0]  # the sidebar picks high-quality clips: only paired ones
     if not chosen.size:
         st.session_state["cmp_flash"] = (
             "info",
@@ -56,10 +64,10 @@ def _paper_clip() -> None:
     at = np.flatnonzero(chosen == clip)
     pick = int(chosen[(at[0] + 1) % chosen.size] if at.size else chosen[0])  # the next in the list, round
     st.session_state["cmp_low_clip"] = pick
-    state.select_clip(pair.high, int(high_test[gd.high_of_low[pick]]))
+    state.select_clip(pair.high, int(high_test[whole.high_of_low[pick]]))
     st.session_state["cmp_flash"] = (
         "success",
-        f"{chosen.size} of {len(gd.low)} test clips have the KD student right and the one without KD wrong at "
+        f"{chosen.size} of {len(whole.low)} test clips have the KD student right and the one without KD wrong at "
         f"OP {max(GRID_OPS):g}; showing the next.",
     )
 
@@ -88,7 +96,7 @@ def _grid_figure() -> Figure:
     return figures.clip_grid_figure(paper_rows, title=grid_title(gd, clip), source=source)
 
 
-st.image(state.grid_png(sel, GRID_OPS, clip, grid_title(gd, clip), source))
+st.image(state.grid_png(sel, GRID_OPS, clip, grid_title(gd, clip), source, only))
 st.caption(source)
 state.downloads("grid", f"clip_grid_{gd.low.names[clip]}", _grid_figure, lambda: figures.grid_csv(paper_rows))
 
