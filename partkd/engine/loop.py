@@ -90,7 +90,7 @@ class RunLog:
         self.last_write = 0.0
         self.bar: tqdm | None = None
         self.epoch = self.steps = self.step = 0
-        self.timing: list[float] = []  # when the first ETA_STEPS + 1 steps of this process finished
+        self.timing: list[float] | None = []  # when the first ETA_STEPS + 1 steps finished (None: ETA printed)
 
     def announce(self, clips: int, batch_size: int, steps: int, epochs_left: int) -> None:
         """Print the run's size before its first step: clips, steps per epoch, epochs."""
@@ -104,6 +104,7 @@ class RunLog:
     def _eta_line(self) -> None:
         """After the first few steps, the measured seconds per step and the epoch and run they extrapolate to (the
         first step, with its one-off set-up, is left out)."""
+        assert self.timing is not None
         per_step = (self.timing[-1] - self.timing[0]) / (len(self.timing) - 1)
         left = (self.epochs - self.epoch - 1) * self.steps + (self.steps - self.step)
         tqdm.write(
@@ -129,11 +130,12 @@ class RunLog:
 
     def advance(self, step: int, loss: float) -> None:
         self.step, self.done_steps = step + 1, self.done_steps + 1
-        if self.enabled and len(self.timing) <= ETA_STEPS:
+        if self.enabled and self.timing is not None:
             self.timing.append(time.monotonic())
             if len(self.timing) == ETA_STEPS + 1 or (self.step == self.steps and len(self.timing) > 1):
                 self._eta_line()
-                self.timing.append(float("inf"))  # printed once
+            if len(self.timing) == ETA_STEPS + 1 or self.step == self.steps:
+                self.timing = None  # printed once, from the first epoch's steps only
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
