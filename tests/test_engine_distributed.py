@@ -1,8 +1,6 @@
 """Data-parallel training with torchrun (2 CPU processes, gloo) and the rank sharding that keeps pairs together."""
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -53,9 +51,9 @@ def _losses(run: Path) -> np.ndarray:
     return np.array([h["loss"] for h in read_meta(run)["history"]])
 
 
-def _bn_worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _bn_worker(rank: int, world: int, out: str) -> None:
+    # A file store, not a TCP port: a free port picked beforehand can be taken by the time rank 0 binds it.
+    dist.init_process_group("gloo", init_method=f"file://{out}/store", rank=rank, world_size=world)
     torch.manual_seed(0)
     bn = sync_batch_norm(nn.BatchNorm2d(3), DistContext(rank, world))
     x = (torch.randn(8, 3, 5, 4, generator=torch.Generator().manual_seed(1)) * 0.1 + 5.0).requires_grad_()
@@ -74,10 +72,7 @@ def _bn_worker(rank: int, world: int, port: int, out: str) -> None:
 def test_all_reduce_batch_norm_matches_one_process_batch_norm(tmp_path: Path) -> None:
     """Two gloo ranks with half a batch each give the outputs, gradients and running statistics of one process
     with the whole batch (inputs far from zero mean, where a one-pass variance would lose digits)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_bn_worker, args=(2, port, str(tmp_path)), nprocs=2)
+    mp.spawn(_bn_worker, args=(2, str(tmp_path)), nprocs=2)
     ranks = [torch.load(tmp_path / f"{r}.pt", weights_only=True) for r in range(2)]
     torch.manual_seed(0)
     bn = nn.BatchNorm2d(3)
