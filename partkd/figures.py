@@ -30,16 +30,18 @@ from partkd.viz import (
 
 IMAGE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 DPI = 200
+#: Figures drawn on a page (not downloaded): a 12-inch figure is still wider than the app's main column.
+SCREEN_DPI = 120
 #: Table 1's occlusion levels (the paper's columns).
 TABLE_OPS: tuple[float, ...] = (0.0, 0.3, 0.6)
 
 
-def figure_bytes(fig: Figure, fmt: str) -> bytes:
-    """The figure encoded as png (DPI dots per inch), pdf or svg."""
+def figure_bytes(fig: Figure, fmt: str, dpi: int = DPI) -> bytes:
+    """The figure encoded as png (`dpi` dots per inch), pdf or svg."""
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"unknown image format '{fmt}' (use {', '.join(IMAGE_FORMATS)})")
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=DPI, bbox_inches="tight", metadata=None if fmt == "png" else {})
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=None if fmt == "png" else {})
     return buf.getvalue()
 
 

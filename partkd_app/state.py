@@ -811,11 +811,11 @@ def _grid_png(
     source: str,
     only: tuple[int, ...] | None,
 ) -> bytes:
-    from partkd.figures import clip_grid_figure, figure_bytes
+    from partkd.figures import SCREEN_DPI, clip_grid_figure, figure_bytes
     from partkd.report import grid_rows
 
     gd = _grid(models, data, ops, mode, seed, parts, only)
-    return figure_bytes(clip_grid_figure(grid_rows(gd, clip), title=title, source=source), "png")
+    return figure_bytes(clip_grid_figure(grid_rows(gd, clip), title=title, source=source), "png", SCREEN_DPI)
 
 
 def grid_png(

@@ -38,6 +38,11 @@ def test_figures_encode_as_png_at_200_dpi_pdf_and_svg(tmp_path: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     at = png.index(b"pHYs")                           # pixels per metre, both axes: 200 dpi = 7874 px/m
     assert struct.unpack(">II", png[at + 4: at + 12]) == (7874, 7874)
+    screen = figures.figure_bytes(fig, "png", figures.SCREEN_DPI)  # what a page draws: 120 dpi = 4724 px/m
+    at = screen.index(b"pHYs")
+    assert struct.unpack(">II", screen[at + 4: at + 12]) == (4724, 4724)
+    width = struct.unpack(">I", png[16:20])[0], struct.unpack(">I", screen[16:20])[0]  # IHDR width
+    assert abs(width[1] / width[0] - 0.6) < 0.02, width
     assert figures.figure_bytes(fig, "pdf")[:5] == b"%PDF-"
     assert b"<svg" in figures.figure_bytes(fig, "svg")[:400]
     paths = figures.save_figure(fig, tmp_path / "e")
