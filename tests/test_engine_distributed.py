@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 
 from partkd.checkpoints import load_checkpoint, read_meta
@@ -72,7 +71,14 @@ def _bn_worker(rank: int, world: int, out: str) -> None:
 def test_all_reduce_batch_norm_matches_one_process_batch_norm(tmp_path: Path) -> None:
     """Two gloo ranks with half a batch each give the outputs, gradients and running statistics of one process
     with the whole batch (inputs far from zero mean, where a one-pass variance would lose digits)."""
-    mp.spawn(_bn_worker, args=(2, str(tmp_path)), nprocs=2)
+    # Two fresh interpreters, not mp.spawn: spawn re-runs sys.modules["__main__"], which an earlier AppTest of the
+    # same pytest session leaves pointing at app.py.
+    code = "import sys; sys.path.insert(0, sys.argv[3]); from test_engine_distributed import _bn_worker; " \
+           "_bn_worker(int(sys.argv[1]), 2, sys.argv[2])"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(r), str(tmp_path), str(ROOT / "tests")], cwd=ROOT,
+                              stderr=subprocess.PIPE, text=True) for r in range(2)]
+    errors = [p.communicate(timeout=240)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e[-2000:] for e in errors]
     ranks = [torch.load(tmp_path / f"{r}.pt", weights_only=True) for r in range(2)]
     torch.manual_seed(0)
     bn = nn.BatchNorm2d(3)
