@@ -219,13 +219,14 @@ def _cmd_train_student(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from partkd.checkpoints import load_checkpoint
-    from partkd.engine.data import load_paired
+    from partkd.engine.data import load_high, load_paired
     from partkd.engine.evaluate import accuracy_vs_op, data_side, evaluate, part_sensitivity
     from partkd.io import atomic_write_json
     from partkd.layouts import PARTS
 
     loaded = load_checkpoint(args.checkpoint)
-    data = load_paired(_spec(args, loaded.meta.get("data")))
+    spec = _spec(args, loaded.meta.get("data"))
+    data = load_high(spec) if loaded.role == "teacher" else load_paired(spec)  # a teacher needs no simulated L
     ds = data_side(loaded, data).by_split(args.split)
     ops = args.op if args.op else [float(loaded.meta.get("degradation", {}).get("op") or 0.0)]
     result: dict[str, Any] = {

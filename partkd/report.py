@@ -15,6 +15,7 @@ import numpy as np
 from partkd import figures
 from partkd.checkpoints import Loaded, code_version, kd_method
 from partkd.data.dataset import NO_PAIR, PairedDataset, SkeletonDataset
+from partkd.data.inputs import Inputs
 from partkd.engine.evaluate import (
     accuracy_vs_op,
     check_compatible,
@@ -65,8 +66,8 @@ class GridData:
     probs: dict[tuple[str, float], np.ndarray] = field(default_factory=dict)
     #: a multi-stream model's probabilities per stream, by modality ({} for one-stream models)
     streams: dict[tuple[str, float], dict[str, np.ndarray]] = field(default_factory=dict)
-    clean: dict[str, np.ndarray] = field(default_factory=dict)
-    occluded: dict[float, np.ndarray] = field(default_factory=dict)
+    clean: dict[str, Inputs] = field(default_factory=dict)
+    occluded: dict[float, Inputs] = field(default_factory=dict)
     #: False when the models ran on some clips only (grid_data's `only`): the other rows of `probs` are NaN
     complete: bool = True
 

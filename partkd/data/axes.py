@@ -37,11 +37,14 @@ def convert_clip(clip: np.ndarray, up: str | None, units: str | None) -> np.ndar
 
 
 def to_partkd_axes(ds: SkeletonDataset) -> SkeletonDataset:
-    """`ds` in y-up metres, its layout re-declared so (up 'y', units 'm'); unchanged when nothing to convert."""
+    """`ds` in y-up metres, its layout re-declared so (up 'y', units 'm'); unchanged when nothing to convert. A clip
+    list is converted in place (loaders pass their fresh parse)."""
     lay = ds.layout
     if not needs_conversion(lay):
         return ds
-    clips = [convert_clip(c, lay.up, lay.units) for c in ds.clips]
+    clips = ds.clips if isinstance(ds.clips, list) else list(ds.clips)
+    for i, c in enumerate(clips):  # in place, one clip at a time: a loader's parse never holds two copies
+        clips[i] = convert_clip(c, lay.up, lay.units)
     converted = dataclasses.replace(lay, up="y", units="m", _cache={})
     meta = {**ds.meta, "converted_from": {"up": lay.up or "y", "units": lay.units or "m"}}
     return SkeletonDataset(clips, ds.labels, ds.class_names, ds.split, converted, ds.names, ds.pair_ids, meta)

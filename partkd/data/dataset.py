@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from partkd.data.store import StoredClips, open_flat, write_npz
 from partkd.errors import DataError, where
-from partkd.io import atomic_write_bytes
 from partkd.layouts import Layout, layout_from_dict
 
 NO_PAIR = -1
@@ -22,10 +22,11 @@ class SkeletonDataset:
 
     clips[i] is float32 (M, T, V, C); C = 3 holds (x, y, z) for 3D layouts and (x, y, confidence)
     for 2D ones; missing joints are zeros (confidence 0). pair_ids[i] links a clip to the clip with
-    the same id in the paired dataset of the other quality; NO_PAIR (-1) marks a solitary clip.
+    the same id in the paired dataset of the other quality; NO_PAIR (-1) marks a solitary clip. `clips` is a list,
+    or StoredClips read from the dataset cache one clip at a time.
     """
 
-    clips: list[np.ndarray]
+    clips: Sequence[np.ndarray]
     labels: np.ndarray
     class_names: list[str]
     split: np.ndarray
@@ -69,7 +70,7 @@ class SkeletonDataset:
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
         return SkeletonDataset(
-            [self.clips[i] for i in idx],
+            self.clips.take(idx) if isinstance(self.clips, StoredClips) else [self.clips[i] for i in idx],
             self.labels[idx],
             list(self.class_names),
             self.split[idx],
@@ -85,8 +86,8 @@ class SkeletonDataset:
 
     def summary(self) -> dict:
         """Counts and shapes for `partkd data inspect` and the app."""
-        frames = np.array([c.shape[1] for c in self.clips]) if self.clips else np.zeros(1, int)
-        persons = np.array([c.shape[0] for c in self.clips]) if self.clips else np.zeros(1, int)
+        shapes = np.array(self.shapes()) if len(self) else np.zeros((1, 4), int)
+        frames, persons = shapes[:, 1], shapes[:, 0]
         splits = {str(s): int((self.split == s).sum()) for s in np.unique(self.split)}
         return {
             "clips": len(self),
@@ -106,50 +107,60 @@ class SkeletonDataset:
             **({"resampled_from": self.meta["resampled_from"]} if self.meta.get("resampled_from") else {}),
         }
 
-    def save_npz(self, path: str | Path) -> None:
-        """Write every array and the metadata into one .npz (atomically); read back with load_npz."""
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Every clip's (M, T, V, C), without reading stored clips."""
+        if isinstance(self.clips, StoredClips):
+            return [self.clips.shape(i) for i in range(len(self))]
+        return [tuple(c.shape) for c in self.clips]
 
-        lengths = np.array([c.shape[1] for c in self.clips], dtype=np.int64)
-        persons = np.array([c.shape[0] for c in self.clips], dtype=np.int64)
-        flat = (
-            np.concatenate([c.reshape(-1, c.shape[-1]) for c in self.clips])
-            if self.clips
-            else np.zeros((0, 3), np.float32)
-        )
+    def save_npz(self, path: str | Path) -> None:
+        """Write every array and the metadata into one uncompressed .npz (atomically, one clip at a time); read back
+        with load_npz."""
+        shapes = self.shapes()
         header = {
             "class_names": list(self.class_names),
             "layout": self.layout.to_dict(),
             "names": list(self.names),
             "meta": self.meta,
         }
-        buf = io.BytesIO()
-        np.savez(
-            buf,
-            flat=flat.astype(np.float32),
-            lengths=lengths,
-            persons=persons,
-            labels=self.labels,
-            split=self.split,
-            pair_ids=self.pair_ids,
-            header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-        )
-        atomic_write_bytes(Path(path), buf.getvalue())
+        arrays = {
+            "lengths": np.array([s[1] for s in shapes], dtype=np.int64),
+            "persons": np.array([s[0] for s in shapes], dtype=np.int64),
+            "labels": self.labels,
+            "split": self.split,
+            "pair_ids": self.pair_ids,
+            "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+        }
+        write_npz(Path(path), self.clips, arrays)
 
     @classmethod
     def load_npz(cls, path: str | Path) -> SkeletonDataset:
-        """Read a dataset written by save_npz (no pickle involved); every clip is validated."""
+        """Read a dataset written by save_npz (no pickle involved), its clips left on disk (StoredClips) after a
+        check of every value; every clip's shape is validated."""
+        path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 header = json.loads(z["header"].tobytes().decode())
-                flat, lengths, persons = z["flat"], z["lengths"], z["persons"]
+                lengths, persons = z["lengths"].astype(np.int64), z["persons"].astype(np.int64)
                 v = len(header["layout"]["joints"])
-                sizes = persons * lengths * v
-                offs = np.concatenate([[0], np.cumsum(sizes)])
-                if offs[-1] != len(flat) or (sizes < 0).any():
-                    raise ValueError(f"clip sizes cover {offs[-1]} of {len(flat)} stored rows")
-                clips = [
-                    flat[offs[i] : offs[i + 1]].reshape(persons[i], lengths[i], v, -1) for i in range(len(lengths))
-                ]
+                if lengths.ndim != 1 or persons.shape != lengths.shape:
+                    raise ValueError(f"{persons.shape} persons for {lengths.shape} lengths")
+                small = min(lengths.min(), persons.min()) < 1 if len(lengths) else False
+                if small or (len(lengths) and (lengths.max() > 10**8 or persons.max() > 10**3)):
+                    raise ValueError("clip lengths outside 1..1e8 or persons outside 1..1000")
+                stored = open_flat(path, persons, lengths, v)
+                if stored is None:  # a compressed member: read whole
+                    flat = z["flat"]
+                    offs = np.concatenate([[0], np.cumsum(persons * lengths * v)])
+                    if offs[-1] != len(flat):
+                        raise ValueError(f"clip sizes cover {offs[-1]} of {len(flat)} stored rows")
+                    clips: Sequence[np.ndarray] = [
+                        flat[offs[i] : offs[i + 1]].reshape(persons[i], lengths[i], v, -1) for i in range(len(lengths))
+                    ]
+                else:
+                    clips = stored
+                    if stored.channels != 3:
+                        raise ValueError(f"{stored.channels} coordinate channels, expected 3")
                 ds = cls(
                     clips,
                     z["labels"],
@@ -160,7 +171,8 @@ class SkeletonDataset:
                     z["pair_ids"],
                     header["meta"],
                 )
-                ds.check_clips()
+                if not isinstance(clips, StoredClips):
+                    ds.check_clips()
                 return ds
         except Exception as e:  # noqa: BLE001 - any failure to parse is a bad file
             raise DataError(where(path, f"not a partkd dataset cache ({type(e).__name__}: {e})")) from None

@@ -124,12 +124,15 @@ def read_cache(path: Path) -> SkeletonDataset | None:
         return None
 
 
-def write_cache(ds: SkeletonDataset, path: Path, what: str) -> None:
-    """Store `ds` in the cache at `path`; a failure only warns (the cache is an optimisation)."""
+def write_cache(ds: SkeletonDataset, path: Path, what: str) -> SkeletonDataset:
+    """Store `ds` in the cache at `path` and return it read back (its clips on disk, so the parsed copy in memory
+    can go); a failure only warns and returns `ds` (the cache is an optimisation)."""
     try:
         ds.save_npz(path)
     except PartKDError as e:
         warnings.warn(f"{what} cache not written: {e}", stacklevel=3)
+        return ds
+    return read_cache(path) or ds
 
 
 def load_dataset(
@@ -171,5 +174,5 @@ def load_dataset(
     ds = to_partkd_axes(spec.parse(p, files, lay, skip_bad, **opts))
     ds.meta = {**ds.meta, "source": str(p), "format": name, "options": opts}
     if entry is not None:
-        write_cache(ds, entry, "dataset")
+        return write_cache(ds, entry, "dataset")
     return ds

@@ -132,12 +132,11 @@ def normalize_clip(clip: np.ndarray, layout: Layout) -> np.ndarray:
 
 def to_array(ds: SkeletonDataset, frames: int, persons: int, mode: str = "pad", normalize: bool = True) -> np.ndarray:
     """Dense float32 batch (N, persons, frames, V, C): per clip fit_persons, normalize_clip, fit_frames."""
+    from partkd.data.inputs import dense_clip
+
     out = np.zeros((len(ds), persons, frames, ds.layout.num_joints, 3), dtype=np.float32)
     for i, clip in enumerate(ds.clips):
-        x = fit_persons(clip, persons)
-        if normalize:
-            x = normalize_clip(x, ds.layout)
-        out[i] = fit_frames(x, frames, mode)
+        out[i] = dense_clip(clip, ds.layout, frames, persons, mode, normalize)
     return out
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from partkd.data.inputs import LazyInputs
 from partkd.errors import DataError, where
 from partkd.layouts import PARTS, Layout
 from partkd.models.inference import batched_forward, label_batches
@@ -20,16 +21,17 @@ def part_keep_masks(layout: Layout) -> torch.Tensor:
 
 
 def _checked(
-    x: np.ndarray | torch.Tensor,
+    x: np.ndarray | torch.Tensor | LazyInputs,
     labels: np.ndarray | torch.Tensor,
     layout: Layout,
     what: str,
     num_classes: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x, labels) as tensors; DataError (one line) unless x is (N, M, T, V, C) in the layout with N labels in range."""
-    xt = torch.as_tensor(x)
+) -> tuple[torch.Tensor | LazyInputs, torch.Tensor]:
+    """(x, labels) as tensors (x stays per-batch when it is); DataError (one line) unless x is (N, M, T, V, C) in the
+    layout with N labels in range."""
+    xt = x if isinstance(x, LazyInputs) else torch.as_tensor(x)
     y = torch.as_tensor(labels, dtype=torch.long)
-    if xt.dim() != 5 or xt.shape[3] != layout.num_joints:
+    if len(xt.shape) != 5 or xt.shape[3] != layout.num_joints:
         raise DataError(
             where(
                 what, f"x must be (N, M, T, {layout.num_joints}, C) for layout '{layout.name}', got {tuple(xt.shape)}"
@@ -44,7 +46,7 @@ def _checked(
 
 def part_occlusion_effects(
     model: nn.Module,
-    x: np.ndarray | torch.Tensor,
+    x: np.ndarray | torch.Tensor | LazyInputs,
     labels: np.ndarray | torch.Tensor,
     layout: Layout,
     num_classes: int,
@@ -89,7 +91,7 @@ def part_occlusion_effects(
 
 def part_miss_matrix(
     model: nn.Module,
-    x: np.ndarray | torch.Tensor,
+    x: np.ndarray | torch.Tensor | LazyInputs,
     labels: np.ndarray | torch.Tensor,
     layout: Layout,
     num_classes: int,
@@ -111,7 +113,7 @@ LEAVE_ONE_OUT: tuple[int, ...] = tuple(ALL_PARTS - (1 << p) for p in range(len(P
 
 def part_subset_effects(
     model: nn.Module,
-    x: np.ndarray | torch.Tensor,
+    x: np.ndarray | torch.Tensor | LazyInputs,
     labels: np.ndarray | torch.Tensor,
     layout: Layout,
     batch_size: int = 16,
@@ -151,7 +153,7 @@ def part_subset_effects(
 
 def part_subset_values(
     model: nn.Module,
-    x: np.ndarray | torch.Tensor,
+    x: np.ndarray | torch.Tensor | LazyInputs,
     labels: np.ndarray | torch.Tensor,
     layout: Layout,
     batch_size: int = 16,

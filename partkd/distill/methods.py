@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from partkd.data.inputs import Inputs
 from partkd.errors import ConfigError, where
 from partkd.layouts import Layout
 
@@ -31,7 +32,7 @@ class TeacherSide:
     part_features: torch.Tensor | None = None
     global_features: torch.Tensor | None = None
     logits: torch.Tensor | None = None
-    inputs: np.ndarray | None = None
+    inputs: Inputs | None = None
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from partkd.data.dataset import PairedDataset, SkeletonDataset
+from partkd.data.inputs import ModelInputs
 from partkd.engine.config import DataSpec, TrainConfig
 from partkd.errors import ConfigError, DataError, FlagHintError, where
 from partkd.layouts import Layout, get_layout
@@ -110,9 +111,7 @@ def simulated(high: SkeletonDataset, target: str | Layout, level: str, seed: int
     entry = cache_dir() / f"simulated-{simulation_key(high, target, level, seed)[:32]}.npz"
     if (low := read_cache(entry)) is not None:
         return low
-    low = simulate_estimator(high, target_layout=target, level=level, seed=seed)
-    write_cache(low, entry, "simulated-data")
-    return low
+    return write_cache(simulate_estimator(high, target_layout=target, level=level, seed=seed), entry, "simulated-data")
 
 
 def aligned_to_high(high: SkeletonDataset, other: SkeletonDataset) -> SkeletonDataset:
@@ -183,12 +182,11 @@ def _settings(meta_or_cfg: dict | TrainConfig) -> dict[str, Any]:
     )
 
 
-def model_inputs(ds: SkeletonDataset, meta_or_cfg: dict | TrainConfig) -> np.ndarray:
-    """Dense (N, M, T, V, C) float32 inputs with the frames/persons/normalisation used at training time."""
-    from partkd.data.transforms import to_array
-
+def model_inputs(ds: SkeletonDataset, meta_or_cfg: dict | TrainConfig) -> ModelInputs:
+    """The (N, M, T, V, C) float32 inputs with the frames/persons/normalisation used at training time, made per
+    batch when indexed (`np.asarray` gives them all, equal to transforms.to_array)."""
     s = _settings(meta_or_cfg)
-    return to_array(ds, s["frames"], s["persons"], mode=s["mode"], normalize=s["normalize"])
+    return ModelInputs(ds, s["frames"], s["persons"], s["mode"], s["normalize"])
 
 
 __all__ = [

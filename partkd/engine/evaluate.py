@@ -14,6 +14,7 @@ from torch import nn
 
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import PairedDataset, SkeletonDataset
+from partkd.data.inputs import Inputs, LazyInputs, OccludedInputs
 from partkd.engine.data import model_inputs
 from partkd.errors import CheckpointError, ConfigError, where
 from partkd.layouts import PARTS
@@ -43,7 +44,7 @@ def amp_enabled(precision: str, device: torch.device) -> bool:
 
 def model_logits(
     model: nn.Module,
-    x: np.ndarray | torch.Tensor,
+    x: Inputs | torch.Tensor,
     device: torch.device | str = "cpu",
     amp: bool = False,
     batch_size: int = 64,
@@ -55,7 +56,7 @@ def model_logits(
     return torch.cat(out) if out else torch.zeros(0, 0)
 
 
-def predict_proba(loaded: Loaded, x: np.ndarray | torch.Tensor, batch_size: int = 64) -> np.ndarray:
+def predict_proba(loaded: Loaded, x: Inputs | torch.Tensor, batch_size: int = 64) -> np.ndarray:
     """Class probabilities (N, K) of a loaded checkpoint for dense inputs prepared with `model_inputs`."""
     device = next(loaded.model.parameters()).device
     return torch.softmax(model_logits(loaded.model, x, device, False, batch_size), dim=1).numpy()
@@ -95,15 +96,18 @@ def check_compatible(loaded: Loaded, ds: SkeletonDataset) -> None:
 
 
 def occlude_set(
-    x: np.ndarray, layout: Any, op: float, mode: str = "joint", seed: int = 0, parts: Sequence[str] | None = None
-) -> np.ndarray:
+    x: Inputs, layout: Any, op: float, mode: str = "joint", seed: int = 0, parts: Sequence[str] | None = None
+) -> Inputs:
     """The engine's one occlusion protocol on a set of dense inputs (N, M, T, V, C): every joint (or sequence, or
     part) of the whole set drawn with one seed, so every model and page sees the same degraded set for (op, mode,
     seed); `parts` (part mode) removes exactly those parts. Returns x itself when nothing is occluded."""
-    from partkd.data.degrade import occlude
+    from partkd.data.degrade import _part_index, occlude
 
     if op <= 0 and not (mode == "part" and parts):
         return x
+    if isinstance(x, LazyInputs):  # per batch, with the whole-set draws
+        occlude(np.zeros((1, *x.shape[1:]), np.float32), layout, op, mode=mode, parts=list(parts) if parts else None)
+        return OccludedInputs(x, layout, op, mode, seed, [_part_index(p) for p in parts] if parts else None)
     return occlude(x, layout, op, mode=mode, parts=list(parts) if parts else None, seed=seed)
 
 
@@ -114,8 +118,8 @@ def occluded_inputs(
     mode: str = "joint",
     seed: int = 0,
     parts: Sequence[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(clean, occluded) dense inputs of a checkpoint on `ds` under the one occlusion protocol (occlude_set)."""
+) -> tuple[Inputs, Inputs]:
+    """(clean, occluded) inputs of a checkpoint on `ds` under the one occlusion protocol (occlude_set)."""
     clean = model_inputs(ds, loaded.meta)
     return clean, occlude_set(clean, loaded.layout, op, mode, seed, parts)
 
@@ -141,7 +145,7 @@ def metrics_from_proba(proba: np.ndarray, labels: np.ndarray, class_names: list[
 
 
 def proba_and_streams(
-    loaded: Loaded, x: np.ndarray | torch.Tensor, batch_size: int = 64
+    loaded: Loaded, x: Inputs | torch.Tensor, batch_size: int = 64
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Class probabilities (N, K) and, for a multi-stream checkpoint, each stream's (by modality; {} otherwise),
     from one pass: the fused ones are the model's own late fusion of the same stream logits."""
@@ -159,7 +163,7 @@ def proba_and_streams(
     return fused, {name: proba[:, i] for i, name in enumerate(model.modalities)}
 
 
-def stream_proba(loaded: Loaded, x: np.ndarray | torch.Tensor, batch_size: int = 64) -> dict[str, np.ndarray]:
+def stream_proba(loaded: Loaded, x: Inputs | torch.Tensor, batch_size: int = 64) -> dict[str, np.ndarray]:
     """Each stream's class probabilities (N, K) of a multi-stream checkpoint, by modality; {} for a one-stream
     model."""
     return proba_and_streams(loaded, x, batch_size)[1]
@@ -204,7 +208,7 @@ def accuracy_vs_op(
 
 
 def accuracy_at_op(
-    loaded: Loaded, clean: np.ndarray, ds: SkeletonDataset, op: float, seed: int = 0, mode: str = "joint"
+    loaded: Loaded, clean: Inputs, ds: SkeletonDataset, op: float, seed: int = 0, mode: str = "joint"
 ) -> dict[str, float]:
     """{op, top1, top5} of a checkpoint on its dense inputs `clean` of `ds` occluded by the one protocol at `op`."""
     m = metrics_from_proba(
@@ -240,17 +244,17 @@ def disk_cached(folder: Path, key: dict[str, Any], compute: Callable[[], Any]) -
 
 def part_sensitivity(loaded: Loaded, ds: SkeletonDataset | PairedDataset) -> np.ndarray:
     """(5,) top-1 drop when each part (head, arms, legs) is zeroed in every frame, in PARTS order."""
-    from partkd.data.degrade import occlude_part
-
     ds = data_side(loaded, ds)
     check_compatible(loaded, ds)
     x = model_inputs(ds, loaded.meta)
     base = metrics_from_proba(predict_proba(loaded, x), ds.labels, ds.class_names)["top1"]
     drops = [
         base
-        - metrics_from_proba(predict_proba(loaded, occlude_part(x, loaded.layout, p)), ds.labels, ds.class_names)[
-            "top1"
-        ]
+        - metrics_from_proba(
+            predict_proba(loaded, occlude_set(x, loaded.layout, 0.0, "part", parts=[PARTS[p]])),
+            ds.labels,
+            ds.class_names,
+        )["top1"]
         for p in range(len(PARTS))
     ]
     return np.asarray(drops, dtype=np.float64)

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from partkd.data.inputs import Inputs
+
 #: Resolution of the weight grid on the simplex.
 GRID_STEP = 0.1
 
@@ -49,7 +51,7 @@ def fit_weights(stream_proba: np.ndarray, labels: np.ndarray, step: float = GRID
     return grid[best], float(nll[best])
 
 
-def apply_fitted_fusion(path: Path | str, x_held: np.ndarray, y_held: np.ndarray) -> dict[str, Any]:
+def apply_fitted_fusion(path: Path | str, x_held: Inputs, y_held: np.ndarray) -> dict[str, Any]:
     """Fit the fusion weights of the multi-stream checkpoint at `path` on held-out inputs and labels, store them in
     its weights and metadata (model.fusion, fusion_fit), and return the fit's record."""
     import torch

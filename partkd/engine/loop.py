@@ -24,6 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from partkd.checkpoints import model_meta, resume_tensors, save_checkpoint
+from partkd.data.inputs import Inputs
 from partkd.engine import distributed as D
 from partkd.engine.allocator import keep_freed_memory
 from partkd.engine.config import DataSpec, TrainConfig, spec_dict, to_dict
@@ -221,7 +222,7 @@ class StepStats:
         return StepStats(**dict(zip(names, total[: len(names)])), terms=dict(zip(keys, total[len(names) :])))
 
 
-def top1_of(model: nn.Module, x: np.ndarray, labels: np.ndarray, device: torch.device, amp: bool) -> float:
+def top1_of(model: nn.Module, x: Inputs, labels: np.ndarray, device: torch.device, amp: bool) -> float:
     """Top-1 accuracy of a model on dense inputs (NaN without clips): the validation every run reports."""
     if not len(labels):
         return float("nan")

@@ -13,6 +13,7 @@ from torch import nn
 
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import PairedDataset
+from partkd.data.inputs import Inputs
 from partkd.distill.definitions import efficiency_def
 from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
 from partkd.engine.data import input_settings, load_paired, model_inputs
@@ -43,7 +44,7 @@ EVAL_SEED = 0
 class _StudentData:
     """Student-side training arrays: L inputs and labels, own-pair index into the H pool, H pool clips by class."""
 
-    x_low: np.ndarray
+    x_low: Inputs
     y_low: np.ndarray
     own: np.ndarray
     high_by_class: dict[int, np.ndarray]

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from partkd.data.inputs import LazyInputs
 from partkd.models.layers import to_model_input
 
 R = TypeVar("R")
@@ -17,7 +18,7 @@ R = TypeVar("R")
 
 def batched_forward(
     model: nn.Module,
-    x: np.ndarray | torch.Tensor,
+    x: np.ndarray | torch.Tensor | LazyInputs,
     collect: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], R],
     device: torch.device | str = "cpu",
     amp: bool = False,
@@ -28,14 +29,14 @@ def batched_forward(
     autocast when `amp`); per batch xb (float32 on device), the input is `prepare(xb)` (default xb) and the result
     `collect(logits, features, xb)`. The model's train/eval mode is restored afterwards."""
     dev = torch.device(device)
-    data = torch.as_tensor(x)
+    data = x if isinstance(x, LazyInputs) else torch.as_tensor(x)
     was_training = model.training
     model.eval()
     out: list[R] = []
     try:
         with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             for start in range(0, data.shape[0], batch_size):
-                xb = data[start : start + batch_size].to(dev, torch.float32)
+                xb = torch.as_tensor(data[start : start + batch_size]).to(dev, torch.float32)
                 logits, features = model(to_model_input(prepare(xb) if prepare is not None else xb))
                 out.append(collect(logits, features, xb))
     finally:

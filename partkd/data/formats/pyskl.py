@@ -211,7 +211,11 @@ def parse(
         i, ann = item
         frame_dir = ann.get("frame_dir") if isinstance(ann, dict) else None
         clip_id = frame_dir if isinstance(frame_dir, str) and frame_dir.isprintable() else i
-        return read_annotation(ann, layout, lookup, default_split, f"{path}:{clip_id}")
+        clip = read_annotation(ann, layout, lookup, default_split, f"{path}:{clip_id}")
+        if isinstance(ann, dict):  # the source arrays go as soon as their clip is made: about one copy in memory
+            ann.pop("keypoint", None)
+            ann.pop("keypoint_score", None)
+        return clip
 
     clips, skipped = gather(
         ((f"{path}:{i}", (i, a)) for i, a in enumerate(anns)), one, path, skip_bad, noun="annotations"
