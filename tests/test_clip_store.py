@@ -106,3 +106,26 @@ def test_a_pyskl_pickle_loads_holding_about_one_copy(tmp_path: Path) -> None:
     fresh = load_dataset(path, cache=False)
     assert fresh.names == ds.names and np.array_equal(fresh.split, ds.split)
     assert np.array_equal(fresh.clips[42], ds.clips[42])
+
+
+def _weights(path: Path) -> list[np.ndarray]:
+    from partkd.checkpoints import load_checkpoint
+
+    return [t.numpy() for t in load_checkpoint(path).model.state_dict().values()]
+
+
+def test_batches_made_by_a_dataloader_worker_train_the_same_weights(tmp_path: Path) -> None:
+    from partkd.engine.config import DataSpec, StudentConfig, train_preset
+    from partkd.engine.student import train_student
+    from partkd.engine.teacher import train_teacher
+
+    spec = DataSpec(num_classes=3, clips_per_class=8, synth_frames=16)
+    runs = {}
+    for workers in (0, 1):
+        cfg = train_preset("smoke", epochs=2, batch_size=6, part_dropout=0.5, joint_dropout=0.1, workers=workers)
+        teacher = train_teacher(cfg, spec, tmp_path / f"t{workers}")
+        student = train_student(train_preset("smoke", epochs=2, batch_size=6, workers=workers),
+                                StudentConfig(kd="pmsc", op=0.5), teacher, spec, tmp_path / f"s{workers}")
+        runs[workers] = (_weights(teacher), _weights(student))
+    for a, b in zip(runs[0], runs[1]):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))

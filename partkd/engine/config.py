@@ -152,6 +152,13 @@ class TrainConfig:
     augment: bool = opt(True, "no random rotation / scale / shift", flag="--no-augment", negate=True)
     rotate_deg: float = opt(15.0, "augmentation rotation range (±deg; about the vertical axis in 3D)", low=0, high=180)
     eval_every: int = opt(1, "validate every N epochs (and after the last)", low=1)
+    workers: int = opt(
+        1,
+        "DataLoader worker processes making the training batches while a step runs (0: in the training process; "
+        "the batches are the same either way)",
+        low=0,
+        high=16,
+    )
     # Teacher only: share of training clips with one random part removed (all frames), and the per-joint, per-frame
     # drop probability, so that a missing part is in distribution when eq. 12 zeroes one (method.md §4).
     part_dropout: float = opt(
@@ -235,6 +242,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "persons": 1,
         "frame_mode": "resample",
         "precision": "fp32",
+        "workers": 0,
     },
 }
 

@@ -37,7 +37,7 @@ ProgressFn = Callable[[dict], None]
 
 
 # Settings that may change between an interrupted run and its resumption.
-_RESUMABLE_CHANGES = {"epochs", "device", "precision", "eval_every"}
+_RESUMABLE_CHANGES = {"epochs", "device", "precision", "eval_every", "workers"}
 
 
 class Cancelled(PartKDError):
@@ -199,7 +199,40 @@ def _json_line(record: dict) -> str:
     return json.dumps(record) + "\n"
 
 
-StepFn = Callable[[D.Shard, int, int], tuple[torch.Tensor, dict[str, float], int]]
+#: Makes one step's inputs from its shard, epoch and step (numpy only, seeded by the step: run in a worker or not).
+PrepareFn = Callable[[D.Shard, int, int], Any]
+#: Forward + backward of one step on prepared inputs: (loss, named extra terms, correct count).
+StepFn = Callable[[D.Shard, Any], tuple[torch.Tensor, dict[str, float], int]]
+
+
+class _EpochSteps(torch.utils.data.Dataset):
+    """Item k: the prepared inputs of step start + k of one epoch (what a DataLoader worker makes ahead)."""
+
+    def __init__(self, prepare: PrepareFn, shards: list[D.Shard], epoch: int, start: int) -> None:
+        self.prepare, self.shards, self.epoch, self.start = prepare, shards, epoch, start
+
+    def __len__(self) -> int:
+        return len(self.shards) - self.start
+
+    def __getitem__(self, k: int) -> Any:
+        return self.prepare(self.shards[self.start + k], self.epoch, self.start + k)
+
+
+def _as_is(item: Any) -> Any:
+    return item
+
+
+def epoch_inputs(prepare: PrepareFn, shards: list[D.Shard], epoch: int, start: int, workers: int) -> Iterator[Any]:
+    """The prepared inputs of steps start.. of an epoch, in order: made by `workers` forked DataLoader workers two
+    steps ahead, or in this process with 0 (the same arrays: every draw is seeded by its step)."""
+    steps = _EpochSteps(prepare, shards, epoch, start)
+    if workers == 0 or len(steps) < 2:
+        return (steps[k] for k in range(len(steps)))
+    return iter(
+        torch.utils.data.DataLoader(
+            steps, batch_size=None, num_workers=workers, collate_fn=_as_is, multiprocessing_context="fork"
+        )
+    )
 
 
 @dataclass
@@ -239,6 +272,7 @@ class FitJob:
     meta: dict
     phase: str
     labels: np.ndarray
+    prepare: PrepareFn
     step: StepFn
     validate: Callable[[], float]
     device: torch.device
@@ -344,11 +378,13 @@ def fit(loop: FitJob) -> Path:
             log.start_epoch(epoch, len(batches), start_step)
             t0 = time.monotonic() - sums.get("seconds", 0.0)
             model.train()
-            for step in range(start_step, len(batches)):
-                shard = D.shard_batch(batches[step], loop.labels, ctx)
+            shards = [D.shard_batch(b, loop.labels, ctx) for b in batches]
+            inputs = epoch_inputs(loop.prepare, shards, epoch, start_step, cfg.workers)
+            for step, prepared in zip(range(start_step, len(batches)), inputs):
+                shard = shards[step]
                 torch.manual_seed(seed_of(cfg.seed, epoch, step, ctx.rank))
                 opt.zero_grad(set_to_none=True)
-                loss, parts, correct = loop.step(shard, epoch, step)
+                loss, parts, correct = loop.step(shard, prepared)
                 D.all_reduce_gradients(loop.params, ctx)
                 value = float(loss)
                 n = float(len(shard.rows))
@@ -497,7 +533,9 @@ __all__ = [
     "FitJob",
     "ProgressFn",
     "RunLog",
+    "PrepareFn",
     "StepFn",
+    "epoch_inputs",
     "StepStats",
     "base_meta",
     "batch_rng",

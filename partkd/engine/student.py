@@ -241,21 +241,27 @@ def _train_student(
         "pairs": {"low_clips": int(len(low)), "paired": int((own >= 0).sum()), "high_pool": int(len(pool))},
     }
 
-    def step(shard: Shard, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
+    def prepare(shard: Shard, epoch: int, step_i: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
         rng = batch_rng(cfg.seed, epoch, step_i)
-        idx = shard.idx
         xb = sd.x_low[shard.batch]
         if cfg.augment:
             xb = augment(xb, low.layout, rng, rotate_deg=cfg.rotate_deg)
         if scfg.op > 0:
             xb = occlude(xb, low.layout, scfg.op, mode=scfg.occlusion, seed=seed_of(cfg.seed, epoch, step_i, 0))
-        x = torch.from_numpy(np.ascontiguousarray(xb[shard.rows], dtype=np.float32)).to(device)
+        hb = _high_batch(shard.idx, sd, scfg.positives_per_class, rng) if method.high_batch else None
+        return np.ascontiguousarray(xb[shard.rows], dtype=np.float32), hb
+
+    def step(
+        shard: Shard, prepared: tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]
+    ) -> tuple[torch.Tensor, dict[str, float], int]:
+        xb, hb = prepared
+        idx = shard.idx
+        x = torch.from_numpy(xb).to(device)
         y = y_low_t[idx].to(device)
         logits, z, ce = ce_step(model, x, y, amp)
         high = own_in_high = None
-        if method.high_batch:
-            hb, own_in_b = _high_batch(idx, sd, scfg.positives_per_class, rng)
-            high, own_in_high = torch.from_numpy(hb).to(device), torch.from_numpy(own_in_b).to(device)
+        if hb is not None:
+            high, own_in_high = torch.from_numpy(hb[0]).to(device), torch.from_numpy(hb[1]).to(device)
         batch = KDBatch(x, z, logits, y, sd.own[idx], high, own_in_high, side, low.layout, efficiency, scfg, amp)
         kd = method.loss(batch)
         loss = ce + scfg.alpha * kd
@@ -268,7 +274,8 @@ def _train_student(
     def validate() -> float:
         return top1_of(model, x_test, test.labels, device, amp)
 
-    path = fit(FitJob(model, cfg, out, meta, "student", sd.y_low, step, validate, device, ctx, progress, resume))
+    job = FitJob(model, cfg, out, meta, "student", sd.y_low, prepare, step, validate, device, ctx, progress, resume)
+    path = fit(job)
     if held is not None and ctx.is_main:
         # fitted on what the student sees: its inputs occluded as at test time
         x_held = occlude_set(model_inputs(held, settings), held.layout, scfg.op, scfg.occlusion, EVAL_SEED)

@@ -64,7 +64,7 @@ def _train_teacher(
         "kd": None,
     }
 
-    def step(shard: Shard, epoch: int, step_i: int) -> tuple[torch.Tensor, dict[str, float], int]:
+    def prepare(shard: Shard, epoch: int, step_i: int) -> np.ndarray:
         xb = x_train[shard.batch]
         if cfg.augment:
             xb = augment(xb, train.layout, batch_rng(cfg.seed, epoch, step_i), rotate_deg=cfg.rotate_deg)
@@ -77,15 +77,19 @@ def _train_teacher(
                 batch_rng(cfg.seed, epoch, step_i, 1),
                 cfg.part_dropout_mode,
             )
+        return np.ascontiguousarray(xb[shard.rows])
+
+    def step(shard: Shard, xb: np.ndarray) -> tuple[torch.Tensor, dict[str, float], int]:
         y = y_train[shard.idx].to(device)
-        logits, _, loss = ce_step(model, torch.from_numpy(np.ascontiguousarray(xb[shard.rows])).to(device), y, amp)
+        logits, _, loss = ce_step(model, torch.from_numpy(xb).to(device), y, amp)
         (loss * shard.weight).backward()
         return loss.detach(), {}, int((logits.argmax(1) == y).sum())
 
     def validate() -> float:
         return top1_of(model, x_test, test.labels, device, amp)
 
-    path = fit(FitJob(model, cfg, out, meta, "teacher", train.labels, step, validate, device, ctx, progress, resume))
+    job = FitJob(model, cfg, out, meta, "teacher", train.labels, prepare, step, validate, device, ctx, progress, resume)
+    path = fit(job)
     if held is not None and ctx.is_main:
         apply_fitted_fusion(path, model_inputs(held, settings), held.labels)
     return path
