@@ -15,6 +15,7 @@ import streamlit as st
 
 from partkd.checkpoints import kd_method
 from partkd.data.degrade import OCCLUSION_MODES
+from partkd.data.inputs import Inputs
 from partkd.engine.config import ESTIMATOR_LEVELS
 from partkd.errors import CheckpointError, PartKDError, where
 from partkd.layouts import PARTS
@@ -850,7 +851,7 @@ def op_curve(
     check_role(path, slot)
     loaded = _loaded(path, _mtime(path))
     test = data_side(loaded, _paired(sel.data)).by_split("test")
-    clean: list[np.ndarray] = []  # the dense inputs, made once and only when a point is not cached
+    clean: list[Inputs] = []  # the inputs, made once and only when a point is not cached
 
     def point(op: float) -> dict:
         if not clean:

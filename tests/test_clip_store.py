@@ -129,3 +129,38 @@ def test_batches_made_by_a_dataloader_worker_train_the_same_weights(tmp_path: Pa
         runs[workers] = (_weights(teacher), _weights(student))
     for a, b in zip(runs[0], runs[1]):
         assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_a_killed_run_takes_its_dataloader_worker_with_it(tmp_path: Path) -> None:
+    """SIGKILL of a training process leaves no worker behind (an orphan would wait on its full pipe for ever)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "partkd", "train-teacher", "--data", "synthetic", "--classes", "3",
+           "--clips-per-class", "40", "--synth-frames", "24", "--preset", "smoke", "--epochs", "50",
+           "--frames", "400", "--batch-size", "16",  # 1.9 MB batches: more than a pipe holds
+           "--workers", "1", "--out", str(out), "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PARTKD_CACHE": str(tmp_path / "cache")})
+    children: list[int] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not children:
+        try:
+            step = json.loads((out / "progress.json").read_text()).get("step", 0)
+        except (OSError, ValueError):
+            step = 0
+        if step >= 2:
+            children = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert children, "the run showed no worker process"
+    time.sleep(2)
+    alive = [c for c in children if Path(f"/proc/{c}").exists()
+             and Path(f"/proc/{c}/stat").read_text().split(")")[-1].split()[0] != "Z"]
+    assert not alive, alive

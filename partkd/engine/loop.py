@@ -6,6 +6,7 @@ resume point `last.*` every epoch and on SIGTERM, and `model.*` when finished). 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import signal
@@ -222,6 +223,15 @@ def _as_is(item: Any) -> Any:
     return item
 
 
+def _die_with_parent(_worker: int) -> None:
+    """A worker killed with its training process (Linux PR_SET_PDEATHSIG): one orphaned by SIGKILL would wait on its
+    full result pipe for ever."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def epoch_inputs(prepare: PrepareFn, shards: list[D.Shard], epoch: int, start: int, workers: int) -> Iterator[Any]:
     """The prepared inputs of steps start.. of an epoch, in order: made by `workers` forked DataLoader workers two
     steps ahead, or in this process with 0 (the same arrays: every draw is seeded by its step)."""
@@ -230,7 +240,12 @@ def epoch_inputs(prepare: PrepareFn, shards: list[D.Shard], epoch: int, start: i
         return (steps[k] for k in range(len(steps)))
     return iter(
         torch.utils.data.DataLoader(
-            steps, batch_size=None, num_workers=workers, collate_fn=_as_is, multiprocessing_context="fork"
+            steps,
+            batch_size=None,
+            num_workers=workers,
+            collate_fn=_as_is,
+            multiprocessing_context="fork",
+            worker_init_fn=_die_with_parent,
         )
     )
 
