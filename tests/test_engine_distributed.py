@@ -107,7 +107,8 @@ def test_torchrun_two_processes_match_one_process(tmp_path: Path) -> None:
     (measured 9e-4, losses 3e-4). PMSC's in-batch contrast stays per rank (no all-gather), so it only runs."""
     teacher = [*DATA, "--preset", "smoke", "--epochs", "3", "--lr", "0.02", *ONE_THREAD]
     _partkd("train-teacher", *teacher, "--batch-size", "16", "--out", str(tmp_path / "t1"))
-    _partkd("train-teacher", *teacher, "--batch-size", "8", "--out", str(tmp_path / "t2"), procs=2)
+    # the 2-process runs make their batches in DataLoader workers, the 1-process ones in the training process
+    _partkd("train-teacher", *teacher, "--batch-size", "8", "--workers", "1", "--out", str(tmp_path / "t2"), procs=2)
     one, two = read_meta(tmp_path / "t1"), read_meta(tmp_path / "t2")
     assert (one["world_size"], two["world_size"]) == (1, 2)
     assert _rel(_losses(tmp_path / "t1"), _losses(tmp_path / "t2")) < 1e-3
@@ -117,7 +118,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path: Path) -> None:
 
     student = [*DATA, "--preset", "smoke", "--epochs", "2", "--lr", "0.02", "--kd", "none", "--op", "0.3", *ONE_THREAD]
     _partkd("train-student", *student, "--batch-size", "8", "--out", str(tmp_path / "s1"))
-    _partkd("train-student", *student, "--batch-size", "4", "--out", str(tmp_path / "s2"), procs=2)
+    _partkd("train-student", *student, "--batch-size", "4", "--workers", "1", "--out", str(tmp_path / "s2"), procs=2)
     assert _rel(_losses(tmp_path / "s1"), _losses(tmp_path / "s2")) < 1e-3
     assert _rel(_weights(tmp_path / "s1"), _weights(tmp_path / "s2")) < 3e-3
 
