@@ -1,10 +1,10 @@
 """Cost against dataset size on this machine: pyskl-format sets of random smooth skeletons, NTU shape (ntu25 3D,
 1 person, 2 in a fifth of the clips, 32-299 frames) and Kinetics-like (coco17 2D with scores, 1-3 persons, 150-300
-frames), and for each
-set, every command in a fresh process with its own cache: `data inspect` cold (parse + writing the clip store) and
-warm (from the store), the first training step of `train-teacher` at the paper preset (T = 300, M = 2) with an
-empty cache (the run parses the pickle) and with the store made, and at the cpu preset, E (`part-matrix`) and `evaluate` of one smoke teacher; wall time and peak RSS (the process's own
-VmHWM / wait4 maximum), then the log-log slopes from 20k clips up and a plot.
+frames), and for each set every command in a fresh process with its own cache: `data inspect` cold (parse +
+writing the clip store) and warm (from the store), the first training step of `train-teacher` at the paper preset
+(T = 300, M = 2) with an empty cache (the run parses the pickle) and with the store made, and at the cpu preset,
+E (`part-matrix`) and `evaluate` of one smoke teacher; wall time and peak RSS (the process's VmHWM, polled), then
+the log-log slopes from 20k clips up and a plot.
 
     python benchmarks/scale.py --ntu 5000 20000 57000 114000 --kinetics 5000 20000 --threads 2 --work /tmp/scale
 """
@@ -215,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/partkd_scale"))
     ap.add_argument("--keep", action="store_true", help="keep the generated pickles (they are large)")
     ap.add_argument("--save", type=Path, default=RESULTS / "scale")
+    ap.add_argument("--rows", type=Path, nargs="*", default=[],
+                    help="also report the JSON rows an earlier run printed (its log), measuring nothing for them")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows = [json.loads(line) for log in args.rows for line in log.read_text().splitlines() if line.startswith("{")]
     for kind, sizes in (("ntu", sorted(args.ntu)), ("kinetics", sorted(args.kinetics))):
         if not sizes:
             continue
@@ -236,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
     record = {
         "command": "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "code": code_version(),
         "rows": rows,
