@@ -131,12 +131,14 @@ class SkeletonDataset:
             "pair_ids": self.pair_ids,
             "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
         }
-        write_npz(Path(path), self.clips, arrays)
+        rows = int((arrays["persons"] * arrays["lengths"]).sum()) * self.layout.num_joints
+        write_npz(Path(path), self.clips, rows, arrays)
 
     @classmethod
-    def load_npz(cls, path: str | Path) -> SkeletonDataset:
+    def load_npz(cls, path: str | Path, check_values: bool = True) -> SkeletonDataset:
         """Read a dataset written by save_npz (no pickle involved), its clips left on disk (StoredClips) after a
-        check of every value; every clip's shape is validated."""
+        check of every value (`check_values` off: a file just written from valid clips); every clip's shape is
+        validated."""
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -145,22 +147,13 @@ class SkeletonDataset:
                 v = len(header["layout"]["joints"])
                 if lengths.ndim != 1 or persons.shape != lengths.shape:
                     raise ValueError(f"{persons.shape} persons for {lengths.shape} lengths")
-                small = min(lengths.min(), persons.min()) < 1 if len(lengths) else False
-                if small or (len(lengths) and (lengths.max() > 10**8 or persons.max() > 10**3)):
-                    raise ValueError("clip lengths outside 1..1e8 or persons outside 1..1000")
-                stored = open_flat(path, persons, lengths, v)
-                if stored is None:  # a compressed member: read whole
-                    flat = z["flat"]
-                    offs = np.concatenate([[0], np.cumsum(persons * lengths * v)])
-                    if offs[-1] != len(flat):
-                        raise ValueError(f"clip sizes cover {offs[-1]} of {len(flat)} stored rows")
-                    clips: Sequence[np.ndarray] = [
-                        flat[offs[i] : offs[i + 1]].reshape(persons[i], lengths[i], v, -1) for i in range(len(lengths))
-                    ]
-                else:
-                    clips = stored
-                    if stored.channels != 3:
-                        raise ValueError(f"{stored.channels} coordinate channels, expected 3")
+                if len(lengths) and not (1 <= lengths.min() <= lengths.max() <= 10**8):
+                    raise ValueError("clip lengths outside 1..1e8")
+                if len(persons) and not (1 <= persons.min() <= persons.max() <= 10**3):
+                    raise ValueError("persons outside 1..1000")
+                clips = open_flat(path, persons, lengths, v, check_values)
+                if clips.channels != 3:
+                    raise ValueError(f"{clips.channels} coordinate channels, expected 3")
                 ds = cls(
                     clips,
                     z["labels"],
@@ -171,8 +164,6 @@ class SkeletonDataset:
                     z["pair_ids"],
                     header["meta"],
                 )
-                if not isinstance(clips, StoredClips):
-                    ds.check_clips()
                 return ds
         except Exception as e:  # noqa: BLE001 - any failure to parse is a bad file
             raise DataError(where(path, f"not a partkd dataset cache ({type(e).__name__}: {e})")) from None

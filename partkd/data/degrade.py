@@ -41,6 +41,39 @@ def _part_index(part: int | str) -> int:
     raise ConfigError(where("occlude", f"unknown part {part!r}, use one of {', '.join(PARTS)}"))
 
 
+def check_occlusion(op: float, mode: str) -> None:
+    """ConfigError unless `op` is a probability and `mode` an occlusion mode."""
+    if not 0.0 <= op <= 1.0:
+        raise ConfigError(where("occlude", f"occlusion probability must be in [0, 1], got {op}"))
+    if mode not in OCCLUSION_MODES:
+        raise ConfigError(where("occlude", f"unknown mode '{mode}', use one of {OCCLUSION_MODES}"))
+
+
+def draws_per_clip(mode: str, persons: int, frames: int, joints: int) -> int:
+    """How many uniform draws `occlude` takes per clip in `mode` (one per joint of each frame and person, per joint,
+    or per part)."""
+    return {"joint": persons * frames * joints, "sequence": joints, "part": len(PARTS)}[mode]
+
+
+def occlusion_drop(
+    draws: np.ndarray | None, op: float, mode: str, layout: Layout, shape: tuple[int, ...], parts: list[int] | None
+) -> np.ndarray:
+    """The drop mask, broadcastable to (N, M, T, V), of clips of `shape` (N, M, T, V) from their uniform draws
+    (N, draws_per_clip), or, in part mode with `parts` (indices), of exactly those parts (no draws)."""
+    n, m, t, v = shape
+    if mode == "part" and parts is not None:
+        gone = np.zeros((n, len(PARTS)), dtype=bool)
+        gone[:, parts] = True
+    else:
+        hit = np.asarray(draws) < op
+        if mode == "joint":
+            return hit.reshape(n, m, t, v)
+        if mode == "sequence":
+            return hit.reshape(n, 1, 1, v)
+        gone = hit
+    return gone[:, np.asarray(layout.parts)][:, None, None, :]
+
+
 def occlude(
     x: np.ndarray,
     layout: Layout,
@@ -54,24 +87,12 @@ def occlude(
     joint: each joint of each frame of each person i.i.d.; sequence: each joint for the whole clip;
     part: each of the five parts for the whole clip, or exactly `parts` when given.
     """
-    if not 0.0 <= op <= 1.0:
-        raise ConfigError(where("occlude", f"occlusion probability must be in [0, 1], got {op}"))
-    if mode not in OCCLUSION_MODES:
-        raise ConfigError(where("occlude", f"unknown mode '{mode}', use one of {OCCLUSION_MODES}"))
+    check_occlusion(op, mode)
     b = _batch_view(x, layout)
     n, m, t, v, _ = b.shape
-    rng = np.random.default_rng(seed)
-    if mode == "joint":
-        drop = rng.random((n, m, t, v)) < op
-    elif mode == "sequence":
-        drop = rng.random((n, 1, 1, v)) < op
-    else:
-        if parts is None:
-            gone = rng.random((n, len(PARTS))) < op
-        else:
-            gone = np.zeros((n, len(PARTS)), dtype=bool)
-            gone[:, [_part_index(p) for p in parts]] = True
-        drop = gone[:, np.asarray(layout.parts)][:, None, None, :]
+    chosen = [_part_index(p) for p in parts] if mode == "part" and parts is not None else None
+    draws = None if chosen is not None else np.random.default_rng(seed).random((n, draws_per_clip(mode, m, t, v)))
+    drop = occlusion_drop(draws, op, mode, layout, (n, m, t, v), chosen)
     out = np.where(drop[..., None], np.zeros((), dtype=x.dtype), b)
     return out if x.ndim == 5 else out[0]
 
@@ -450,6 +471,9 @@ __all__ = [
     "OCCLUSION_MODES",
     "occlude",
     "occlude_part",
+    "check_occlusion",
+    "draws_per_clip",
+    "occlusion_drop",
     "JOINT_SOURCES",
     "FACE_POINTS",
     "JointMap",

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.layouts import PARTS, Layout
+from partkd.layouts import Layout
 
 
 def dense_clip(clip: np.ndarray, layout: Layout, frames: int, persons: int, mode: str, normalize: bool) -> np.ndarray:
@@ -77,24 +77,19 @@ class OccludedInputs(LazyInputs):
         self.shape = base.shape
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
+        from partkd.data.degrade import draws_per_clip, occlusion_drop
+
         x = self.base.rows(idx)
         _, m, t, v, _ = self.shape
-        per_row = {"joint": m * t * v, "sequence": v, "part": len(PARTS)}[self.mode]
-        if self.mode == "part" and self.parts is not None:
-            gone = np.zeros((len(idx), len(PARTS)), dtype=bool)
-            gone[:, self.parts] = True
-        else:
+        draws = None
+        if not (self.mode == "part" and self.parts is not None):
+            per_row = draws_per_clip(self.mode, m, t, v)
             draws = np.empty((len(idx), per_row))
             for k, i in enumerate(idx):
                 bits = np.random.PCG64(self.seed)
                 bits.advance(int(i) * per_row)  # one 64-bit draw per double of Generator.random
                 draws[k] = np.random.Generator(bits).random(per_row)
-            hit = draws < self.op
-            if self.mode != "part":
-                drop = hit.reshape(len(idx), m, t, v) if self.mode == "joint" else hit.reshape(len(idx), 1, 1, v)
-                return np.where(drop[..., None], np.float32(0), x)
-            gone = hit
-        drop = gone[:, np.asarray(self.layout.parts)][:, None, None, :]
+        drop = occlusion_drop(draws, self.op, self.mode, self.layout, (len(idx), m, t, v), self.parts)
         return np.where(drop[..., None], np.float32(0), x)
 
 

@@ -114,12 +114,12 @@ def cache_key(name: str, source: str, files: list[Path], layout: Layout | None, 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def read_cache(path: Path) -> SkeletonDataset | None:
+def read_cache(path: Path, check_values: bool = True) -> SkeletonDataset | None:
     """The cached dataset at `path`, or None when absent or unreadable (then it is rebuilt)."""
     if not path.is_file():
         return None
     try:
-        return SkeletonDataset.load_npz(path)
+        return SkeletonDataset.load_npz(path, check_values)
     except DataError:
         return None
 
@@ -132,7 +132,7 @@ def write_cache(ds: SkeletonDataset, path: Path, what: str) -> SkeletonDataset:
     except PartKDError as e:
         warnings.warn(f"{what} cache not written: {e}", stacklevel=3)
         return ds
-    return read_cache(path) or ds
+    return read_cache(path, check_values=False) or ds  # its values were just written from valid clips
 
 
 def load_dataset(

@@ -63,11 +63,10 @@ class StoredClips(Sequence[np.ndarray]):
 
     def take(self, idx: Iterable[int] | np.ndarray) -> StoredClips:
         """The clips at positions `idx` of this sequence (no data read)."""
-        sub = StoredClips(
-            self.path, self.offset, self.starts, self.persons, self.lengths, self.joints, self.channels,
-            self.order[np.asarray(list(idx) if not isinstance(idx, np.ndarray) else idx, dtype=np.int64)],
-        )  # fmt: skip
-        return sub
+        order = self.order[np.asarray(list(idx), dtype=np.int64)]
+        return StoredClips(
+            self.path, self.offset, self.starts, self.persons, self.lengths, self.joints, self.channels, order
+        )
 
     def shape(self, i: int) -> tuple[int, int, int, int]:
         """Clip i's (M, T, V, C) without reading it."""
@@ -119,12 +118,13 @@ def member_offset(path: Path, name: str = FLAT) -> tuple[int, np.dtype, tuple[in
     return info.header_offset + _LOCAL_HEADER.size + fields[9] + fields[10] + npy_header, np.dtype(dtype), shape
 
 
-def open_flat(path: Path, persons: np.ndarray, lengths: np.ndarray, joints: int) -> StoredClips | None:
-    """StoredClips over the FLAT member of `path` after checking that every value is finite (read in chunks); None
-    when the member is compressed (then the caller reads it whole). ValueError when the member does not fit."""
+def open_flat(path: Path, persons: np.ndarray, lengths: np.ndarray, joints: int, check: bool = True) -> StoredClips:
+    """StoredClips over the FLAT member of `path`, after checking that every value is finite (read in chunks) unless
+    `check` is off (a file just written from valid clips). ValueError when the member is compressed or does not
+    fit."""
     found = member_offset(path)
     if found is None:
-        return None
+        raise ValueError(f"{FLAT} is not an uncompressed array")
     offset, dtype, shape = found
     if dtype != np.dtype("<f4") or len(shape) != 2:
         raise ValueError(f"stored rows are {dtype} {shape}, expected float32 (rows, channels)")
@@ -135,7 +135,7 @@ def open_flat(path: Path, persons: np.ndarray, lengths: np.ndarray, joints: int)
         raise ValueError(f"clip sizes cover {starts[-1]} of {rows} stored rows")
     clips = StoredClips(path, offset, starts[:-1], persons, lengths, joints, channels)
     buf = np.empty((min(rows, CHECK_ROWS), channels), dtype=np.float32)  # read, not mapped: no resident file pages
-    for lo in range(0, rows, CHECK_ROWS):
+    for lo in range(0, rows if check else 0, CHECK_ROWS):
         part = buf[: min(CHECK_ROWS, rows - lo)]
         if os.preadv(clips._handle(), [part.data.cast("B")], offset + lo * channels * 4) != part.nbytes:
             raise ValueError("stored rows are truncated")
@@ -144,10 +144,11 @@ def open_flat(path: Path, persons: np.ndarray, lengths: np.ndarray, joints: int)
     return clips
 
 
-def write_npz(path: Path, clips: Sequence[np.ndarray], arrays: dict[str, np.ndarray], channels: int = 3) -> None:
-    """Write `arrays` and every clip's rows as FLAT (float32 (rows, channels)) into an uncompressed .npz at `path`,
-    one clip at a time (no copy of the whole set in memory), atomically."""
-    rows = sum(int(np.prod(c.shape[:-1])) for c in clips) if not isinstance(clips, StoredClips) else _rows(clips)
+def write_npz(
+    path: Path, clips: Iterable[np.ndarray], rows: int, arrays: dict[str, np.ndarray], channels: int = 3
+) -> None:
+    """Write `arrays` and the `rows` rows of every clip as FLAT (float32 (rows, channels)) into an uncompressed .npz
+    at `path`, one clip at a time (no copy of the whole set in memory), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -166,10 +167,6 @@ def write_npz(path: Path, clips: Sequence[np.ndarray], arrays: dict[str, np.ndar
     except (OSError, ValueError) as e:
         Path(tmp).unlink(missing_ok=True)
         raise PartKDError(where(path, f"cannot write ({getattr(e, 'strerror', None) or e})")) from None
-
-
-def _rows(clips: StoredClips) -> int:
-    return int(sum(clips.persons[j] * clips.lengths[j] for j in clips.order) * clips.joints)
 
 
 __all__ = ["FLAT", "StoredClips", "member_offset", "open_flat", "write_npz"]

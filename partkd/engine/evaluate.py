@@ -101,13 +101,14 @@ def occlude_set(
     """The engine's one occlusion protocol on a set of dense inputs (N, M, T, V, C): every joint (or sequence, or
     part) of the whole set drawn with one seed, so every model and page sees the same degraded set for (op, mode,
     seed); `parts` (part mode) removes exactly those parts. Returns x itself when nothing is occluded."""
-    from partkd.data.degrade import _part_index, occlude
+    from partkd.data.degrade import _part_index, check_occlusion, occlude
 
     if op <= 0 and not (mode == "part" and parts):
         return x
     if isinstance(x, LazyInputs):  # per batch, with the whole-set draws
-        occlude(np.zeros((1, *x.shape[1:]), np.float32), layout, op, mode=mode, parts=list(parts) if parts else None)
-        return OccludedInputs(x, layout, op, mode, seed, [_part_index(p) for p in parts] if parts else None)
+        check_occlusion(op, mode)
+        chosen = [_part_index(p) for p in parts] if mode == "part" and parts else None
+        return OccludedInputs(x, layout, op, mode, seed, chosen)
     return occlude(x, layout, op, mode=mode, parts=list(parts) if parts else None, seed=seed)
 
 
