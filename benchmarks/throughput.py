@@ -2,7 +2,9 @@
 fraction of the machine's FLOP roofline.
 
 Both sides run the same step (SGD lr 0.1 momentum 0.9, cross-entropy on the pooled linear head) in
-separate subprocesses, alternating partkd and peer runs; the report gives medians over repeats. In the same run it
+separate subprocesses, alternating partkd and peer runs; the report gives medians over repeats. partkd runs twice per
+round: with its native kernels (partkd/models/native.py: sparse graph aggregation, fused batch-norm + ReLU) and with
+PARTKD_NATIVE=0 (torch operators only), so the kernels' own gain is measured in the same alternation. In the same run it
 measures the GEMM peak of each precision benchmarked (the best rate of torch.mm at 2048² and 4096² with the
 benchmark's thread count, in fp32 or bf16, before each of that precision's alternation rounds) and counts the step's FLOPs
 (torch.utils.flop_counter on partkd's model: forward + backward; the peer runs the same network, so the same count
@@ -63,8 +65,10 @@ def partkd_worker(shape: str, precision: str, steps: int, warmup: int, compile_m
     for _ in range(steps):
         step()
     dt = (time.perf_counter() - t0) / steps
+    from partkd.models.native import library
+
     return {"ms_per_step": round(dt * 1000, 1), "samples_per_s": round(batch / dt, 3),
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "native": library() is not None}
 
 
 def gemm_peak_gflops(precision: str = "fp32", sizes: tuple[int, ...] = (2048, 4096), reps: int = 5) -> float:
@@ -102,9 +106,10 @@ def step_gflops_per_sample(shape: str) -> float:
     return counter.get_total_flops() / batch / 1e9
 
 
-def run_json(cmd: list[str]) -> dict:
-    """Run a benchmark subprocess and parse its last stdout line as JSON."""
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+def run_json(cmd: list[str], **env: str) -> dict:
+    """Run a benchmark subprocess (with extra environment variables) and parse its last stdout line as JSON."""
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore", **env})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -141,21 +146,27 @@ def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, 
     for shape in shapes:
         _, peer_layout, frames, persons, batch = SHAPES[shape]
         for precision in precisions:
-            mine, peer = [], []
+            mine, torch_ops, peer = [], [], []
             for _ in range(repeats):
                 peaks[precision].append(gemm_peak_gflops(precision))
                 cmd = [sys.executable, __file__, "--worker", "--shapes", shape, "--precisions", precision,
                        "--steps", str(steps), "--warmup", str(warmup)] + (["--compile"] if compile_model else [])
-                mine.append(run_json(cmd)["samples_per_s"])
+                run = run_json(cmd)
+                if not run["native"]:
+                    raise SystemExit("partkd's native kernels did not build here (see partkd/models/native.py)")
+                mine.append(run["samples_per_s"])
+                torch_ops.append(run_json(cmd, PARTKD_NATIVE="0")["samples_per_s"])
                 psteps = peer_steps.get(precision, steps)
                 peer.append(run_json([PEER_PYTHON, PEER_SCRIPT, "--layout", peer_layout, "--frames", str(frames),
                                       "--persons", str(persons), "--batch", str(batch), "--steps", str(psteps),
                                       "--warmup", str(min(warmup, psteps)),
                                       "--amp", "bf16" if precision == "bf16" else "none"])["samples_per_s"])
-            m, p = statistics.median(mine), statistics.median(peer)
+            m, o, p = statistics.median(mine), statistics.median(torch_ops), statistics.median(peer)
             cases.append({"shape": shape, "precision": precision, "partkd_samples_per_s": round(m, 3),
                           "peer_samples_per_s": round(p, 3), "ratio": round(m / p, 3),
-                          "partkd_runs": mine, "peer_runs": peer})
+                          "partkd_torch_ops_samples_per_s": round(o, 3), "torch_ops_ratio": round(o / p, 3),
+                          "partkd_runs": mine, "partkd_torch_ops_runs": torch_ops, "peer_runs": peer,
+                          "ratio_spread": [round(min(mine) / max(peer), 3), round(max(mine) / min(peer), 3)]})
             print(json.dumps(cases[-1]), file=sys.stderr, flush=True)
     best = min(max(c["partkd_samples_per_s"] for c in cases if c["shape"] == s)
                / max(c["peer_samples_per_s"] for c in cases if c["shape"] == s) for s in shapes)
@@ -176,7 +187,8 @@ def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, 
 def markdown(result: dict, command: str) -> str:
     """Render a comparison as a markdown report with command, device and date."""
     rows = "\n".join(f"| {c['shape']} | {c['precision']} | {c['partkd_samples_per_s']} | {c['peer_samples_per_s']} "
-                     f"| {c['ratio']} | {c['gflop_per_sample']} | {c['gemm_peak_gflops']} | {100 * c['partkd_roofline']:.0f} % | "
+                     f"| {c['ratio']} ({c['ratio_spread'][0]}–{c['ratio_spread'][1]}) | "
+                     f"{c['partkd_torch_ops_samples_per_s']} ({c['torch_ops_ratio']}×) | {c['gflop_per_sample']} | {c['gemm_peak_gflops']} | {100 * c['partkd_roofline']:.0f} % | "
                      f"{100 * c['peer_roofline']:.0f} % |" for c in result["cases"])
     meta = result["meta"]
     peaks = "; ".join(f"{name} {result['best_gemm_peak_gflops'][name]} GFLOP/s ({', '.join(str(x) for x in runs)})"
@@ -187,8 +199,9 @@ def markdown(result: dict, command: str) -> str:
             f"code {meta.get('code_version', 'unknown')}; "
             f"{meta['note']}\n\nGEMM peaks measured in this run (best of 2048² and 4096² products, measured before "
             f"each of the precision's alternation rounds and once at the end): {peaks}.\n\n"
-            f"| shape | precision | partkd samples/s | peer samples/s | ratio | GFLOP / sample (step) | GEMM peak | "
-            f"partkd of peak | peer of peak |\n|---|---|---|---|---|---|---|---|---|\n"
+            f"| shape | precision | partkd samples/s | peer samples/s | ratio (min–max over runs) | "
+            f"partkd with torch operators only (vs peer) | GFLOP / sample (step) | GEMM peak | "
+            f"partkd of peak | peer of peak |\n|---|---|---|---|---|---|---|---|---|---|\n"
             f"{rows}\n\nBest precision vs peer's best precision (min over shapes): "
             f"**{result['best_ratio_vs_peer_best']}×**\n")
 
@@ -199,8 +212,8 @@ def main() -> None:
     p.add_argument("--shapes", default=",".join(SHAPES))
     p.add_argument("--precisions", default="fp32,bf16")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (allocator and oneDNN caches settle)")
     p.add_argument("--peer-bf16-steps", type=int, default=1, help="steps for the peer in bf16 (very slow on a CPU without AVX512-BF16 or AMX)")
     p.add_argument("--compile", action="store_true", help="torch.compile the partkd model")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

@@ -35,14 +35,15 @@ def test_breakdown_totals_sum_parts_over_blocks() -> None:
 def test_throughput_report_judges_each_precision_against_its_own_peak() -> None:
     case = {"shape": "coco17-T64-M1-B32", "precision": "bf16", "partkd_samples_per_s": 94.242,
             "peer_samples_per_s": 59.72, "ratio": 1.578, "gflop_per_sample": 7.32, "gemm_peak_gflops": 2817.2,
-            "partkd_roofline": 0.245, "peer_roofline": 0.155}
+            "partkd_roofline": 0.245, "peer_roofline": 0.155, "partkd_torch_ops_samples_per_s": 80.0,
+            "torch_ops_ratio": 1.34, "ratio_spread": [1.5, 1.6]}
     result = {"cases": [case], "best_ratio_vs_peer_best": 1.578,
               "best_gemm_peak_gflops": {"fp32": 420.2, "bf16": 2817.2},
               "gemm_peak_runs_gflops": {"fp32": [416.0, 420.2], "bf16": [2599.1, 2817.2]},
               "meta": {"cpu": "test CPU", "cpu_features": "AVX2, AMX-BF16", "threads": 2, "date": "2026-12-01",
                        "code_version": "x", "note": "n"}}
     md = throughput.markdown(result, "python benchmarks/throughput.py")
-    assert "| coco17-T64-M1-B32 | bf16 | 94.242 | 59.72 | 1.578 | 7.32 | 2817.2 | 24 % | 16 % |" in md
+    assert "| coco17-T64-M1-B32 | bf16 | 94.242 | 59.72 | 1.578 (1.5–1.6) | 80.0 (1.34×) | 7.32 | 2817.2 | 24 % | 16 % |" in md
     assert "fp32 420.2 GFLOP/s (416.0, 420.2); bf16 2817.2 GFLOP/s (2599.1, 2817.2)" in md
     assert "test CPU (AVX2, AMX-BF16)" in md
 
