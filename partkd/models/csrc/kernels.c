@@ -74,6 +74,18 @@ void graph_aggregate_backward(const float *in, const float *grad_out, float *gra
   }
 }
 
+#define BLOCK 64
+
+/* acc += part and part = 0 for two per-channel sums (float partials into double totals) */
+static void flush(double *restrict acc1, double *restrict acc2, float *restrict part1, float *restrict part2, int c) {
+  for (int j = 0; j < c; j++) {
+    acc1[j] += part1[j];
+    acc2[j] += part2[j];
+    part1[j] = 0.f;
+    part2[j] = 0.f;
+  }
+}
+
 /* Training-mode batch-norm over the channels of `rows` channels-last rows, plus an optional residual, then ReLU:
    out = max(0, (z - mean) * invstd * weight + bias + res). Writes the batch mean, the biased variance var and
    invstd = 1 / sqrt(var + eps) per channel; `work` holds 2 * threads * c doubles. */
@@ -88,14 +100,20 @@ void bn_relu_forward(const float *z, const float *res, float *out, long rows, in
     t = omp_get_thread_num();
 #endif
     double *sum = work + 2L * t * c, *sq = sum + c;
+    float fs[c], fq[c]; /* float partial sums over blocks of BLOCK rows (they vectorize), added up in double */
+    long done = 0;
+    memset(fs, 0, sizeof fs);
+    memset(fq, 0, sizeof fq);
 #pragma omp for schedule(static)
     for (long r = 0; r < rows; r++) {
       const float *restrict zr = z + r * c;
       for (int j = 0; j < c; j++) {
-        sum[j] += zr[j];
-        sq[j] += (double)zr[j] * zr[j];
+        fs[j] += zr[j];
+        fq[j] += zr[j] * zr[j];
       }
+      if (++done % BLOCK == 0) flush(sum, sq, fs, fq, c);
     }
+    flush(sum, sq, fs, fq, c);
   }
   for (int j = 0; j < c; j++) {
     double s = 0.0, q = 0.0;
@@ -142,15 +160,22 @@ void bn_relu_backward(const float *grad, const float *out, const float *z, float
     t = omp_get_thread_num();
 #endif
     double *sg = work + 2L * t * c, *sgx = sg + c;
+    float fs[c], fx[c];
+    long done = 0;
+    memset(fs, 0, sizeof fs);
+    memset(fx, 0, sizeof fx);
 #pragma omp for schedule(static)
     for (long r = 0; r < rows; r++) {
       const float *restrict gr = grad + r * c, *restrict orow = out + r * c, *restrict zr = z + r * c;
       for (int j = 0; j < c; j++) {
-        float g = orow[j] > 0.f ? gr[j] : 0.f;
-        sg[j] += g;
-        sgx[j] += (double)g * (zr[j] - mean[j]);
+        float g = gr[j]; /* loaded, then selected: the loop vectorizes */
+        g = orow[j] > 0.f ? g : 0.f;
+        fs[j] += g;
+        fx[j] += g * (zr[j] - mean[j]);
       }
+      if (++done % BLOCK == 0) flush(sg, sgx, fs, fx, c);
     }
+    flush(sg, sgx, fs, fx, c);
   }
   float *a = coef, *b = coef + c, *d = coef + 2 * c;
   for (int j = 0; j < c; j++) {
@@ -172,14 +197,18 @@ void bn_relu_backward(const float *grad, const float *out, const float *z, float
     float *restrict gz = grad_z + r * c;
     if (grad_res) {
       float *restrict gres = grad_res + r * c;
+#pragma omp simd
       for (int j = 0; j < c; j++) {
-        float g = orow[j] > 0.f ? gr[j] : 0.f;
+        float g = gr[j];
+        g = orow[j] > 0.f ? g : 0.f;
         gres[j] = g;
         gz[j] = a[j] * g - b[j] - d[j] * (zr[j] - mean[j]);
       }
     } else {
+#pragma omp simd
       for (int j = 0; j < c; j++) {
-        float g = orow[j] > 0.f ? gr[j] : 0.f;
+        float g = gr[j];
+        g = orow[j] > 0.f ? g : 0.f;
         gz[j] = a[j] * g - b[j] - d[j] * (zr[j] - mean[j]);
       }
     }
