@@ -89,11 +89,15 @@ def gemm_peak_gflops(precision: str = "fp32", sizes: tuple[int, ...] = (2048, 40
 
 
 def step_gflops_per_sample(shape: str) -> float:
-    """FLOPs of one training step (forward + backward) of partkd's ST-GCN on `shape`, per sample, in GFLOP."""
+    """FLOPs of one training step (forward + backward) of partkd's ST-GCN on `shape`, per sample, in GFLOP: counted on
+    torch's operators (the dense aggregation the peer runs too; the counter does not see the native kernels)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from partkd.models import build_model, to_model_input
+    from partkd.models import build_model, native, to_model_input
+
+    os.environ["PARTKD_NATIVE"] = "0"
+    native.library.cache_clear()
 
     layout, _, frames, persons, batch = SHAPES[shape]
     torch.manual_seed(0)
