@@ -11,6 +11,14 @@
 #include <omp.h>
 #endif
 
+static int thread_id(void) {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 /* out[n, dst[e]] += a[e] * in[n, s] over the edges e leaving each input row s */
 void graph_aggregate_forward(const float *in, float *out, long frames, int rows_in, int rows_out, int c,
                              const int *start, const int *dst, const float *a, int threads) {
@@ -39,10 +47,7 @@ void graph_aggregate_backward(const float *in, const float *grad_out, float *gra
   memset(work, 0, sizeof(double) * (size_t)threads * (size_t)edges);
 #pragma omp parallel num_threads(threads)
   {
-    int t = 0;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-#endif
+    int t = thread_id();
     double *acc = work + (long)t * edges;
 #pragma omp for schedule(static)
     for (long n = 0; n < frames; n++) {
@@ -95,10 +100,7 @@ void bn_relu_forward(const float *z, const float *res, float *out, long rows, in
   memset(work, 0, sizeof(double) * 2 * (size_t)threads * (size_t)c);
 #pragma omp parallel num_threads(threads)
   {
-    int t = 0;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-#endif
+    int t = thread_id();
     double *sum = work + 2L * t * c, *sq = sum + c;
     float fs[c], fq[c]; /* float partial sums over blocks of BLOCK rows (they vectorize), added up in double */
     long done = 0;
@@ -155,10 +157,7 @@ void bn_relu_backward(const float *grad, const float *out, const float *z, float
   memset(work, 0, sizeof(double) * 2 * (size_t)threads * (size_t)c);
 #pragma omp parallel num_threads(threads)
   {
-    int t = 0;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-#endif
+    int t = thread_id();
     double *sg = work + 2L * t * c, *sgx = sg + c;
     float fs[c], fx[c];
     long done = 0;
