@@ -185,23 +185,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path: Path, title: str) -> None:
+    """Log-log time and peak RSS against clips, one colour per measurement; `title` names the run and code."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 4))
+    import matplotlib
+
+    fig = Figure(figsize=(12, 4.4))
     axes = fig.subplots(1, 2)
+    colours = matplotlib.colormaps["tab10"]  # one colour per measurement, one line style per data shape
+    styles = {"ntu": "o-", "kinetics": "s--"}
     for kind in sorted({r["kind"] for r in rows}):
         mine = [r for r in rows if r["kind"] == kind]
-        for key in KEYS:
+        for i, key in enumerate(KEYS):
             pts = [(r["clips"], r[key]) for r in mine if key in r and r[key]["ok"]]
             if len(pts) < 2:
                 continue
-            n = [p[0] for p in pts]
-            axes[0].loglog(n, [p[1]["seconds"] for p in pts], "o-", label=f"{kind} {key}")
-            axes[1].loglog(n, [p[1]["peak_rss_gb"] for p in pts], "o-", label=f"{kind} {key}")
+            n, style = [p[0] for p in pts], dict(color=colours(i), label=f"{kind} {key}")
+            axes[0].loglog(n, [p[1]["seconds"] for p in pts], styles.get(kind, "^:"), **style)
+            axes[1].loglog(n, [p[1]["peak_rss_gb"] for p in pts], styles.get(kind, "^:"), **style)
     axes[0].set(xlabel="clips", ylabel="seconds", title="time")
     axes[1].set(xlabel="clips", ylabel="peak RSS (GB)", title="memory")
-    axes[1].legend(fontsize=6)
+    axes[1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(title, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -253,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
           "a smoke teacher).\n", table(rows), "\nLog-log slopes (NTU shape, sets of 20k clips and up):\n",
           "\n".join(f"- {k}: {v}" for k, v in slopes.items() if v is not None), ""]
     Path(f"{args.save}.md").write_text("\n".join(md))
-    plot(rows, Path(f"{args.save}.png"))
+    plot(rows, Path(f"{args.save}.png"), f"{record['command']} · {record['date']} · code {record['code']}")
     print("\n".join(md))
     return 0
 
