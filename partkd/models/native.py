@@ -64,12 +64,12 @@ def compile_library(cc: str, target: Path) -> None:
 
 @functools.cache
 def library() -> ctypes.CDLL | None:
-    """The compiled kernel (built on first use), or None where PARTKD_NATIVE=0 or no C compiler can build it."""
+    """The compiled kernels (built on first use), or None where PARTKD_NATIVE=0 or no C compiler can build them."""
     if os.environ.get("PARTKD_NATIVE", "1") == "0":
         return None
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
-        log.info("no C compiler found: graph convolutions use torch's dense product")
+        log.info("no C compiler found: the models use torch's operators")
         return None
     key = hashlib.sha256(
         b"\0".join([SOURCE.read_bytes(), cc.encode(), " ".join(FLAGS).encode(), cpu_signature().encode()])
@@ -80,7 +80,7 @@ def library() -> ctypes.CDLL | None:
             compile_library(cc, target)
         lib = ctypes.CDLL(str(target))
     except OSError as exc:
-        log.warning("native graph aggregation unavailable (%s): using torch's dense product", exc)
+        log.warning("native kernels unavailable (%s): the models use torch's operators", exc)
         return None
     p, i, n = ctypes.c_void_p, ctypes.c_int, ctypes.c_long
     lib.graph_aggregate_forward.argtypes = [p, p, n, i, i, i, p, p, p, i]
@@ -97,7 +97,6 @@ class Edges:
     input row. `first` = False (aggregate after the 1×1 convolution): input row v·K + k (joint v, subset k's
     channels) to output row w. `first` = True (aggregate the input first): input row v to output row w·K + k."""
 
-    pattern: torch.Tensor  # bool (K, V, V): the partition's non-zero entries
     index: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (k, v, w) of every edge, in the edges' order
     rows_in: int
     rows_out: int
@@ -115,7 +114,7 @@ class Edges:
         start = torch.zeros(rows_in + 1, dtype=torch.int32)
         start[1:] = torch.cumsum(torch.bincount(src, minlength=rows_in), 0)
         index = (k[order], v[order], w[order])
-        return cls(partition != 0, index, rows_in, rows_out, start, dst[order].to(torch.int32))
+        return cls(index, rows_in, rows_out, start, dst[order].to(torch.int32))
 
 
 def _ptr(t: torch.Tensor) -> ctypes.c_void_p:
@@ -259,22 +258,17 @@ class _BatchNormReLU(torch.autograd.Function):
         return grad_z, grad_res, grad_w, grad_b, None, None
 
 
-def fusable(bn: torch.nn.Module, *tensors: torch.Tensor | None) -> bool:
-    """Whether batch_norm_relu can stand in for `bn` followed by ReLU on these channels-last tensors."""
-    return (
-        isinstance(bn, torch.nn.BatchNorm2d)
-        and bn.training
-        and bn.affine
-        and bn.track_running_stats
-        and all(t is None or t.is_contiguous(memory_format=torch.channels_last) for t in tensors)
-    )
+def fusable(bn: torch.nn.Module) -> bool:
+    """Whether batch_norm_relu can stand in for `bn` followed by ReLU (training mode, affine, running statistics)."""
+    return isinstance(bn, torch.nn.BatchNorm2d) and bn.training and bn.affine and bn.track_running_stats
 
 
 def batch_norm_relu(
     z: torch.Tensor, bn: torch.nn.BatchNorm2d, res: torch.Tensor | None, lib: ctypes.CDLL
 ) -> torch.Tensor:
-    """relu(bn(z) + res) (res optional) for channels-last (B, C, T, V) z in training mode, updating bn's running
-    statistics as BatchNorm2d does (unbiased variance, momentum or the cumulative average)."""
+    """relu(bn(z) + res) (res optional) for (B, C, T, V) z in training mode (free views when channels-last, else
+    one copy), updating bn's running statistics as BatchNorm2d does (unbiased variance, momentum or the cumulative
+    average)."""
     b, c, t, v = z.shape
     rows = b * t * v
     flat = z.permute(0, 2, 3, 1).reshape(rows, c)

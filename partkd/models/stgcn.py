@@ -29,14 +29,12 @@ class GraphConv(nn.Module):
         self.importance = nn.Parameter(torch.ones_like(partition)) if edge_importance else None
         # the native kernel aggregates whichever side of the 1×1 convolution has fewer channels
         self.aggregate_first = cin < cout
-        self._edges = native.Edges.of(partition, self.aggregate_first)
+        self.edges = native.Edges.of(partition, self.aggregate_first)
 
-    @property
-    def edges(self) -> native.Edges:
-        """The kernel's edges: the non-zero pattern of A now (a loaded state may bring another graph)."""
-        if not torch.equal(self._edges.pattern, self.A.detach().cpu() != 0):
-            self._edges = native.Edges.of(self.A.detach().cpu(), self.aggregate_first)
-        return self._edges
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
+        """Load, then take the kernel's edges from the loaded A (an import may bring another sparsity pattern)."""
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.edges = native.Edges.of(self.A.detach().cpu(), self.aggregate_first)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Cin, T, V) -> (B, Cout, T, V); channels-last in and out."""
@@ -84,14 +82,11 @@ class STGCNBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Cin, T, V) -> (B, Cout, T/stride, V)."""
         h = self.gcn(x)
-        lib = native.native_library_for(h) if self.training and len(self.tcn) == 2 else None
-        if lib is not None and native.fusable(self.bn, h):  # training without dropout: the fused kernels
+        lib = native.native_library_for(h) if len(self.tcn) == 2 else None  # no dropout between BN and the sum
+        if lib is not None and native.fusable(self.bn) and native.fusable(self.tcn[1]):
             c = self.tcn[0](native.batch_norm_relu(h, self.bn, None, lib))
             r = None if self.residual is None else self.residual(x)
-            if native.fusable(self.tcn[1], c, r):
-                return native.batch_norm_relu(c, cast(nn.BatchNorm2d, self.tcn[1]), r, lib)
-            y = self.tcn[1](c)
-            return torch.relu_(y if r is None else y.add_(r))
+            return native.batch_norm_relu(c, cast(nn.BatchNorm2d, self.tcn[1]), r, lib)
         # in place: batch-norm, dropout and addition keep nothing of their outputs for backward
         y = self.tcn(torch.relu_(self.bn(h)))
         if self.residual is not None:
