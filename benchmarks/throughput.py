@@ -5,8 +5,9 @@ Both sides run the same step (SGD lr 0.1 momentum 0.9, cross-entropy on the pool
 separate subprocesses, alternating partkd and peer runs; the report gives medians over repeats. partkd runs twice per
 round: with its native kernels (partkd/models/native.py: sparse graph aggregation, fused batch-norm + ReLU) and with
 PARTKD_NATIVE=0 (torch operators only), so the kernels' own gain is measured in the same alternation. In the same run it
-measures the GEMM peak of each precision benchmarked (the best rate of torch.mm at 2048² and 4096² with the
-benchmark's thread count, in fp32 or bf16, before each of that precision's alternation rounds) and counts the step's FLOPs
+measures the GEMM peak of each precision benchmarked (the best rate of 2048² and 4096² products through torch.mm and
+a 1×1 convolution, MKL's and oneDNN's GEMMs, with the benchmark's thread count, in fp32 or bf16, before each of that
+precision's alternation rounds) and counts the step's FLOPs
 (torch.utils.flop_counter on partkd's model: forward + backward; the peer runs the same network, so the same count
 is used for it), and prints achieved GFLOP/s = FLOPs per sample × samples/s as a fraction of the case's peak (bf16
 cases against the bf16 peak: on a CPU with AMX it is several times the fp32 one).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -72,19 +74,24 @@ def partkd_worker(shape: str, precision: str, steps: int, warmup: int, compile_m
 
 
 def gemm_peak_gflops(precision: str = "fp32", sizes: tuple[int, ...] = (2048, 4096), reps: int = 5) -> float:
-    """Best GFLOP/s of n×n matrix products in `precision` (each size `reps` times) with torch's current thread count:
-    the roofline's peak is the fastest rate the machine is seen to reach, not a typical one."""
+    """Best GFLOP/s of n×n matrix products in `precision` (each size `reps` times) with torch's current thread count,
+    through both of torch's CPU GEMM routes: torch.mm (MKL) and a 1×1 channels-last convolution (oneDNN, the route
+    the models' convolutions take; MKL runs AVX2 code on AMD CPUs, oneDNN AVX-512 where there is one). The roofline's
+    peak is the fastest rate the machine is seen to reach, not a typical one."""
     import torch
 
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     best = 0.0
     for n in sizes:
         a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-        torch.mm(a, b)
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            torch.mm(a, b)
-            best = max(best, 2 * n**3 / (time.perf_counter() - t0) / 1e9)
+        x = torch.randn(1, n, n, 1, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(n, n, 1, 1, dtype=dtype)
+        for product in (functools.partial(torch.mm, a, b), functools.partial(torch.nn.functional.conv2d, x, w)):
+            product()
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                product()
+                best = max(best, 2 * n**3 / (time.perf_counter() - t0) / 1e9)
     return best
 
 
@@ -192,7 +199,8 @@ def markdown(result: dict, command: str) -> str:
     """Render a comparison as a markdown report with command, device and date."""
     rows = "\n".join(f"| {c['shape']} | {c['precision']} | {c['partkd_samples_per_s']} | {c['peer_samples_per_s']} "
                      f"| {c['ratio']} ({c['ratio_spread'][0]}–{c['ratio_spread'][1]}) | "
-                     f"{c['partkd_torch_ops_samples_per_s']} ({c['torch_ops_ratio']}×) | {c['gflop_per_sample']} | {c['gemm_peak_gflops']} | {100 * c['partkd_roofline']:.0f} % | "
+                     f"{c['partkd_torch_ops_samples_per_s']} ({c['torch_ops_ratio']}×) | {c['gflop_per_sample']} | "
+                     f"{c['gemm_peak_gflops']} | {100 * c['partkd_roofline']:.0f} % | "
                      f"{100 * c['peer_roofline']:.0f} % |" for c in result["cases"])
     meta = result["meta"]
     peaks = "; ".join(f"{name} {result['best_gemm_peak_gflops'][name]} GFLOP/s ({', '.join(str(x) for x in runs)})"
@@ -201,8 +209,8 @@ def markdown(result: dict, command: str) -> str:
             f"Command: `{command}`\n\nDevice: {meta['cpu']} ({meta.get('cpu_features', 'features not recorded')}), "
             f"{meta['threads']} torch threads; date {meta['date']}; "
             f"code {meta.get('code_version', 'unknown')}; "
-            f"{meta['note']}\n\nGEMM peaks measured in this run (best of 2048² and 4096² products, measured before "
-            f"each of the precision's alternation rounds and once at the end): {peaks}.\n\n"
+            f"{meta['note']}\n\nGEMM peaks measured in this run (best of 2048² and 4096² products through MKL and "
+            f"oneDNN, measured before each of the precision's alternation rounds and once at the end): {peaks}.\n\n"
             f"| shape | precision | partkd samples/s | peer samples/s | ratio (min–max over runs) | "
             f"partkd with torch operators only (vs peer) | GFLOP / sample (step) | GEMM peak | "
             f"partkd of peak | peer of peak |\n|---|---|---|---|---|---|---|---|---|---|\n"
@@ -218,7 +226,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (allocator and oneDNN caches settle)")
-    p.add_argument("--peer-bf16-steps", type=int, default=1, help="steps for the peer in bf16 (very slow on a CPU without AVX512-BF16 or AMX)")
+    p.add_argument("--peer-bf16-steps", type=int, default=1,
+                   help="steps for the peer in bf16 (very slow on a CPU without AVX512-BF16 or AMX)")
     p.add_argument("--compile", action="store_true", help="torch.compile the partkd model")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -233,14 +242,17 @@ def main() -> None:
     result = compare(shapes, precisions, a.repeats, a.steps, a.warmup, {"bf16": a.peer_bf16_steps}, a.compile)
     from partkd.checkpoints import code_version
 
-    result["meta"] = {"cpu": cpu_model(), "cpu_features": cpu_features(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+    result["meta"] = {"cpu": cpu_model(), "cpu_features": cpu_features(), "threads": torch.get_num_threads(),
+                      "torch": torch.__version__,
                       "code_version": code_version(),
                       "date": datetime.date.today().isoformat(), "load_avg_after": os.getloadavg(),
                       "note": "shared machine; medians of alternating subprocess runs"}
     command = "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:])
     if a.save:
-        a.save.with_suffix(".json").write_text(json.dumps({**result, "command": command}, indent=1))
-        a.save.with_suffix(".md").write_text(markdown(result, command))
+        from partkd.io import atomic_write_text
+
+        atomic_write_text(a.save.with_suffix(".json"), json.dumps({**result, "command": command}, indent=1))
+        atomic_write_text(a.save.with_suffix(".md"), markdown(result, command))
     print(json.dumps(result) if a.json else markdown(result, command))
 
 
