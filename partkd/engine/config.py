@@ -147,7 +147,11 @@ class TrainConfig:
     persons: int = opt(2, "input persons M", low=1)
     frame_mode: str = opt("pad", "how clips are fit to T frames", choices=FRAME_MODES)
     device: str = opt("auto", "auto picks CUDA when present", choices=DEVICES)
-    precision: str = opt("bf16", "bf16 autocast is used on CUDA and AMX CPUs, fp32 elsewhere", choices=PRECISIONS)
+    precision: str = opt(
+        "bf16",
+        "bf16 autocast on CUDA and on CPUs with bf16 units (AMX, AVX512-BF16), fp32 elsewhere",
+        choices=PRECISIONS,
+    )
     seed: int = opt(0, "seed of the initial weights, batch order and augmentation", low=0)
     augment: bool = opt(True, "no random rotation / scale / shift", flag="--no-augment", negate=True)
     rotate_deg: float = opt(15.0, "augmentation rotation range (±deg; about the vertical axis in 3D)", low=0, high=180)

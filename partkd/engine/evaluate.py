@@ -33,13 +33,18 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_bf16_units() -> bool:
+    """Whether this CPU multiplies bf16 in hardware: AMX tiles or AVX512-BF16 dot products (elsewhere bf16 is
+    emulated, slower than fp32)."""
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
 def amp_enabled(precision: str, device: torch.device) -> bool:
-    """bf16 autocast where it pays: CUDA, or a CPU with AMX tiles; fp32 otherwise."""
+    """bf16 autocast where it pays: CUDA, or a CPU with bf16 units (AMX or AVX512-BF16); fp32 otherwise."""
     if precision != "bf16":
         return False
-    if device.type == "cuda":
-        return True
-    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+    return device.type == "cuda" or cpu_has_bf16_units()
 
 
 def model_logits(
@@ -264,6 +269,7 @@ def part_sensitivity(loaded: Loaded, ds: SkeletonDataset | PairedDataset) -> np.
 __all__ = [
     "resolve_device",
     "amp_enabled",
+    "cpu_has_bf16_units",
     "model_logits",
     "predict_proba",
     "data_side",
