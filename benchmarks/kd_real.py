@@ -349,8 +349,8 @@ def main(argv: list[str] | None = None) -> int:
                          "--arch efficientgcn)")
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (milestones scale)")
     ap.add_argument("--precision", choices=("bf16", "fp32"), default=None,
-                    help="training precision (default: the engine's, bf16 autocast on CUDA and AMX CPUs, else fp32); "
-                         "fp32 keeps a run on an AMX CPU comparable with fp32 runs elsewhere")
+                    help="training precision (default: the engine's, bf16 autocast on CUDA and on AMX or AVX512-BF16 "
+                         "CPUs, else fp32); fp32 keeps such a run comparable with fp32 runs elsewhere")
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--kl-alpha", type=float, default=None,
                     help="α of the logit-KD row only (its T²-scaled KL dwarfs CE at α 1: 0.1 trains)")

@@ -51,6 +51,21 @@ def test_presets_follow_the_paper_recipe() -> None:
     assert train_preset("smoke", epochs=7).epochs == 7
 
 
+@pytest.mark.parametrize(("amx", "avx512_bf16", "cpu_bf16"), [(False, False, False), (True, False, True),
+                                                             (False, True, True), (True, True, True)])
+def test_bf16_autocast_only_where_the_hardware_multiplies_bf16(monkeypatch: pytest.MonkeyPatch, amx: bool,
+                                                               avx512_bf16: bool, cpu_bf16: bool) -> None:
+    import torch
+
+    from partkd.engine.evaluate import amp_enabled
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert amp_enabled("bf16", torch.device("cpu")) is cpu_bf16
+    assert amp_enabled("bf16", torch.device("cuda")) is True
+    assert amp_enabled("fp32", torch.device("cpu")) is False and amp_enabled("fp32", torch.device("cuda")) is False
+
+
 @pytest.mark.parametrize("bad", [{"op": 1.5}, {"op": -0.1}, {"kd": "magic"}, {"paired_fraction": 2.0},
                                  {"tau": 0.0}])
 def test_student_config_rejects_bad_values(bad: dict) -> None:
