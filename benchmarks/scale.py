@@ -187,9 +187,8 @@ def table(rows: list[dict]) -> str:
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
     """Log-log time and peak RSS against clips, one colour per measurement; `title` names the run and code."""
-    from matplotlib.figure import Figure
-
     import matplotlib
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(12, 4.4))
     axes = fig.subplots(1, 2)
@@ -251,14 +250,16 @@ def main(argv: list[str] | None = None) -> int:
         "slopes_from_20k": slopes,
     }
     args.save.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{args.save}.json").write_text(json.dumps(record, indent=2) + "\n")
+    from partkd.io import atomic_write_text
+
+    atomic_write_text(f"{args.save}.json", json.dumps(record, indent=2) + "\n")
     md = [f"# Cost against dataset size\n\nCommand: `{record['command']}`; {record['date']}; {record['machine']}; "
           f"code {record['code']}. Each cell: wall seconds / peak RSS GB of one fresh process (first_step_*: "
           "from start to the first optimiser step, tiny ST-GCN, _cold: with an empty cache; inspect_cold: parse + clip "
           "store; E and evaluate: "
           "a smoke teacher).\n", table(rows), "\nLog-log slopes (NTU shape, sets of 20k clips and up):\n",
           "\n".join(f"- {k}: {v}" for k, v in slopes.items() if v is not None), ""]
-    Path(f"{args.save}.md").write_text("\n".join(md))
+    atomic_write_text(f"{args.save}.md", "\n".join(md))
     plot(rows, Path(f"{args.save}.png"), f"{record['command']} · {record['date']} · code {record['code']}")
     print("\n".join(md))
     return 0
