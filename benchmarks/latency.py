@@ -128,8 +128,11 @@ def main_windows(a: argparse.Namespace) -> None:
 def _publish(save: Path | None, rows: list[dict], meta: dict, command: str, md: str) -> None:
     """Print the report and, with --save, write <SAVE>.json (rows, meta, command) and <SAVE>.md."""
     if save:
-        save.with_suffix(".json").write_text(json.dumps({"rows": rows, "meta": meta, "command": command}, indent=1))
-        save.with_suffix(".md").write_text(md)
+        from partkd.io import atomic_write_text
+
+        record = {"rows": rows, "meta": meta, "command": command}
+        atomic_write_text(save.with_suffix(".json"), json.dumps(record, indent=1))
+        atomic_write_text(save.with_suffix(".md"), md)
     print(md)
 
 

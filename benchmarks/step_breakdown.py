@@ -170,9 +170,10 @@ def main() -> None:
            "date": datetime.date.today().isoformat(), "code_version": code_version(),
            "fp32_gemm_peak_gflops": round(max(peak, gemm_peak_gflops()), 1), "totals": totals(rows), "rows": rows}
     if a.save:
-        a.save.parent.mkdir(parents=True, exist_ok=True)
-        a.save.with_suffix(".json").write_text(json.dumps(res, indent=1))
-        a.save.with_suffix(".md").write_text(markdown(res))
+        from partkd.io import atomic_write_text
+
+        atomic_write_text(a.save.with_suffix(".json"), json.dumps(res, indent=1))
+        atomic_write_text(a.save.with_suffix(".md"), markdown(res))
     print(markdown(res))
 
 

@@ -128,7 +128,8 @@ def compute_part_matrix(
     )
     from partkd.engine.allocator import keep_freed_memory
 
-    # glibc's dynamic mmap threshold otherwise grows the heap batch after batch: 4 GB of RSS at 20k clips, 0.8 here
+    # glibc's dynamic mmap threshold otherwise fragments the heap batch after batch (RSS 4.0 GB against 1.2 GB with
+    # this setting, E of 20k NTU-shape clips; benchmarks/results/scale_zen5.md)
     keep_freed_memory()
     dev = resolve_device(device)
     teacher = load_teacher(teacher_path, dev)
