@@ -69,7 +69,7 @@ def test_per_batch_inputs_equal_the_dense_array() -> None:
         assert np.array_equal(lazy[np.arange(12) % 2 == 0], dense[::2])
 
 
-@pytest.mark.parametrize("mode,parts", [("joint", None), ("sequence", None), ("part", None), ("part", ["left_arm"])])
+@pytest.mark.parametrize("mode,parts", [("joint", None), ("sequence", None), ("span", None), ("part", None), ("part", ["left_arm"])])
 def test_per_batch_occlusion_draws_what_the_whole_set_draws(mode: str, parts: list[str] | None) -> None:
     ds = dataset(10)
     layout = ds.layout

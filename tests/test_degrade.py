@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.degrade import (ESTIMATOR_PRESETS, EstimatorSim, ar1_noise, joint_map, occlude, occlude_part,
-                                 project, simulate_estimator)
+from partkd.data.degrade import (ESTIMATOR_PRESETS, SPAN_FRACTION, EstimatorSim, ar1_noise, joint_map, occlude,
+                                 occlude_part, project, simulate_estimator, span_mask, span_transitions)
 from partkd.data.synthetic import synth_high
 from partkd.data.transforms import body_size, present
 from partkd.errors import ConfigError, DataError, LayoutError
@@ -27,7 +27,7 @@ def batch(n: int = 4, t: int = 50, seed: int = 0) -> np.ndarray:
 def test_occlude_extremes_and_input_untouched():
     x = batch()
     before = x.copy()
-    for mode in ("joint", "sequence", "part"):
+    for mode in ("joint", "sequence", "span", "part"):
         np.testing.assert_array_equal(occlude(x, NTU, 0.0, mode), x)
         assert not occlude(x, NTU, 1.0, mode).any()
     np.testing.assert_array_equal(x, before)
@@ -60,6 +60,34 @@ def test_occlude_sequence_drops_whole_joints():
     dropped = ~present(occlude(x, NTU, 0.3, "sequence", seed=2))
     assert (dropped == dropped[:, :1, :1]).all()  # same for every person and frame of a clip
     assert dropped.mean() == pytest.approx(0.3, abs=0.05)
+
+
+def test_span_transitions_hand_computed():
+    # T = 40: spans last SPAN_FRACTION * 40 = 10 frames, so leave = 0.1 and enter = op * leave / (1 - op)
+    assert SPAN_FRACTION * 40 == 10
+    assert span_transitions(0.3, 40) == pytest.approx((0.3 * 0.1 / 0.7, 0.1))
+    assert span_transitions(0.95, 40) == pytest.approx((1.0, 0.05 / 0.95))  # enter capped: spans shorten instead
+    assert span_transitions(0.0, 40) == (0.0, 1.0) and span_transitions(1.0, 40) == (1.0, 0.0)
+
+
+def test_span_mask_hand_computed_chain():
+    # op 0.5 at T = 4: leave = 1, enter = 1 (capped), so the chain alternates from its first frame
+    draws = np.array([[0.4, 0.9, 0.9, 0.2], [0.6, 0.1, 0.7, 0.3]])
+    np.testing.assert_array_equal(span_mask(draws, 0.5), [[True, False, True, False], [False, True, False, True]])
+
+
+def test_occlude_span_keeps_op_and_makes_long_spans():
+    x = batch(60, 48)
+    for op in (0.3, 0.6):
+        dropped = ~present(occlude(x, NTU, op, "span", seed=4))  # (N, M, T, V)
+        assert dropped.mean() == pytest.approx(op, abs=0.03)
+        assert dropped[:, :, 0].mean() == pytest.approx(op, abs=0.05)  # every frame occluded with probability op
+        runs = np.diff(dropped.astype(np.int8), axis=2)
+        starts = (runs == 1).sum() + dropped[:, :, 0].sum()
+        mean_span = dropped.sum() / starts
+        assert 6 < mean_span < 16  # about SPAN_FRACTION * 48 = 12 frames, cut by the clip's ends
+        joint_spans = ~present(occlude(x, NTU, op, "joint", seed=4))
+        assert joint_spans.sum() / ((np.diff(joint_spans.astype(np.int8), axis=2) == 1).sum()) < 3
 
 
 def test_occlude_part_named_zeros_exactly_that_part():

@@ -1,8 +1,8 @@
 """Low-quality skeletons (method.md §7): random occlusion and a parameterised pose-estimator simulation.
 
 `occlude` zeroes joints (coordinates and confidence) i.i.d. per joint-frame, per joint for a whole clip,
-or per body part; `simulate_estimator` turns a high-quality dataset into the 2D + confidence output of a
-simulated pose estimator on another joint layout.
+per joint over contiguous spans of frames, or per body part; `simulate_estimator` turns a high-quality dataset
+into the 2D + confidence output of a simulated pose estimator on another joint layout.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from partkd.data.transforms import body_size, present
 from partkd.errors import ConfigError, DataError, LayoutError, where
 from partkd.layouts import PARTS, Layout, get_layout
 
-OCCLUSION_MODES = ("joint", "sequence", "part")
+OCCLUSION_MODES = ("joint", "sequence", "span", "part")
+#: Mean length of an occluded span in `span` mode, as a fraction of the clip's frames.
+SPAN_FRACTION = 0.25
 
 
 def _batch_view(x: np.ndarray, layout: Layout) -> np.ndarray:
@@ -52,7 +54,32 @@ def check_occlusion(op: float, mode: str) -> None:
 def draws_per_clip(mode: str, persons: int, frames: int, joints: int) -> int:
     """How many uniform draws `occlude` takes per clip in `mode` (one per joint of each frame and person, per joint,
     or per part)."""
-    return {"joint": persons * frames * joints, "sequence": joints, "part": len(PARTS)}[mode]
+    per_frame = persons * frames * joints
+    return {"joint": per_frame, "sequence": joints, "span": per_frame, "part": len(PARTS)}[mode]
+
+
+def span_transitions(op: float, frames: int) -> tuple[float, float]:
+    """(P(visible → occluded), P(occluded → visible)) per frame of the two-state chain whose stationary occluded
+    share is `op` and whose occluded spans last SPAN_FRACTION of the clip on average (shorter where op is high)."""
+    if op <= 0.0 or op >= 1.0:
+        return (1.0, 0.0) if op >= 1.0 else (0.0, 1.0)
+    leave = 1.0 / max(1.0, SPAN_FRACTION * frames)
+    enter = op * leave / (1.0 - op)
+    if enter > 1.0:
+        enter, leave = 1.0, (1.0 - op) / op
+    return enter, leave
+
+
+def span_mask(draws: np.ndarray, op: float) -> np.ndarray:
+    """Occluded frames (..., T) of joints occluded over contiguous spans, from uniform draws (..., T): the first
+    frame occluded with probability `op`, then a two-state Markov chain (span_transitions)."""
+    enter, leave = span_transitions(op, draws.shape[-1])
+    out = np.empty(draws.shape, dtype=bool)
+    out[..., 0] = draws[..., 0] < op
+    for t in range(1, draws.shape[-1]):
+        prev = out[..., t - 1]
+        out[..., t] = np.where(prev, draws[..., t] >= leave, draws[..., t] < enter)
+    return out
 
 
 def occlusion_drop(
@@ -70,6 +97,9 @@ def occlusion_drop(
             return hit.reshape(n, m, t, v)
         if mode == "sequence":
             return hit.reshape(n, 1, 1, v)
+        if mode == "span":
+            per_joint = np.asarray(draws).reshape(n, m, v, t)
+            return np.swapaxes(span_mask(per_joint, op), 2, 3)
         gone = hit
     return gone[:, np.asarray(layout.parts)][:, None, None, :]
 
@@ -84,8 +114,9 @@ def occlude(
 ) -> np.ndarray:
     """Zero joints (all channels, so confidence 0) with probability `op` (method.md §7); returns a copy.
 
-    joint: each joint of each frame of each person i.i.d.; sequence: each joint for the whole clip;
-    part: each of the five parts for the whole clip, or exactly `parts` when given.
+    joint: each joint of each frame of each person i.i.d.; sequence: each joint for the whole clip; span: each
+    joint over contiguous spans covering a share `op` of the frames on average (an occluder that stays); part:
+    each of the five parts for the whole clip, or exactly `parts` when given.
     """
     check_occlusion(op, mode)
     b = _batch_view(x, layout)

@@ -1,0 +1,318 @@
+"""Which reading of the paper's occlusion protocol reproduces its degradation (Table 1, "random occlusions to each
+joint with a specified probability ... set to zero")?
+
+Students without KD and with PMSC are trained and tested at each OP under each reading (partkd.data.degrade modes):
+joint (each joint of each frame), sequence (each joint for the whole clip), span (each joint over contiguous spans of
+frames), part (whole body parts), and test-only (the OP 0 students tested under each mode). One teacher per dataset,
+the shipped recipe's (configs/<dataset>_app.toml).
+
+    python benchmarks/occlusion_protocol.py --threads 1                       # screening: seed 0, both datasets
+    python benchmarks/occlusion_protocol.py --seeds 0 1 2 --modes span --threads 1   # confirm a reading
+
+Finished runs under --work are reused; the result files are rewritten after every run (a cut-off run leaves valid
+files). Records: one per (dataset, mode, kd, op, seed) with top-1 on the test split (read once per record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+RECIPES = {"penn_action": ROOT / "configs" / "penn_action_app.toml", "h36m": ROOT / "configs" / "h36m_app.toml"}
+TRAINED_MODES = ("joint", "sequence", "span", "part")
+#: The paper's no-KD degradation relative to OP 0 (top-1 points, Table 1): Penn Action and NTU-60 cross-subject.
+PAPER_DROP = {"penn_action": {"0.3": -5.3, "0.6": -12.9}, "ntu_cs": {"0.3": -3.7, "0.6": -6.7}}
+#: The paper's PMSC gains over no KD on Penn Action (Table 1).
+PAPER_GAIN = {"0": 3.7, "0.3": 6.6, "0.6": 10.0}
+#: Default of training, evaluation and the app once this study adopts a reading.
+DEFAULT_MODE_KEY = "default_mode"
+
+
+def machine() -> str:
+    """The CPU (or GPU) and thread count, for the provenance line."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"CUDA {torch.cuda.get_device_name(0)}"
+    model = platform.processor() or "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def plan(datasets: list[str], modes: list[str], ops: list[float], seeds: list[int]) -> list[dict[str, Any]]:
+    """Training runs in order: per seed, no-KD across every dataset and reading first, then PMSC."""
+    out = []
+    for seed in seeds:
+        for kd in ("none", "pmsc"):
+            for ds in datasets:
+                out.append({"dataset": ds, "kd": kd, "op": 0.0, "mode": "joint", "seed": seed})
+                for op in sorted((o for o in ops if o > 0), reverse=True):
+                    out += [{"dataset": ds, "kd": kd, "op": op, "mode": m, "seed": seed} for m in modes]
+    return out
+
+
+def run_name(r: dict[str, Any]) -> str:
+    return f"{r['kd']}_op{r['op']:g}" + (f"_{r['mode']}" if r["op"] > 0 else "") + f"_s{r['seed']}"
+
+
+def summary(records: list[dict[str, Any]], ops: list[float]) -> dict[str, Any]:
+    """Per dataset and reading: no-KD and PMSC top-1 per OP (mean over seeds), the no-KD drop from OP 0 and the
+    PMSC gain per OP (mean and per seed)."""
+    out: dict[str, Any] = {}
+    for ds in sorted({r["dataset"] for r in records}):
+        rows = [r for r in records if r["dataset"] == ds]
+        base = {kd: {r["seed"]: r["top1"] for r in rows if r["kd"] == kd and r["op"] == 0} for kd in ("none", "pmsc")}
+        per_mode: dict[str, Any] = {}
+        for mode in sorted({r["mode"] for r in rows if r["op"] > 0}):
+            cell: dict[str, Any] = {}
+            for op in ops:
+                vals = {
+                    kd: base[kd]
+                    if op == 0
+                    else {r["seed"]: r["top1"] for r in rows if r["kd"] == kd and r["op"] == op and r["mode"] == mode}
+                    for kd in ("none", "pmsc")
+                }
+                c: dict[str, Any] = {kd: 100 * statistics.fmean(v.values()) for kd, v in vals.items() if v}
+                c["seeds"] = {kd: len(v) for kd, v in vals.items()}
+                common = sorted(set(vals["none"]) & set(vals["pmsc"]))
+                if common:
+                    per = [100 * (vals["pmsc"][s] - vals["none"][s]) for s in common]
+                    c["gain"], c["gain_per_seed"] = statistics.fmean(per), per
+                both = sorted(set(vals["none"]) & set(base["none"]))
+                if both and op > 0:
+                    c["drop_none"] = statistics.fmean(100 * (vals["none"][s] - base["none"][s]) for s in both)
+                cell[f"{op:g}"] = c
+            per_mode[mode] = cell
+        out[ds] = per_mode
+    return out
+
+
+def table_md(res: dict[str, Any]) -> str:
+    ops = res["ops"]
+    lines = [
+        "# Occlusion protocol: which reading reproduces the paper's degradation",
+        "",
+        f"Command: `{res['command']}`; date {res['date']}; code {res['code_version']}; machine: {res['machine']}.",
+        f"Recipes: {', '.join(f'{d}: `{p}`' for d, p in res['recipes'].items())} (teacher, student schedule, KD "
+        "α, τ, w). Each student is trained and tested at its OP under its reading; `test-only:<mode>` rows are the OP "
+        "0 students tested under that mode. Top-1 % on the test split, mean over seeds (n per cell). Paper, no-KD drop "
+        f"from OP 0: Penn Action {PAPER_DROP['penn_action']['0.3']} / {PAPER_DROP['penn_action']['0.6']}, NTU-60 CS "
+        f"{PAPER_DROP['ntu_cs']['0.3']} / {PAPER_DROP['ntu_cs']['0.6']}; PMSC gain (Penn Action) "
+        + " / ".join(f"+{PAPER_GAIN[f'{o:g}']}" for o in ops if f"{o:g}" in PAPER_GAIN)
+        + ".",
+        "",
+    ]
+    for ds, modes in res["summary"].items():
+        lines += [
+            f"## {ds} ({res['test_clips'].get(ds, '?')} test clips)",
+            "",
+            "| reading | "
+            + " | ".join(f"no KD OP {o:g}" for o in ops)
+            + " | drop 0.3 / 0.6 | "
+            + " | ".join(f"PMSC OP {o:g}" for o in ops)
+            + " | gain "
+            + " / ".join(f"{o:g}" for o in ops)
+            + " | seeds |",
+            "|---|" + "---|" * (2 * len(ops) + 3),
+        ]
+        for mode, cell in modes.items():
+
+            def val(op: float, kd: str, cell: dict[str, Any] = cell) -> str:
+                c = cell.get(f"{op:g}", {})
+                return f"{c[kd]:.2f}" if kd in c else ""
+
+            drops = " / ".join(
+                f"{cell[f'{o:g}']['drop_none']:+.1f}" if "drop_none" in cell.get(f"{o:g}", {}) else "–"
+                for o in ops
+                if o > 0
+            )
+            gains = " / ".join(
+                f"{cell[f'{o:g}']['gain']:+.1f}" if "gain" in cell.get(f"{o:g}", {}) else "–" for o in ops
+            )
+            n = max((max(c["seeds"].values()) for c in cell.values()), default=0)
+            lines.append(
+                f"| {mode} | "
+                + " | ".join(val(o, "none") for o in ops)
+                + f" | {drops} | "
+                + " | ".join(val(o, "pmsc") for o in ops)
+                + f" | {gains} | {n} |"
+            )
+        lines.append("")
+    lines += [
+        f"Default reading: `{res[DEFAULT_MODE_KEY]}`.",
+        "",
+        f"Runs done {len(res['records'])}; not run: " + (", ".join(res["not_run"]) or "none") + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(res: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sets = list(res["summary"])
+    if not sets:
+        return
+    fig, axes = plt.subplots(1, len(sets), figsize=(5.2 * len(sets), 3.8), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, ds in zip(axes[0], sets):
+        for i, (mode, cell) in enumerate(res["summary"][ds].items()):
+            for kd, style in (("none", "--"), ("pmsc", "-")):
+                pts = [(float(o), c[kd]) for o, c in cell.items() if kd in c]
+                if pts:
+                    ax.plot(
+                        *zip(*pts),
+                        style,
+                        marker="o",
+                        color=colours[i % len(colours)],
+                        label=f"{mode}, {'no KD' if kd == 'none' else 'PMSC'}",
+                    )
+        ax.set_title(ds)
+        ax.set_xlabel("occlusion probability OP")
+        ax.set_ylabel("top-1 (%)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(f"{res['command']}\n{res['date']}, code {res['code_version']}", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--datasets", nargs="+", choices=sorted(RECIPES), default=["penn_action", "h36m"])
+    ap.add_argument("--modes", nargs="+", choices=TRAINED_MODES, default=list(TRAINED_MODES))
+    ap.add_argument("--ops", type=float, nargs="+", default=[0.0, 0.3, 0.6])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--default-mode", default="joint", help="the reading the engine uses by default (recorded)")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "occlusion_protocol")
+    ap.add_argument("--save", type=Path, default=RESULTS / "occlusion_protocol")
+    ap.add_argument("--collect-only", action="store_true", help="train nothing; evaluate the finished runs")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from partkd.checkpoints import code_version, load_checkpoint, read_meta
+    from partkd.engine.data import load_paired
+    from partkd.engine.evaluate import evaluate
+    from partkd.engine.reproduce import load_recipe
+    from partkd.engine.student import train_student
+    from partkd.engine.teacher import compute_part_matrix, train_teacher
+    from partkd.io import atomic_write_json, atomic_write_text
+
+    ops = sorted(set(args.ops) | {0.0})
+    argv_all = [sys.argv[0]] + (argv if argv is not None else sys.argv[1:])
+    res: dict[str, Any] = {
+        "command": "python " + " ".join(shlex.quote(a) for a in argv_all),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "code_version": code_version(),
+        "machine": machine(),
+        "ops": ops,
+        DEFAULT_MODE_KEY: args.default_mode,
+        "recipes": {d: str(RECIPES[d].relative_to(ROOT)) for d in args.datasets},
+        "teachers": {},
+        "test_clips": {},
+        "records": [],
+        "not_run": [],
+    }
+    runs = plan(args.datasets, args.modes, ops, args.seeds)
+    done: dict[str, dict[str, Any]] = {}
+
+    def flush() -> None:
+        res["records"] = sorted(done.values(), key=lambda r: (r["dataset"], r["mode"], r["kd"], r["op"], r["seed"]))
+        res["not_run"] = [f"{r['dataset']}/{run_name(r)}" for r in runs if f"{r['dataset']}/{run_name(r)}" not in done]
+        res["summary"] = summary(res["records"], ops)
+        atomic_write_json(args.save.with_suffix(".json"), res)
+        atomic_write_text(args.save.with_suffix(".md"), table_md(res))
+        plot(res, args.save.with_suffix(".png"))
+
+    recipes = {d: load_recipe(RECIPES[d]) for d in args.datasets}
+    data = {}
+    teachers: dict[str, Path] = {}
+    for ds, rec in recipes.items():
+        data[ds] = load_paired(rec.data)
+        res["test_clips"][ds] = len(data[ds].low.by_split("test"))
+        tdir = args.work / ds / "teacher"
+        if not (tdir / "model.safetensors").exists():
+            if args.collect_only:
+                continue
+            train_teacher(rec.teacher, rec.data, tdir, resume=True)
+        tpath = tdir / "model.safetensors"
+        if "E" not in read_meta(tpath):
+            compute_part_matrix(tpath, rec.data)
+        teachers[ds] = tpath
+        m = evaluate(load_checkpoint(tpath), data[ds].high.by_split("test"))
+        res["teachers"][ds] = {"top1": 100 * m["top1"], "sha256": read_meta(tpath).get("weights_sha256")}
+        print(f"{ds} teacher: top-1 {100 * m['top1']:.2f}", flush=True)
+
+    def record(ds: str, mode: str, kd: str, op: float, seed: int, top1: float, n: int, **extra: Any) -> None:
+        done[f"{ds}/{kd}_op{op:g}_{mode}_s{seed}"] = {
+            "dataset": ds,
+            "mode": mode,
+            "kd": kd,
+            "op": op,
+            "seed": seed,
+            "top1": top1,
+            "n": n,
+            **extra,
+        }
+
+    for r in runs:
+        ds, rec = r["dataset"], recipes[r["dataset"]]
+        if ds not in teachers:
+            continue
+        rdir = args.work / ds / "students" / run_name(r)
+        t0 = time.time()
+        if not (rdir / "model.safetensors").exists():
+            if args.collect_only:
+                continue
+            scfg = replace(rec.variants[r["kd"]], op=r["op"], occlusion=r["mode"])
+            train_student(replace(rec.student, seed=r["seed"]), scfg, teachers[ds], rec.data, rdir, resume=True)
+        st = load_checkpoint(rdir / "model.safetensors")
+        test = data[ds].low.by_split("test")
+        test_modes = list(args.modes) if r["op"] == 0 else [r["mode"]]
+        for mode in test_modes:
+            for op in [o for o in ops if o > 0] if r["op"] == 0 else [r["op"]]:
+                m = evaluate(st, test, op=op, mode=mode, seed=0)
+                record(ds, mode if r["op"] > 0 else f"test-only:{mode}", r["kd"], op, r["seed"], m["top1"], len(test))
+        if r["op"] == 0:
+            m = evaluate(st, test, op=0.0, seed=0)
+            for mode in args.modes:
+                for name in (mode, f"test-only:{mode}"):
+                    record(ds, name, r["kd"], 0.0, r["seed"], m["top1"], len(test))
+        print(
+            f"{ds}/{run_name(r)}: {time.time() - t0:.0f} s, "
+            f"{read_meta(rdir / 'model.safetensors').get('weights_sha256', '')[:12]}",
+            flush=True,
+        )
+        flush()
+    flush()
+    print(table_md(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
