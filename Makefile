@@ -1,6 +1,6 @@
 # Two commands: `make run` (the app) and `make test` (the suite). Both create .venv and install the pinned
 # requirements and the package when missing or out of date, and skip that in a second when already set up.
-# `make test` first lints partkd/ and partkd_app/ (ruff check, ruff format --check, mypy), then runs the suite.
+# `make test` first lints (ruff on partkd/, partkd_app/, benchmarks/; mypy on the packages), then runs the suite.
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -20,8 +20,8 @@ run: $(STAMP)
 	$(PY) -m streamlit run app.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check partkd partkd_app
-	$(PY) -m ruff format --check partkd partkd_app
+	$(PY) -m ruff check partkd partkd_app benchmarks
+	$(PY) -m ruff format --check partkd partkd_app benchmarks
 	$(PY) -m mypy
 
 test: lint

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from partkd_app import state
+from partkd_app.sidebar import sidebar
 
 PAGES = "partkd_app/pages"
 
@@ -16,5 +16,5 @@ navigation = st.navigation([
     st.Page(f"{PAGES}/compare.py", title="Compare", icon=":material/compare:"),
     st.Page(f"{PAGES}/robustness.py", title="Robustness", icon=":material/trending_down:"),
 ])
-state.sidebar()
+sidebar()
 navigation.run()

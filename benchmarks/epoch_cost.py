@@ -7,21 +7,28 @@ of every optimiser step after the first is read from the progress callback; the 
 
     python benchmarks/epoch_cost.py --threads 2
 """
+
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+from harness import (
+    RESULTS,
+    add_save_arg,
+    add_threads_arg,
+    md_head,
+    md_table,
+    provenance,
+    publish,
+    set_threads,
+)
+
 #: preset: synthetic clips to train on (enough for a few dozen steps at the preset's batch size)
 CLIPS = {"smoke": 480, "cpu": 640, "paper": 160}
 
@@ -40,9 +47,7 @@ def measure(preset: str, clips: int, out: Path) -> dict:
             stamps.append((int(p["step"]), time.monotonic()))
 
     train_teacher(cfg, spec, out, progress=progress)
-    per_step = [
-        (t1 - t0) / (s1 - s0) for (s0, t0), (s1, t1) in zip(stamps, stamps[1:]) if s1 > s0 and s0 >= 1
-    ]
+    per_step = [(t1 - t0) / (s1 - s0) for (s0, t0), (s1, t1) in zip(stamps, stamps[1:]) if s1 > s0 and s0 >= 1]
     median = statistics.median(per_step)
     return {
         "preset": preset,
@@ -58,46 +63,57 @@ def measure(preset: str, clips: int, out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI: one epoch of each preset; print and write the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--threads", type=int, default=2)
+    add_threads_arg(ap, 2, help="torch threads")
     ap.add_argument("--presets", nargs="+", default=list(CLIPS), choices=list(CLIPS))
+    add_save_arg(ap, RESULTS / "epoch_cost")
     args = ap.parse_args(argv)
-    import torch
-
-    from partkd.checkpoints import code_version
-    from partkd.io import atomic_write_json, atomic_write_text
-
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
             rows.append(measure(preset, CLIPS[preset], Path(tmp) / preset))
             print(json.dumps(rows[-1]), flush=True)
+    prov = provenance(argv)
     info = {
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} torch threads",
-        "code_version": code_version(),
+        "command": prov.command,
+        "date": prov.date,
+        "machine": prov.machine,
+        "code_version": prov.code_version,
         "rows": rows,
     }
-    atomic_write_json(RESULTS / "epoch_cost.json", info)
-    lines = [
-        "# Seconds per 1,000 training clips per epoch, by preset",
-        "",
-        f"Command: `{info['command']}`; {info['date']}; {info['machine']}; code {info['code_version']}. fp32, "
-        "synthetic ntu25 clips, median step time over one epoch (first step excluded) × 1,000 / batch size; "
-        "validation excluded.",
-        "",
-        "| preset | model | T | M | batch | steps timed | s / step (median, range) | s per 1,000 clips per epoch |",
-        "|---|---|---|---|---|---|---|---|",
+    header = [
+        "preset",
+        "model",
+        "T",
+        "M",
+        "batch",
+        "steps timed",
+        "s / step (median, range)",
+        "s per 1,000 clips per epoch",
     ]
-    lines += [
-        f"| {r['preset']} | {r['model']} | {r['frames']} | {r['persons']} | {r['batch_size']} | {r['steps_timed']} | "
-        f"{r['s_per_step_median']:.3f} ({r['s_per_step_spread'][0]:.3f}–{r['s_per_step_spread'][1]:.3f}) | "
-        f"{r['s_per_1000_clips_epoch']:.1f} |"
+    table = [
+        [
+            r["preset"],
+            r["model"],
+            r["frames"],
+            r["persons"],
+            r["batch_size"],
+            r["steps_timed"],
+            f"{r['s_per_step_median']:.3f} ({r['s_per_step_spread'][0]:.3f}–{r['s_per_step_spread'][1]:.3f})",
+            f"{r['s_per_1000_clips_epoch']:.1f}",
+        ]
         for r in rows
     ]
-    atomic_write_text(RESULTS / "epoch_cost.md", "\n".join(lines) + "\n")
+    lines = [
+        *md_head("Seconds per 1,000 training clips per epoch, by preset", prov),
+        "fp32, synthetic ntu25 clips, median step time over one epoch (first step excluded) × 1,000 / batch size; "
+        "validation excluded.",
+        "",
+        md_table(header, table),
+    ]
+    publish(args.save, info, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

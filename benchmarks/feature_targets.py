@@ -1,5 +1,5 @@
-"""What a teacher's features offer PMSC as a target, and how closely the distilled students reach it (issue 14's
-diagnosis of PMSC from a multi-modal teacher).
+"""What a teacher's features offer PMSC as a target, and how closely the distilled students reach it (a diagnosis
+of PMSC from a multi-modal teacher).
 
     python benchmarks/feature_targets.py --dataset penn_action --work runs/bench/modalities_penn_action \
         --teacher-j runs/bench/penn_action_bench_t0.1_eff/teacher_s0 --threads 1
@@ -11,6 +11,7 @@ j_pmsc_t4s_s*) on its test clips at the benchmark's OP: the same nearest-class-m
 the mean cosine between each paired low clip's part features and its own high clip's teacher part features (how
 closely the student reached its target). Writes benchmarks/results/feature_targets_<dataset>.{json,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kd_real import DATA_ROOT, DATASETS, RESULTS, atomic_json, atomic_text, env_info  # noqa: E402
+from harness import (
+    DATA_ROOT,
+    RESULTS,
+    Provenance,
+    add_save_arg,
+    add_threads_arg,
+    md_head,
+    md_table,
+    provenance,
+    publish,
+    set_threads,
+)
+from harness_data import DATASETS, data_spec
 
 
 def features(model: Any, x: np.ndarray, layout: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -32,8 +43,10 @@ def features(model: Any, x: np.ndarray, layout: Any) -> tuple[np.ndarray, np.nda
 
     def collect(_lg: Any, z: Any, xb: Any) -> tuple[np.ndarray, np.ndarray]:
         present = persons_present(xb)
-        return (global_features(z.float(), xb.shape[1], present).numpy(),
-                part_features(z.float(), layout, xb.shape[1], present).numpy())
+        return (
+            global_features(z.float(), xb.shape[1], present).numpy(),
+            part_features(z.float(), layout, xb.shape[1], present).numpy(),
+        )
 
     g, p = zip(*batched_forward(model, x, collect))
     return np.concatenate(g), np.concatenate(p)
@@ -41,6 +54,7 @@ def features(model: Any, x: np.ndarray, layout: Any) -> tuple[np.ndarray, np.nda
 
 def ncm_top1(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray) -> float:
     """Top-1 of the nearest class mean by cosine: features (N, C) of train (class means) and test clips."""
+
     def unit(a: np.ndarray) -> np.ndarray:
         return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
 
@@ -49,12 +63,16 @@ def ncm_top1(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: n
     return float((classes[(unit(test) @ means.T).argmax(1)] == y_test).mean())
 
 
-def structure(g_tr: np.ndarray, p_tr: np.ndarray, y_tr: np.ndarray, g_te: np.ndarray, p_te: np.ndarray,
-              y_te: np.ndarray) -> dict[str, Any]:
+def structure(
+    g_tr: np.ndarray, p_tr: np.ndarray, y_tr: np.ndarray, g_te: np.ndarray, p_te: np.ndarray, y_te: np.ndarray
+) -> dict[str, Any]:
+    """Nearest-class-mean top-1 of the global and of each part's features."""
     from partkd.distill.parts import PARTS
 
-    return {"global": ncm_top1(g_tr, y_tr, g_te, y_te),
-            "parts": {p: ncm_top1(p_tr[:, i], y_tr, p_te[:, i], y_te) for i, p in enumerate(PARTS)}}
+    return {
+        "global": ncm_top1(g_tr, y_tr, g_te, y_te),
+        "parts": {p: ncm_top1(p_tr[:, i], y_tr, p_te[:, i], y_te) for i, p in enumerate(PARTS)},
+    }
 
 
 class _Stream:
@@ -75,34 +93,34 @@ class _Stream:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI: score the teachers' and the PMSC students' features; write the results."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", choices=sorted(DATASETS), required=True)
     ap.add_argument("--work", type=Path, required=True, help="the modalities.py run folders")
     ap.add_argument("--teacher-j", type=Path, default=None, help="the joint-only teacher's run folder")
     ap.add_argument("--op", type=float, default=0.3)
-    ap.add_argument("--threads", type=int, default=None)
+    add_threads_arg(ap)
     ap.add_argument("--data-root", type=Path, default=DATA_ROOT)
-    ap.add_argument("--save", type=Path, default=None)
+    add_save_arg(ap, help="output stem (default benchmarks/results/feature_targets_<dataset>)")
     args = ap.parse_args(argv)
 
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     from partkd.checkpoints import load_checkpoint
     from partkd.distill.parts import PARTS
-    from partkd.engine.config import DataSpec
     from partkd.engine.data import load_paired, model_inputs
     from partkd.engine.evaluate import occlude_set
 
-    ds = DATASETS[args.dataset]
-    spec = DataSpec(source=str(args.data_root / args.dataset), format=ds["format"], low=ds.get("low", "simulate"),
-                    low_layout=ds.get("low_layout", "coco17"), level="medium", seed=0,
-                    options=dict(ds.get("options", {})))
+    spec = data_spec(args.dataset, args.data_root)
     data = load_paired(spec)
     tr, te = data.by_split("train"), data.by_split("test")
-    res: dict[str, Any] = {"dataset": args.dataset, "op": args.op, "data": spec.describe(), "teachers": {},
-                           "students": {}, **env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))}
+    res: dict[str, Any] = {
+        "dataset": args.dataset,
+        "op": args.op,
+        "data": spec.describe(),
+        "teachers": {},
+        "students": {},
+        **provenance(argv).record(),
+    }
     targets: dict[str, np.ndarray] = {}  # teacher key -> test H part features (the PMSC target of a test pair)
     tdirs = {"j": args.teacher_j or args.work / "teacher_j", "4s": args.work / "teacher_4s"}
     for key, tdir in tdirs.items():
@@ -137,33 +155,46 @@ def main(argv: list[str] | None = None) -> int:
         res["students"][sdir.name] = row
         print(sdir.name, row, flush=True)
     save = args.save or RESULTS / f"feature_targets_{args.dataset}"
-    atomic_json(save.with_name(save.name + ".json"), res)
-    atomic_text(save.with_name(save.name + ".md"), table_md(res))
+    publish(save, res, table_md(res))
     print(table_md(res))
     return 0
 
 
 def table_md(res: dict[str, Any]) -> str:
+    """The report: nearest-class-mean top-1 of the teachers' and the PMSC students' features, and how close each
+    student came to its teacher's part features."""
     from partkd.distill.parts import PARTS
 
-    head = "| features | global | " + " | ".join(PARTS) + " |"
-    rule = "|---" * (len(PARTS) + 2) + "|"
-    lines = [f"# {res['dataset']}: PMSC feature targets (issue 14 diagnosis)", "", f"Command: `{res['command']}`", "",
-             f"Data: {res['data']}. Device: {res['device']}; date {res['date']}; code {res['code_version']}. "
-             "Nearest-class-mean top-1 (%, cosine to the train clips' class means) of pooled features on the test "
-             "split.", "", "## Teachers (high-quality clips)", "", head, rule]
-    for name, r in res["teachers"].items():
-        lines.append(f"| {name} | {100 * r['global']:.2f} | "
-                     + " | ".join(f"{100 * r['parts'][p]:.2f}" for p in PARTS) + " |")
-    lines += ["", f"## PMSC students (low-quality clips at OP {res['op']:g})", "",
-              head + " cos to target (mean over parts) |", rule + "---|"]
-    for name, r in res["students"].items():
-        lines.append(f"| {name} | {100 * r['global']:.2f} | "
-                     + " | ".join(f"{100 * r['parts'][p]:.2f}" for p in PARTS) + f" | {r['cos_to_target_mean']:.3f} |")
+    def cells(r: dict[str, Any]) -> list[str]:
+        return [f"{100 * r['global']:.2f}"] + [f"{100 * r['parts'][p]:.2f}" for p in PARTS]
+
+    header = ["features", "global", *PARTS]
+    lines = [
+        *md_head(f"{res['dataset']}: PMSC feature targets (diagnosis)", Provenance.from_record(res)),
+        f"Data: {res['data']}. Nearest-class-mean top-1 (%, cosine to the train clips' class means) of pooled "
+        "features on the test split.",
+        "",
+        "## Teachers (high-quality clips)",
+        "",
+        md_table(header, [[name, *cells(r)] for name, r in res["teachers"].items()]),
+    ]
+    lines += [
+        "",
+        f"## PMSC students (low-quality clips at OP {res['op']:g})",
+        "",
+        md_table(
+            [*header, "cos to target (mean over parts)"],
+            [[name, *cells(r), f"{r['cos_to_target_mean']:.3f}"] for name, r in res["students"].items()],
+        ),
+    ]
     by = {k: [r["cos_to_target_mean"] for n, r in res["students"].items() if f"_t{k}_" in n] for k in ("j", "4s")}
     if all(by.values()):
-        lines += ["", "Mean cosine of a student's part features to its teacher's on the paired test clips: "
-                  + "; ".join(f"teacher {k}: {statistics.fmean(v):.3f} (n={len(v)})" for k, v in by.items()) + "."]
+        lines += [
+            "",
+            "Mean cosine of a student's part features to its teacher's on the paired test clips: "
+            + "; ".join(f"teacher {k}: {statistics.fmean(v):.3f} (n={len(v)})" for k, v in by.items())
+            + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 

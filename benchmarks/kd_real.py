@@ -9,16 +9,14 @@ Split a grid over processes with --match (row-key globs) and the same --work, th
 
 Every finished run is added to benchmarks/results/<dataset>.{json,md,png} at once (a cut-off run leaves valid files);
 finished runs under --work are reused on a rerun (delete the folder to start over). Presets: `bench` = the `cpu`
-preset shortened to fit 2 CPU cores (see BENCH_PRESETS), `cpu`, `paper` (engine presets).
+preset shortened to fit 2 CPU cores (harness_data.BENCH_PRESETS), `cpu`, `paper` (engine presets).
 """
+
 from __future__ import annotations
 
 import argparse
 import collections
-import datetime as dt
 import fnmatch
-import os
-import shlex
 import statistics
 import sys
 import time
@@ -26,91 +24,43 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import cpu_model  # noqa: E402  (same-folder helper)
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-DATA_ROOT = Path(os.environ.get("PARTKD_DATA", ROOT.parent / "shared" / "data"))
-
-DATASETS: dict[str, dict[str, Any]] = {
-    # H = human annotations (penn13, 2D); L = simulated medium pose estimator, COCO-17 (heterogeneous) or penn13.
-    "penn_action": {"format": "penn_action", "high": "penn13"},
-    # H = Kinect v1 3D (kinect_v1_20); L = simulated 2D COCO-17 estimator output, or a noisy 3D kinect copy (homog.).
-    # Its 3D teacher under-fits in 10 epochs (train 75 %, test 52 %): it trains twice as long, with ±30° yaw
-    # augmentation because the subjects face the cameras anywhere within about ±50° in every view.
-    "nw_ucla": {"format": "nw_ucla", "high": "kinect_v1_20",
-                "teacher": {"epochs": 20, "milestones": (12, 16), "rotate_deg": 30.0}},
-    # H = Vicon motion capture, 3D in each camera's frame (h36m17); L = the real Stacked-Hourglass detections of that
-    # camera (mpii16). Homogeneous: H = the motion capture projected into the camera in the detector's joints, with a
-    # teacher of its own. Clips: 5 s windows every 20 s (10 Hz, 4 cameras), about as many clips as Penn Action.
-    # The teacher keeps the 10-epoch schedule: trained 20 epochs (×0.1 at 12, 16) it fits the train subjects better
-    # (train 52 % vs 46 %) but generalises worse to the test subjects (33.5 % vs 37.8 %).
-    "h36m": {"format": "h36m", "high": "h36m17", "low": "real", "low_layout": "mpii16",
-             "options": {"window_s": 5.0, "stride_s": 20.0}, "homogeneous_high": "projected",
-             "targets": {"0": 3.0, "0.3": 3.0, "0.6": 3.0}, "min_seeds": 3, "every_seed_positive": True},
-}
-#: Paper table 1 targets for the PMSC gain at each OP (Penn Action); a dataset entry may set its own.
-DEFAULT_TARGETS = {"0": 3.0, "0.3": 5.0, "0.6": 7.0}
+from harness import (
+    DATA_ROOT,
+    RESULTS,
+    ROOT,
+    Provenance,
+    add_save_arg,
+    add_seeds_arg,
+    add_threads_arg,
+    md_head,
+    md_notes,
+    md_table,
+    output_path,
+    provenance,
+    publish,
+    set_threads,
+)
+from harness_data import (
+    BENCH_PRESETS,
+    DATASETS,
+    DEFAULT_TARGETS,
+    data_spec,
+    finished,
+    mean_std,
+    paired_diffs,
+    train_cfg,
+    training_seconds,
+)
 
 #: The sharper softmax of the graded E (--rows efficiency): its entries span about 0.4, so at T = 1 eq. 13 is nearly
 #: uniform; at 0.1 the best part of a class weighs about e^4 ≈ 50 times its worst.
 SHARP_T = 0.1
 
-# Shortened cpu preset for 2 shared CPU cores: same model (small), T = 48, M = 1, 10 epochs, lr 0.1 x0.1 at 6 and 8.
-BENCH_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "bench": ("cpu", {"epochs": 10, "milestones": (6, 8), "eval_every": 5}),
-    "cpu": ("cpu", {}),
-    "smoke": ("smoke", {"epochs": 1}),
-    "paper": ("paper", {}),
-}
-
-
-def device_string() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"CUDA {torch.cuda.get_device_name(0)}"
-    return f"CPU {cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
-
-
-def env_info(argv: list[str]) -> dict[str, Any]:
-    from partkd.checkpoints import code_version
-
-    return {"command": "python " + " ".join(shlex.quote(a) for a in argv), "device": device_string(),
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code_version": code_version()}
-
-
-def train_cfg(preset: str, seed: int, **extra: Any):
-    from partkd.engine.config import train_preset
-
-    base, over = BENCH_PRESETS[preset]
-    return train_preset(base, **{**over, **extra, "seed": seed})
-
-
-def atomic_json(path: Path, obj: Any) -> None:
-    from partkd.io import atomic_write_json
-
-    atomic_write_json(path, obj)
-
-
-def atomic_text(path: Path, text: str) -> None:
-    from partkd.io import atomic_write_text
-
-    atomic_write_text(path, text)
-
-
-def finished(run_dir: Path) -> bool:
-    return (run_dir / "model.json").exists() and (run_dir / "model.safetensors").exists()
-
-
-def mean_std(vals: list[float]) -> tuple[float, float]:
-    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
-
 
 # --------------------------------------------------------------------------------------------------------- rows
 def grid(rows: str, ops: list[float], kl_alpha: float | None = None) -> list[dict[str, Any]]:
     """The student rows: (setting, kd, op, paired_fraction, solitary[, alpha]) in the order they are run."""
+
     def row(setting: str, kd: str, op: float, pf: float = 1.0, sol: bool = False) -> dict[str, Any]:
         r = {"setting": setting, "kd": kd, "op": op, "paired_fraction": pf, "solitary": sol}
         if kd == "kl" and kl_alpha is not None:
@@ -124,23 +74,34 @@ def grid(rows: str, ops: list[float], kl_alpha: float | None = None) -> list[dic
         for op in ops:
             out += [row("homogeneous", "none", op), row("homogeneous", "pmsc", op)]
         out += [row("heterogeneous", k, 0.3) for k in ("kl", "global_msc", "pmsc_uniform")]
-        out += [row("homogeneous", "skd", 0.3),
-                row("heterogeneous", "pmsc", 0.3, 0.7, False), row("heterogeneous", "pmsc", 0.3, 0.7, True)]
-    elif rows == "efficiency":  # issue 11: which E weights the parts, at each OP: paper E, graded E, sharper softmax
+        out += [
+            row("homogeneous", "skd", 0.3),
+            row("heterogeneous", "pmsc", 0.3, 0.7, False),
+            row("heterogeneous", "pmsc", 0.3, 0.7, True),
+        ]
+    elif rows == "efficiency":  # which E weights the parts, at each OP: paper E, graded E, sharper softmax
         out = []
         for op in ops:
-            out += [row("heterogeneous", "none", op), row("heterogeneous", "pmsc", op),
-                    {**row("heterogeneous", "pmsc", op), "efficiency": "drop", "temperature": 1.0},
-                    {**row("heterogeneous", "pmsc", op), "efficiency": "drop", "temperature": SHARP_T},
-                    row("heterogeneous", "pmsc_uniform", op), row("heterogeneous", "global_msc", op)]
+            out += [
+                row("heterogeneous", "none", op),
+                row("heterogeneous", "pmsc", op),
+                {**row("heterogeneous", "pmsc", op), "efficiency": "drop", "temperature": 1.0},
+                {**row("heterogeneous", "pmsc", op), "efficiency": "drop", "temperature": SHARP_T},
+                row("heterogeneous", "pmsc_uniform", op),
+                row("heterogeneous", "global_msc", op),
+            ]
     elif rows == "ablations":
         out = [row("heterogeneous", k, 0.3) for k in ("kl", "global_msc", "pmsc_uniform")]
-        out += [row("homogeneous", "skd", 0.3),
-                row("heterogeneous", "pmsc", 0.3, 0.7, False), row("heterogeneous", "pmsc", 0.3, 0.7, True)]
+        out += [
+            row("homogeneous", "skd", 0.3),
+            row("heterogeneous", "pmsc", 0.3, 0.7, False),
+            row("heterogeneous", "pmsc", 0.3, 0.7, True),
+        ]
     return out
 
 
 def row_key(r: dict[str, Any]) -> str:
+    """A student row's key, e.g. 'het_pmsc_op0.3' or 'het_pmsc_op0.3_p0.7sol' (run folders, --match)."""
     eff = f"_E{r['efficiency']}_T{r['temperature']:g}" if r.get("efficiency") else ""
     pf = "" if r["paired_fraction"] == 1.0 else f"_p{r['paired_fraction']:g}" + ("sol" if r["solitary"] else "only")
     alpha = f"_a{r['alpha']:g}" if r.get("alpha") is not None else ""
@@ -163,69 +124,115 @@ def precisions_used(res: dict[str, Any]) -> str:
 
 
 def table_md(res: dict[str, Any]) -> str:
+    """The report: provenance, protocol, the teachers and main students by OP, the PMSC gains, the E-variant or
+    ablation tables, and what was run."""
     ops = sorted({s["op"] for s in res["students"]}) or [0.0]
-    t = res.get("teacher") or {}
-    lines = [f"# {res['dataset']}: teacher vs students (paper table 1 shape)", "",
-             f"Command: `{res['command']}`", "",
-             f"Preset `{res['preset']}` ({res['train_config_summary']}"
-             + (f"; the teacher with {res['teacher_overrides']}" if res.get("teacher_overrides") else "")
-             + f"); KD α = {res['kd_config']['alpha']:g}, τ = {res['kd_config']['tau']:g}, w = {res['kd_config']['w']:g}; device: {res['device']}; date {res['date']}; "
-             f"code {res['code_version']}. Data: H = {res['high_layout']}, L = "
-             + (f"simulated estimator (level {res['level']})" if res.get("low_source", "simulate") == "simulate"
-                else "the dataset's real low-quality source")
-             + f"; heterogeneous L layout `{res['low_layout_hetero']}`, homogeneous H: "
-             f"{res.get('homogeneous_high') or 'H in the L layout'}. "
-             f"Top-1 / top-5 (%) on the test split ({res.get('test_clips', '?')} H clips, "
-             f"{res.get('low_test_clips', res.get('test_clips', '?'))} L clips), each student tested at the OP "
-             f"it was trained with (joint occlusion, test seed 0). Mean ± std over seeds. "
-             f"Training precision of the runs (from their checkpoints): {precisions_used(res)}.", "",
-             "| model | " + " | ".join(f"OP {op:g}" for op in ops) + " |", "|---|" + "---|" * len(ops)]
-    if t:
-        lines.append(f"| teacher (H, tested unoccluded) | {100 * t['top1']:.2f} (top-5 {100 * t['top5']:.2f}) |" + " |" * (len(ops) - 1))
-    th = res.get("teacher_homogeneous")
-    if th:
-        lines.append(f"| teacher (homogeneous H: {res.get('homogeneous_high')}, tested unoccluded) | "
-                     f"{100 * th['top1']:.2f} (top-5 {100 * th['top5']:.2f}) |" + " |" * (len(ops) - 1))
-    main = [(st, kd) for st in ("heterogeneous", "homogeneous") for kd in ("none", "pmsc")]
-    for st, kd in main:
-        cells, any_cell = [], False
-        for op in ops:
-            s = next((s for s in res["students"] if s["setting"] == st and s["kd"] == kd and s["op"] == op
-                      and s["paired_fraction"] == 1.0 and not s.get("efficiency")), None)
-            if s:
-                any_cell = True
-                cells.append(f"{100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f} (n={len(s['seeds'])})")
-            else:
-                cells.append("")
-        if any_cell:
-            name = "w/o KD" if kd == "none" else "w/ PMSC"
-            lines.append(f"| student {name}, {st} | " + " | ".join(cells) + " |")
+    kd = res["kd_config"]
+    low = (
+        f"simulated estimator (level {res['level']})"
+        if res.get("low_source", "simulate") == "simulate"
+        else "the dataset's real low-quality source"
+    )
+    lines = [
+        *md_head(f"{res['dataset']}: teacher vs students (paper table 1 shape)", Provenance.from_record(res)),
+        f"Preset `{res['preset']}` ({res['train_config_summary']}"
+        + (f"; the teacher with {res['teacher_overrides']}" if res.get("teacher_overrides") else "")
+        + f"); KD α = {kd['alpha']:g}, τ = {kd['tau']:g}, w = {kd['w']:g}. Data: H = {res['high_layout']}, L = {low}"
+        f"; heterogeneous L layout `{res['low_layout_hetero']}`, homogeneous H: "
+        f"{res.get('homogeneous_high') or 'H in the L layout'}. "
+        f"Top-1 / top-5 (%) on the test split ({res.get('test_clips', '?')} H clips, "
+        f"{res.get('low_test_clips', res.get('test_clips', '?'))} L clips), each student tested at the OP "
+        f"it was trained with (joint occlusion, test seed 0). Mean ± std over seeds. "
+        f"Training precision of the runs (from their checkpoints): {precisions_used(res)}.",
+        "",
+    ]
+    rows = []
+    teachers = {
+        "teacher": "teacher (H, tested unoccluded)",
+        "teacher_homogeneous": f"teacher (homogeneous H: {res.get('homogeneous_high')}, tested unoccluded)",
+    }
+    for key, label in teachers.items():
+        t = res.get(key)
+        if t:
+            rows.append([label, f"{100 * t['top1']:.2f} (top-5 {100 * t['top5']:.2f})"] + [""] * (len(ops) - 1))
+    for st in ("heterogeneous", "homogeneous"):
+        for kd_name in ("none", "pmsc"):
+            cells = []
+            for op in ops:
+                s = main_row(res["students"], st, kd_name, op)
+                cells.append(f"{100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f} (n={len(s['seeds'])})" if s else "")
+            if any(cells):
+                rows.append([f"student {'w/o KD' if kd_name == 'none' else 'w/ PMSC'}, {st}", *cells])
+    lines.append(md_table(["model", *(f"OP {op:g}" for op in ops)], rows))
     gains = res.get("gains", {})
     if gains:
-        lines += ["", "PMSC − no-KD (heterogeneous, top-1 points, mean over the seeds both rows share): "
-                  + ", ".join(f"OP {op}: {g['gain']:+.2f} (target ≥ {g['target']:g}: "
-                              f"{'met' if g['met'] else 'not met'}; per seed {', '.join(f'{x:+.2f}' for x in g['per_seed'])})"
-                              for op, g in gains.items())]
+        lines += [
+            "",
+            "PMSC − no-KD (heterogeneous, top-1 points, mean over the seeds both rows share): "
+            + ", ".join(
+                f"OP {op}: {g['gain']:+.2f} (target ≥ {g['target']:g}: {'met' if g['met'] else 'not met'}; "
+                f"per seed {', '.join(f'{x:+.2f}' for x in g['per_seed'])})"
+                for op, g in gains.items()
+            ),
+        ]
     if res["rows"] == "efficiency":
         lines += efficiency_md(res["students"])
-    abl = [s for s in res["students"] if s["op"] == 0.3 and res["rows"] != "efficiency"
-           and (s["kd"] not in ("none", "pmsc") or s["paired_fraction"] < 1)]
+    abl = [
+        s
+        for s in res["students"]
+        if s["op"] == 0.3
+        and res["rows"] != "efficiency"
+        and (s["kd"] not in ("none", "pmsc") or s["paired_fraction"] < 1)
+    ]
     if abl:
-        lines += ["", "Ablations at OP 0.3 (top-1 %, mean ± std):", "", "| setting | kd | pairing | top-1 | top-5 |",
-                  "|---|---|---|---|---|"]
-        for s in abl:
-            pairing = ("100 % paired" if s["paired_fraction"] == 1.0 else
-                       f"{100 * s['paired_fraction']:g} % paired" + (f" + {100 * (1 - s['paired_fraction']):g} % solitary"
-                                                                     if s["solitary"] else " only"))
-            kd = s["kd"] + (f" (α {s['alpha']:g})" if s.get("alpha") is not None else "")
-            lines.append(f"| {s['setting']} | {kd} | {pairing} | {100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f}"
-                         f" | {100 * s['top5']:.2f} |")
-    lines += ["", f"Rows requested: `{res['rows']}` ({len(res['planned'])} student runs × {len(res['seeds_requested'])} "
-                  f"seed(s)); done: {res['runs_done']}; not run: "
-                  f"{', '.join(res['not_run']) if res['not_run'] else 'none'}.", ""]
-    if res.get("notes"):
-        lines += ["Notes:", ""] + [f"- {n}" for n in res["notes"]] + [""]
+        lines += ["", "Ablations at OP 0.3 (top-1 %, mean ± std):", ""]
+        lines.append(
+            md_table(
+                ["setting", "kd", "pairing", "top-1", "top-5"],
+                [
+                    [
+                        s["setting"],
+                        s["kd"] + (f" (α {s['alpha']:g})" if s.get("alpha") is not None else ""),
+                        pairing(s),
+                        f"{100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f}",
+                        f"{100 * s['top5']:.2f}",
+                    ]
+                    for s in abl
+                ],
+            )
+        )
+    lines += [
+        "",
+        f"Rows requested: `{res['rows']}` ({len(res['planned'])} student runs × {len(res['seeds_requested'])} "
+        f"seed(s)); done: {res['runs_done']}; not run: {', '.join(res['not_run']) if res['not_run'] else 'none'}.",
+        "",
+    ]
+    lines += md_notes(res.get("notes", []))
     return "\n".join(lines)
+
+
+def main_row(rows: list[dict[str, Any]], setting: str, kd: str, op: float) -> dict[str, Any] | None:
+    """The student row of a main-table cell: `setting` and `kd` at `op`, every clip paired, the paper's E."""
+    return next(
+        (
+            r
+            for r in rows
+            if r["setting"] == setting
+            and r["kd"] == kd
+            and r["op"] == op
+            and r["paired_fraction"] == 1.0
+            and not r.get("efficiency")
+        ),
+        None,
+    )
+
+
+def pairing(s: dict[str, Any]) -> str:
+    """How a student row pairs its clips, e.g. '70 % paired + 30 % solitary'."""
+    if s["paired_fraction"] == 1.0:
+        return "100 % paired"
+    rest = f" + {100 * (1 - s['paired_fraction']):g} % solitary" if s["solitary"] else " only"
+    return f"{100 * s['paired_fraction']:g} % paired" + rest
 
 
 def row_label(s: dict[str, Any]) -> str:
@@ -233,14 +240,16 @@ def row_label(s: dict[str, Any]) -> str:
     if s["kd"] == "pmsc":
         src, t = s.get("efficiency", "miss"), s.get("temperature", 1.0)
         return f"pmsc, E = {'miss rate (eq. 12)' if src == 'miss' else 'probability drop'}, T = {t:g}"
-    return {"none": "no KD", "pmsc_uniform": "pmsc_uniform (equal part weights)",
-            "global_msc": "global_msc (no parts)"}.get(s["kd"], s["kd"])
+    return {
+        "none": "no KD",
+        "pmsc_uniform": "pmsc_uniform (equal part weights)",
+        "global_msc": "global_msc (no parts)",
+    }.get(s["kd"], s["kd"])
 
 
 def paired_gap(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float, int] | None:
     """Mean ± std over the shared seeds of a − b (top-1 points), and the number of seeds."""
-    sb = {x["seed"]: x["top1"] for x in b["seeds"]}
-    per = [100 * (x["top1"] - sb[x["seed"]]) for x in a["seeds"] if x["seed"] in sb]
+    per = paired_diffs(a["seeds"], b["seeds"])
     if not per:
         return None
     m, sd = mean_std(per)
@@ -253,35 +262,54 @@ def efficiency_md(students: list[dict[str, Any]]) -> list[str]:
     for op in sorted({s["op"] for s in students}):
         rows = [s for s in students if s["op"] == op and s["setting"] == "heterogeneous"]
         ref = {k: next((s for s in rows if s["kd"] == k), None) for k in ("pmsc_uniform", "global_msc")}
-        out += ["", f"Which E weights the parts, OP {op:g} (heterogeneous; top-1 %, mean ± std over seeds; gaps are "
-                    "per-seed differences, mean ± std):", "",
-                "| student | top-1 | − pmsc_uniform | − global_msc |", "|---|---|---|---|"]
+        table = []
         for s in rows:
             cells = []
             for k in ("pmsc_uniform", "global_msc"):
                 g = paired_gap(s, ref[k]) if ref[k] is not None and ref[k] is not s else None
                 cells.append(f"{g[0]:+.2f} ± {g[1]:.2f} (n={g[2]})" if g else "")
-            out.append(f"| {row_label(s)} | {100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f} (n={len(s['seeds'])}) | "
-                       + " | ".join(cells) + " |")
+            top1 = f"{100 * s['top1']:.2f} ± {100 * s['top1_std']:.2f} (n={len(s['seeds'])})"
+            table.append([row_label(s), top1, *cells])
+        out += [
+            "",
+            f"Which E weights the parts, OP {op:g} (heterogeneous; top-1 %, mean ± std over seeds; gaps are "
+            "per-seed differences, mean ± std):",
+            "",
+            md_table(["student", "top-1", "− pmsc_uniform", "− global_msc"], table),
+        ]
     return out
 
 
 def plot(res: dict[str, Any], path: Path) -> None:
+    """Top-1 against OP of the main student rows (and the teacher's line), saved to `path`."""
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for st, kd, style in (("heterogeneous", "none", "o--"), ("heterogeneous", "pmsc", "o-"),
-                          ("homogeneous", "none", "s--"), ("homogeneous", "pmsc", "s-")):
-        pts = sorted((s["op"], 100 * s["top1"], 100 * s["top1_std"]) for s in res["students"]
-                     if s["setting"] == st and s["kd"] == kd and s["paired_fraction"] == 1.0
-                     and not s.get("efficiency"))
+    for st, kd, style in (
+        ("heterogeneous", "none", "o--"),
+        ("heterogeneous", "pmsc", "o-"),
+        ("homogeneous", "none", "s--"),
+        ("homogeneous", "pmsc", "s-"),
+    ):
+        pts = sorted(
+            (s["op"], 100 * s["top1"], 100 * s["top1_std"])
+            for s in res["students"]
+            if s["setting"] == st and s["kd"] == kd and s["paired_fraction"] == 1.0 and not s.get("efficiency")
+        )
         if pts:
-            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt=style, capsize=3,
-                        label=f"{'w/o KD' if kd == 'none' else 'PMSC'} ({st[:5]}.)")
+            ax.errorbar(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                yerr=[p[2] for p in pts],
+                fmt=style,
+                capsize=3,
+                label=f"{'w/o KD' if kd == 'none' else 'PMSC'} ({st[:5]}.)",
+            )
     if res.get("teacher"):
         ax.axhline(100 * res["teacher"]["top1"], color="gray", lw=1, ls=":", label="teacher (H)")
     ax.set_xlabel("occlusion probability OP")
@@ -302,91 +330,147 @@ def collect(res: dict[str, Any], per_run: dict[str, dict[str, Any]]) -> None:
         if not seeds:
             continue
         t1, sd = mean_std([s["top1"] for s in seeds])
-        rows.append({**r, "top1": t1, "top5": statistics.fmean(s["top5"] for s in seeds), "top1_std": sd,
-                     "seeds": [{**{k: s[k] for k in ("seed", "top1", "top5", "val_curve", "seconds", "checkpoint")},
-                                "precision_used": s.get("precision_used", NOT_RECORDED)} for s in seeds]})
+        rows.append(
+            {
+                **r,
+                "top1": t1,
+                "top5": statistics.fmean(s["top5"] for s in seeds),
+                "top1_std": sd,
+                "seeds": [
+                    {
+                        **{k: s[k] for k in ("seed", "top1", "top5", "val_curve", "seconds", "checkpoint")},
+                        "precision_used": s.get("precision_used", NOT_RECORDED),
+                    }
+                    for s in seeds
+                ],
+            }
+        )
     res["students"] = rows
     targets = res.get("targets") or DEFAULT_TARGETS
     min_seeds, positive = res.get("min_seeds", 2), res.get("every_seed_positive", False)
     gains = {}
     for op in sorted({r["op"] for r in rows}):
-        a = next((r for r in rows if r["setting"] == "heterogeneous" and r["kd"] == "none" and r["op"] == op
-                  and r["paired_fraction"] == 1.0), None)
-        b = next((r for r in rows if r["setting"] == "heterogeneous" and r["kd"] == "pmsc" and r["op"] == op
-                  and r["paired_fraction"] == 1.0 and not r.get("efficiency")), None)
+        a, b = main_row(rows, "heterogeneous", "none", op), main_row(rows, "heterogeneous", "pmsc", op)
         if a and b:
             common = sorted({s["seed"] for s in a["seeds"]} & {s["seed"] for s in b["seeds"]})
             if not common:
                 continue
-            per = [100 * (next(s["top1"] for s in b["seeds"] if s["seed"] == sd)
-                          - next(s["top1"] for s in a["seeds"] if s["seed"] == sd)) for sd in common]
+            per = [
+                100
+                * (
+                    next(s["top1"] for s in b["seeds"] if s["seed"] == sd)
+                    - next(s["top1"] for s in a["seeds"] if s["seed"] == sd)
+                )
+                for sd in common
+            ]
             g = statistics.fmean(per)
             target = targets.get(f"{op:g}", 0.0)
-            gains[f"{op:g}"] = {"gain": g, "per_seed": per, "seeds": common, "target": target,
-                                "met": g >= target and len(common) >= min_seeds and (not positive or min(per) > 0),
-                                "met_ignoring_seed_count": g >= target}
+            gains[f"{op:g}"] = {
+                "gain": g,
+                "per_seed": per,
+                "seeds": common,
+                "target": target,
+                "met": g >= target and len(common) >= min_seeds and (not positive or min(per) > 0),
+                "met_ignoring_seed_count": g >= target,
+            }
     res["gains"] = gains
 
 
 # ---------------------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
+    """CLI: train (or reuse) the teachers and the student grid; rewrite the results after every run."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", choices=sorted(DATASETS), required=True)
-    ap.add_argument("--rows", choices=("core", "all", "ablations", "efficiency"), default="core",
-                    help="core: heterogeneous none vs pmsc at each OP; all: + homogeneous rows and OP 0.3 ablations; "
-                         "ablations: only the OP 0.3 ablations (add to an existing core run); efficiency: at each "
-                         "--ops, pmsc weighted by the paper's E, by the graded E (probability drop) at T 1 and "
-                         f"{SHARP_T:g}, against pmsc_uniform, global_msc and no KD")
+    ap.add_argument(
+        "--rows",
+        choices=("core", "all", "ablations", "efficiency"),
+        default="core",
+        help="core: heterogeneous none vs pmsc at each OP; all: + homogeneous rows and OP 0.3 ablations; "
+        "ablations: only the OP 0.3 ablations (add to an existing core run); efficiency: at each "
+        "--ops, pmsc weighted by the paper's E, by the graded E (probability drop) at T 1 and "
+        f"{SHARP_T:g}, against pmsc_uniform, global_msc and no KD",
+    )
     ap.add_argument("--ops", type=float, nargs="+", default=[0.0, 0.3, 0.6])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--match", nargs="+", default=None, metavar="GLOB",
-                    help="only the rows whose key matches one of these globs, e.g. 'het_none_*' (split a grid "
-                         "over parallel processes; keys look like het_pmsc_op0.3 or het_pmsc_op0.3_p0.7sol)")
+    add_seeds_arg(ap, [0])
+    ap.add_argument(
+        "--match",
+        nargs="+",
+        default=None,
+        metavar="GLOB",
+        help="only the rows whose key matches one of these globs, e.g. 'het_none_*' (split a grid "
+        "over parallel processes; keys look like het_pmsc_op0.3 or het_pmsc_op0.3_p0.7sol)",
+    )
     ap.add_argument("--preset", choices=sorted(BENCH_PRESETS), default="bench")
     ap.add_argument("--arch", default=None, help="backbone of teacher and students (default: the preset's, stgcn)")
-    ap.add_argument("--model", default=None,
-                    help="model preset of teacher and students (default: the preset's, small; e.g. effgcn-b0 with "
-                         "--arch efficientgcn)")
+    ap.add_argument(
+        "--model",
+        default=None,
+        help="model preset of teacher and students (default: the preset's, small; e.g. effgcn-b0 with "
+        "--arch efficientgcn)",
+    )
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (milestones scale)")
-    ap.add_argument("--precision", choices=("bf16", "fp32"), default=None,
-                    help="training precision (default: the engine's, bf16 autocast on CUDA and on AMX or AVX512-BF16 "
-                         "CPUs, else fp32); fp32 keeps such a run comparable with fp32 runs elsewhere")
+    ap.add_argument(
+        "--precision",
+        choices=("bf16", "fp32"),
+        default=None,
+        help="training precision (default: the engine's, bf16 autocast on CUDA and on AMX or AVX512-BF16 "
+        "CPUs, else fp32); fp32 keeps such a run comparable with fp32 runs elsewhere",
+    )
     ap.add_argument("--alpha", type=float, default=1.0)
-    ap.add_argument("--kl-alpha", type=float, default=None,
-                    help="α of the logit-KD row only (its T²-scaled KL dwarfs CE at α 1: 0.1 trains)")
+    ap.add_argument(
+        "--kl-alpha",
+        type=float,
+        default=None,
+        help="α of the logit-KD row only (its T²-scaled KL dwarfs CE at α 1: 0.1 trains)",
+    )
     ap.add_argument("--tau", type=float, default=1.0)
     ap.add_argument("--w", type=float, default=0.5)
     ap.add_argument("--level", default="medium")
-    ap.add_argument("--teacher", type=Path, default=None,
-                    help="reuse this finished teacher run folder (e.g. another --work's teacher_s0) instead of training")
+    ap.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help="reuse this finished teacher run folder (e.g. another --work's teacher_s0) instead of training",
+    )
     ap.add_argument("--teacher-per-seed", action="store_true", help="train one teacher per seed (default: one, seed 0)")
-    ap.add_argument("--teacher-dropout", default=None, metavar="PART:JOINT",
-                    help="train the teacher(s) with this part / joint dropout (method.md §4), e.g. 0.5:0.1")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument(
+        "--teacher-dropout",
+        default=None,
+        metavar="PART:JOINT",
+        help="train the teacher(s) with this part / joint dropout (method.md §4), e.g. 0.5:0.1",
+    )
+    add_threads_arg(ap)
     ap.add_argument("--data-root", type=Path, default=DATA_ROOT)
-    ap.add_argument("--work", type=Path, default=None,
-                    help="run folders, reused when finished (default runs/bench/<dataset>_<preset>[_e.._a.._t.._w..], "
-                         "named after the non-default --epochs/--alpha/--tau/--w/--level/--precision)")
-    ap.add_argument("--save", type=Path, default=None, help="output stem (default benchmarks/results/<dataset>)")
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="run folders, reused when finished (default runs/bench/<dataset>_<preset>[_e.._a.._t.._w..], "
+        "named after the non-default --epochs/--alpha/--tau/--w/--level/--precision)",
+    )
+    add_save_arg(ap, help="output stem (default benchmarks/results/<dataset>)")
     ap.add_argument("--note", action="append", default=[], help="free-text note for the .md (repeatable)")
-    ap.add_argument("--collect-only", action="store_true",
-                    help="train nothing: evaluate the finished runs in --work and rewrite the result files")
+    ap.add_argument(
+        "--collect-only",
+        action="store_true",
+        help="train nothing: evaluate the finished runs in --work and rewrite the result files",
+    )
     args = ap.parse_args(argv)
 
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     from partkd.checkpoints import load_checkpoint, read_meta
-    from partkd.engine.config import DataSpec, StudentConfig, scaled_milestones
+    from partkd.engine.config import StudentConfig, scaled_milestones
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import evaluate
     from partkd.engine.student import train_student
     from partkd.engine.teacher import compute_part_matrix, train_teacher
 
     ds = DATASETS[args.dataset]
-    tag = "".join(f"_{k}{v:g}" for k, v, d in (("e", args.epochs or 0, 0), ("a", args.alpha, 1.0), ("t", args.tau, 1.0),
-                                                 ("w", args.w, 0.5)) if v != d)
+    tag = "".join(
+        f"_{k}{v:g}"
+        for k, v, d in (("e", args.epochs or 0, 0), ("a", args.alpha, 1.0), ("t", args.tau, 1.0), ("w", args.w, 0.5))
+        if v != d
+    )
     tag += "" if args.level == "medium" else f"_{args.level}"
     tag += f"_{args.precision}" if args.precision else ""
     dropout = {}
@@ -398,50 +482,71 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or ROOT / "runs" / "bench" / f"{args.dataset}_{args.preset}{tag}"
     save = args.save or RESULTS / args.dataset
     save.parent.mkdir(parents=True, exist_ok=True)
-    source = str(args.data_root / args.dataset)
-    spec_het = DataSpec(source=source, format=ds["format"], low=ds.get("low", "simulate"),
-                        low_layout=ds.get("low_layout", "coco17"), level=args.level, seed=0,
-                        options=dict(ds.get("options", {})))
-    spec_hom = (replace(spec_het, high_source=ds["homogeneous_high"]) if ds.get("homogeneous_high")
-                else replace(spec_het, low_layout="same"))
-    extra: dict[str, Any] = {k: v for k, v in (("arch", args.arch), ("model", args.model),
-                                                ("precision", args.precision)) if v}
+    spec_het = data_spec(args.dataset, args.data_root, args.level)
+    spec_hom = (
+        replace(spec_het, high_source=ds["homogeneous_high"])
+        if ds.get("homogeneous_high")
+        else replace(spec_het, low_layout="same")
+    )
+    extra: dict[str, Any] = {
+        k: v for k, v in (("arch", args.arch), ("model", args.model), ("precision", args.precision)) if v
+    }
     if args.epochs:
         base = train_cfg(args.preset, 0)
         extra.update(epochs=args.epochs, milestones=scaled_milestones(base.milestones, base.epochs, args.epochs))
     cfg0 = train_cfg(args.preset, 0, **extra)
     teacher_extra = {**(ds.get("teacher", {}) if args.preset == "bench" else {}), **dropout}
-    planned = [r for r in grid(args.rows, args.ops, args.kl_alpha)
-               if args.match is None or any(fnmatch.fnmatchcase(row_key(r), g) for g in args.match)]
-    info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    planned = [
+        r
+        for r in grid(args.rows, args.ops, args.kl_alpha)
+        if args.match is None or any(fnmatch.fnmatchcase(row_key(r), g) for g in args.match)
+    ]
+    info = provenance(argv).record()
     res: dict[str, Any] = {
-        "dataset": args.dataset, "preset": args.preset, "device": info["device"], "command": info["command"],
-        "teacher": None, "students": [], "date": info["date"], "code_version": info["code_version"],
+        "dataset": args.dataset,
+        "preset": args.preset,
+        "device": info["device"],
+        "command": info["command"],
+        "teacher": None,
+        "students": [],
+        "date": info["date"],
+        "code_version": info["code_version"],
         "train_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg0).items()},
-        "train_config_summary": f"engine preset `{cfg0.preset}` with {cfg0.arch} model {cfg0.model}, {cfg0.epochs} epochs, lr "
-                                f"{cfg0.lr} ×{cfg0.gamma} at {list(cfg0.milestones)}, batch {cfg0.batch_size}, "
-                                f"T={cfg0.frames} ({cfg0.frame_mode}), M={cfg0.persons}",
+        "train_config_summary": f"engine preset `{cfg0.preset}` with {cfg0.arch} model {cfg0.model}, "
+        f"{cfg0.epochs} epochs, lr {cfg0.lr} ×{cfg0.gamma} at {list(cfg0.milestones)}, batch {cfg0.batch_size}, "
+        f"T={cfg0.frames} ({cfg0.frame_mode}), M={cfg0.persons}",
         "teacher_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in teacher_extra.items()},
         "kd_config": {"alpha": args.alpha, "tau": args.tau, "w": args.w},
-        "high_layout": ds["high"], "low_layout_hetero": ds.get("low_layout", "coco17"), "level": args.level,
-        "low_source": ds.get("low", "simulate"), "homogeneous_high": ds.get("homogeneous_high"),
-        "data_options": ds.get("options", {}), "targets": ds.get("targets", DEFAULT_TARGETS),
-        "min_seeds": ds.get("min_seeds", 2), "every_seed_positive": ds.get("every_seed_positive", False),
-        "rows": args.rows, "ops": args.ops, "seeds_requested": args.seeds, "planned": planned,
-        "runs_done": 0, "not_run": [], "notes": list(args.note), "seconds": 0.0}
+        "high_layout": ds["high"],
+        "low_layout_hetero": ds.get("low_layout", "coco17"),
+        "level": args.level,
+        "low_source": ds.get("low", "simulate"),
+        "homogeneous_high": ds.get("homogeneous_high"),
+        "data_options": ds.get("options", {}),
+        "targets": ds.get("targets", DEFAULT_TARGETS),
+        "min_seeds": ds.get("min_seeds", 2),
+        "every_seed_positive": ds.get("every_seed_positive", False),
+        "rows": args.rows,
+        "ops": args.ops,
+        "seeds_requested": args.seeds,
+        "planned": planned,
+        "runs_done": 0,
+        "not_run": [],
+        "notes": list(args.note),
+        "seconds": 0.0,
+    }
     started = time.time()
     per_run: dict[str, dict[str, Any]] = {}
 
     def flush() -> None:
         collect(res, per_run)
         res["runs_done"] = len(per_run)
-        res["not_run"] = [f"{row_key(r)}_s{s}" for r in planned for s in args.seeds
-                          if f"{row_key(r)}_s{s}" not in per_run]
+        res["not_run"] = [
+            f"{row_key(r)}_s{s}" for r in planned for s in args.seeds if f"{row_key(r)}_s{s}" not in per_run
+        ]
         res["seconds"] = round(time.time() - started, 1)
-        atomic_json(save.with_name(save.name + ".json"), res)
-        md = table_md(res)
-        atomic_text(save.with_name(save.name + ".md"), md)
-        plot(res, save.with_name(save.name + ".png"))
+        publish(save, res, table_md(res))
+        plot(res, output_path(save, ".png"))
 
     # ---- teacher(s): one on H; a second on the homogeneous H when the dataset has its own (h36m: projected)
     data_het = load_paired(spec_het)
@@ -459,16 +564,20 @@ def main(argv: list[str] | None = None) -> int:
     res["low_train_clips"] = len(data_het.low.by_split("train"))
     teacher_seeds = args.seeds if args.teacher_per_seed else [args.seeds[0]]
     own_hom = bool(ds.get("homogeneous_high"))
-    settings = ["heterogeneous"] + (["homogeneous"] if own_hom and any(r["setting"] == "homogeneous" for r in planned)
-                                    else [])
+    settings = ["heterogeneous"] + (
+        ["homogeneous"] if own_hom and any(r["setting"] == "homogeneous" for r in planned) else []
+    )
     teachers: dict[tuple[str, int], Path] = {}
     for setting in settings:
         spec_t = spec_het if setting == "heterogeneous" else spec_hom
         data_t = paired_for(setting)
         metrics = []
         for seed in teacher_seeds:
-            tdir = (args.teacher if setting == "heterogeneous" and args.teacher else
-                    work / (f"teacher_s{seed}" if setting == "heterogeneous" else f"teacher_hom_s{seed}"))
+            tdir = (
+                args.teacher
+                if setting == "heterogeneous" and args.teacher
+                else work / (f"teacher_s{seed}" if setting == "heterogeneous" else f"teacher_hom_s{seed}")
+            )
             t0 = time.time()
             if not finished(tdir):
                 if args.collect_only:
@@ -480,16 +589,32 @@ def main(argv: list[str] | None = None) -> int:
             teachers[(setting, seed)] = tpath
             m = evaluate(load_checkpoint(tpath), data_t.high.by_split("test"))
             meta = read_meta(tpath)
-            metrics.append({"seed": seed, "top1": m["top1"], "top5": m["top5"], "checkpoint": str(tpath),
-                            "seconds": round(sum(h["seconds"] for h in meta["history"]), 1),
-                            "val_curve": [h["val_acc"] for h in meta["history"]], "E_raw": meta["E_raw"],
-                            "precision_used": meta.get("precision_used", NOT_RECORDED),
-                            "E_drop": meta.get("E_drop"), "class_names": meta["class_names"]})
-            print(f"teacher {setting[:3]} s{seed}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} "
-                  f"({time.time() - t0:.0f} s)", flush=True)
+            metrics.append(
+                {
+                    "seed": seed,
+                    "top1": m["top1"],
+                    "top5": m["top5"],
+                    "checkpoint": str(tpath),
+                    "seconds": training_seconds(meta),
+                    "val_curve": [h["val_acc"] for h in meta["history"]],
+                    "E_raw": meta["E_raw"],
+                    "precision_used": meta.get("precision_used", NOT_RECORDED),
+                    "E_drop": meta.get("E_drop"),
+                    "class_names": meta["class_names"],
+                }
+            )
+            print(
+                f"teacher {setting[:3]} s{seed}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} "
+                f"({time.time() - t0:.0f} s)",
+                flush=True,
+            )
         t1, t1sd = mean_std([t["top1"] for t in metrics])
         res["teacher" if setting == "heterogeneous" else "teacher_homogeneous"] = {
-            "top1": t1, "top5": statistics.fmean(t["top5"] for t in metrics), "top1_std": t1sd, "seeds": metrics}
+            "top1": t1,
+            "top5": statistics.fmean(t["top5"] for t in metrics),
+            "top1_std": t1sd,
+            "seeds": metrics,
+        }
     flush()
 
     def teacher_for(setting: str, seed: int) -> Path:
@@ -505,27 +630,45 @@ def main(argv: list[str] | None = None) -> int:
                 # L is the same in both settings and no-KD never sees H: the heterogeneous run is this run
                 rdir = work / "students" / f"{row_key({**r, 'setting': 'heterogeneous'})}_s{seed}"
             spec = spec_het if r["setting"] == "heterogeneous" else spec_hom
-            scfg = StudentConfig(kd=r["kd"], alpha=r.get("alpha", args.alpha), tau=args.tau, w=args.w, op=r["op"],
-                                 paired_fraction=r["paired_fraction"],
-                                 use_solitary=r["solitary"] or r["paired_fraction"] == 1.0,
-                                 efficiency=r.get("efficiency", "miss"),
-                                 efficiency_temperature=r.get("temperature", 1.0))
+            scfg = StudentConfig(
+                kd=r["kd"],
+                alpha=r.get("alpha", args.alpha),
+                tau=args.tau,
+                w=args.w,
+                op=r["op"],
+                paired_fraction=r["paired_fraction"],
+                use_solitary=r["solitary"] or r["paired_fraction"] == 1.0,
+                efficiency=r.get("efficiency", "miss"),
+                efficiency_temperature=r.get("temperature", 1.0),
+            )
             t0 = time.time()
             if args.collect_only and not finished(rdir):
                 continue
             if not finished(rdir):
-                train_student(train_cfg(args.preset, seed, **extra), scfg,
-                              teacher_for(r["setting"], seed), spec, rdir, resume=True)
+                train_student(
+                    train_cfg(args.preset, seed, **extra),
+                    scfg,
+                    teacher_for(r["setting"], seed),
+                    spec,
+                    rdir,
+                    resume=True,
+                )
             st = load_checkpoint(rdir / "model.safetensors")
             m = evaluate(st, paired_for(r["setting"]).low.by_split("test"), op=r["op"], seed=0)
             meta = read_meta(rdir / "model.safetensors")
-            per_run[name] = {"row": row_key(r), "seed": seed, "top1": m["top1"], "top5": m["top5"],
-                             "checkpoint": str(rdir / "model.safetensors"),
-                             "seconds": round(sum(h["seconds"] for h in meta["history"]), 1),
-                             "val_curve": [h["val_acc"] for h in meta["history"]],
-                             "precision_used": meta.get("precision_used", NOT_RECORDED)}
-            print(f"{name}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} ({time.time() - t0:.0f} s)",
-                  flush=True)
+            per_run[name] = {
+                "row": row_key(r),
+                "seed": seed,
+                "top1": m["top1"],
+                "top5": m["top5"],
+                "checkpoint": str(rdir / "model.safetensors"),
+                "seconds": training_seconds(meta),
+                "val_curve": [h["val_acc"] for h in meta["history"]],
+                "precision_used": meta.get("precision_used", NOT_RECORDED),
+            }
+            print(
+                f"{name}: top1 {100 * m['top1']:.2f} top5 {100 * m['top5']:.2f} ({time.time() - t0:.0f} s)", flush=True
+            )
             flush()
     print(table_md(res))
     return 0

@@ -8,6 +8,7 @@ student, medium estimator; ST-GCN tiny, T = 32, 16 epochs, lr 0.1 ×0.1 at 10/14
 own teacher (training seed = the seed; the synthetic data set is fixed, data seed 0, unless --vary-data) and its
 students. Each finished run is added to benchmarks/results/kd_synthetic.{json,md} at once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,54 +17,79 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kd_real import RESULTS, ROOT, atomic_json, atomic_text, env_info, finished, mean_std  # noqa: E402
+from harness import (
+    RESULTS,
+    ROOT,
+    Provenance,
+    add_save_arg,
+    add_seeds_arg,
+    add_threads_arg,
+    md_head,
+    md_notes,
+    md_table,
+    provenance,
+    publish,
+    set_threads,
+)
+from harness_data import finished, mean_std, training_seconds
 
 RECIPE = ROOT / "configs" / "synthetic_default.toml"
 
 
 def table_md(res: dict[str, Any]) -> str:
+    """The report: per-seed teacher and student top-1 and PMSC gain at each OP, their mean ± std, the verdicts."""
     ops = res["ops"]
-    lines = ["# Synthetic data: teacher vs student w/o KD vs student w/ PMSC", "", f"Command: `{res['command']}`", "",
-             f"Recipe `{res['recipe']}` ({res['recipe_summary']}); device: {res['device']}; date {res['date']}; code "
-             f"{res['code_version']}. Top-1 (%) on the {res.get('test_clips', '?')} synthetic test clips; students "
-             "tested at the OP they were trained with (joint occlusion, test seed 0).", "",
-             "| seed | teacher (H) | " + " | ".join(f"w/o KD OP {op:g} | PMSC OP {op:g} | gain OP {op:g}" for op in ops)
-             + " |", "|---|---|" + "---|---|---|" * len(ops)]
+    lines = [
+        *md_head("Synthetic data: teacher vs student w/o KD vs student w/ PMSC", Provenance.from_record(res)),
+        f"Recipe `{res['recipe']}` ({res['recipe_summary']}). Top-1 (%) on the {res.get('test_clips', '?')} "
+        "synthetic test clips; students tested at the OP they were trained with (joint occlusion, test seed 0).",
+        "",
+    ]
+    header = ["seed", "teacher (H)"] + [f"{k} OP {op:g}" for op in ops for k in ("w/o KD", "PMSC", "gain")]
+    rows = []
     for s in res["per_seed"]:
         cells = []
         for op in ops:
             a, b = s["students"].get(f"none_{op:g}"), s["students"].get(f"pmsc_{op:g}")
-            cells += [f"{100 * a:.2f}" if a is not None else "", f"{100 * b:.2f}" if b is not None else "",
-                      f"{100 * (b - a):+.2f}" if a is not None and b is not None else ""]
+            cells += [
+                f"{100 * a:.2f}" if a is not None else "",
+                f"{100 * b:.2f}" if b is not None else "",
+                f"{100 * (b - a):+.2f}" if a is not None and b is not None else "",
+            ]
         t = s.get("teacher")
-        lines.append(f"| {s['seed']} | {'' if t is None else f'{100 * t:.2f}'} | " + " | ".join(cells) + " |")
+        rows.append([s["seed"], "" if t is None else f"{100 * t:.2f}", *cells])
     sm = res["summary"]
-    cells = []
-    for op in ops:
-        for k in (f"none_{op:g}", f"pmsc_{op:g}", f"gain_{op:g}"):
-            v = sm.get(k)
-            cells.append("" if v is None else f"**{v['mean']:.2f} ± {v['std']:.2f}**")
-    t = sm.get("teacher")
-    lines.append("| mean ± std | " + ("" if t is None else f"**{t['mean']:.2f} ± {t['std']:.2f}**") + " | "
-                 + " | ".join(cells) + " |")
-    lines.append("")
+
+    def bold(v: dict[str, Any] | None) -> str:
+        return "" if v is None else f"**{v['mean']:.2f} ± {v['std']:.2f}**"
+
+    rows.append(
+        ["mean ± std", bold(sm.get("teacher"))]
+        + [bold(sm.get(f"{k}_{op:g}")) for op in ops for k in ("none", "pmsc", "gain")]
+    )
+    lines += [md_table(header, rows), ""]
     for op in ops:
         v = sm.get(f"verdict_{op:g}")
         if v:
-            lines.append(f"- OP {op:g}: PMSC beats no-KD on average: **{'yes' if v['mean'] else 'no'}** "
-                         f"({sm[f'gain_{op:g}']['mean']:+.2f} points); per seed: {v['wins']}/{v['n']} seeds "
-                         f"({', '.join(f'{g:+.2f}' for g in v['gains'])}).")
+            lines.append(
+                f"- OP {op:g}: PMSC beats no-KD on average: **{'yes' if v['mean'] else 'no'}** "
+                f"({sm[f'gain_{op:g}']['mean']:+.2f} points); per seed: {v['wins']}/{v['n']} seeds "
+                f"({', '.join(f'{g:+.2f}' for g in v['gains'])})."
+            )
     train_s = sum(v for s in res["per_seed"] for v in s["seconds"].values())
-    lines += ["", f"Wall time of this invocation {res['seconds']:.0f} s (finished runs in --work are reused); training "
-                  f"time of all {sum(len(s['seconds']) for s in res['per_seed'])} runs {train_s:.0f} s. One test clip "
-                  f"= {100 / max(res.get('test_clips', 1), 1):.2f} points.", ""]
-    if res.get("notes"):
-        lines += ["Notes:", ""] + [f"- {n}" for n in res["notes"]] + [""]
+    lines += [
+        "",
+        f"Wall time of this invocation {res['seconds']:.0f} s (finished runs in --work are reused); training "
+        f"time of all {sum(len(s['seconds']) for s in res['per_seed'])} runs {train_s:.0f} s. One test clip "
+        f"= {100 / max(res.get('test_clips', 1), 1):.2f} points.",
+        "",
+    ]
+    lines += md_notes(res.get("notes", []))
     return "\n".join(lines)
 
 
 def summarize(res: dict[str, Any]) -> None:
+    """Mean ± std over seeds of every column, the PMSC gains and their verdicts, into res['summary']."""
     sm: dict[str, Any] = {}
     tv = [s["teacher"] for s in res["per_seed"] if s.get("teacher") is not None]
     if tv:
@@ -75,35 +101,35 @@ def summarize(res: dict[str, Any]) -> None:
             if vals:
                 m, sd = mean_std(vals)
                 sm[f"{kd}_{op:g}"] = {"mean": m, "std": sd, "n": len(vals)}
-        gains = [100 * (s["students"][f"pmsc_{op:g}"] - s["students"][f"none_{op:g}"]) for s in res["per_seed"]
-                 if f"pmsc_{op:g}" in s["students"] and f"none_{op:g}" in s["students"]]
+        gains = [
+            100 * (s["students"][f"pmsc_{op:g}"] - s["students"][f"none_{op:g}"])
+            for s in res["per_seed"]
+            if f"pmsc_{op:g}" in s["students"] and f"none_{op:g}" in s["students"]
+        ]
         if gains:
             m, sd = mean_std(gains)
             sm[f"gain_{op:g}"] = {"mean": m, "std": sd, "n": len(gains)}
-            sm[f"verdict_{op:g}"] = {"mean": m > 0, "wins": sum(g > 0 for g in gains), "n": len(gains),
-                                     "gains": gains}
+            sm[f"verdict_{op:g}"] = {"mean": m > 0, "wins": sum(g > 0 for g in gains), "n": len(gains), "gains": gains}
     res["summary"] = sm
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI: per seed, a teacher and its no-KD and PMSC students at each OP; write the results."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_seeds_arg(ap, [0, 1, 2])
     ap.add_argument("--ops", type=float, nargs="+", default=[0.6])
     ap.add_argument("--recipe", type=Path, default=RECIPE, help="reproduce TOML giving data + teacher/student recipe")
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     ap.add_argument("--vary-data", action="store_true", help="also use the seed as the synthetic data seed")
-    ap.add_argument("--threads", type=int, default=None)
+    add_threads_arg(ap)
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench" / "kd_synthetic")
-    ap.add_argument("--save", type=Path, default=RESULTS / "kd_synthetic")
+    add_save_arg(ap, RESULTS / "kd_synthetic")
     ap.add_argument("--note", action="append", default=[])
     args = ap.parse_args(argv)
 
     import dataclasses
 
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     from partkd.checkpoints import load_checkpoint, read_meta
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import evaluate
@@ -116,31 +142,44 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs:
         tcfg = dataclasses.replace(tcfg, epochs=args.epochs)
         scfg_train = dataclasses.replace(scfg_train, epochs=args.epochs)
-    info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    info = provenance(argv).record()
     d = recipe.data
     res: dict[str, Any] = {
-        **info, "recipe": str(args.recipe.relative_to(ROOT) if args.recipe.is_relative_to(ROOT) else args.recipe),
+        **info,
+        "recipe": str(args.recipe.relative_to(ROOT) if args.recipe.is_relative_to(ROOT) else args.recipe),
         "recipe_summary": f"{d.num_classes} classes × {d.clips_per_class} clips, L {d.low_layout} {d.level}; model "
-                          f"{tcfg.model}, T={tcfg.frames}, {tcfg.epochs} epochs, lr {tcfg.lr} ×{tcfg.gamma} at "
-                          f"{list(tcfg.milestones)}, batch {tcfg.batch_size}, α={recipe.variants['pmsc'].alpha}, "
-                          f"τ={recipe.variants['pmsc'].tau}, w={recipe.variants['pmsc'].w}"
-                          if "pmsc" in recipe.variants else "",
-        "teacher_train": dataclasses.asdict(tcfg), "student_train": dataclasses.asdict(scfg_train),
-        "ops": args.ops, "seeds": args.seeds, "vary_data": args.vary_data, "per_seed": [], "notes": list(args.note)}
+        f"{tcfg.model}, T={tcfg.frames}, {tcfg.epochs} epochs, lr {tcfg.lr} ×{tcfg.gamma} at "
+        f"{list(tcfg.milestones)}, batch {tcfg.batch_size}, α={recipe.variants['pmsc'].alpha}, "
+        f"τ={recipe.variants['pmsc'].tau}, w={recipe.variants['pmsc'].w}"
+        if "pmsc" in recipe.variants
+        else "",
+        "teacher_train": dataclasses.asdict(tcfg),
+        "student_train": dataclasses.asdict(scfg_train),
+        "ops": args.ops,
+        "seeds": args.seeds,
+        "vary_data": args.vary_data,
+        "per_seed": [],
+        "notes": list(args.note),
+    }
     started = time.time()
 
     def flush() -> None:
         summarize(res)
         res["seconds"] = round(time.time() - started, 1)
-        atomic_json(args.save.with_suffix(".json"), res)
-        atomic_text(args.save.with_suffix(".md"), table_md(res))
+        publish(args.save, res, table_md(res))
 
     for seed in args.seeds:
         spec = dataclasses.replace(d, seed=seed) if args.vary_data else d
         data = load_paired(spec)
         res["test_clips"] = len(data.high.by_split("test"))
-        entry: dict[str, Any] = {"seed": seed, "teacher": None, "teacher_top5": None, "students": {},
-                                 "students_top5": {}, "seconds": {}}
+        entry: dict[str, Any] = {
+            "seed": seed,
+            "teacher": None,
+            "teacher_top5": None,
+            "students": {},
+            "students_top5": {},
+            "seconds": {},
+        }
         res["per_seed"].append(entry)
         root = args.work / f"s{seed}"
         tdir = root / "teacher"
@@ -151,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             compute_part_matrix(tpath, spec)
         m = evaluate(load_checkpoint(tpath), data.high.by_split("test"))
         entry.update(teacher=m["top1"], teacher_top5=m["top5"])
-        entry["seconds"]["teacher"] = round(sum(h["seconds"] for h in read_meta(tpath)["history"]), 1)
+        entry["seconds"]["teacher"] = training_seconds(read_meta(tpath))
         print(f"seed {seed} teacher: top1 {100 * m['top1']:.2f}", flush=True)
         flush()
         for op in args.ops:
@@ -163,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 m = evaluate(load_checkpoint(sdir / "model.safetensors"), data.low.by_split("test"), op=op, seed=0)
                 entry["students"][f"{kd}_{op:g}"] = m["top1"]
                 entry["students_top5"][f"{kd}_{op:g}"] = m["top5"]
-                entry["seconds"][f"{kd}_{op:g}"] = round(sum(h["seconds"] for h in read_meta(sdir)["history"]), 1)
+                entry["seconds"][f"{kd}_{op:g}"] = training_seconds(read_meta(sdir))
                 print(f"seed {seed} {kd} OP {op:g}: top1 {100 * m['top1']:.2f}", flush=True)
                 flush()
     print(table_md(res))

@@ -5,11 +5,10 @@ onnxruntime from `partkd export`).
     python benchmarks/latency.py --checkpoints checkpoints/student_pmsc.safetensors RUN/model.safetensors \
         --runs 200 --threads 1 --save benchmarks/results/latency_windows
 """
+
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import sys
 import time
@@ -17,11 +16,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from harness import (
+    Provenance,
+    add_save_arg,
+    add_threads_arg,
+    cpu_model,
+    md_head,
+    md_table,
+    provenance,
+    publish,
+    set_threads,
+)
 
 from partkd.models import build_model
-
-sys.path.insert(0, str(Path(__file__).parent))
-from throughput import cpu_model  # noqa: E402  (same-folder helper)
 
 CLIPS = {  # name: (layout, frames, persons)
     "penn13-T100-M1": ("penn13", 100, 1),
@@ -42,14 +49,24 @@ def measure(arch: str, preset: str, clip: str, precision: str, runs: int, warmup
             model(x)
             if i >= warmup:
                 times.append((time.perf_counter() - t0) * 1000)
-    return {"arch": arch, "preset": preset, "clip": clip, "precision": precision,
-            "p50_ms": round(float(np.percentile(times, 50)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2),
-            "runs": runs}
+    return {
+        "arch": arch,
+        "preset": preset,
+        "clip": clip,
+        "precision": precision,
+        "p50_ms": round(float(np.percentile(times, 50)), 2),
+        "p95_ms": round(float(np.percentile(times, 95)), 2),
+        "runs": runs,
+    }
 
 
 def _percentiles(times: list[float]) -> dict:
-    return {"p50_ms": round(float(np.percentile(times, 50)), 3), "p95_ms": round(float(np.percentile(times, 95)), 3),
-            "mean_ms": round(float(np.mean(times)), 3), "runs": len(times)}
+    return {
+        "p50_ms": round(float(np.percentile(times, 50)), 3),
+        "p95_ms": round(float(np.percentile(times, 95)), 3),
+        "mean_ms": round(float(np.mean(times)), 3),
+        "runs": len(times),
+    }
 
 
 def measure_windows(path: str, window_s: float, fps: float, runs: int, warmup: int, work: Path) -> list[dict]:
@@ -73,8 +90,10 @@ def measure_windows(path: str, window_s: float, fps: float, runs: int, warmup: i
     for clip in test.clips:
         pieces += [clip[:, a:b] for a, b in window_bounds(clip.shape[1], fps, window_s, window_s)]
     pieces = (pieces * (1 + (warmup + runs) // max(len(pieces), 1)))[: warmup + runs]
-    one = [SkeletonDataset([c], np.zeros(1, np.int64), loaded.class_names, np.array(["test"]), test.layout, ["w"])
-           for c in pieces]
+    one = [
+        SkeletonDataset([c], np.zeros(1, np.int64), loaded.class_names, np.array(["test"]), test.layout, ["w"])
+        for c in pieces
+    ]
     onnx_path = work / f"{Path(path).parent.name}_{Path(path).stem}.onnx"
     with contextlib.redirect_stdout(sys.stderr):
         export_onnx(loaded, onnx_path)
@@ -95,9 +114,18 @@ def measure_windows(path: str, window_s: float, fps: float, runs: int, warmup: i
                     session.run(None, {"x": x})
                 if i >= warmup:
                     times.append((time.perf_counter() - t0) * 1000)
-        out.append({"checkpoint": path, "runtime": runtime, "layout": loaded.layout.name,
-                    "model": loaded.meta["model"].get("channels"), "input_frames": loaded.meta["input"]["frames"],
-                    "window_s": window_s, "fps": fps, **_percentiles(times)})
+        out.append(
+            {
+                "checkpoint": path,
+                "runtime": runtime,
+                "layout": loaded.layout.name,
+                "model": loaded.meta["model"].get("channels"),
+                "input_frames": loaded.meta["input"]["frames"],
+                "window_s": window_s,
+                "fps": fps,
+                **_percentiles(times),
+            }
+        )
     return out
 
 
@@ -106,33 +134,43 @@ def main_windows(a: argparse.Namespace) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [r for path in a.checkpoints for r in measure_windows(path, a.window, a.fps, a.runs, a.warmup,
-                                                                     Path(tmp))]
-    from partkd.checkpoints import code_version
+        rows = [
+            r for path in a.checkpoints for r in measure_windows(path, a.window, a.fps, a.runs, a.warmup, Path(tmp))
+        ]
+    table = md_table(
+        ["checkpoint", "layout", "input T", "runtime", "p50 ms", "p95 ms", "mean ms"],
+        [
+            [r["checkpoint"], r["layout"], r["input_frames"], r["runtime"], r["p50_ms"], r["p95_ms"], r["mean_ms"]]
+            for r in rows
+        ],
+    )
+    _report(
+        "Streaming latency per window (preparation + forward, batch 1)",
+        f"Windows of {a.window} s at {a.fps:g} Hz cut from each checkpoint's own test clips, {a.runs} timed after "
+        f"{a.warmup} warm-up.",
+        table,
+        rows,
+        a.save,
+    )
 
-    command = "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:])
-    meta = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="minutes"), "code": code_version(),
-            "load_avg_after": os.getloadavg()}
-    table = "\n".join(f"| {r['checkpoint']} | {r['layout']} | {r['input_frames']} | {r['runtime']} | {r['p50_ms']} | "
-                      f"{r['p95_ms']} | {r['mean_ms']} |" for r in rows)
-    md = (f"# Streaming latency per window (preparation + forward, batch 1)\n\nCommand: `{command}`\n\n"
-          f"Device: {meta['cpu']}, {meta['threads']} torch threads, torch {meta['torch']}; {meta['date']}; code "
-          f"{meta['code']}; shared machine (load average after: {meta['load_avg_after']}). Windows of {a.window} s at "
-          f"{a.fps:g} Hz cut from each checkpoint's own test clips, {a.runs} timed after {a.warmup} warm-up.\n\n"
-          f"| checkpoint | layout | input T | runtime | p50 ms | p95 ms | mean ms |\n|---|---|---|---|---|---|---|\n"
-          f"{table}\n")
-    _publish(a.save, rows, meta, command, md)
 
-
-def _publish(save: Path | None, rows: list[dict], meta: dict, command: str, md: str) -> None:
-    """Print the report and, with --save, write <SAVE>.json (rows, meta, command) and <SAVE>.md."""
+def _report(title: str, protocol: str, table: str, rows: list[dict], save: Path | None) -> None:
+    """Print the report (provenance, machine load, protocol, table) and, with --save, write <SAVE>.json (rows, meta,
+    command) and <SAVE>.md."""
+    prov = provenance()
+    meta = {
+        "cpu": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "date": prov.date,
+        "code": prov.code_version,
+        "load_avg_after": os.getloadavg(),
+    }
+    device = f"{meta['cpu']}, {meta['threads']} torch threads, torch {meta['torch']}"
+    head = md_head(title, Provenance(prov.command, prov.date, prov.code_version, device))
+    md = "\n".join([*head, f"Shared machine (load average after: {meta['load_avg_after']}). {protocol}", "", table, ""])
     if save:
-        from partkd.io import atomic_write_text
-
-        record = {"rows": rows, "meta": meta, "command": command}
-        atomic_write_text(save.with_suffix(".json"), json.dumps(record, indent=1))
-        atomic_write_text(save.with_suffix(".md"), md)
+        publish(save, {"rows": rows, "meta": meta, "command": prov.command}, md)
     print(md)
 
 
@@ -144,28 +182,29 @@ def main() -> None:
     p.add_argument("--precisions", default="fp32,bf16")
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--save", type=Path, help="write <SAVE>.json and <SAVE>.md")
+    add_save_arg(p)
     p.add_argument("--checkpoints", nargs="+", default=None, help="per-window latency of these checkpoints instead")
     p.add_argument("--window", type=float, default=2.0, help="window length in seconds (--checkpoints)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of the windows (--checkpoints)")
-    p.add_argument("--threads", type=int, default=None, help="torch (and onnxruntime) threads")
+    add_threads_arg(p, help="torch (and onnxruntime) threads")
     a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     if a.checkpoints:
         main_windows(a)
         return
-    rows = [measure(a.arch, a.preset, clip, prec, a.runs, a.warmup)
-            for clip in CLIPS for prec in a.precisions.split(",")]
-    command = "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:])
-    meta = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "date": datetime.date.today().isoformat(), "load_avg_after": os.getloadavg()}
-    table = "\n".join(f"| {r['clip']} | {r['precision']} | {r['p50_ms']} | {r['p95_ms']} |" for r in rows)
-    md = (f"# Single-clip inference latency ({a.arch}, preset {a.preset})\n\nCommand: `{command}`\n\n"
-          f"Device: {meta['cpu']}, {meta['threads']} torch threads, torch {meta['torch']}; date {meta['date']}; "
-          f"shared machine (load average after: {meta['load_avg_after']})\n\n"
-          f"| clip | precision | p50 ms | p95 ms |\n|---|---|---|---|\n{table}\n")
-    _publish(a.save, rows, meta, command, md)
+    rows = [
+        measure(a.arch, a.preset, clip, prec, a.runs, a.warmup) for clip in CLIPS for prec in a.precisions.split(",")
+    ]
+    table = md_table(
+        ["clip", "precision", "p50 ms", "p95 ms"], [[r["clip"], r["precision"], r["p50_ms"], r["p95_ms"]] for r in rows]
+    )
+    _report(
+        f"Single-clip inference latency ({a.arch}, preset {a.preset})",
+        f"{a.runs} timed runs after {a.warmup} warm-up per clip and precision.",
+        table,
+        rows,
+        a.save,
+    )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
-"""Multi-modality on real data (issue 14, seed 003): joint-only vs 4-stream (j, b, jm, bm) late fusion for the
+"""Multi-modality on real data (IKEM, seed 003): joint-only vs 4-stream (j, b, jm, bm) late fusion for the
 teacher and the low-quality student; the joint student with PMSC from a joint-only vs a 4-stream teacher;
 relational KD alone (4-stream teacher, joint student); the 4-stream student with and without the IKEM exchange.
 
     python benchmarks/modalities.py --dataset penn_action --seeds 0 1 --threads 1
-    python benchmarks/modalities.py --dataset h36m --seeds 0 1 --threads 1 --teacher-j runs/bench/h36m_bench_t0.1/teacher_s0
+    python benchmarks/modalities.py --dataset h36m --seeds 0 1 --threads 1 \
+        --teacher-j runs/bench/h36m_bench_t0.1/teacher_s0
 
-Students train and are tested at one OP (default 0.3, joint occlusion, test seed 0) with kd_real.py's `bench` preset
-and data. Finished runs under --work are reused; every finished run rewrites benchmarks/results/modalities_<dataset>
-.{json,md,png} (a cut-off run leaves valid files).
+Students train and are tested at one OP (default 0.3, joint occlusion, test seed 0) with the `bench` preset and the
+real-data definitions of harness_data (kd_real.py's). Finished runs under --work are reused; every finished run
+rewrites benchmarks/results/modalities_<dataset>.{json,md,png} (a cut-off run leaves valid files).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,19 +21,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kd_real import (  # noqa: E402  (same-folder helpers: data, presets, provenance)
+from harness import (
     DATA_ROOT,
-    DATASETS,
     RESULTS,
     ROOT,
-    atomic_json,
-    atomic_text,
-    env_info,
-    finished,
-    mean_std,
-    train_cfg,
+    Provenance,
+    add_save_arg,
+    add_seeds_arg,
+    add_threads_arg,
+    md_head,
+    md_notes,
+    md_table,
+    output_path,
+    provenance,
+    publish,
+    set_threads,
 )
+from harness_data import DATASETS, data_spec, finished, mean_std, paired_diffs, train_cfg, training_seconds
 
 FOUR = ("j", "b", "jm", "bm")
 #: key -> (student modalities, kd, teacher key or None, IKEM); core rows first, then the IKEM pair's second half.
@@ -66,13 +72,22 @@ def comparisons(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     ):
         if a not in rows or b not in rows:
             continue
-        sb = {s["seed"]: s["top1"] for s in rows[b]["seeds"]}
-        per = [100 * (s["top1"] - sb[s["seed"]]) for s in rows[a]["seeds"] if s["seed"] in sb]
+        per = paired_diffs(rows[a]["seeds"], rows[b]["seeds"])
         if not per:
             continue
         m, sd = mean_std(per)
-        out.append({"a": a, "b": b, "what": what, "gain": m, "std": sd, "per_seed": per, "target": target,
-                    "met": None if target is None else m >= target})
+        out.append(
+            {
+                "a": a,
+                "b": b,
+                "what": what,
+                "gain": m,
+                "std": sd,
+                "per_seed": per,
+                "target": target,
+                "met": None if target is None else m >= target,
+            }
+        )
     return out
 
 
@@ -104,8 +119,7 @@ def teacher_gain(teachers: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """4-stream − joint-only teacher top-1 (points), per seed both were trained with."""
     if "j" not in teachers or "4s" not in teachers:
         return None
-    sj = {s["seed"]: s["top1"] for s in teachers["j"]["seeds"]}
-    per = [100 * (s["top1"] - sj[s["seed"]]) for s in teachers["4s"]["seeds"] if s["seed"] in sj]
+    per = paired_diffs(teachers["4s"]["seeds"], teachers["j"]["seeds"])
     if not per:
         return None
     m, sd = mean_std(per)
@@ -113,49 +127,91 @@ def teacher_gain(teachers: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def table_md(res: dict[str, Any]) -> str:
-    lines = [f"# {res['dataset']}: joint-only vs multi-modality (issue 14)", "", f"Command: `{res['command']}`", "",
-             f"Preset `bench` ({res['train_summary']}); students trained and tested at OP {res['op']:g} (joint "
-             f"occlusion, test seed 0); KD α = {res['alpha']:g}, τ = {res['tau']:g}, w = 0.5. Data: {res['data']}. "
-             f"Device: {res['device']}; date {res['date']}; code {res['code_version']}. Top-1 (%) on the test split "
-             f"({res['test_clips']} H clips, {res['low_test_clips']} L clips); late fusion = equal-weight mean of "
-             "the streams' softmax scores.", "", "## Teachers (high quality, tested unoccluded; the seed-0 teachers "
-             "guide the students)", "", "| teacher | fused top-1 mean ± sd (n) | per seed | per stream (per seed) |",
-             "|---|---|---|---|"]
+    """The report: teachers, students, the issue's comparisons, and what was run."""
+    lines = [
+        *md_head(f"{res['dataset']}: joint-only vs multi-modality", Provenance.from_record(res)),
+        f"Preset `bench` ({res['train_summary']}); students trained and tested at OP {res['op']:g} (joint "
+        f"occlusion, test seed 0); KD α = {res['alpha']:g}, τ = {res['tau']:g}, w = 0.5. Data: {res['data']}. "
+        f"Top-1 (%) on the test split ({res['test_clips']} H clips, {res['low_test_clips']} L clips); late "
+        "fusion = equal-weight mean of the streams' softmax scores.",
+        "",
+        "## Teachers (high quality, tested unoccluded; the seed-0 teachers guide the students)",
+        "",
+    ]
+    rows = []
     for key, t in res["teachers"].items():
-        per = ", ".join(f"s{s['seed']} {100 * s['top1']:.2f}" for s in t["seeds"])
-        streams = "; ".join(", ".join(f"{k} {100 * v['top1']:.2f}" for k, v in s["streams"].items())
-                            for s in t["seeds"] if s["streams"])
-        lines.append(f"| {key} ({'+'.join(TEACHERS[key])}) | {100 * t['top1']:.2f} ± {100 * t['top1_std']:.2f} "
-                     f"({len(t['seeds'])}) | {per} | {streams or '—'} |")
+        streams = "; ".join(
+            ", ".join(f"{k} {100 * v['top1']:.2f}" for k, v in s["streams"].items()) for s in t["seeds"] if s["streams"]
+        )
+        rows.append(
+            [
+                f"{key} ({'+'.join(TEACHERS[key])})",
+                f"{100 * t['top1']:.2f} ± {100 * t['top1_std']:.2f} ({len(t['seeds'])})",
+                per_seed(t["seeds"]),
+                streams or "—",
+            ]
+        )
+    lines.append(md_table(["teacher", "fused top-1 mean ± sd (n)", "per seed", "per stream (per seed)"], rows))
     if res.get("teacher_comparison"):
         c = res["teacher_comparison"]
-        lines += ["", f"4-stream − joint-only teacher: {c['gain']:+.2f} ± {c['std']:.2f} points "
-                      f"(per seed {', '.join(f'{x:+.2f}' for x in c['per_seed'])})."]
-    lines += ["", f"## Students (low quality, OP {res['op']:g})", "",
-              "| student | top-1 mean ± sd (n) | per seed | per stream (mean over seeds) | stream agreement |",
-              "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"4-stream − joint-only teacher: {c['gain']:+.2f} ± {c['std']:.2f} points "
+            f"(per seed {', '.join(f'{x:+.2f}' for x in c['per_seed'])}).",
+        ]
+    rows = []
     for key, r in res["students"].items():
-        per = ", ".join(f"s{s['seed']} {100 * s['top1']:.2f}" for s in r["seeds"])
         streams = r.get("streams_mean") or {}
-        agree = "—" if r.get("agreement") is None else f"{100 * r['agreement']:.1f} %"
-        lines.append(f"| {LABELS[key]} | {100 * r['top1']:.2f} ± {100 * r['top1_std']:.2f} ({len(r['seeds'])}) | "
-                     f"{per} | {', '.join(f'{k} {v:.2f}' for k, v in streams.items()) or '—'} | {agree} |")
+        rows.append(
+            [
+                LABELS[key],
+                f"{100 * r['top1']:.2f} ± {100 * r['top1_std']:.2f} ({len(r['seeds'])})",
+                per_seed(r["seeds"]),
+                ", ".join(f"{k} {v:.2f}" for k, v in streams.items()) or "—",
+                "—" if r.get("agreement") is None else f"{100 * r['agreement']:.1f} %",
+            ]
+        )
+    lines += [
+        "",
+        f"## Students (low quality, OP {res['op']:g})",
+        "",
+        md_table(
+            ["student", "top-1 mean ± sd (n)", "per seed", "per stream (mean over seeds)", "stream agreement"], rows
+        ),
+    ]
     if res["comparisons"]:
-        lines += ["", "## Comparisons (per-seed differences, top-1 points)", "",
-                  "| comparison | mean ± sd | per seed | target |", "|---|---|---|---|"]
+        rows = []
         for c in res["comparisons"]:
-            target = "—" if c["target"] is None else (
-                f"≥ {c['target']:g}: {'met' if c['met'] else 'not met'}" if c["target"] > 0
-                else f"≥ 0 (at least as good): {'met' if c['met'] else 'not met'}")
-            lines.append(f"| {c['what']} | {c['gain']:+.2f} ± {c['std']:.2f} | "
-                         f"{', '.join(f'{x:+.2f}' for x in c['per_seed'])} | {target} |")
+            target = (
+                "—"
+                if c["target"] is None
+                else (
+                    f"≥ {c['target']:g}: {'met' if c['met'] else 'not met'}"
+                    if c["target"] > 0
+                    else f"≥ 0 (at least as good): {'met' if c['met'] else 'not met'}"
+                )
+            )
+            rows.append(
+                [c["what"], f"{c['gain']:+.2f} ± {c['std']:.2f}", ", ".join(f"{x:+.2f}" for x in c["per_seed"]), target]
+            )
+        lines += [
+            "",
+            "## Comparisons (per-seed differences, top-1 points)",
+            "",
+            md_table(["comparison", "mean ± sd", "per seed", "target"], rows),
+        ]
     lines += ["", f"Runs done: {res['runs_done']}; not run: {', '.join(res['not_run']) or 'none'}.", ""]
-    if res.get("notes"):
-        lines += ["Notes:", ""] + [f"- {n}" for n in res["notes"]] + [""]
+    lines += md_notes(res.get("notes", []))
     return "\n".join(lines)
 
 
+def per_seed(seeds: list[dict[str, Any]]) -> str:
+    """Each seed's top-1, e.g. 's0 71.20, s1 70.04'."""
+    return ", ".join(f"s{s['seed']} {100 * s['top1']:.2f}" for s in seeds)
+
+
 def plot(res: dict[str, Any], path: Path) -> None:
+    """Each student row's top-1 (mean ± sd, seeds as dots), saved to `path`."""
     from matplotlib.figure import Figure
 
     from partkd.figures import save_figure
@@ -183,31 +239,38 @@ def plot(res: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI: train (or reuse) the teachers and student rows; rewrite the results after every run."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", choices=sorted(DATASETS), required=True)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    add_seeds_arg(ap, [0, 1])
     ap.add_argument("--op", type=float, default=0.3)
     ap.add_argument("--match", nargs="+", default=None, metavar="GLOB", help="only the student rows matching a glob")
-    ap.add_argument("--teacher-j", type=Path, default=None,
-                    help="reuse this finished joint-only teacher run folder (kd_real.py's teacher_s0)")
-    ap.add_argument("--teacher-seeds", type=int, nargs="+", default=[0],
-                    help="teacher seeds for the teacher table (the students learn from seed 0)")
+    ap.add_argument(
+        "--teacher-j",
+        type=Path,
+        default=None,
+        help="reuse this finished joint-only teacher run folder (kd_real.py's teacher_s0)",
+    )
+    ap.add_argument(
+        "--teacher-seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="teacher seeds for the teacher table (the students learn from seed 0)",
+    )
     ap.add_argument("--tau", type=float, default=0.1)
     ap.add_argument("--alpha", type=float, default=1.0)
-    ap.add_argument("--threads", type=int, default=None)
+    add_threads_arg(ap)
     ap.add_argument("--data-root", type=Path, default=DATA_ROOT)
     ap.add_argument("--work", type=Path, default=None, help="run folders (default runs/bench/modalities_<dataset>)")
-    ap.add_argument("--save", type=Path, default=None, help="output stem (default results/modalities_<dataset>)")
+    add_save_arg(ap, help="output stem (default results/modalities_<dataset>)")
     ap.add_argument("--note", action="append", default=[])
     ap.add_argument("--collect-only", action="store_true", help="train nothing; rewrite the results of finished runs")
     args = ap.parse_args(argv)
 
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     from partkd.checkpoints import load_checkpoint, read_meta
-    from partkd.engine.config import DataSpec, StudentConfig
+    from partkd.engine.config import StudentConfig
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import evaluate
     from partkd.engine.student import train_student
@@ -216,20 +279,30 @@ def main(argv: list[str] | None = None) -> int:
     ds = DATASETS[args.dataset]
     work = args.work or ROOT / "runs" / "bench" / f"modalities_{args.dataset}"
     save = args.save or RESULTS / f"modalities_{args.dataset}"
-    spec = DataSpec(source=str(args.data_root / args.dataset), format=ds["format"], low=ds.get("low", "simulate"),
-                    low_layout=ds.get("low_layout", "coco17"), level="medium", seed=0,
-                    options=dict(ds.get("options", {})))
+    spec = data_spec(args.dataset, args.data_root)
     teacher_extra = ds.get("teacher", {})
     cfg0 = train_cfg("bench", 0)
-    info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    info = provenance(argv).record()
     data = load_paired(spec)
     high_test, low_test = data.high.by_split("test"), data.low.by_split("test")
     res: dict[str, Any] = {
-        "dataset": args.dataset, "op": args.op, "tau": args.tau, "alpha": args.alpha, "data": spec.describe(),
+        "dataset": args.dataset,
+        "op": args.op,
+        "tau": args.tau,
+        "alpha": args.alpha,
+        "data": spec.describe(),
         "train_summary": f"{cfg0.arch} model {cfg0.model}, {cfg0.epochs} epochs, lr {cfg0.lr} ×{cfg0.gamma} at "
-                         f"{list(cfg0.milestones)}, batch {cfg0.batch_size}, T={cfg0.frames}, M={cfg0.persons}",
-        "test_clips": len(high_test), "low_test_clips": len(low_test), "teachers": {}, "students": {},
-        "comparisons": [], "notes": list(args.note), "runs_done": 0, "not_run": [], **info}
+        f"{list(cfg0.milestones)}, batch {cfg0.batch_size}, T={cfg0.frames}, M={cfg0.persons}",
+        "test_clips": len(high_test),
+        "low_test_clips": len(low_test),
+        "teachers": {},
+        "students": {},
+        "comparisons": [],
+        "notes": list(args.note),
+        "runs_done": 0,
+        "not_run": [],
+        **info,
+    }
     planned = [k for k in ROWS if args.match is None or any(fnmatch.fnmatchcase(k, g) for g in args.match)]
     per_run: dict[str, dict[str, Any]] = {}
 
@@ -244,18 +317,21 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             t1, sd = mean_std([s["top1"] for s in seeds])
             names = list(seeds[0]["streams"])
-            rows[key] = {"top1": t1, "top1_std": sd, "seeds": seeds,
-                         "streams_mean": {n: 100 * statistics.fmean(s["streams"][n]["top1"] for s in seeds)
-                                          for n in names},
-                         "agreement": None if seeds[0].get("agreement") is None
-                         else statistics.fmean(s["agreement"] for s in seeds)}
+            rows[key] = {
+                "top1": t1,
+                "top1_std": sd,
+                "seeds": seeds,
+                "streams_mean": {n: 100 * statistics.fmean(s["streams"][n]["top1"] for s in seeds) for n in names},
+                "agreement": None
+                if seeds[0].get("agreement") is None
+                else statistics.fmean(s["agreement"] for s in seeds),
+            }
         res["students"] = rows
         res["comparisons"] = comparisons(rows)
         res["runs_done"] = len(per_run)
         res["not_run"] = [f"{k}_s{s}" for k in planned for s in args.seeds if f"{k}_s{s}" not in per_run]
-        atomic_json(save.with_name(save.name + ".json"), res)
-        atomic_text(save.with_name(save.name + ".md"), table_md(res))
-        plot(res, save.with_name(save.name + ".png"))
+        publish(save, res, table_md(res))
+        plot(res, output_path(save, ".png"))
 
     needed = {"j"} | {ROWS[k][2] for k in planned if ROWS[k][2]}
     teachers: dict[str, Path] = {}  # the seed-0 teachers, which guide the students
@@ -268,8 +344,9 @@ def main(argv: list[str] | None = None) -> int:
             if not finished(tdir):
                 if args.collect_only:
                     raise SystemExit(f"--collect-only: no finished teacher in {tdir}")
-                train_teacher(train_cfg("bench", seed, modalities=TEACHERS[key], **teacher_extra), spec, tdir,
-                              resume=True)
+                train_teacher(
+                    train_cfg("bench", seed, modalities=TEACHERS[key], **teacher_extra), spec, tdir, resume=True
+                )
             tpath = tdir / "model.safetensors"
             if seed == 0:
                 if "E" not in read_meta(tpath):
@@ -277,9 +354,16 @@ def main(argv: list[str] | None = None) -> int:
                 teachers[key] = tpath
             m = evaluate(load_checkpoint(tpath), high_test)
             meta = read_meta(tpath)
-            seeds_t.append({"seed": seed, "top1": m["top1"], "top5": m["top5"], "streams": streams_of(m),
-                            "checkpoint": str(tpath),
-                            "seconds": round(sum(h["seconds"] for h in meta["history"]), 1)})
+            seeds_t.append(
+                {
+                    "seed": seed,
+                    "top1": m["top1"],
+                    "top5": m["top5"],
+                    "streams": streams_of(m),
+                    "checkpoint": str(tpath),
+                    "seconds": training_seconds(meta),
+                }
+            )
             print(f"teacher {key} s{seed}: top1 {100 * m['top1']:.2f} {streams_of(m)}", flush=True)
         if seeds_t:
             t1, sd = mean_std([s["top1"] for s in seeds_t])
@@ -299,16 +383,28 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             t0 = time.time()
             scfg = StudentConfig(kd=kd, alpha=args.alpha, tau=args.tau, w=0.5, op=args.op)
-            train_student(train_cfg("bench", seed, modalities=mods, ikem=ikem), scfg,
-                          teachers[teacher] if teacher else None, spec, rdir, resume=True)
+            train_student(
+                train_cfg("bench", seed, modalities=mods, ikem=ikem),
+                scfg,
+                teachers[teacher] if teacher else None,
+                spec,
+                rdir,
+                resume=True,
+            )
             print(f"{name}: trained in {time.time() - t0:.0f} s", flush=True)
         st = load_checkpoint(rdir / "model.safetensors")
         m = evaluate(st, low_test, op=args.op, seed=0)
         meta = read_meta(rdir / "model.safetensors")
-        per_run[name] = {"row": key, "seed": seed, "top1": m["top1"], "top5": m["top5"], "streams": streams_of(m),
-                         "agreement": stream_agreement(st, low_test, args.op),
-                         "checkpoint": str(rdir / "model.safetensors"),
-                         "seconds": round(sum(h["seconds"] for h in meta["history"]), 1)}
+        per_run[name] = {
+            "row": key,
+            "seed": seed,
+            "top1": m["top1"],
+            "top5": m["top5"],
+            "streams": streams_of(m),
+            "agreement": stream_agreement(st, low_test, args.op),
+            "checkpoint": str(rdir / "model.safetensors"),
+            "seconds": training_seconds(meta),
+        }
         print(f"{name}: top1 {100 * m['top1']:.2f} {streams_of(m)}", flush=True)
         flush()
     print(table_md(res))

@@ -1,7 +1,7 @@
 """Which reading of the paper's occlusion protocol reproduces its degradation (Table 1, "random occlusions to each
 joint with a specified probability ... set to zero")?
 
-Students without KD and with PMSC are trained and tested at each OP under each reading (partkd.data.degrade modes):
+Students without KD and with PMSC are trained and tested at each OP under each reading (partkd.data.occlusion modes):
 joint (each joint of each frame), sequence (each joint for the whole clip), span (each joint over contiguous spans of
 frames), part (whole body parts), and test-only (the OP 0 students tested under each mode). One teacher per dataset,
 the shipped recipe's (configs/<dataset>_app.toml).
@@ -16,10 +16,6 @@ files). Records: one per (dataset, mode, kd, op, seed) with top-1 on the test sp
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
-import shlex
 import statistics
 import sys
 import time
@@ -27,8 +23,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from harness import (
+    RESULTS,
+    ROOT,
+    add_save_arg,
+    add_seeds_arg,
+    add_threads_arg,
+    md_table,
+    output_path,
+    provenance,
+    provenance_line,
+    publish,
+    set_threads,
+)
+
 RECIPES = {"penn_action": ROOT / "configs" / "penn_action_app.toml", "h36m": ROOT / "configs" / "h36m_app.toml"}
 TRAINED_MODES = ("joint", "sequence", "span", "part")
 #: The paper's no-KD degradation relative to OP 0 (top-1 points, Table 1): Penn Action and NTU-60 cross-subject.
@@ -37,23 +45,6 @@ PAPER_DROP = {"penn_action": {"0.3": -5.3, "0.6": -12.9}, "ntu_cs": {"0.3": -3.7
 PAPER_GAIN = {"0": 3.7, "0.3": 6.6, "0.6": 10.0}
 #: Default of training, evaluation and the app once this study adopts a reading.
 DEFAULT_MODE_KEY = "default_mode"
-
-
-def machine() -> str:
-    """The CPU (or GPU) and thread count, for the provenance line."""
-    import torch
-
-    if torch.cuda.is_available():
-        return f"CUDA {torch.cuda.get_device_name(0)}"
-    model = platform.processor() or "CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
 def plan(datasets: list[str], modes: list[str], ops: list[float], seeds: list[int]) -> list[dict[str, Any]]:
@@ -69,6 +60,7 @@ def plan(datasets: list[str], modes: list[str], ops: list[float], seeds: list[in
 
 
 def run_name(r: dict[str, Any]) -> str:
+    """A student run's folder name, e.g. 'pmsc_op0.3_span_s0'."""
     return f"{r['kd']}_op{r['op']:g}" + (f"_{r['mode']}" if r["op"] > 0 else "") + f"_s{r['seed']}"
 
 
@@ -105,11 +97,13 @@ def summary(records: list[dict[str, Any]], ops: list[float]) -> dict[str, Any]:
 
 
 def table_md(res: dict[str, Any]) -> str:
+    """The report: provenance, protocol, and per dataset one row per reading (no KD and PMSC top-1 by OP, the no-KD
+    drop, the PMSC gain)."""
     ops = res["ops"]
     lines = [
         "# Occlusion protocol: which reading reproduces the paper's degradation",
         "",
-        f"Command: `{res['command']}`; date {res['date']}; code {res['code_version']}; machine: {res['machine']}.",
+        provenance_line(res["command"], res["date"], res["code_version"], res["machine"]),
         f"Recipes: {', '.join(f'{d}: `{p}`' for d, p in res['recipes'].items())} (teacher, student schedule, KD "
         "α, τ, w). Each student is trained and tested at its OP under its reading; `test-only:<mode>` rows are the OP "
         "0 students tested under that mode. Top-1 % on the test split, mean over seeds (n per cell). Paper, no-KD drop "
@@ -119,19 +113,10 @@ def table_md(res: dict[str, Any]) -> str:
         + ".",
         "",
     ]
+    header = ["reading", *(f"no KD OP {o:g}" for o in ops), "drop 0.3 / 0.6", *(f"PMSC OP {o:g}" for o in ops)]
+    header += ["gain " + " / ".join(f"{o:g}" for o in ops), "seeds"]
     for ds, modes in res["summary"].items():
-        lines += [
-            f"## {ds} ({res['test_clips'].get(ds, '?')} test clips)",
-            "",
-            "| reading | "
-            + " | ".join(f"no KD OP {o:g}" for o in ops)
-            + " | drop 0.3 / 0.6 | "
-            + " | ".join(f"PMSC OP {o:g}" for o in ops)
-            + " | gain "
-            + " / ".join(f"{o:g}" for o in ops)
-            + " | seeds |",
-            "|---|" + "---|" * (2 * len(ops) + 3),
-        ]
+        rows = []
         for mode, cell in modes.items():
 
             def val(op: float, kd: str, cell: dict[str, Any] = cell) -> str:
@@ -147,24 +132,19 @@ def table_md(res: dict[str, Any]) -> str:
                 f"{cell[f'{o:g}']['gain']:+.1f}" if "gain" in cell.get(f"{o:g}", {}) else "–" for o in ops
             )
             n = max((max(c["seeds"].values()) for c in cell.values()), default=0)
-            lines.append(
-                f"| {mode} | "
-                + " | ".join(val(o, "none") for o in ops)
-                + f" | {drops} | "
-                + " | ".join(val(o, "pmsc") for o in ops)
-                + f" | {gains} | {n} |"
-            )
-        lines.append("")
+            rows.append([mode, *(val(o, "none") for o in ops), drops, *(val(o, "pmsc") for o in ops), gains, n])
+        lines += [f"## {ds} ({res['test_clips'].get(ds, '?')} test clips)", "", md_table(header, rows), ""]
     lines += [
         f"Default reading: `{res[DEFAULT_MODE_KEY]}`.",
         "",
-        f"Runs done {len(res['records'])}; not run: " + (", ".join(res["not_run"]) or "none") + ".",
+        f"Records {len(res['records'])}; runs not done: " + (", ".join(res["not_run"]) or "none") + ".",
         "",
     ]
     return "\n".join(lines)
 
 
 def plot(res: dict[str, Any], path: Path) -> None:
+    """Top-1 against OP per reading, no KD and PMSC, one panel per dataset, saved to `path`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -199,37 +179,34 @@ def plot(res: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI: train (or reuse) each dataset's teacher and students; rewrite the results after every run."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", nargs="+", choices=sorted(RECIPES), default=["penn_action", "h36m"])
     ap.add_argument("--modes", nargs="+", choices=TRAINED_MODES, default=list(TRAINED_MODES))
     ap.add_argument("--ops", type=float, nargs="+", default=[0.0, 0.3, 0.6])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    add_seeds_arg(ap, [0])
     ap.add_argument("--default-mode", default="joint", help="the reading the engine uses by default (recorded)")
-    ap.add_argument("--threads", type=int, default=None)
+    add_threads_arg(ap)
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "occlusion_protocol")
-    ap.add_argument("--save", type=Path, default=RESULTS / "occlusion_protocol")
+    add_save_arg(ap, RESULTS / "occlusion_protocol", help="write <SAVE>.json, <SAVE>.md and <SAVE>.png")
     ap.add_argument("--collect-only", action="store_true", help="train nothing; evaluate the finished runs")
     args = ap.parse_args(argv)
 
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from partkd.checkpoints import code_version, load_checkpoint, read_meta
+    set_threads(args.threads)
+    from partkd.checkpoints import load_checkpoint, read_meta
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import evaluate
     from partkd.engine.reproduce import load_recipe
     from partkd.engine.student import train_student
     from partkd.engine.teacher import compute_part_matrix, train_teacher
-    from partkd.io import atomic_write_json, atomic_write_text
 
     ops = sorted(set(args.ops) | {0.0})
-    argv_all = [sys.argv[0]] + (argv if argv is not None else sys.argv[1:])
+    prov = provenance(argv)
     res: dict[str, Any] = {
-        "command": "python " + " ".join(shlex.quote(a) for a in argv_all),
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "code_version": code_version(),
-        "machine": machine(),
+        "command": prov.command,
+        "date": prov.date,
+        "code_version": prov.code_version,
+        "machine": prov.machine,
         "ops": ops,
         DEFAULT_MODE_KEY: args.default_mode,
         "recipes": {d: str(RECIPES[d].relative_to(ROOT)) for d in args.datasets},
@@ -240,14 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     runs = plan(args.datasets, args.modes, ops, args.seeds)
     done: dict[str, dict[str, Any]] = {}
+    trained: set[str] = set()
 
     def flush() -> None:
         res["records"] = sorted(done.values(), key=lambda r: (r["dataset"], r["mode"], r["kd"], r["op"], r["seed"]))
-        res["not_run"] = [f"{r['dataset']}/{run_name(r)}" for r in runs if f"{r['dataset']}/{run_name(r)}" not in done]
+        names = [f"{r['dataset']}/{run_name(r)}" for r in runs]
+        res["not_run"] = [n for n in names if n not in trained]
         res["summary"] = summary(res["records"], ops)
-        atomic_write_json(args.save.with_suffix(".json"), res)
-        atomic_write_text(args.save.with_suffix(".md"), table_md(res))
-        plot(res, args.save.with_suffix(".png"))
+        publish(args.save, res, table_md(res))
+        plot(res, output_path(args.save, ".png"))
 
     recipes = {d: load_recipe(RECIPES[d]) for d in args.datasets}
     data = {}
@@ -308,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{read_meta(rdir / 'model.safetensors').get('weights_sha256', '')[:12]}",
             flush=True,
         )
+        trained.add(f"{ds}/{run_name(r)}")
         flush()
     flush()
     print(table_md(res))

@@ -8,18 +8,33 @@ Mean frame-to-frame displacement of each part's present joints (partkd.distill.e
 high-quality train clips of each class, as a share of the class's most moving part; the seven classes a coach would
 name a region for. Results: benchmarks/results/part_motion_penn_action.{json,md}.
 """
+
 from __future__ import annotations
 
+import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kd_real import DATA_ROOT, RESULTS, atomic_json, atomic_text, env_info  # noqa: E402
+from harness import (
+    DATA_ROOT,
+    RESULTS,
+    add_save_arg,
+    md_head,
+    md_table,
+    provenance,
+    publish,
+)
 
 #: The classes of the Penn Action target and the region a coach would name.
-COACH = {"bench_press": "arms", "pullup": "arms", "pushup": "arms", "strum_guitar": "arms", "tennis_serve": "arms",
-         "squat": "legs", "jump_rope": "legs"}
+COACH = {
+    "bench_press": "arms",
+    "pullup": "arms",
+    "pushup": "arms",
+    "strum_guitar": "arms",
+    "tennis_serve": "arms",
+    "squat": "legs",
+    "jump_rope": "legs",
+}
 REGION = {"head": "head", "left_arm": "arms", "right_arm": "arms", "left_leg": "legs", "right_leg": "legs"}
 
 
@@ -37,46 +52,64 @@ def representations(x: Any, layout: Any) -> dict[str, Any]:
     hip = x.copy()
     hip[..., :2] = np.where(ok[..., None] & both, x[..., :2] - root, 0.0)
     hip[~ok] = 0.0
-    return {"clip-centred joints": x, "hip-centred joints (per frame)": hip,
-            "bone angles": bone_angle(torch.as_tensor(x), layout).numpy()}
+    return {
+        "clip-centred joints": x,
+        "hip-centred joints (per frame)": hip,
+        "bone angles": bone_angle(torch.as_tensor(x), layout).numpy(),
+    }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """CLI: each part's share of the motion per class in three representations; write the results."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_save_arg(ap, RESULTS / "part_motion_penn_action")
+    args = ap.parse_args(argv)
     import numpy as np
 
     from partkd.distill.efficiency import class_means, part_motion
-    from partkd.engine.data import load_high, model_inputs
     from partkd.engine.config import DataSpec, train_preset
+    from partkd.engine.data import load_high, model_inputs
     from partkd.layouts import PARTS
 
-    info = env_info(sys.argv)
+    prov = provenance(argv)
     spec = DataSpec(source=str(DATA_ROOT / "penn_action"), format="penn_action")
     high = load_high(spec)
     train = high.by_split("train")
     x = model_inputs(train, train_preset("cpu"))  # the input shape of the kd_real bench teachers
-    res: dict[str, Any] = {**info, "data": spec.describe(), "clips": len(train),
-                           "centre_joint": high.layout.joints[high.layout.center], "tables": {}}
-    lines = ["# What moves in Penn Action, per part (no model)", "", f"Command: `{info['command']}`", "",
-             f"Device: {info['device']}; date {info['date']}; code {info['code_version']}. {len(train)} high-quality "
-             f"train clips, the cpu preset's input (T = {x.shape[2]}), the engine's normalisation (centred on the clip's mean "
-             f"'{res['centre_joint']}' position, scaled by body size). Entries: each part's mean frame-to-frame "
-             "displacement as a share of the class's most moving part.", ""]
+    res: dict[str, Any] = {
+        **prov.record(),
+        "data": spec.describe(),
+        "clips": len(train),
+        "centre_joint": high.layout.joints[high.layout.center],
+        "tables": {},
+    }
+    lines = [
+        *md_head("What moves in Penn Action, per part (no model)", prov),
+        f"{len(train)} high-quality train clips, the cpu preset's input (T = {x.shape[2]}), the engine's "
+        f"normalisation (centred on the clip's mean '{res['centre_joint']}' position, scaled by body size). "
+        "Entries: each part's mean frame-to-frame displacement as a share of the class's most moving part.",
+        "",
+    ]
     for name, arr in representations(x, high.layout).items():
         M = class_means(part_motion(arr, high.layout), train.labels, train.num_classes)
-        rows, hits = {}, 0
-        lines += [f"## {name}", "", "| class | coach's region | " + " | ".join(PARTS) + " | most moving |",
-                  "|---|---|" + "---|" * (len(PARTS) + 1)]
+        shares, table, hits = {}, [], 0
         for c, region in COACH.items():
             i = train.class_names.index(c)
             share = M[i] / max(float(M[i].max()), 1e-12)
             top = PARTS[int(np.argmax(M[i]))]
             hits += REGION[top] == region
-            rows[c] = share.tolist()
-            lines.append(f"| {c} | {region} | " + " | ".join(f"{v:.2f}" for v in share) + f" | {top} |")
-        lines += ["", f"Most moving part in the coach's region: {hits} of {len(COACH)}.", ""]
-        res["tables"][name] = {"shares": rows, "in_region": hits}
-    atomic_json(RESULTS / "part_motion_penn_action.json", res)
-    atomic_text(RESULTS / "part_motion_penn_action.md", "\n".join(lines))
+            shares[c] = share.tolist()
+            table.append([c, region, *(f"{v:.2f}" for v in share), top])
+        lines += [
+            f"## {name}",
+            "",
+            md_table(["class", "coach's region", *PARTS, "most moving"], table),
+            "",
+            f"Most moving part in the coach's region: {hits} of {len(COACH)}.",
+            "",
+        ]
+        res["tables"][name] = {"shares": shares, "in_region": hits}
+    publish(args.save, res, "\n".join(lines))
     print("\n".join(lines))
     return 0
 

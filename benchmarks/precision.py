@@ -7,6 +7,7 @@ training precision).
 The two precisions alternate within each seed. bf16 is only used where the engine enables it (CUDA, or a CPU with
 AMX or AVX512-BF16: partkd.engine.evaluate.amp_enabled); each run records the precision it used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kd_real import DATA_ROOT, DATASETS, env_info  # noqa: E402  (same-folder helpers)
-from throughput import cpu_features  # noqa: E402
+from harness import (
+    DATA_ROOT,
+    Provenance,
+    add_save_arg,
+    add_seeds_arg,
+    add_threads_arg,
+    cpu_features,
+    md_head,
+    md_table,
+    provenance,
+    publish,
+    set_threads,
+)
+from harness_data import DATASETS
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -43,10 +55,16 @@ def train_one(dataset: str, preset: str, precision: str, seed: int, work: Path) 
     part_s = time.perf_counter() - t0
     meta = read_meta(path)
     m = evaluate(load_checkpoint(path), load_high(spec).by_split("test"))
-    return {"precision": precision, "seed": seed, "precision_used": meta.get("precision_used"),
-            "top1": m["top1"], "top5": m["top5"], "train_seconds": round(train_s, 1),
-            "part_matrix_seconds": round(part_s, 1),
-            "epoch_seconds": [round(h["seconds"], 1) for h in meta["history"]]}
+    return {
+        "precision": precision,
+        "seed": seed,
+        "precision_used": meta.get("precision_used"),
+        "top1": m["top1"],
+        "top5": m["top5"],
+        "train_seconds": round(train_s, 1),
+        "part_matrix_seconds": round(part_s, 1),
+        "epoch_seconds": [round(h["seconds"], 1) for h in meta["history"]],
+    }
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -62,51 +80,73 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         diff = [100 * (by[s, "bf16"]["top1"] - by[s, "fp32"]["top1"]) for s in seeds]
         speed = [by[s, "fp32"]["train_seconds"] / by[s, "bf16"]["train_seconds"] for s in seeds]
         part = [by[s, "fp32"]["part_matrix_seconds"] / by[s, "bf16"]["part_matrix_seconds"] for s in seeds]
-        out.update(top1_diff_points=diff, top1_diff_median=statistics.median(diff),
-                   train_speedup=[round(x, 3) for x in speed], train_speedup_median=statistics.median(speed),
-                   part_matrix_speedup=[round(x, 3) for x in part], part_matrix_speedup_median=statistics.median(part))
+        out.update(
+            top1_diff_points=diff,
+            top1_diff_median=statistics.median(diff),
+            train_speedup=[round(x, 3) for x in speed],
+            train_speedup_median=statistics.median(speed),
+            part_matrix_speedup=[round(x, 3) for x in part],
+            part_matrix_speedup_median=statistics.median(part),
+        )
     return out
 
 
 def markdown(res: dict[str, Any]) -> str:
     """The result as a markdown report with its command, machine, date and code version."""
-    rows = "\n".join(f"| {r['seed']} | {r['precision']} ({r['precision_used']} used) | {100 * r['top1']:.2f} | "
-                     f"{100 * r['top5']:.2f} | {r['train_seconds']} | {r['part_matrix_seconds']} |" for r in res["runs"])
+    rows = [
+        [
+            r["seed"],
+            f"{r['precision']} ({r['precision_used']} used)",
+            f"{100 * r['top1']:.2f}",
+            f"{100 * r['top5']:.2f}",
+            r["train_seconds"],
+            r["part_matrix_seconds"],
+        ]
+        for r in res["runs"]
+    ]
     s = res["summary"]
-    lines = [f"# Training precision: fp32 against bf16 autocast ({res['dataset']}, `{res['preset']}` preset)", "",
-             f"Command: `{res['command']}`", "",
-             f"Device: {res['device']} ({res['cpu_features']}); date {res['date']}; code {res['code_version']}. "
-             "Teacher on the dataset's high-quality clips, evaluated on its test split in fp32; the part matrix "
-             "(32 part subsets over the train clips) runs in the teacher's training precision.", "",
-             "| seed | precision | test top-1 % | top-5 % | training s | part matrix s |", "|---|---|---|---|---|---|",
-             rows, ""]
+    device = f"{res['device']} ({res['cpu_features']})"
+    lines = [
+        *md_head(
+            f"Training precision: fp32 against bf16 autocast ({res['dataset']}, `{res['preset']}` preset)",
+            Provenance(res["command"], res["date"], res["code_version"], device),
+        ),
+        "Teacher on the dataset's high-quality clips, evaluated on its test split in fp32; the part matrix "
+        "(32 part subsets over the train clips) runs in the teacher's training precision.",
+        "",
+        md_table(["seed", "precision", "test top-1 %", "top-5 %", "training s", "part matrix s"], rows),
+        "",
+    ]
     if "top1_diff_points" in s:
         d = ", ".join(f"{x:+.2f}" for x in s["top1_diff_points"])
-        lines += [f"- bf16 − fp32 test top-1 per seed: {d} points (median {s['top1_diff_median']:+.2f})",
-                  f"- training speed-up fp32 s / bf16 s per seed: {s['train_speedup']} "
-                  f"(median {s['train_speedup_median']:.2f}×)",
-                  f"- part matrix speed-up: {s['part_matrix_speedup']} (median {s['part_matrix_speedup_median']:.2f}×)"]
+        lines += [
+            f"- bf16 − fp32 test top-1 per seed: {d} points (median {s['top1_diff_median']:+.2f})",
+            f"- training speed-up fp32 s / bf16 s per seed: {s['train_speedup']} "
+            f"(median {s['train_speedup_median']:.2f}×)",
+            f"- part matrix speed-up: {s['part_matrix_speedup']} (median {s['part_matrix_speedup_median']:.2f}×)",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI: train each seed's teacher in fp32 and bf16; print and (with --save) write the results."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", choices=sorted(DATASETS), default="penn_action")
     ap.add_argument("--preset", default="cpu", help="engine training preset (default cpu, the default recipe)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--threads", type=int, default=2)
+    add_seeds_arg(ap, [0, 1, 2])
+    add_threads_arg(ap, 2, help="torch threads")
     ap.add_argument("--work", type=Path, default=None, help="run folders (default: a temporary folder)")
-    ap.add_argument("--save", type=Path, default=None, help="write <SAVE>.json and <SAVE>.md")
+    add_save_arg(ap)
     args = ap.parse_args(argv)
 
-    import torch
-
-    from partkd.io import atomic_write_text
-
-    torch.set_num_threads(args.threads)
-    info = env_info([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
-    res: dict[str, Any] = {"dataset": args.dataset, "preset": args.preset, "cpu_features": cpu_features(),
-                           **{k: info[k] for k in ("command", "device", "date", "code_version")}, "runs": []}
+    set_threads(args.threads)
+    res: dict[str, Any] = {
+        "dataset": args.dataset,
+        "preset": args.preset,
+        "cpu_features": cpu_features(),
+        **provenance(argv).record(),
+        "runs": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         for seed in args.seeds:
@@ -116,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 res["summary"] = summary(res["runs"])
                 print(json.dumps(run), flush=True)
                 if args.save:
-                    atomic_write_text(args.save.with_suffix(".json"), json.dumps(res, indent=1) + "\n")
-                    atomic_write_text(args.save.with_suffix(".md"), markdown(res))
+                    publish(args.save, res, markdown(res))
     print(markdown(res))
     return 0
 

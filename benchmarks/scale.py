@@ -3,30 +3,36 @@
 frames), and for each set every command in a fresh process with its own cache: `data inspect` cold (parse +
 writing the clip store) and warm (from the store), the first training step of `train-teacher` at the paper preset
 (T = 300, M = 2) with an empty cache (the run parses the pickle) and with the store made, and at the cpu preset,
-E (`part-matrix`) and `evaluate` of one smoke teacher; wall time and peak RSS (the process's VmHWM, polled), then
-the log-log slopes from 20k clips up and a plot.
+E (`part-matrix`) and `evaluate` of one smoke teacher; wall time and peak RSS (the process's own high-water mark,
+harness.run_child), then the log-log slopes from 20k clips up and a plot.
 
     python benchmarks/scale.py --ntu 5000 20000 57000 114000 --kinetics 5000 20000 --threads 2 --work /tmp/scale
 """
+
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
+import multiprocessing
 import pickle
-import platform
-import signal
-import subprocess
+import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from harness import (
+    RESULTS,
+    add_save_arg,
+    add_threads_arg,
+    md_head,
+    md_table,
+    output_path,
+    provenance,
+    publish,
+    run_child,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 PARTKD = [sys.executable, "-m", "partkd"]
 SHAPES = {
     # a fifth of NTU's clips are two-person (its mutual actions): ~59 KB per clip, as NTU-120's pyskl pickle
@@ -70,52 +76,32 @@ def make_set(path: Path, n: int, kind: str, seed: int = 0) -> None:
 
 
 def make_in_child(path: Path, n: int, kind: str) -> None:
-    """make_set in a child process: the measuring parent never holds a set (children inherit its RSS high mark)."""
-    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import scale; " \
-           f"scale.make_set(__import__('pathlib').Path({str(path)!r}), {n}, {kind!r})"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    """make_set in a fresh interpreter: the measuring parent never holds a set (its peak RSS stays small)."""
+    proc = multiprocessing.get_context("spawn").Process(target=make_set, args=(path, n, kind))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"making {path} failed (exit {proc.exitcode})")
 
 
-def run(cmd: list[str], env: dict, until_step: Path | None = None, timeout: float = 3600) -> dict:
-    """Run `cmd`; wall seconds and peak RSS (GB). With `until_step` (a progress.json), stop the process once it
-    reports its first optimiser step and return the time to it."""
-    start = time.monotonic()
-    err_file = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: nothing blocks on a child's output
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err_file, text=True, start_new_session=True)
-    hwm = 0.0
-    stopped = False
-    while proc.poll() is None and time.monotonic() - start < timeout:
-        hwm = max(hwm, _vm_hwm(proc.pid))  # VmHWM: wait4's ru_maxrss starts from the forking parent's RSS
+def run(cmd: list[str], env: dict[str, str], until_step: Path | None = None) -> dict:
+    """Run `cmd` (env: variables to set); wall seconds and peak RSS (GB). With `until_step` (a progress.json), stop
+    the process once it reports its first optimiser step and return the time to it."""
+
+    def first_step() -> bool:
         try:
-            step = json.loads(until_step.read_text()).get("step", 0) if until_step is not None else 0
+            return until_step is not None and json.loads(until_step.read_text()).get("step", 0) >= 1
         except (OSError, ValueError):
-            step = 0
-        if step >= 1:
-            os.killpg(proc.pid, signal.SIGKILL)  # the run and its DataLoader worker
-            stopped = True
-            break
-        time.sleep(0.2)
-    first = time.monotonic() - start
-    status = proc.wait()
-    seconds = first if stopped else time.monotonic() - start
-    err_file.seek(0)
-    err = err_file.read()
-    ok = stopped or status == 0
+            return False
+
+    child = run_child(cmd, env=env, stop=first_step)
+    ok = child.stopped or child.returncode == 0
     return {
-        "seconds": round(seconds, 1),
-        "peak_rss_gb": round(hwm, 3),
+        "seconds": round(child.seconds, 1),
+        "peak_rss_gb": round(child.peak_rss_bytes / 1e9, 3),
         "ok": ok,
-        **({} if ok else {"error": err.strip().splitlines()[-1:] or ["exit " + str(status)]}),
+        **({} if ok else {"error": [child.error_line()]}),
     }
-
-
-def _vm_hwm(pid: int) -> float:
-    """The process's peak resident set so far (GB) from /proc."""
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return 0.0
-    return next((int(x.split()[1]) * 1024 / 1e9 for x in lines if x.startswith("VmHWM:")), 0.0)
 
 
 def measure(kind: str, n: int, work: Path, threads: int, teacher: Path | None, e_max: int) -> dict:
@@ -126,26 +112,53 @@ def measure(kind: str, n: int, work: Path, threads: int, teacher: Path | None, e
         make_in_child(pkl, n, kind)
     made = time.monotonic() - started
     cache = work / f"cache_{kind}_{n}"
-    subprocess.run(["rm", "-rf", str(cache)], check=True)
-    env = {**os.environ, "PARTKD_CACHE": str(cache), "OMP_NUM_THREADS": str(threads)}
+    shutil.rmtree(cache, ignore_errors=True)
+    env = {"PARTKD_CACHE": str(cache), "OMP_NUM_THREADS": str(threads)}
     data = ["--data", str(pkl), "--format", "pyskl"]
     row: dict = {"kind": kind, "clips": n, "file_gb": round(pkl.stat().st_size / 1e9, 3), "make_s": round(made, 1)}
-    for preset, key in (("paper", "first_step_paper_cold"), (None, "inspect_cold"), (None, "inspect_warm"),
-                        ("paper", "first_step_paper"), ("cpu", "first_step_cpu")):
+    for preset, key in (
+        ("paper", "first_step_paper_cold"),
+        (None, "inspect_cold"),
+        (None, "inspect_warm"),
+        ("paper", "first_step_paper"),
+        ("cpu", "first_step_cpu"),
+    ):
         if key.endswith("cold"):
-            subprocess.run(["rm", "-rf", str(cache)], check=True)  # nothing parsed yet: the run pays the parse
+            shutil.rmtree(cache, ignore_errors=True)  # nothing parsed yet: the run pays the parse
         if preset is None:
             row[key] = run([*PARTKD, "data", "inspect", str(pkl), "--format", "pyskl"], env)
             continue
         out = work / f"run_{kind}_{n}_{key}"
-        subprocess.run(["rm", "-rf", str(out)], check=True)
-        cmd = [*PARTKD, "train-teacher", *data, "--preset", preset, "--model", "tiny", "--out", str(out),
-               "--threads", str(threads)]
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [
+            *PARTKD,
+            "train-teacher",
+            *data,
+            "--preset",
+            preset,
+            "--model",
+            "tiny",
+            "--out",
+            str(out),
+            "--threads",
+            str(threads),
+        ]
         row[key] = run(cmd, env, until_step=out / "progress.json")
     if teacher is not None:
         if n <= e_max:
-            row["part_matrix"] = run([*PARTKD, "part-matrix", str(teacher), *data, "--threads", str(threads),
-                                      "--json", str(work / f"e_{kind}_{n}.json")], env)
+            row["part_matrix"] = run(
+                [
+                    *PARTKD,
+                    "part-matrix",
+                    str(teacher),
+                    *data,
+                    "--threads",
+                    str(threads),
+                    "--json",
+                    str(work / f"e_{kind}_{n}.json"),
+                ],
+                env,
+            )
         row["evaluate"] = run([*PARTKD, "evaluate", str(teacher), *data, "--threads", str(threads)], env)
     return row
 
@@ -155,10 +168,26 @@ def smoke_teacher(kind: str, n: int, work: Path, threads: int) -> Path:
     out = work / f"teacher_{kind}"
     if not (out / "model.safetensors").exists():
         pkl = work / f"{kind}_{n}.pkl"
-        env = {**os.environ, "PARTKD_CACHE": str(work / f"cache_{kind}_{n}")}
-        subprocess.run([*PARTKD, "train-teacher", "--data", str(pkl), "--format", "pyskl", "--preset", "smoke",
-                        "--epochs", "1", "--out", str(out), "--threads", str(threads)], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        run_child(
+            [
+                *PARTKD,
+                "train-teacher",
+                "--data",
+                str(pkl),
+                "--format",
+                "pyskl",
+                "--preset",
+                "smoke",
+                "--epochs",
+                "1",
+                "--out",
+                str(out),
+                "--threads",
+                str(threads),
+            ],
+            env={"PARTKD_CACHE": str(work / f"cache_{kind}_{n}")},
+            check=True,
+        )
     return out / "model.safetensors"
 
 
@@ -171,18 +200,30 @@ def slope(rows: list[dict], key: str, field: str, lo: int) -> float | None:
     return round(float(np.polyfit(x, y, 1)[0]), 3)
 
 
-KEYS = ["inspect_cold", "inspect_warm", "first_step_paper_cold", "first_step_paper", "first_step_cpu", "part_matrix",
-        "evaluate"]
+KEYS = [
+    "inspect_cold",
+    "inspect_warm",
+    "first_step_paper_cold",
+    "first_step_paper",
+    "first_step_cpu",
+    "part_matrix",
+    "evaluate",
+]
 
 
 def table(rows: list[dict]) -> str:
-    head = "| set | clips | file GB | " + " | ".join(f"{k} s / GB" for k in KEYS) + " |"
-    lines = [head, "|" + "---|" * (3 + len(KEYS))]
-    for r in rows:
-        cells = [f"{r[k]['seconds']} / {r[k]['peak_rss_gb']}" + ("" if r[k]["ok"] else " (failed)") if k in r else "—"
-                 for k in KEYS]
-        lines.append(f"| {r['kind']} | {r['clips']} | {r['file_gb']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """One row per set: each measurement's seconds / peak RSS GB."""
+    cells = [
+        [
+            f"{r[k]['seconds']} / {r[k]['peak_rss_gb']}" + ("" if r[k]["ok"] else " (failed)") if k in r else "—"
+            for k in KEYS
+        ]
+        for r in rows
+    ]
+    return md_table(
+        ["set", "clips", "file GB", *(f"{k} s / GB" for k in KEYS)],
+        [[r["kind"], r["clips"], r["file_gb"], *c] for r, c in zip(rows, cells)],
+    )
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
@@ -212,16 +253,22 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI: measure every set of every size; write the table, slopes and plot."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ntu", type=int, nargs="*", default=[5000, 20000, 57000, 114000])
     ap.add_argument("--kinetics", type=int, nargs="*", default=[5000, 20000])
-    ap.add_argument("--threads", type=int, default=2)
+    add_threads_arg(ap, 2, help="threads of each measured command (--threads, OMP_NUM_THREADS)")
     ap.add_argument("--e-max", type=int, default=20000, help="largest set whose E is computed (E runs 32 passes)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/partkd_scale"))
     ap.add_argument("--keep", action="store_true", help="keep the generated pickles (they are large)")
-    ap.add_argument("--save", type=Path, default=RESULTS / "scale")
-    ap.add_argument("--rows", type=Path, nargs="*", default=[],
-                    help="also report the JSON rows an earlier run printed (its log), measuring nothing for them")
+    add_save_arg(ap, RESULTS / "scale", help="write <SAVE>.json, <SAVE>.md and <SAVE>.png")
+    ap.add_argument(
+        "--rows",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="also report the JSON rows an earlier run printed (its log), measuring nothing for them",
+    )
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(line) for log in args.rows for line in log.read_text().splitlines() if line.startswith("{")]
@@ -237,30 +284,32 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(rows[-1]), flush=True)
             if not args.keep:
                 (args.work / f"{kind}_{n}.pkl").unlink(missing_ok=True)
-    slopes = {f"ntu {k} {f}": slope([r for r in rows if r["kind"] == "ntu"], k, f, 20000)
-              for k in KEYS for f in ("seconds", "peak_rss_gb")}
-    from partkd.checkpoints import code_version
-
+    slopes = {
+        f"ntu {k} {f}": slope([r for r in rows if r["kind"] == "ntu"], k, f, 20000)
+        for k in KEYS
+        for f in ("seconds", "peak_rss_gb")
+    }
+    prov = provenance(argv)
     record = {
-        "command": "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-        "code": code_version(),
+        "command": prov.command,
+        "date": prov.date,
+        "machine": prov.machine,
+        "code": prov.code_version,
         "rows": rows,
         "slopes_from_20k": slopes,
     }
-    args.save.parent.mkdir(parents=True, exist_ok=True)
-    from partkd.io import atomic_write_text
-
-    atomic_write_text(f"{args.save}.json", json.dumps(record, indent=2) + "\n")
-    md = [f"# Cost against dataset size\n\nCommand: `{record['command']}`; {record['date']}; {record['machine']}; "
-          f"code {record['code']}. Each cell: wall seconds / peak RSS GB of one fresh process (first_step_*: "
-          "from start to the first optimiser step, tiny ST-GCN, _cold: with an empty cache; inspect_cold: parse + clip "
-          "store; E and evaluate: "
-          "a smoke teacher).\n", table(rows), "\nLog-log slopes (NTU shape, sets of 20k clips and up):\n",
-          "\n".join(f"- {k}: {v}" for k, v in slopes.items() if v is not None), ""]
-    atomic_write_text(f"{args.save}.md", "\n".join(md))
-    plot(rows, Path(f"{args.save}.png"), f"{record['command']} · {record['date']} · code {record['code']}")
+    md = [
+        *md_head("Cost against dataset size", prov),
+        "Each cell: wall seconds / peak RSS GB of one fresh process (first_step_*: from start to the first "
+        "optimiser step, tiny ST-GCN, _cold: with an empty cache; inspect_cold: parse + clip store; E and evaluate: "
+        "a smoke teacher).\n",
+        table(rows),
+        "\nLog-log slopes (NTU shape, sets of 20k clips and up):\n",
+        "\n".join(f"- {k}: {v}" for k, v in slopes.items() if v is not None),
+        "",
+    ]
+    publish(args.save, record, "\n".join(md))
+    plot(rows, output_path(args.save, ".png"), f"{record['command']} · {record['date']} · code {record['code']}")
     print("\n".join(md))
     return 0
 

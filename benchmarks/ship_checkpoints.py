@@ -8,6 +8,7 @@ student_pmsc.*; only `name`, `weights` and the students' `kd.teacher` (the shipp
 repository) change in the JSON, so the weights and their sha256 are the run's. Prints each file's sha256, size and
 the run's test top-1 (results.json).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,11 +17,13 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT
+
 SHIPPED = {"teacher": "teacher", "student_nokd": "students/none_op0.6_s0", "student_pmsc": "students/pmsc_op0.6_s0"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI: copy the run's teacher and students into checkpoints/ and print their checksums."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path, help="the reproduce output folder (runs/app_default)")
     ap.add_argument("--name", default=None, help="sub-folder of checkpoints/ (a real dataset's models)")

@@ -2,8 +2,9 @@
 isolation, with the GFLOP/s each part reaches against the machine's fp32 GEMM peak.
 
 Parts per block: the graph convolution (1×1 convolution + joint aggregation over the spatial partition; its 1×1
-convolution is also timed alone, so the aggregation's cost is the difference), its batch-norm + ReLU, the temporal 9×1 convolution, its batch-norm, the residual. Two alternatives that were tried
-for the graph convolution's speed are timed beside it, so the decision not to use them can be re-checked:
+convolution is also timed alone, so the aggregation's cost is the difference), its batch-norm + ReLU, the temporal
+9×1 convolution, its batch-norm, the residual. Two alternatives that were tried for the graph convolution's speed
+are timed beside it, so the decision not to use them can be re-checked:
   - aggregate first: Σ_k W_k (x A_k) instead of Σ_k (W_k x) A_k (the joint aggregation runs on Cin channels);
   - joint-major memory: the temporal convolution on (V·B, C, T, 1) instead of (B, C, T, V) channels-last, which
     would let the aggregation be one large GEMM per block.
@@ -11,28 +12,34 @@ Not timed: the residual sum and final ReLU of each block, the input batch-norm, 
 and the optimiser step; compare the parts' sum with benchmarks/throughput.py's step time for their share.
     python benchmarks/step_breakdown.py --shape coco17-T64-M1-B32 --save benchmarks/results/step_breakdown_coco
 """
+
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from harness import (
+    Provenance,
+    add_save_arg,
+    cpu_features,
+    cpu_model,
+    md_head,
+    md_table,
+    provenance,
+    publish,
+)
+from harness_data import SHAPES, gemm_peak_gflops
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import SHAPES, cpu_features, cpu_model, gemm_peak_gflops  # noqa: E402
-
-from partkd.engine.allocator import keep_freed_memory  # noqa: E402
-from partkd.models import build_model, to_model_input  # noqa: E402
-from partkd.models.stgcn import GraphConv  # noqa: E402
+from partkd.engine.allocator import keep_freed_memory
+from partkd.models import build_model, to_model_input
+from partkd.models.stgcn import GraphConv
 
 
 def timed(fn: Callable[[], object], reps: int) -> float:
@@ -68,7 +75,9 @@ def aggregate_first(g: GraphConv, x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(xa, w) + bias.view(1, cout, 1, v)
 
 
-def part(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, params: list[torch.Tensor]) -> Callable[[], object]:
+def part(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, params: list[torch.Tensor]
+) -> Callable[[], object]:
     """A closure running fn(x) forward and backward (gradients of x where it needs them, and of `params`)."""
     inputs = ([x] if x.requires_grad else []) + params
 
@@ -111,8 +120,16 @@ def breakdown(shape: str, reps: int) -> list[dict]:
             parts["residual"] = part(block.residual, x, list(block.residual.parameters()))
         for name, fn in parts.items():
             sec, fl = timed(fn, reps), flops(fn)
-            rows.append({"block": i, "input": list(x.shape), "part": name, "ms": round(1000 * sec, 2),
-                         "gflop": round(fl / 1e9, 3), "gflops_per_s": round(fl / sec / 1e9, 1)})
+            rows.append(
+                {
+                    "block": i,
+                    "input": list(x.shape),
+                    "part": name,
+                    "ms": round(1000 * sec, 2),
+                    "gflop": round(fl / 1e9, 3),
+                    "gflops_per_s": round(fl / sec / 1e9, 1),
+                }
+            )
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         with torch.no_grad():
             h = block(h)
@@ -139,17 +156,27 @@ NOT_IN_STEP = ("graph conv: its 1×1 conv alone", "graph conv, aggregate first",
 def markdown(res: dict) -> str:
     """The totals table with the command, machine, date and code version."""
     peak = res["fp32_gemm_peak_gflops"]
-    lines = [f"# Training-step breakdown: {res['shape']}", "", f"Command: `{res['command']}`", "",
-             f"Device: {res['cpu']} ({res['cpu_features']}), {res['threads']} torch threads; date {res['date']}; "
-             f"code {res['code_version']}; fp32 GEMM peak {peak} GFLOP/s. Forward + backward of each part in "
-             "isolation, medians; the alternatives (aggregate first, joint-major) are not what partkd runs.", "",
-             "| part (all blocks) | ms | GFLOP | GFLOP/s | of peak |", "|---|---|---|---|---|"]
-    for name, t in res["totals"].items():
-        lines.append(f"| {name} | {t['ms']} | {t['gflop']} | {t['gflops_per_s']} | "
-                     f"{100 * t['gflops_per_s'] / peak:.0f} % |")
+    device = f"{res['cpu']} ({res['cpu_features']}), {res['threads']} torch threads"
+    rows = [
+        [name, t["ms"], t["gflop"], t["gflops_per_s"], f"{100 * t['gflops_per_s'] / peak:.0f} %"]
+        for name, t in res["totals"].items()
+    ]
+    lines = [
+        *md_head(
+            f"Training-step breakdown: {res['shape']}",
+            Provenance(res["command"], res["date"], res["code_version"], device),
+        ),
+        f"fp32 GEMM peak {peak} GFLOP/s. Forward + backward of each part in isolation, medians; the alternatives "
+        "(aggregate first, joint-major) are not what partkd runs.",
+        "",
+        md_table(["part (all blocks)", "ms", "GFLOP", "GFLOP/s", "of peak"], rows),
+    ]
     step = sum(t["ms"] for name, t in res["totals"].items() if name not in NOT_IN_STEP)
-    lines += ["", f"Parts of partkd's step (without the alternatives and the 1×1 conv counted inside the graph conv): "
-                  f"{step:.1f} ms."]
+    lines += [
+        "",
+        f"Parts of partkd's step (without the alternatives and the 1×1 conv counted inside the graph conv): "
+        f"{step:.1f} ms.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -158,22 +185,26 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shape", choices=sorted(SHAPES), default="coco17-T64-M1-B32")
     p.add_argument("--reps", type=int, default=7)
-    p.add_argument("--save", type=Path, help="write <SAVE>.json and <SAVE>.md")
+    add_save_arg(p)
     a = p.parse_args()
     keep_freed_memory()  # as the training loop does on CPU
-    from partkd.checkpoints import code_version
-
     peak = gemm_peak_gflops()
     rows = breakdown(a.shape, a.reps)
-    res = {"shape": a.shape, "command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
-           "cpu": cpu_model(), "cpu_features": cpu_features(), "threads": torch.get_num_threads(),
-           "date": datetime.date.today().isoformat(), "code_version": code_version(),
-           "fp32_gemm_peak_gflops": round(max(peak, gemm_peak_gflops()), 1), "totals": totals(rows), "rows": rows}
+    prov = provenance()
+    res = {
+        "shape": a.shape,
+        "command": prov.command,
+        "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
+        "threads": torch.get_num_threads(),
+        "date": prov.date,
+        "code_version": prov.code_version,
+        "fp32_gemm_peak_gflops": round(max(peak, gemm_peak_gflops()), 1),
+        "totals": totals(rows),
+        "rows": rows,
+    }
     if a.save:
-        from partkd.io import atomic_write_text
-
-        atomic_write_text(a.save.with_suffix(".json"), json.dumps(res, indent=1))
-        atomic_write_text(a.save.with_suffix(".md"), markdown(res))
+        publish(a.save, res, markdown(res))
     print(markdown(res))
 
 

@@ -13,24 +13,29 @@ is used for it), and prints achieved GFLOP/s = FLOPs per sample × samples/s as 
 cases against the bf16 peak: on a CPU with AMX it is several times the fp32 one).
     python benchmarks/throughput.py --repeats 3 --json
 """
+
 from __future__ import annotations
 
 import argparse
-import datetime
-import functools
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-SHAPES = {  # name: (partkd layout, peer layout, frames, persons, batch)
-    "ntu25-T100-M2-B16": ("ntu25", "nturgb+d", 100, 2, 16),
-    "coco17-T64-M1-B32": ("coco17", "coco", 64, 1, 32),
-}
+from harness import (
+    Provenance,
+    add_save_arg,
+    cpu_features,
+    cpu_model,
+    md_head,
+    md_table,
+    provenance,
+    publish,
+    run_child,
+)
+from harness_data import SHAPES, gemm_peak_gflops
+
 PEER_PYTHON = "/tmp/peer-venv/bin/python"
 PEER_SCRIPT = "/work/shared/tools/peer_stgcn_bench.py"
 
@@ -69,30 +74,12 @@ def partkd_worker(shape: str, precision: str, steps: int, warmup: int, compile_m
     dt = (time.perf_counter() - t0) / steps
     from partkd.models.native import library
 
-    return {"ms_per_step": round(dt * 1000, 1), "samples_per_s": round(batch / dt, 3),
-            "threads": torch.get_num_threads(), "native": library() is not None}
-
-
-def gemm_peak_gflops(precision: str = "fp32", sizes: tuple[int, ...] = (2048, 4096), reps: int = 5) -> float:
-    """Best GFLOP/s of n×n matrix products in `precision` (each size `reps` times) with torch's current thread count,
-    through both of torch's CPU GEMM routes: torch.mm (MKL) and a 1×1 channels-last convolution (oneDNN, the route
-    the models' convolutions take; MKL runs AVX2 code on AMD CPUs, oneDNN AVX-512 where there is one). The roofline's
-    peak is the fastest rate the machine is seen to reach, not a typical one."""
-    import torch
-
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    best = 0.0
-    for n in sizes:
-        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-        x = torch.randn(1, n, n, 1, dtype=dtype).contiguous(memory_format=torch.channels_last)
-        w = torch.randn(n, n, 1, 1, dtype=dtype)
-        for product in (functools.partial(torch.mm, a, b), functools.partial(torch.nn.functional.conv2d, x, w)):
-            product()
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                product()
-                best = max(best, 2 * n**3 / (time.perf_counter() - t0) / 1e9)
-    return best
+    return {
+        "ms_per_step": round(dt * 1000, 1),
+        "samples_per_s": round(batch / dt, 3),
+        "threads": torch.get_num_threads(),
+        "native": library() is not None,
+    }
 
 
 def step_gflops_per_sample(shape: str) -> float:
@@ -119,37 +106,18 @@ def step_gflops_per_sample(shape: str) -> float:
 
 def run_json(cmd: list[str], **env: str) -> dict:
     """Run a benchmark subprocess (with extra environment variables) and parse its last stdout line as JSON."""
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore", **env})
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(cmd, env={"PYTHONWARNINGS": "ignore", **env}, check=True).last_json()
 
 
-def cpuinfo_field(name: str) -> str | None:
-    """The value of the first `name` line of /proc/cpuinfo, or None where there is no such file or line."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(name)), None)
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (platform string elsewhere)."""
-    return cpuinfo_field("model name") or platform.processor() or platform.machine()
-
-
-def cpu_features() -> str:
-    """The vector / matrix extensions that decide fp32 and bf16 speed (AVX2, AVX-512, AVX512-BF16, AMX)."""
-    flags = cpuinfo_field("flags")
-    if flags is None:
-        return "unknown"
-    names = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16"}
-    present = set(flags.split())
-    return ", ".join(label for flag, label in names.items() if flag in present) or "none of AVX2/AVX-512/AMX"
-
-
-def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, warmup: int,
-            peer_steps: dict[str, int], compile_model: bool) -> dict:
+def compare(
+    shapes: list[str],
+    precisions: list[str],
+    repeats: int,
+    steps: int,
+    warmup: int,
+    peer_steps: dict[str, int],
+    compile_model: bool,
+) -> dict:
     """Alternate partkd and peer subprocess runs per case; medians of samples/s and their ratio."""
     # a precision's GEMM peak is measured before each of its alternation rounds, under the same conditions
     cases: list[dict] = []
@@ -160,62 +128,133 @@ def compare(shapes: list[str], precisions: list[str], repeats: int, steps: int, 
             mine, torch_ops, peer = [], [], []
             for _ in range(repeats):
                 peaks[precision].append(gemm_peak_gflops(precision))
-                cmd = [sys.executable, __file__, "--worker", "--shapes", shape, "--precisions", precision,
-                       "--steps", str(steps), "--warmup", str(warmup)] + (["--compile"] if compile_model else [])
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    "--shapes",
+                    shape,
+                    "--precisions",
+                    precision,
+                    "--steps",
+                    str(steps),
+                    "--warmup",
+                    str(warmup),
+                ] + (["--compile"] if compile_model else [])
                 run = run_json(cmd)
                 if not run["native"]:
                     raise SystemExit("partkd's native kernels did not build here (see partkd/models/native.py)")
                 mine.append(run["samples_per_s"])
                 torch_ops.append(run_json(cmd, PARTKD_NATIVE="0")["samples_per_s"])
                 psteps = peer_steps.get(precision, steps)
-                peer.append(run_json([PEER_PYTHON, PEER_SCRIPT, "--layout", peer_layout, "--frames", str(frames),
-                                      "--persons", str(persons), "--batch", str(batch), "--steps", str(psteps),
-                                      "--warmup", str(min(warmup, psteps)),
-                                      "--amp", "bf16" if precision == "bf16" else "none"])["samples_per_s"])
+                peer.append(
+                    run_json(
+                        [
+                            PEER_PYTHON,
+                            PEER_SCRIPT,
+                            "--layout",
+                            peer_layout,
+                            "--frames",
+                            str(frames),
+                            "--persons",
+                            str(persons),
+                            "--batch",
+                            str(batch),
+                            "--steps",
+                            str(psteps),
+                            "--warmup",
+                            str(min(warmup, psteps)),
+                            "--amp",
+                            "bf16" if precision == "bf16" else "none",
+                        ]
+                    )["samples_per_s"]
+                )
             m, o, p = statistics.median(mine), statistics.median(torch_ops), statistics.median(peer)
-            cases.append({"shape": shape, "precision": precision, "partkd_samples_per_s": round(m, 3),
-                          "peer_samples_per_s": round(p, 3), "ratio": round(m / p, 3),
-                          "partkd_torch_ops_samples_per_s": round(o, 3), "torch_ops_ratio": round(o / p, 3),
-                          "partkd_runs": mine, "partkd_torch_ops_runs": torch_ops, "peer_runs": peer,
-                          "ratio_spread": [round(min(mine) / max(peer), 3), round(max(mine) / min(peer), 3)]})
+            cases.append(
+                {
+                    "shape": shape,
+                    "precision": precision,
+                    "partkd_samples_per_s": round(m, 3),
+                    "peer_samples_per_s": round(p, 3),
+                    "ratio": round(m / p, 3),
+                    "partkd_torch_ops_samples_per_s": round(o, 3),
+                    "torch_ops_ratio": round(o / p, 3),
+                    "partkd_runs": mine,
+                    "partkd_torch_ops_runs": torch_ops,
+                    "peer_runs": peer,
+                    "ratio_spread": [round(min(mine) / max(peer), 3), round(max(mine) / min(peer), 3)],
+                }
+            )
             print(json.dumps(cases[-1]), file=sys.stderr, flush=True)
-    best = min(max(c["partkd_samples_per_s"] for c in cases if c["shape"] == s)
-               / max(c["peer_samples_per_s"] for c in cases if c["shape"] == s) for s in shapes)
+    best = min(
+        max(c["partkd_samples_per_s"] for c in cases if c["shape"] == s)
+        / max(c["peer_samples_per_s"] for c in cases if c["shape"] == s)
+        for s in shapes
+    )
     for name, runs in peaks.items():
         runs.append(gemm_peak_gflops(name))
     peak = {name: max(runs) for name, runs in peaks.items()}
     gflop = {shape: step_gflops_per_sample(shape) for shape in shapes}  # one count per shape, whatever the precisions
     for c in cases:
         per_sample, case_peak = gflop[c["shape"]], peak[c["precision"]]
-        c.update(gflop_per_sample=round(per_sample, 2), gemm_peak_gflops=round(case_peak, 1),
-                 partkd_roofline=round(per_sample * c["partkd_samples_per_s"] / case_peak, 3),
-                 peer_roofline=round(per_sample * c["peer_samples_per_s"] / case_peak, 3))
-    return {"cases": cases, "best_ratio_vs_peer_best": round(best, 3),
-            "best_gemm_peak_gflops": {name: round(x, 1) for name, x in peak.items()},
-            "gemm_peak_runs_gflops": {name: [round(x, 1) for x in runs] for name, runs in peaks.items()}}
+        c.update(
+            gflop_per_sample=round(per_sample, 2),
+            gemm_peak_gflops=round(case_peak, 1),
+            partkd_roofline=round(per_sample * c["partkd_samples_per_s"] / case_peak, 3),
+            peer_roofline=round(per_sample * c["peer_samples_per_s"] / case_peak, 3),
+        )
+    return {
+        "cases": cases,
+        "best_ratio_vs_peer_best": round(best, 3),
+        "best_gemm_peak_gflops": {name: round(x, 1) for name, x in peak.items()},
+        "gemm_peak_runs_gflops": {name: [round(x, 1) for x in runs] for name, runs in peaks.items()},
+    }
 
 
 def markdown(result: dict, command: str) -> str:
     """Render a comparison as a markdown report with command, device and date."""
-    rows = "\n".join(f"| {c['shape']} | {c['precision']} | {c['partkd_samples_per_s']} | {c['peer_samples_per_s']} "
-                     f"| {c['ratio']} ({c['ratio_spread'][0]}–{c['ratio_spread'][1]}) | "
-                     f"{c['partkd_torch_ops_samples_per_s']} ({c['torch_ops_ratio']}×) | {c['gflop_per_sample']} | "
-                     f"{c['gemm_peak_gflops']} | {100 * c['partkd_roofline']:.0f} % | "
-                     f"{100 * c['peer_roofline']:.0f} % |" for c in result["cases"])
+    rows = [
+        [
+            c["shape"],
+            c["precision"],
+            c["partkd_samples_per_s"],
+            c["peer_samples_per_s"],
+            f"{c['ratio']} ({c['ratio_spread'][0]}–{c['ratio_spread'][1]})",
+            f"{c['partkd_torch_ops_samples_per_s']} ({c['torch_ops_ratio']}×)",
+            c["gflop_per_sample"],
+            c["gemm_peak_gflops"],
+            f"{100 * c['partkd_roofline']:.0f} %",
+            f"{100 * c['peer_roofline']:.0f} %",
+        ]
+        for c in result["cases"]
+    ]
+    header = [
+        "shape",
+        "precision",
+        "partkd samples/s",
+        "peer samples/s",
+        "ratio (min–max over runs)",
+        "partkd with torch operators only (vs peer)",
+        "GFLOP / sample (step)",
+        "GEMM peak",
+        "partkd of peak",
+        "peer of peak",
+    ]
     meta = result["meta"]
-    peaks = "; ".join(f"{name} {result['best_gemm_peak_gflops'][name]} GFLOP/s ({', '.join(str(x) for x in runs)})"
-                      for name, runs in result["gemm_peak_runs_gflops"].items())
-    return (f"# Training-step throughput: partkd ST-GCN vs mmaction2 1.2.0 ST-GCN\n\n"
-            f"Command: `{command}`\n\nDevice: {meta['cpu']} ({meta.get('cpu_features', 'features not recorded')}), "
-            f"{meta['threads']} torch threads; date {meta['date']}; "
-            f"code {meta.get('code_version', 'unknown')}; "
-            f"{meta['note']}\n\nGEMM peaks measured in this run (best of 2048² and 4096² products through MKL and "
-            f"oneDNN, measured before each of the precision's alternation rounds and once at the end): {peaks}.\n\n"
-            f"| shape | precision | partkd samples/s | peer samples/s | ratio (min–max over runs) | "
-            f"partkd with torch operators only (vs peer) | GFLOP / sample (step) | GEMM peak | "
-            f"partkd of peak | peer of peak |\n|---|---|---|---|---|---|---|---|---|---|\n"
-            f"{rows}\n\nBest precision vs peer's best precision (min over shapes): "
-            f"**{result['best_ratio_vs_peer_best']}×**\n")
+    device = f"{meta['cpu']} ({meta.get('cpu_features', 'features not recorded')}), {meta['threads']} torch threads"
+    peaks = "; ".join(
+        f"{name} {result['best_gemm_peak_gflops'][name]} GFLOP/s ({', '.join(str(x) for x in runs)})"
+        for name, runs in result["gemm_peak_runs_gflops"].items()
+    )
+    prov = Provenance(command, meta["date"], meta.get("code_version", "unknown"), device)
+    head = "\n".join(md_head("Training-step throughput: partkd ST-GCN vs mmaction2 1.2.0 ST-GCN", prov))
+    return (
+        f"{head}\n{meta['note'][:1].upper()}{meta['note'][1:]}."
+        f"\n\nGEMM peaks measured in this run (best of 2048² and 4096² products through MKL and "
+        f"oneDNN, measured before each of the precision's alternation rounds and once at the end): {peaks}.\n\n"
+        f"{md_table(header, rows)}\n\nBest precision vs peer's best precision (min over shapes): "
+        f"**{result['best_ratio_vs_peer_best']}×**\n"
+    )
 
 
 def main() -> None:
@@ -226,12 +265,16 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (allocator and oneDNN caches settle)")
-    p.add_argument("--peer-bf16-steps", type=int, default=1,
-                   help="steps for the peer in bf16 (very slow on a CPU without AVX512-BF16 or AMX)")
+    p.add_argument(
+        "--peer-bf16-steps",
+        type=int,
+        default=1,
+        help="steps for the peer in bf16 (very slow on a CPU without AVX512-BF16 or AMX)",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile the partkd model")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--save", type=Path, help="write <SAVE>.json and <SAVE>.md")
+    add_save_arg(p)
     a = p.parse_args()
     shapes, precisions = a.shapes.split(","), a.precisions.split(",")
     if a.worker:
@@ -240,19 +283,20 @@ def main() -> None:
     import torch
 
     result = compare(shapes, precisions, a.repeats, a.steps, a.warmup, {"bf16": a.peer_bf16_steps}, a.compile)
-    from partkd.checkpoints import code_version
-
-    result["meta"] = {"cpu": cpu_model(), "cpu_features": cpu_features(), "threads": torch.get_num_threads(),
-                      "torch": torch.__version__,
-                      "code_version": code_version(),
-                      "date": datetime.date.today().isoformat(), "load_avg_after": os.getloadavg(),
-                      "note": "shared machine; medians of alternating subprocess runs"}
-    command = "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:])
+    prov = provenance()
+    result["meta"] = {
+        "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "code_version": prov.code_version,
+        "date": prov.date,
+        "load_avg_after": os.getloadavg(),
+        "note": "shared machine; medians of alternating subprocess runs",
+    }
+    command = prov.command
     if a.save:
-        from partkd.io import atomic_write_text
-
-        atomic_write_text(a.save.with_suffix(".json"), json.dumps({**result, "command": command}, indent=1))
-        atomic_write_text(a.save.with_suffix(".md"), markdown(result, command))
+        publish(a.save, {**result, "command": command}, markdown(result, command))
     print(json.dumps(result) if a.json else markdown(result, command))
 
 

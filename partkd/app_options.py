@@ -8,7 +8,11 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from partkd.engine.config import DataSpec
+from partkd.engine.schema import option
 from partkd.errors import ConfigError, where
+from partkd.io import load_toml
+from partkd.layouts import BUILTIN
 
 
 @dataclass(frozen=True)
@@ -19,17 +23,23 @@ class AppOption:
     help: str
     kind: str  # "path" (file or folder), "folder", "layout" (a built-in name or a file)
     metavar: str = "PATH"
+    field: str | None = None  # the DataSpec field it sets, for the data options
 
     @property
     def flag(self) -> str:
         return "--" + self.key.replace("_", "-")
 
 
+def _data_option(key: str, field: str, kind: str, metavar: str = "PATH") -> AppOption:
+    """A launch option that opens the app on a DataSpec field: its help is the field's, from the config schema."""
+    return AppOption(key, f"the app opens on it: {option(DataSpec, field).help}", kind, metavar, field)
+
+
 APP_OPTIONS: tuple[AppOption, ...] = (
-    AppOption("data", "your high-quality dataset (file or folder); the app opens on it", "path"),
-    AppOption("low", "your low-quality data paired with --data by pair id (default: simulated from --data)", "path"),
-    AppOption("layout", "layout of --data (built-in name or layout.json) when its files name none", "layout", "F"),
-    AppOption("low_layout", "layout of --low (built-in name or layout.json)", "layout", "F"),
+    _data_option("data", "source", "path"),
+    _data_option("low", "low", "path"),
+    _data_option("layout", "high_layout", "layout", "F"),
+    _data_option("low_layout", "low_layout", "layout", "F"),
     AppOption("checkpoints", "a folder of your checkpoints, offered first in the pickers", "folder", "DIR"),
     AppOption(
         "data_root",
@@ -39,6 +49,8 @@ APP_OPTIONS: tuple[AppOption, ...] = (
     ),
 )
 CONFIG_ENV = "PARTKD_APP_CONFIG"
+#: The values of --low that name a source instead of a path.
+LOW_KEYWORDS = ("simulate", "real")
 
 
 @dataclass(frozen=True)
@@ -62,9 +74,7 @@ def add_app_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _checked(value: str, option: AppOption, base: Path, origin: str) -> str:
     """`value` as an absolute path (relative to `base`), checked to exist; a built-in layout name stays a name."""
-    from partkd.layouts import BUILTIN
-
-    if option.kind == "layout" and value in BUILTIN:
+    if (option.kind == "layout" and value in BUILTIN) or (option.field == "low" and value in LOW_KEYWORDS):
         return value
     path = (base / Path(value).expanduser()).resolve()
     what = f"{option.key} = {value}: " if origin != option.flag else ""
@@ -77,8 +87,6 @@ def _checked(value: str, option: AppOption, base: Path, origin: str) -> str:
 
 def read_app_config(path: str | Path) -> dict[str, str]:
     """The launch options of an app TOML (paths relative to its folder); unknown keys are a one-line ConfigError."""
-    from partkd.engine.config import load_toml
-
     raw = load_toml(path)
     known = {o.key: o for o in APP_OPTIONS}
     unknown = sorted(set(raw) - set(known))
@@ -124,3 +132,8 @@ def app_argv(settings: AppSettings) -> list[str]:
         if value is not None:
             out += [o.flag, value]
     return out
+
+
+def spec_fields(settings: AppSettings) -> dict[str, str]:
+    """The DataSpec fields (source, low, high_layout, low_layout) the launch settings set."""
+    return {o.field: getattr(settings, o.key) for o in APP_OPTIONS if o.field and getattr(settings, o.key)}

@@ -19,6 +19,7 @@ from partkd import __version__
 from partkd.errors import CheckpointError, ConfigError, PartKDError, where
 from partkd.io import atomic_write_bytes, atomic_write_json
 from partkd.layouts import Layout, layout_from_dict
+from partkd.models import ModelConfig, build_model
 
 if TYPE_CHECKING:  # torch loads only where weights are touched, so metadata reads stay light
     import torch
@@ -244,7 +245,6 @@ def read_tensors(path: str | Path, meta: dict | None = None) -> dict[str, torch.
 
 def build_from_meta(meta: dict, source: object = "checkpoint") -> nn.Module:
     """Rebuild the (untrained) model a checkpoint's metadata describes."""
-    from partkd.models import ModelConfig, build_model
 
     info = dict(meta["model"])
     layout = layout_from_dict(meta["layout"], source)

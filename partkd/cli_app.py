@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from partkd.app_options import add_app_arguments, app_argv, parse_app_args
 from partkd.errors import ConfigError
 
 #: The app's entry point: the repository's app.py (the package is installed from the repository, `pip install -e .`).
@@ -15,7 +16,6 @@ APP_PY = Path(__file__).resolve().parent.parent / "app.py"
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `app` sub-command."""
-    from partkd.app_options import add_app_arguments
 
     p = sub.add_parser(
         "app",
@@ -33,7 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def streamlit_command(args: argparse.Namespace) -> list[str]:
     """The `python -m streamlit run app.py … -- FLAGS` command for parsed `partkd app` arguments (flags validated)."""
-    from partkd.app_options import app_argv, parse_app_args
 
     flags = ["--config", args.config] if args.config else []
     for key in ("data", "low", "layout", "low_layout", "checkpoints", "data_root"):

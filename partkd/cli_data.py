@@ -9,9 +9,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from partkd.data.synthetic import SYNTH_MOTIONS
+from partkd.data.dataset import pairing_summary
+from partkd.data.formats.npz import save_generic_npz
+from partkd.data.joint_map import joint_report
+from partkd.data.loaders import load_dataset
+from partkd.data.synthetic import SYNTH_MOTIONS, make_synthetic
 from partkd.engine.schema import parse_options
 from partkd.errors import ConfigError, FlagHintError
+from partkd.layouts import get_layout
 from partkd.models.config import ModelConfig
 
 FORMAT_NAMES = "penn_action, nw_ucla, h36m, ntu, pyskl, kinetics, npz, synthetic"
@@ -95,8 +100,6 @@ WINDOW_KEYS = ("quality", "units", "fps", "frame_step", "rate_hz", "window_frame
 
 def run_synth(args: argparse.Namespace) -> int:
     """Generate paired synthetic data and write it in the generic npz format."""
-    from partkd.data.formats.npz import save_generic_npz
-    from partkd.data.synthetic import make_synthetic
 
     for flag in ("classes", "clips_per_class", "frames"):
         if getattr(args, flag) < 1:
@@ -172,8 +175,6 @@ def format_rate(s: dict) -> str:
 
 def run_inspect(args: argparse.Namespace) -> int:
     """Load a dataset and print clip count, classes, frame statistics, joints, layout and split sizes."""
-    from partkd.data.dataset import pairing_summary
-    from partkd.data.loaders import load_dataset
 
     options = parse_options(args.option)
     with warnings.catch_warnings(record=True) as caught:
@@ -197,9 +198,6 @@ def run_inspect(args: argparse.Namespace) -> int:
         summary["low"] = {**_described(low, args.low), "pairing": pairing_summary(ds, low)}
         warn += short_clip_warnings(low, args.min_frames, "low-quality ") + pairing_warnings(summary["low"]["pairing"])
     if args.simulate is not None:
-        from partkd.data.degrade import joint_report
-        from partkd.layouts import get_layout
-
         summary["simulate"] = {"layout": args.simulate, **joint_report(ds.layout, get_layout(args.simulate))}
     warn = [str(w.message) for w in caught] + warn
     if args.json:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from pathlib import Path
 
+from partkd.cli_train import _threads_arg
 from partkd.data.transforms import FRAME_MODES
 from partkd.engine.config import ESTIMATOR_LEVELS, OCCLUSION_MODES
+from partkd.io import atomic_write_json, atomic_write_text
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -24,7 +27,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from partkd.checkpoints import load_checkpoint
     from partkd.figures import table_csv
-    from partkd.io import atomic_write_json, atomic_write_text
     from partkd.streaming import format_rows, predict
 
     loaded = load_checkpoint(args.checkpoint)
@@ -55,8 +57,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from partkd.interop import import_teacher
 
     if args.class_names:
-        from pathlib import Path
-
         names = [n.strip() for n in Path(args.class_names).read_text().splitlines() if n.strip()]
     else:
         names = [f"class_{i}" for i in range(args.classes or 0)]
@@ -76,7 +76,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `export`, `predict` and `import-mmaction2` sub-commands."""
-    from partkd.cli_train import _threads_arg
     from partkd.export import FORMATS
 
     p = sub.add_parser(

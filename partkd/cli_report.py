@@ -7,7 +7,10 @@ import sys
 
 import numpy as np
 
+from partkd.cli_train import _data_args, _spec, _threads_arg
+from partkd.data.loaders import load_dataset
 from partkd.engine.config import OCCLUSION_MODES
+from partkd.engine.data import load_paired
 from partkd.errors import ConfigError, where
 from partkd.figures import DPI, IMAGE_FORMATS
 from partkd.layouts import PARTS
@@ -15,8 +18,6 @@ from partkd.layouts import PARTS
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from partkd.checkpoints import load_checkpoint
-    from partkd.cli_train import _spec
-    from partkd.engine.data import load_paired
     from partkd.report import assign_roles, write_report
 
     teacher = load_checkpoint(args.teacher) if args.teacher else None
@@ -45,7 +46,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from partkd.checkpoints import load_checkpoint
-    from partkd.data.loaders import load_dataset
     from partkd.engine.explain import explain_dataset_clip, pick_clip, stored_data, write_explanation
 
     loaded = load_checkpoint(args.checkpoint)
@@ -82,7 +82,6 @@ def _positive(text: str) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `report` and `explain` sub-commands."""
-    from partkd.cli_train import _data_args, _threads_arg
 
     p = sub.add_parser(
         "report",

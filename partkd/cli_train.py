@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES, EFFICIENCY_SOURCES
+from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
 from partkd.engine.config import (
     DEFAULT_PRESET,
     OCCLUSION_MODES,
@@ -22,9 +22,12 @@ from partkd.engine.config import (
     train_config_from_dict,
     train_preset,
 )
+from partkd.engine.data import load_high, load_paired
 from partkd.engine.run_config import read_run_config
 from partkd.engine.schema import add_flags, given
 from partkd.errors import ConfigError, where
+from partkd.io import atomic_write_json
+from partkd.layouts import PARTS
 
 #: TrainConfig options that only the teacher's training reads (the student command has no such flags).
 TEACHER_ONLY = ("part_dropout", "joint_dropout", "part_dropout_mode")
@@ -151,7 +154,6 @@ def _cmd_train_teacher(args: argparse.Namespace) -> int:
 def _cmd_part_matrix(args: argparse.Namespace) -> int:
     from partkd.checkpoints import read_meta
     from partkd.engine.teacher import compute_part_matrix
-    from partkd.layouts import PARTS
 
     meta = read_meta(args.teacher)
     spec = _spec(args, meta.get("data"))
@@ -162,8 +164,6 @@ def _cmd_part_matrix(args: argparse.Namespace) -> int:
 
     def progress(p: dict) -> None:
         if out is not None:  # the jobs' progress.json (epoch 1 of 1, step = clips done)
-            from partkd.io import atomic_write_json
-
             atomic_write_json(out / "progress.json", {**p, "epoch": 1, "epochs": 1, "eta_s": None})
         pct = 100 * p["step"] // max(p["steps"], 1)
         if pct // 10 != shown[0] // 10 or p["step"] == p["steps"]:
@@ -191,8 +191,6 @@ def _cmd_part_matrix(args: argparse.Namespace) -> int:
     for line in truth_lines({k: v for k, v in (result.get("E_truth") or {}).items() if k in picked}):
         print(line)
     if args.json:
-        from partkd.io import atomic_write_json
-
         atomic_write_json(args.json, {"class_names": names, "parts": list(PARTS), **result})
     return 0
 
@@ -219,10 +217,7 @@ def _cmd_train_student(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from partkd.checkpoints import load_checkpoint
-    from partkd.engine.data import load_high, load_paired
     from partkd.engine.evaluate import accuracy_vs_op, data_side, evaluate, part_sensitivity
-    from partkd.io import atomic_write_json
-    from partkd.layouts import PARTS
 
     loaded = load_checkpoint(args.checkpoint)
     spec = _spec(args, loaded.meta.get("data"))
@@ -290,7 +285,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--efficiency",
         default=DEFAULT_EFFICIENCY,
-        choices=[*EFFICIENCY_SOURCES, "all"],
+        choices=[*EFFICIENCIES.names(), "all"],
         help=f"which definition of E to print (all are stored; default {DEFAULT_EFFICIENCY}, the most truthful "
         "measured): " + "; ".join(f"{d.name}: {d.description}" for d in EFFICIENCIES.values()),
     )

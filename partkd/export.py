@@ -7,6 +7,7 @@ metadata_props["partkd"], TorchScript extra file "partkd.json"."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 from pathlib import Path
@@ -63,7 +64,6 @@ def _traceable(loaded: Loaded) -> tuple[Logits, torch.Tensor]:
 
 def export_onnx(loaded: Loaded, out: Path | str) -> Path:
     """Write the checkpoint as ONNX (dynamic batch and frames, opset of torch's exporter) with its metadata."""
-    import importlib.util
 
     if importlib.util.find_spec("onnxscript") is None or importlib.util.find_spec("onnx") is None:
         raise ConfigError(where("export", "ONNX export needs the onnx and onnxscript packages (requirements.txt)"))

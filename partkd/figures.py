@@ -15,18 +15,19 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from partkd.io import atomic_write_bytes
-from partkd.layouts import PARTS, Layout
-from partkd.viz import (
+from partkd.drawing import (
     CORRECT_COLOR,
     OCCLUDED_COLOR,
     PART_COLORS,
     PART_LABELS,
     WRONG_COLOR,
     drawing_axes,
+    history_series,
     joint_valid,
     modality_magnitude,
 )
+from partkd.io import atomic_write_bytes
+from partkd.layouts import PARTS, Layout
 
 IMAGE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 DPI = 200
@@ -267,16 +268,15 @@ def clip_grid_figure(rows: Sequence[GridRow], frames: int = 6, title: str = "", 
 
 
 def history_figure(history: Sequence[Mapping[str, float | None]], title: str = "", source: str = "") -> Figure:
-    """Training curves per epoch: loss, and train / validation accuracy."""
+    """Training curves per epoch (drawing.history_series): loss, and train / validation accuracy (%), each through
+    the epochs that have a value."""
     fig = Figure(figsize=(8.0, 3.2))
     loss_ax, acc_ax = fig.subplots(1, 2)
-    epochs = [h.get("epoch") for h in history]
-    loss_ax.plot(epochs, [h.get("loss") for h in history], marker="o")
+    for s in history_series(history):
+        ax, scale = (loss_ax, 1) if s.panel == "loss" else (acc_ax, 100)
+        points = [(e, scale * v) for e, v in zip(s.epochs, s.values) if v is not None]
+        ax.plot(*zip(*points), marker="o", label=None if ax is loss_ax else s.name)
     loss_ax.set_title("loss", fontsize=9)
-    for key, name in (("train_acc", "train"), ("val_acc", "validation")):
-        points = [(e, 100 * v) for e, v in zip(epochs, (h.get(key) for h in history)) if v is not None]
-        if points:
-            acc_ax.plot(*zip(*points), marker="o", label=name)
     acc_ax.set_title("accuracy (%)", fontsize=9)
     acc_ax.legend(fontsize=8)
     for ax in (loss_ax, acc_ax):
@@ -403,32 +403,6 @@ def grid_csv(rows: Sequence[GridRow]) -> str:
     return buf.getvalue()
 
 
-__all__ = [
-    "DPI",
-    "IMAGE_FORMATS",
-    "TABLE_OPS",
-    "GridRow",
-    "Prediction",
-    "accuracy_figure",
-    "caption",
-    "clip_csv",
-    "clip_grid_figure",
-    "curves_csv",
-    "efficiency_figure",
-    "figure_bytes",
-    "grid_csv",
-    "grid_frames",
-    "history_figure",
-    "matrix_csv",
-    "save_figure",
-    "sensitivity_figure",
-    "table1_rows",
-    "table_csv",
-    "table_latex",
-    "table_markdown",
-]
-
-
 def explanation_figure(result: Mapping[str, Any], layout: Layout, source: str = "") -> Figure:
     """One clip's explanations (engine.explain.explain_dataset_clip): a parts × time strip per method, the deletion
     curves against random order, and the skeleton at the most important window with joints sized by the
@@ -504,3 +478,30 @@ def explanation_figure(result: Mapping[str, Any], layout: Layout, source: str = 
     fig.suptitle(f"{result['clip']}: true {result['true']} (p = {result['probability']:.2f}), {verdict}", fontsize=10)
     fig.subplots_adjust(hspace=0.45, wspace=0.45)
     return caption(fig, source) if source else fig
+
+
+__all__ = [
+    "DPI",
+    "IMAGE_FORMATS",
+    "TABLE_OPS",
+    "GridRow",
+    "Prediction",
+    "accuracy_figure",
+    "caption",
+    "clip_csv",
+    "clip_grid_figure",
+    "curves_csv",
+    "efficiency_figure",
+    "explanation_figure",
+    "figure_bytes",
+    "grid_csv",
+    "grid_frames",
+    "history_figure",
+    "matrix_csv",
+    "save_figure",
+    "sensitivity_figure",
+    "table1_rows",
+    "table_csv",
+    "table_latex",
+    "table_markdown",
+]

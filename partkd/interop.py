@@ -11,6 +11,7 @@ import torch
 
 from partkd.errors import CheckpointError, where
 from partkd.layouts import Layout, get_layout
+from partkd.models import build_model
 from partkd.models.config import ModelConfig
 
 #: Prefixes of a whole recognizer's checkpoint (mmaction2 / pyskl) in front of the backbone's and head's keys.
@@ -92,7 +93,6 @@ def stgcn_config(state: dict[str, torch.Tensor], persons: int) -> ModelConfig:
 def load_mmaction2_stgcn(path: Path | str, layout: str | Layout, persons: int = 2) -> Any:
     """A partkd STGCN (eval mode) holding the weights of an mmaction2 / pyskl ST-GCN checkpoint with its GCNHead;
     the graph A is the checkpoint's own, so the logits match mmaction2's on the same (N, M, T, V, C) input."""
-    from partkd.models import build_model
 
     state = read_state(path)
     if "fc.weight" not in state:

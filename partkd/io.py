@@ -1,4 +1,4 @@
-"""Atomic file writes: temporary file in the same folder, fsync, rename; never a half-written file."""
+"""File reading and atomic writes (temporary file in the same folder, fsync, rename; never a half-written file)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import json
 import os
 import shutil
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from partkd.errors import PartKDError, where
+from partkd.errors import ConfigError, PartKDError, where
 
 
 def _umask() -> int:
@@ -70,3 +72,17 @@ def removed_on_failure(folder: Path | str) -> Iterator[None]:
         if not existed and path.is_dir() and not any(path.glob("*.safetensors")):
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file, turning a missing file or a syntax error into one ConfigError line."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(where(p, "config file not found")) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(where(p, f"invalid TOML ({e})")) from None
+    except OSError as e:
+        raise ConfigError(where(p, f"cannot read ({e.strerror})")) from None

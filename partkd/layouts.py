@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from partkd.errors import LayoutError, where
+from partkd.registry import Registry
 
 PARTS: tuple[str, ...] = ("head", "left_arm", "right_arm", "left_leg", "right_leg")
 #: Axis a 3D layout's data points up along (a sign for a downward axis); partkd works y-up (data/axes.py).
@@ -163,7 +164,7 @@ def _validate_extras(layout: Layout, src: object) -> None:
         raise LayoutError(where(src, "up and units describe 3D coordinates; a 2D layout is in image pixels"))
 
 
-def _build(
+def build_layout(
     name: str,
     dims: int,
     joints: list[str],
@@ -172,6 +173,7 @@ def _build(
     parts: dict[str, list[int]],
     description: str,
 ) -> Layout:
+    """A Layout from joint names, bones as index pairs, the centre joint and each part's joint indices."""
     part_of = [-1] * len(joints)
     for p, js in parts.items():
         for j in js:
@@ -179,373 +181,10 @@ def _build(
     return Layout(name, tuple(joints), tuple(edges), center, tuple(part_of), dims, description)
 
 
-BUILTIN: dict[str, Layout] = {}
-
-
-def _register(layout: Layout) -> None:
-    BUILTIN[layout.name] = layout
-
-
-_register(
-    _build(
-        "ntu25",
-        3,
-        [
-            "spine_base",
-            "spine_mid",
-            "neck",
-            "head",
-            "left_shoulder",
-            "left_elbow",
-            "left_wrist",
-            "left_hand",
-            "right_shoulder",
-            "right_elbow",
-            "right_wrist",
-            "right_hand",
-            "left_hip",
-            "left_knee",
-            "left_ankle",
-            "left_foot",
-            "right_hip",
-            "right_knee",
-            "right_ankle",
-            "right_foot",
-            "spine_shoulder",
-            "left_hand_tip",
-            "left_thumb",
-            "right_hand_tip",
-            "right_thumb",
-        ],
-        [
-            (1, 0),
-            (20, 1),
-            (2, 20),
-            (3, 2),
-            (4, 20),
-            (5, 4),
-            (6, 5),
-            (7, 6),
-            (8, 20),
-            (9, 8),
-            (10, 9),
-            (11, 10),
-            (12, 0),
-            (13, 12),
-            (14, 13),
-            (15, 14),
-            (16, 0),
-            (17, 16),
-            (18, 17),
-            (19, 18),
-            (21, 7),
-            (22, 7),
-            (23, 11),
-            (24, 11),
-        ],
-        20,
-        {
-            "head": [0, 1, 2, 3, 20],
-            "left_arm": [4, 5, 6, 7, 21, 22],
-            "right_arm": [8, 9, 10, 11, 23, 24],
-            "left_leg": [12, 13, 14, 15],
-            "right_leg": [16, 17, 18, 19],
-        },
-        "Kinect v2, 25 joints, 3D (NTU RGB+D)",
-    )
-)
-_register(
-    _build(
-        "kinect_v1_20",
-        3,
-        [
-            "hip_center",
-            "spine",
-            "shoulder_center",
-            "head",
-            "left_shoulder",
-            "left_elbow",
-            "left_wrist",
-            "left_hand",
-            "right_shoulder",
-            "right_elbow",
-            "right_wrist",
-            "right_hand",
-            "left_hip",
-            "left_knee",
-            "left_ankle",
-            "left_foot",
-            "right_hip",
-            "right_knee",
-            "right_ankle",
-            "right_foot",
-        ],
-        [
-            (1, 0),
-            (2, 1),
-            (3, 2),
-            (4, 2),
-            (5, 4),
-            (6, 5),
-            (7, 6),
-            (8, 2),
-            (9, 8),
-            (10, 9),
-            (11, 10),
-            (12, 0),
-            (13, 12),
-            (14, 13),
-            (15, 14),
-            (16, 0),
-            (17, 16),
-            (18, 17),
-            (19, 18),
-        ],
-        1,
-        {
-            "head": [0, 1, 2, 3],
-            "left_arm": [4, 5, 6, 7],
-            "right_arm": [8, 9, 10, 11],
-            "left_leg": [12, 13, 14, 15],
-            "right_leg": [16, 17, 18, 19],
-        },
-        "Kinect v1, 20 joints, 3D (NW-UCLA, SYSU 3D HOI, UTD-MHAD)",
-    )
-)
-_register(
-    _build(
-        "coco17",
-        2,
-        [
-            "nose",
-            "left_eye",
-            "right_eye",
-            "left_ear",
-            "right_ear",
-            "left_shoulder",
-            "right_shoulder",
-            "left_elbow",
-            "right_elbow",
-            "left_wrist",
-            "right_wrist",
-            "left_hip",
-            "right_hip",
-            "left_knee",
-            "right_knee",
-            "left_ankle",
-            "right_ankle",
-        ],
-        [
-            (1, 0),
-            (2, 0),
-            (3, 1),
-            (4, 2),
-            (5, 0),
-            (6, 0),
-            (7, 5),
-            (8, 6),
-            (9, 7),
-            (10, 8),
-            (11, 5),
-            (12, 6),
-            (13, 11),
-            (14, 12),
-            (15, 13),
-            (16, 14),
-        ],
-        0,
-        {
-            "head": [0, 1, 2, 3, 4],
-            "left_arm": [5, 7, 9],
-            "right_arm": [6, 8, 10],
-            "left_leg": [11, 13, 15],
-            "right_leg": [12, 14, 16],
-        },
-        "COCO keypoints, 17 joints, 2D + confidence (pose estimators)",
-    )
-)
-_register(
-    _build(
-        "penn13",
-        2,
-        [
-            "head",
-            "left_shoulder",
-            "right_shoulder",
-            "left_elbow",
-            "right_elbow",
-            "left_wrist",
-            "right_wrist",
-            "left_hip",
-            "right_hip",
-            "left_knee",
-            "right_knee",
-            "left_ankle",
-            "right_ankle",
-        ],
-        [(1, 0), (2, 0), (3, 1), (4, 2), (5, 3), (6, 4), (7, 1), (8, 2), (9, 7), (10, 8), (11, 9), (12, 10)],
-        0,
-        {"head": [0], "left_arm": [1, 3, 5], "right_arm": [2, 4, 6], "left_leg": [7, 9, 11], "right_leg": [8, 10, 12]},
-        "Penn Action annotations, 13 joints, 2D + visibility",
-    )
-)
-_register(
-    _build(
-        "openpose18",
-        2,
-        [
-            "nose",
-            "neck",
-            "right_shoulder",
-            "right_elbow",
-            "right_wrist",
-            "left_shoulder",
-            "left_elbow",
-            "left_wrist",
-            "right_hip",
-            "right_knee",
-            "right_ankle",
-            "left_hip",
-            "left_knee",
-            "left_ankle",
-            "right_eye",
-            "left_eye",
-            "right_ear",
-            "left_ear",
-        ],
-        [
-            (0, 1),
-            (2, 1),
-            (3, 2),
-            (4, 3),
-            (5, 1),
-            (6, 5),
-            (7, 6),
-            (8, 1),
-            (9, 8),
-            (10, 9),
-            (11, 1),
-            (12, 11),
-            (13, 12),
-            (14, 0),
-            (15, 0),
-            (16, 14),
-            (17, 15),
-        ],
-        1,
-        {
-            "head": [0, 1, 14, 15, 16, 17],
-            "right_arm": [2, 3, 4],
-            "left_arm": [5, 6, 7],
-            "right_leg": [8, 9, 10],
-            "left_leg": [11, 12, 13],
-        },
-        "OpenPose BODY-18, 2D + confidence (Kinetics-skeleton)",
-    )
-)
-
-_register(
-    _build(
-        "h36m17",
-        3,
-        [
-            "pelvis",
-            "right_hip",
-            "right_knee",
-            "right_ankle",
-            "left_hip",
-            "left_knee",
-            "left_ankle",
-            "spine",
-            "thorax",
-            "neck_nose",
-            "head",
-            "left_shoulder",
-            "left_elbow",
-            "left_wrist",
-            "right_shoulder",
-            "right_elbow",
-            "right_wrist",
-        ],
-        [
-            (1, 0),
-            (2, 1),
-            (3, 2),
-            (4, 0),
-            (5, 4),
-            (6, 5),
-            (7, 0),
-            (8, 7),
-            (9, 8),
-            (10, 9),
-            (11, 8),
-            (12, 11),
-            (13, 12),
-            (14, 8),
-            (15, 14),
-            (16, 15),
-        ],
-        8,
-        {
-            "head": [0, 7, 8, 9, 10],
-            "left_arm": [11, 12, 13],
-            "right_arm": [14, 15, 16],
-            "left_leg": [4, 5, 6],
-            "right_leg": [1, 2, 3],
-        },
-        "Human3.6M motion capture, the field's 17 joints, 3D (mm)",
-    )
-)
-_register(
-    _build(
-        "mpii16",
-        2,
-        [
-            "right_ankle",
-            "right_knee",
-            "right_hip",
-            "left_hip",
-            "left_knee",
-            "left_ankle",
-            "pelvis",
-            "thorax",
-            "upper_neck",
-            "head_top",
-            "right_wrist",
-            "right_elbow",
-            "right_shoulder",
-            "left_shoulder",
-            "left_elbow",
-            "left_wrist",
-        ],
-        [
-            (1, 2),
-            (0, 1),
-            (2, 6),
-            (3, 6),
-            (4, 3),
-            (5, 4),
-            (7, 6),
-            (8, 7),
-            (9, 8),
-            (12, 7),
-            (11, 12),
-            (10, 11),
-            (13, 7),
-            (14, 13),
-            (15, 14),
-        ],
-        7,
-        {
-            "head": [6, 7, 8, 9],
-            "left_arm": [13, 14, 15],
-            "right_arm": [10, 11, 12],
-            "left_leg": [3, 4, 5],
-            "right_leg": [0, 1, 2],
-        },
-        "MPII joints, 16, 2D + confidence (Stacked-Hourglass detections on Human3.6M)",
-    )
-)
+#: The built-in layouts by name (defined in layout_tables.py, loaded on first use).
+BUILTIN: Registry[Layout] = Registry("layout", error=LayoutError, hint=", or a .json/.toml layout file")
+for _name in ("ntu25", "kinect_v1_20", "coco17", "penn13", "openpose18", "h36m17", "mpii16"):
+    BUILTIN.declare(_name, f"partkd.layout_tables:{_name}")
 
 
 def layout_from_dict(d: dict, source: object = "layout") -> Layout:
@@ -627,8 +266,6 @@ def get_layout(name_or_path: str | Path | Layout) -> Layout:
     if isinstance(name_or_path, Layout):
         return name_or_path
     s = str(name_or_path)
-    if s in BUILTIN:
-        return BUILTIN[s]
     if s.endswith((".json", ".toml")):
         return load_layout_file(s)
-    raise LayoutError(f"unknown layout '{s}': use one of {', '.join(BUILTIN)} or a .json/.toml file")
+    return BUILTIN.get(s)

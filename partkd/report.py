@@ -16,6 +16,8 @@ from partkd import figures
 from partkd.checkpoints import Loaded, code_version, kd_method
 from partkd.data.dataset import NO_PAIR, PairedDataset, SkeletonDataset
 from partkd.data.inputs import Inputs
+from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
+from partkd.engine.data import model_inputs
 from partkd.engine.evaluate import (
     accuracy_vs_op,
     check_compatible,
@@ -98,7 +100,6 @@ def grid_data(
     by the engine's protocol (the accuracies equal `partkd evaluate --op ... --seed`). With `only` (low-quality
     test clips) the whole set is occluded as always but the models run on those clips and their high-quality
     clips only (a first view of one clip in a fraction of the time; the other rows stay NaN)."""
-    from partkd.engine.data import model_inputs
 
     high, low = data.high.by_split("test"), data.low.by_split("test")
     high_of_low = high_index_of_low(high, low)
@@ -240,8 +241,6 @@ def write_report(
     source = provenance(data_label, models, f"occlusion {mode}, seed {seed}")
     teacher = models.get("teacher")
     if teacher is not None and "E_raw" in teacher.meta:
-        from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
-
         say("E heatmap")
         d = EFFICIENCIES[DEFAULT_EFFICIENCY] if EFFICIENCIES[DEFAULT_EFFICIENCY].key in teacher.meta else None
         d = d or EFFICIENCIES["miss"]  # a teacher whose E predates the default definition

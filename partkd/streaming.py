@@ -12,6 +12,8 @@ import numpy as np
 
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import SkeletonDataset
+from partkd.data.loaders import load_dataset
+from partkd.engine.data import model_inputs, simulated
 from partkd.errors import ConfigError, where
 
 #: Frame rate assumed for files that do not record one (Penn Action, NTU, NW-UCLA and Kinetics poses are ~30 Hz).
@@ -38,7 +40,6 @@ def _as_model_data(loaded: Loaded, ds: SkeletonDataset, level: str, seed: int) -
     into the checkpoint's layout (a student reading high-quality data, as in training)."""
     if ds.layout.name == loaded.layout.name and ds.layout.num_joints == loaded.layout.num_joints:
         return ds
-    from partkd.engine.data import simulated
 
     return simulated(ds, loaded.layout, level, seed)
 
@@ -62,8 +63,6 @@ def predict(
     the data's own (rate_hz), else DEFAULT_FPS; occlusion `op`/`mode`/`seed` is the engine's protocol over all
     windows; a checkpoint of another layout reads the estimator simulation at `level`."""
     from partkd.checkpoints import load_checkpoint
-    from partkd.data.loaders import load_dataset
-    from partkd.engine.data import model_inputs
     from partkd.engine.evaluate import occlude_set, predict_proba
 
     loaded = checkpoint if isinstance(checkpoint, Loaded) else load_checkpoint(checkpoint)

@@ -186,7 +186,7 @@ def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
     table = at.dataframe[0].value
     assert list(table["status"]) == ["done"]
     assert any(m.value == "done" for m in at.metric)
-    from partkd_app.state import DOWNLOADS
+    from partkd_app.downloads import DOWNLOADS
 
     history = at.session_state[DOWNLOADS]["history"]                  # the curves download as figure and CSV
     assert history["png"]()[:4] == b"\x89PNG" and history["csv"]().startswith("epoch,loss")
@@ -306,6 +306,26 @@ def test_robustness_curves_and_table():
 
 
 @needs_checkpoints
+def test_robustness_curves_are_the_engines_accuracy_vs_op():
+    """A model's curve on the Robustness page is engine.evaluate.accuracy_vs_op on its test split with the sidebar's
+    mode and seed: the same numbers, point for point."""
+    from partkd.checkpoints import load_checkpoint
+    from partkd.engine.config import data_spec_from_dict
+    from partkd.io import load_toml
+    from partkd.engine.data import load_paired
+    from partkd.engine.evaluate import accuracy_vs_op
+    from partkd.report import CURVE_OPS
+
+    at = run("robustness", {"w_occ_seed": 2})
+    curve = next(t for t in charts(at)[0]["data"] if t["name"] == "Student with KD")
+    data = load_paired(data_spec_from_dict(load_toml(ROOT / "configs" / "app_default.toml")["data"]))
+    loaded = load_checkpoint(ROOT / "checkpoints" / "student_pmsc.safetensors")
+    want = accuracy_vs_op(loaded, data.low.by_split("test"), list(CURVE_OPS), seed=2)
+    assert np.array_equal(array(curve["x"]), [p["op"] for p in want])
+    assert np.array_equal(array(curve["y"]), [p["top1"] for p in want])
+
+
+@needs_checkpoints
 def test_pickers_offer_only_checkpoints_that_fit_the_data():
     at = run("compare")
     assert any("student_pmsc" in o for o in at.sidebar.selectbox(key="w_ckpt_kd").options)
@@ -346,7 +366,7 @@ def test_h36m_real_detections_with_projected_overlay(shared_data):
 
 
 def test_the_occlusion_shown_is_the_occlusion_drawn_after_switching_the_data(shared_data):
-    """The state bug of issue 13: after switching the sidebar to a dataset folder, the page's OP slider and the
+    """A state bug found in a browser walk: after switching the sidebar to a dataset folder, the page's OP slider and the
     figure's title disagreed, and both the sidebar and the page had an estimator-level control. Now the low-quality
     view lives once, in the sidebar, and the figure is drawn with exactly its values."""
     if not (shared_data / "penn_action").is_dir():
@@ -370,7 +390,8 @@ def test_compare_robustness_and_evaluate_agree():
     the same numbers for the same checkpoint, data and seed."""
     from partkd.checkpoints import load_checkpoint
     from partkd.engine.data import load_paired
-    from partkd.engine.config import data_spec_from_dict, load_toml
+    from partkd.engine.config import data_spec_from_dict
+    from partkd.io import load_toml
     from partkd.engine.evaluate import evaluate, occluded_inputs, predict_proba
 
     at = run("robustness")
@@ -393,7 +414,7 @@ def test_compare_robustness_and_evaluate_agree():
 
 @needs_checkpoints
 def test_every_figure_downloads_as_png_pdf_svg_and_csv():
-    from partkd_app.state import DOWNLOADS
+    from partkd_app.downloads import DOWNLOADS
 
     for page, keys in (("skeletons", ["skeletons", "modality"]), ("compare", ["grid", "at_op"]), ("robustness", ["curves", "parts"]),
                        ("part_efficiency", ["E"])):
@@ -433,7 +454,7 @@ def test_every_page_runs_on_a_shipped_real_dataset_with_its_models(shared_data, 
 
 @needs_checkpoints
 def test_the_e_view_knows_every_method_that_weighs_parts_by_e():
-    from partkd_app.state import efficiency_view
+    from partkd.efficiency_view import efficiency_view
 
     teacher = json.loads(SHIPPED["teacher"].read_text())
     for method in ("pmsc", "pmsc_relational"):
@@ -453,7 +474,7 @@ def test_skeletons_page_shows_a_derived_modality_with_its_missing_values():
     skeleton only the centre joint's bone and the last frame's motion; the caption's share is the figure's."""
     from partkd.layouts import get_layout
 
-    from partkd_app.state import DOWNLOADS
+    from partkd_app.downloads import DOWNLOADS
 
     at = run("skeletons")
     assert at.selectbox(key="sk_modality").options[:3] == ["b: bone", "jm: joint motion", "bm: bone motion"]
@@ -479,7 +500,7 @@ def test_compare_page_shows_each_stream_and_the_fusion(tmp_path):
     from partkd.checkpoints import load_checkpoint
     from partkd.engine.config import DataSpec, StudentConfig, train_preset
     from partkd.engine.student import train_student
-    from partkd_app.state import APP_DATA
+    from partkd_app.defaults import APP_DATA
 
     spec = DataSpec(**APP_DATA)
     path = train_student(train_preset("smoke", epochs=1, modalities=("j", "b")), StudentConfig(kd="none"), None,

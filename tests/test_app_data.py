@@ -1,5 +1,5 @@
 """Data discovery and launch options (`partkd app`, `streamlit run app.py -- …`, an app TOML), and the sidebar's
-memory across data sources and pages (issue 25's browser-walk bugs)."""
+memory across data sources and pages (bugs found walking the app in a browser)."""
 import sys
 from pathlib import Path
 
@@ -192,7 +192,7 @@ def test_the_train_form_keeps_its_values_across_pages_and_follows_the_sidebar_op
 
 
 def test_a_run_folders_model_is_named_after_its_run():
-    from partkd_app.state import checkpoint_name
+    from partkd.catalogue import checkpoint_name
 
     assert checkpoint_name("jobs/20261202-1/run/model.safetensors") == "20261202-1"
     assert checkpoint_name("runs/x/students/pmsc_op0.6_s0/model.safetensors") == "pmsc_op0.6_s0"

@@ -257,7 +257,7 @@ def test_epochs_scale_the_milestones_and_lr_steps_set_them(tutorial: dict, tmp_p
 
 
 def test_the_app_pages_run_on_the_tutorial_files(tutorial: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from partkd_app.state import OTHER
+    from partkd_app.sidebar import OTHER
 
     w = tutorial["work"]
     monkeypatch.setenv("PARTKD_CACHE", str(w / "cache"))

@@ -1,4 +1,4 @@
-"""Clips kept on disk and model inputs made per batch (issue 26): the stored and per-batch paths give exactly what
+"""Clips kept on disk and model inputs made per batch: the stored and per-batch paths give exactly what
 the in-memory and whole-set paths give, and loading a pickle holds about one copy of it."""
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.degrade import occlude
+from partkd.data.occlusion import occlude
 from partkd.data.inputs import ModelInputs, OccludedInputs
 from partkd.data.loaders import load_dataset
 from partkd.data.store import StoredClips
-from partkd.data.transforms import to_array
+from partkd.data.inputs import to_array
 from partkd.engine.evaluate import occlude_set
 from partkd.layouts import get_layout
 

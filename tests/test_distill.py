@@ -306,7 +306,7 @@ def test_backward_with_revision_writes_revised_sum() -> None:
     assert torch.equal(unused.grad, torch.zeros(3))
 
 
-# ---------------------------------------------------------------- alternative E definitions (issue 11 diagnosis)
+# ---------------------------------------------------------------- alternative E definitions
 
 def test_shapley_values_by_hand() -> None:
     from partkd.distill.efficiency import PART_SUBSETS, shapley_values

@@ -14,8 +14,9 @@ import pytest
 from partkd.checkpoints import load_checkpoint, read_meta
 from partkd.data.formats.npz import save_generic_npz
 from partkd.distill.efficiency import efficiency_softmax
-from partkd.engine.config import (DataSpec, StudentConfig, TrainConfig, data_spec_from_dict, load_toml,
-                                  train_config_from_dict, train_preset)
+from partkd.engine.config import (DataSpec, StudentConfig, TrainConfig, data_spec_from_dict, train_config_from_dict,
+                                  train_preset)
+from partkd.io import load_toml
 from partkd.engine.data import load_paired
 from partkd.engine.evaluate import accuracy_vs_op, evaluate, part_sensitivity
 from partkd.engine.student import train_student
@@ -223,7 +224,7 @@ def test_non_finite_loss_stops_with_a_clear_error(tmp_path: Path) -> None:
 
 def test_simulated_low_quality_set_is_cached_and_identical(tmp_path, monkeypatch):
     """The estimator simulation is read back from the cache bit for bit, and the key changes with the seed."""
-    from partkd.data.degrade import simulate_estimator
+    from partkd.data.estimator import simulate_estimator
     from partkd.data.synthetic import make_synthetic
     from partkd.engine import data as engine_data
 
@@ -232,7 +233,7 @@ def test_simulated_low_quality_set_is_cached_and_identical(tmp_path, monkeypatch
     first = engine_data.simulated(high, "coco17", "medium", 1)
     assert len(list(tmp_path.glob("simulated-*.npz"))) == 1
     calls = []
-    monkeypatch.setattr("partkd.data.degrade.simulate_estimator", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("partkd.data.estimator.simulate_estimator", lambda *a, **k: calls.append(1))
     again = engine_data.simulated(high, "coco17", "medium", 1)
     assert calls == []
     expected = simulate_estimator(high, target_layout="coco17", level="medium", seed=1)

@@ -1,4 +1,4 @@
-"""Multi-stream models (issue 14): modalities derived in the forward pass, late score fusion, one cross-entropy per
+"""Multi-stream models: modalities derived in the forward pass, late score fusion, one cross-entropy per
 stream, the IKEM exchange gate, and the CLI paths that train, evaluate and distil them."""
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from partkd.data.modalities import MODALITIES
 from partkd.engine.loop import classification_loss
 from partkd.errors import ConfigError
 from partkd.layouts import BUILTIN
-from partkd.models import backbone_names, build_model, resolve_config, to_model_input
+from partkd.models import BACKBONES, build_model, resolve_config, to_model_input
 from partkd.models.config import ModelConfig
 from partkd.models.multistream import Exchange, MultiStream, confidence, exchange_gates, fuse_scores
 
@@ -155,7 +155,7 @@ def test_the_exchange_starts_as_independent_streams_and_learns() -> None:
     assert all(float(c.weight.grad.abs().sum()) > 0 for c in exchange.maps)
 
 
-@pytest.mark.parametrize("arch", backbone_names())
+@pytest.mark.parametrize("arch", BACKBONES.names())
 def test_every_backbone_runs_as_streams_and_round_trips(arch: str, tmp_path: Path) -> None:
     from partkd.models.layers import SkeletonNet
     from partkd.models.registry import BACKBONES

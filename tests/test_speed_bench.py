@@ -1,5 +1,6 @@
-"""The speed benchmarks' own arithmetic (benchmarks/throughput.py, benchmarks/step_breakdown.py) on hand-made
-inputs, and that the graph-convolution alternative the breakdown times computes the same map as partkd's."""
+"""The speed benchmarks' own arithmetic (benchmarks/throughput.py, benchmarks/step_breakdown.py, and the CPU
+description of benchmarks/harness.py they share) on hand-made inputs, and that the graph-convolution alternative the
+breakdown times computes the same map as partkd's."""
 from __future__ import annotations
 
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import harness  # noqa: E402
 import step_breakdown  # noqa: E402  (the benchmark scripts themselves: a broken import fails the suite)
 import throughput  # noqa: E402
 
@@ -49,9 +51,9 @@ def test_throughput_report_judges_each_precision_against_its_own_peak() -> None:
 
 
 def test_cpu_features_names_the_extensions_in_the_flags(monkeypatch) -> None:
-    monkeypatch.setattr(throughput, "cpuinfo_field", lambda name: "fpu sse2 avx2 amx_bf16 amx_tile")
-    assert throughput.cpu_features() == "AVX2, AMX-BF16"
-    monkeypatch.setattr(throughput, "cpuinfo_field", lambda name: "fpu sse2")
-    assert throughput.cpu_features() == "none of AVX2/AVX-512/AMX"
-    monkeypatch.setattr(throughput, "cpuinfo_field", lambda name: None)
-    assert throughput.cpu_features() == "unknown"
+    monkeypatch.setattr(harness, "cpuinfo_field", lambda name: "fpu sse2 avx2 amx_bf16 amx_tile")
+    assert harness.cpu_features() == "AVX2, AMX-BF16"
+    monkeypatch.setattr(harness, "cpuinfo_field", lambda name: "fpu sse2")
+    assert harness.cpu_features() == "none of AVX2/AVX-512/AMX"
+    monkeypatch.setattr(harness, "cpuinfo_field", lambda name: None)
+    assert harness.cpu_features() == "unknown"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from partkd.data.degrade import occlude_part
+from partkd.data.occlusion import occlude_part
 from partkd.data.synthetic import (BONES, CLEAN_ACTIONS, FLOOR_Y, SYNTH_ACTIONS, TRAIN_SUBJECTS, action_parts,
                                    action_set, bone_motion, make_synthetic, part_motion_energy, synth_high)
 from partkd.data.transforms import body_size

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.transforms import (augment, body_size, fit_frames, fit_persons, normalize_clip, present,
-                                    to_array)
+from partkd.data.inputs import to_array
+from partkd.data.transforms import augment, body_size, fit_frames, fit_persons, normalize_clip, present
 from partkd.errors import ConfigError
 from partkd.layouts import get_layout, layout_from_dict
 

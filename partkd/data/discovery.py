@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from partkd.data.loaders import detect_format
 from partkd.errors import PartKDError
+from partkd.io import load_toml
 
 #: Where the data root is looked for when $PARTKD_DATA is unset, in order (relative to the working directory).
 DEFAULT_ROOTS = ("../shared/data", "data")
@@ -37,7 +39,6 @@ def data_root(explicit: str | Path | None = None) -> Path | None:
 def discover(root: str | Path | None) -> list[Found]:
     """Every entry of `root` (a folder, or a data file) whose format is detected, sorted by name; entries that are not
     datasets (README files, unknown folders) are skipped."""
-    from partkd.data.loaders import detect_format
 
     if root is None or not Path(root).is_dir():
         return []
@@ -55,7 +56,6 @@ def discover(root: str | Path | None) -> list[Found]:
 
 def recipe_data(configs: str | Path) -> dict[str, dict[str, Any]]:
     """{format: the [data] table of the shipped recipe for it} from the `*_app.toml` recipes in `configs`."""
-    from partkd.engine.config import load_toml
 
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(Path(configs).glob("*_app.toml")):

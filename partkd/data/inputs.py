@@ -9,17 +9,25 @@ from typing import Any
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
+from partkd.data.occlusion import draws_per_clip, occlusion_drop
+from partkd.data.transforms import fit_frames, fit_persons, normalize_clip
 from partkd.layouts import Layout
 
 
 def dense_clip(clip: np.ndarray, layout: Layout, frames: int, persons: int, mode: str, normalize: bool) -> np.ndarray:
     """One clip as a model input (persons, frames, V, 3): fit_persons, normalize_clip, fit_frames."""
-    from partkd.data.transforms import fit_frames, fit_persons, normalize_clip
-
     x = fit_persons(clip, persons)
     if normalize:
         x = normalize_clip(x, layout)
     return fit_frames(x, frames, mode).astype(np.float32, copy=False)
+
+
+def to_array(ds: SkeletonDataset, frames: int, persons: int, mode: str = "pad", normalize: bool = True) -> np.ndarray:
+    """Dense float32 batch (N, persons, frames, V, C): per clip fit_persons, normalize_clip, fit_frames."""
+    out = np.zeros((len(ds), persons, frames, ds.layout.num_joints, 3), dtype=np.float32)
+    for i, clip in enumerate(ds.clips):
+        out[i] = dense_clip(clip, ds.layout, frames, persons, mode, normalize)
+    return out
 
 
 class LazyInputs:
@@ -77,8 +85,6 @@ class OccludedInputs(LazyInputs):
         self.shape = base.shape
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
-        from partkd.data.degrade import draws_per_clip, occlusion_drop
-
         x = self.base.rows(idx)
         _, m, t, v, _ = self.shape
         draws = None
@@ -96,4 +102,4 @@ class OccludedInputs(LazyInputs):
 #: What the engine's passes accept as a set of model inputs (N, M, T, V, C): dense, or made per batch.
 Inputs = np.ndarray | LazyInputs
 
-__all__ = ["Inputs", "LazyInputs", "ModelInputs", "OccludedInputs", "dense_clip"]
+__all__ = ["Inputs", "LazyInputs", "ModelInputs", "OccludedInputs", "dense_clip", "to_array"]

@@ -12,24 +12,11 @@ from pathlib import Path
 from partkd import __version__
 from partkd.data.axes import to_partkd_axes
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.formats import h36m, kinetics, npz, ntu, nw_ucla, penn_action, pyskl, synthetic
-from partkd.data.formats.common import FormatLoader, list_bad
+from partkd.data.formats import FORMATS, h36m, synthetic
+from partkd.data.formats.common import list_bad
 from partkd.errors import ConfigError, DataError, FlagHintError, PartKDError, where
 from partkd.layouts import Layout, get_layout
 
-FORMATS: dict[str, FormatLoader] = {
-    f.name: f
-    for f in (
-        penn_action.FORMAT,
-        nw_ucla.FORMAT,
-        h36m.FORMAT,
-        ntu.FORMAT,
-        pyskl.FORMAT,
-        kinetics.FORMAT,
-        npz.FORMAT,
-        synthetic.FORMAT,
-    )
-}
 #: Bump when a loader's output changes, so older cache entries are not reused.
 CACHE_VERSION = 2
 SUFFIX_FORMATS = {".mat": "penn_action", ".skeleton": "ntu", ".pkl": "pyskl", ".pickle": "pyskl", ".npz": "npz"}
@@ -147,7 +134,7 @@ def load_dataset(
     name = format or detect_format(path)
     if name not in FORMATS:
         raise DataError(where(path, f"unknown format '{name}': use one of {', '.join(FORMATS)}"))
-    spec = FORMATS[name]
+    spec = FORMATS.get(name)
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
         allowed = ", ".join(spec.options) or "none"

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from partkd.errors import ConfigError, where
 from partkd.layouts import Layout
+from partkd.registry import Registry
 
 if TYPE_CHECKING:  # torch loads when a transform runs, so the config and the CLI that name modalities stay light
     import torch
@@ -45,10 +46,6 @@ def _present(x: torch.Tensor) -> torch.Tensor:
     return (x != 0).any(dim=-1)
 
 
-def _coords(layout: Layout) -> int:
-    return 3 if layout.dims == 3 else 2
-
-
 def _combine(
     values: torch.Tensor, ok: torch.Tensor, x: torch.Tensor, layout: Layout, conf: torch.Tensor | None
 ) -> torch.Tensor:
@@ -56,7 +53,7 @@ def _combine(
     (`conf`, x's own when None), further channels are zero."""
     import torch
 
-    d = _coords(layout)
+    d = layout.dims
     parts = [torch.where(ok[..., None], values[..., :d], 0.0)]
     if d == 2:
         parts.append(torch.where(ok, conf if conf is not None else x[..., 2], 0.0)[..., None])
@@ -143,7 +140,7 @@ def bone_angle(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     import torch
 
     b = _bone(x, layout)
-    d = _coords(layout)
+    d = layout.dims
     length = torch.linalg.vector_norm(b[..., :d], dim=-1)
     ok = length > 1e-8
     unit = b[..., :d] / torch.where(ok, length, 1.0)[..., None]
@@ -163,36 +160,41 @@ def centred(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     return _combine(x - c, _present(x) & _present(c), x, layout, _conf(layout, x, c))
 
 
-#: Short name -> transform, in the order streams are listed (j, b, jm, bm the 2s-AGCN / pyskl four).
-MODALITIES: dict[str, Transform] = {
-    "j": joint,
-    "b": bone,
-    "jm": joint_motion,
-    "bm": bone_motion,
-    "ja": joint_acceleration,
-    "ba": bone_angle,
-}
+@dataclass(frozen=True)
+class Modality:
+    """A named stream: its short name, what it stands for (CLI help, the app's labels) and its transform."""
 
-#: What each short name stands for (CLI help, the app's labels).
-MODALITY_NAMES: dict[str, str] = {
-    "j": "joint",
-    "b": "bone",
-    "jm": "joint motion",
-    "bm": "bone motion",
-    "ja": "joint acceleration",
-    "ba": "bone angle",
-}
+    name: str
+    label: str
+    transform: Transform
+
+    def __call__(self, x: Any, layout: Layout) -> Any:
+        return self.transform(x, layout)
+
+
+#: Short name -> modality, in the order streams are listed (j, b, jm, bm the 2s-AGCN / pyskl four).
+MODALITIES: Registry[Modality] = Registry("modality")
+for _m in (
+    Modality("j", "joint", joint),
+    Modality("b", "bone", bone),
+    Modality("jm", "joint motion", joint_motion),
+    Modality("bm", "bone motion", bone_motion),
+    Modality("ja", "joint acceleration", joint_acceleration),
+    Modality("ba", "bone angle", bone_angle),
+):
+    MODALITIES.register(_m.name, _m)
+#: What each short name stands for, read from MODALITIES.
+MODALITY_NAMES: dict[str, str] = {m.name: m.label for m in MODALITIES.values()}
 
 
 def modality(name: str) -> Transform:
     """The transform of a modality name; ConfigError listing the known ones otherwise."""
-    if name not in MODALITIES:
-        raise ConfigError(where("modality", f"unknown modality '{name}' (use {', '.join(MODALITIES)})"))
-    return MODALITIES[name]
+    return MODALITIES.get(name).transform
 
 
 __all__ = [
     "MODALITIES",
+    "Modality",
     "MODALITY_NAMES",
     "bone",
     "bone_angle",

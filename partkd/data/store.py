@@ -1,5 +1,5 @@
 """Clips kept on disk: a dataset file (.npz) holds every clip's rows in one uncompressed float32 member, written clip
-by clip and read back one clip at a time, so memory grows with a batch, not with the dataset (issue 26)."""
+by clip and read back one clip at a time, so memory grows with a batch, not with the dataset."""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from partkd.data.dataset import PairedDataset, SkeletonDataset
-from partkd.data.degrade import EstimatorSim, ar1_noise, simulate_estimator
-from partkd.data.transforms import body_size, coord_channels, present
+from partkd.data.estimator import EstimatorSim, ar1_noise, simulate_estimator
+from partkd.data.transforms import body_size, present
 from partkd.errors import ConfigError, where
 from partkd.layouts import PARTS, Layout, get_layout
 
@@ -410,7 +410,7 @@ def make_synthetic(
 
 def bone_motion(clip: np.ndarray, layout: Layout) -> np.ndarray:
     """Frame-to-frame change of every bone vector (M, T-1, V, d); zero where a bone end is missing."""
-    d = coord_channels(layout)
+    d = layout.dims
     par = layout.parents()
     ok = present(clip)
     bone = np.where((ok & ok[..., par])[..., None], clip[..., :d] - clip[..., par, :d], 0.0)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from partkd.data.dataset import SkeletonDataset
 from partkd.errors import ConfigError, where
 from partkd.layouts import PARTS, Layout
 
@@ -20,14 +19,9 @@ def present(x: np.ndarray) -> np.ndarray:
     return np.any(x != 0, axis=-1)
 
 
-def coord_channels(layout: Layout) -> int:
-    """Number of geometric channels: 3 for 3D layouts, 2 for 2D ones (channel 2 is confidence)."""
-    return 3 if layout.dims == 3 else 2
-
-
 def body_size(clip: np.ndarray, layout: Layout) -> float:
     """Mean length of the bones whose two ends are present, over all persons and frames (1.0 if none)."""
-    d = coord_channels(layout)
+    d = layout.dims
     child, parent = np.asarray(layout.edges, dtype=np.int64).T
     ok = present(clip)
     both = ok[..., child] & ok[..., parent]
@@ -114,7 +108,7 @@ def normalize_clip(clip: np.ndarray, layout: Layout) -> np.ndarray:
     read as missing. Falls back to the first present frame's joints when the centre joint is never seen.
     2D clips keep their confidence channel; missing joints stay exactly zero.
     """
-    d = coord_channels(layout)
+    d = layout.dims
     ok = present(clip)
     if not ok.any():
         return clip.copy()
@@ -127,16 +121,6 @@ def normalize_clip(clip: np.ndarray, layout: Layout) -> np.ndarray:
     out = clip.astype(np.float32, copy=True)
     out[..., :d] = (clip[..., :d] - origin) / body_size(clip, layout)
     out[~ok] = 0.0
-    return out
-
-
-def to_array(ds: SkeletonDataset, frames: int, persons: int, mode: str = "pad", normalize: bool = True) -> np.ndarray:
-    """Dense float32 batch (N, persons, frames, V, C): per clip fit_persons, normalize_clip, fit_frames."""
-    from partkd.data.inputs import dense_clip
-
-    out = np.zeros((len(ds), persons, frames, ds.layout.num_joints, 3), dtype=np.float32)
-    for i, clip in enumerate(ds.clips):
-        out[i] = dense_clip(clip, ds.layout, frames, persons, mode, normalize)
     return out
 
 
@@ -156,7 +140,7 @@ def augment(
     """
     rng = np.random.default_rng(rng)
     n = batch.shape[0]
-    d = coord_channels(layout)
+    d = layout.dims
     theta = np.deg2rad(rng.uniform(-rotate_deg, rotate_deg, n))
     cos, sin = np.cos(theta), np.sin(theta)
     rot = np.zeros((n, d, d))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from partkd.registry import Registry
+
 
 @dataclass(frozen=True)
 class EfficiencyDef:
@@ -19,42 +21,33 @@ class EfficiencyDef:
     description: str
 
 
-EFFICIENCIES: dict[str, EfficiencyDef] = {
-    d.name: d
-    for d in (
-        EfficiencyDef(
-            "miss",
-            "E_raw",
-            "miss rate (eq. 12)",
-            "share of the class's clips the teacher misclassifies with the part zeroed (the paper's eq. 12)",
-        ),
-        EfficiencyDef(
-            "drop",
-            "E_drop",
-            "probability drop",
-            "mean fall of the true class's probability when the part is zeroed",
-        ),
-        EfficiencyDef(
-            "shapley",
-            "E_shapley",
-            "Shapley value",
-            "mean exact Shapley value of the part: its weighted average gain of true-class probability when added to "
-            "each of the 16 subsets of the other four parts (32 subset values per clip)",
-        ),
-    )
-}
-EFFICIENCY_SOURCES: tuple[str, ...] = tuple(EFFICIENCIES)
+#: name -> definition, in the order commands list them.
+EFFICIENCIES: Registry[EfficiencyDef] = Registry("E definition")
+for _d in (
+    EfficiencyDef(
+        "miss",
+        "E_raw",
+        "miss rate (eq. 12)",
+        "share of the class's clips the teacher misclassifies with the part zeroed (the paper's eq. 12)",
+    ),
+    EfficiencyDef(
+        "drop",
+        "E_drop",
+        "probability drop",
+        "mean fall of the true class's probability when the part is zeroed",
+    ),
+    EfficiencyDef(
+        "shapley",
+        "E_shapley",
+        "Shapley value",
+        "mean exact Shapley value of the part: its weighted average gain of true-class probability when added to "
+        "each of the 16 subsets of the other four parts (32 subset values per clip)",
+    ),
+):
+    EFFICIENCIES.register(_d.name, _d)
 #: The definition the app shows and `part-matrix` summarises first: the most truthful one measured on the clean
 #: synthetic set (benchmarks/results/e_truth_synthetic.md).
 DEFAULT_EFFICIENCY = "shapley"
 
 
-def efficiency_def(name: str) -> EfficiencyDef:
-    """The definition called `name` (KeyError names the choices)."""
-    try:
-        return EFFICIENCIES[name]
-    except KeyError:
-        raise KeyError(f"unknown E definition '{name}', use one of {', '.join(EFFICIENCIES)}") from None
-
-
-__all__ = ["DEFAULT_EFFICIENCY", "EFFICIENCIES", "EFFICIENCY_SOURCES", "EfficiencyDef", "efficiency_def"]
+__all__ = ["DEFAULT_EFFICIENCY", "EFFICIENCIES", "EfficiencyDef"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from math import factorial
 
 import numpy as np
 import torch
 from torch import nn
 
 from partkd.data.inputs import LazyInputs
+from partkd.data.transforms import present
 from partkd.errors import DataError, where
 from partkd.layouts import PARTS, Layout
 from partkd.models.inference import batched_forward, label_batches
@@ -224,7 +226,6 @@ def cell_flags(
 def shapley_weights() -> np.ndarray:
     """(5, 32) signed weights W with φ = v @ W.T the exact Shapley values (Shapley 1953) of the five parts from
     PART_SUBSETS-ordered subset values v: φ_p = Σ_{S ∌ p} |S|! (n − |S| − 1)! / n! · (v(S ∪ {p}) − v(S)), n = 5."""
-    from math import factorial
 
     n = len(PARTS)
     size = PART_SUBSETS.sum(axis=1)
@@ -256,8 +257,8 @@ def class_means(per_clip: np.ndarray, labels: np.ndarray, num_classes: int) -> n
 def part_motion(x: np.ndarray, layout: Layout) -> np.ndarray:
     """(N, 5) mean frame-to-frame displacement of each part's present joints in the model inputs (N, M, T, V, C): what
     moves in each clip, the data's own answer to which part carries it (no model involved)."""
-    d = 3 if layout.dims == 3 else 2
-    ok = np.any(x != 0, axis=-1)
+    d = layout.dims
+    ok = present(x)
     both = ok[:, :, 1:] & ok[:, :, :-1]
     step = np.linalg.norm(np.diff(x[..., :d], axis=2), axis=-1) * both  # (N, M, T-1, V)
     per_joint = step.sum(axis=(1, 2)) / np.maximum(both.sum(axis=(1, 2)), 1)  # (N, V)

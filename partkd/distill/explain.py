@@ -14,11 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from partkd.data.transforms import present
 from partkd.distill.efficiency import PART_SUBSETS, shapley_weights
 from partkd.errors import DataError, where
 from partkd.layouts import PARTS, Layout
 from partkd.models.inference import batched_forward
 from partkd.models.layers import to_model_input
+from partkd.registry import Registry
 
 
 def window_bounds(frames: int, windows: int) -> list[tuple[int, int]]:
@@ -145,20 +147,18 @@ def _shapley_joint_map(model: nn.Module, clip: np.ndarray, label: int, layout: L
     return joints_from_parts(part_shapley_map(model, clip, label, layout, windows)[0], layout)
 
 
-EXPLAINERS: dict[str, Explainer] = {
-    e.name: e
-    for e in (
-        Explainer(
-            "occlusion", "fall of the true-class log-probability with one joint zeroed in one window", occlusion_map
-        ),
-        Explainer(
-            "shapley",
-            "exact Shapley value of each part within each window (32 part subsets, true-class log-probability)",
-            _shapley_joint_map,
-        ),
-        Explainer("gradcam", "Grad-CAM on the last block's joint features", gradcam_map),
-    )
-}
+#: name -> explainer, in the order the app lists them.
+EXPLAINERS: Registry[Explainer] = Registry("explainer")
+for _e in (
+    Explainer("occlusion", "fall of the true-class log-probability with one joint zeroed in one window", occlusion_map),
+    Explainer(
+        "shapley",
+        "exact Shapley value of each part within each window (32 part subsets, true-class log-probability)",
+        _shapley_joint_map,
+    ),
+    Explainer("gradcam", "Grad-CAM on the last block's joint features", gradcam_map),
+):
+    EXPLAINERS.register(_e.name, _e)
 
 
 def deletion_curve(
@@ -217,9 +217,9 @@ def stability(
     from scipy.stats import spearmanr
 
     rng = np.random.default_rng(seed)
-    d = 3 if layout.dims == 3 else 2
+    d = layout.dims
     noisy = clip.copy()
-    ok = np.any(clip != 0, axis=-1)
+    ok = present(clip)
     noisy[..., :d] += rng.normal(0.0, noise, clip[..., :d].shape) * ok[..., None]
     fn = EXPLAINERS[method].map
     a, b = fn(model, clip, label, layout, windows).ravel(), fn(model, noisy, label, layout, windows).ravel()

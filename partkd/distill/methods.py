@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from partkd.data.inputs import Inputs
-from partkd.errors import ConfigError, where
 from partkd.layouts import Layout
+from partkd.registry import Registry
 
 if TYPE_CHECKING:  # torch is imported by the losses when they run: the config and the CLI stay light
     import torch
@@ -114,7 +114,7 @@ def _skd(b: KDBatch) -> torch.Tensor:
 
     from partkd.distill import losses
     from partkd.distill.parts import persons_present
-    from partkd.models import to_model_input
+    from partkd.models.layers import to_model_input
 
     if not b.paired.any() or b.teacher.inputs is None:
         return b.zero()
@@ -180,16 +180,7 @@ def _pmsc_relational(b: KDBatch) -> torch.Tensor:
 
 
 #: name -> method, in the order the CLI and the app list them.
-KD_METHODS: dict[str, KDMethod] = {}
-
-
-def register_method(method: KDMethod) -> KDMethod:
-    """Add a method to KD_METHODS (a name is registered once)."""
-    if method.name in KD_METHODS:
-        raise ConfigError(where("register_method", f"'{method.name}' is already registered"))
-    KD_METHODS[method.name] = method
-    return method
-
+KD_METHODS: Registry[KDMethod] = Registry("KD method")
 
 for _m in (
     KDMethod("none", "no distillation: cross-entropy only", _none, teacher_outputs=None),
@@ -224,14 +215,12 @@ for _m in (
         revises_gradient=True,
     ),
 ):
-    register_method(_m)
+    KD_METHODS.register(_m.name, _m)
 
 
 def get_method(name: str) -> KDMethod:
     """The registered method `name`; ConfigError listing the choices otherwise."""
-    if name not in KD_METHODS:
-        raise ConfigError(where("kd", f"'{name}' is not one of {', '.join(KD_METHODS)}"))
-    return KD_METHODS[name]
+    return KD_METHODS.get(name)
 
 
-__all__ = ["KDBatch", "KDMethod", "KD_METHODS", "TeacherSide", "get_method", "register_method"]
+__all__ = ["KDBatch", "KDMethod", "KD_METHODS", "TeacherSide", "get_method"]

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
-from partkd.data.degrade import ESTIMATOR_PRESETS, OCCLUSION_MODES
-from partkd.data.loaders import FORMATS
+from partkd.data.estimator import ESTIMATOR_PRESETS
+from partkd.data.formats import FORMATS
 from partkd.data.modalities import MODALITIES
+from partkd.data.occlusion import OCCLUSION_MODES
 from partkd.data.synthetic import CLEAN_ACTIONS, SYNTH_MOTIONS
 from partkd.data.transforms import FRAME_MODES, PART_DROPOUT_MODES
-from partkd.distill import methods as _methods
-from partkd.distill.definitions import EFFICIENCY_SOURCES
+from partkd.distill.definitions import EFFICIENCIES
+from partkd.distill.methods import KD_METHODS
 from partkd.engine.schema import check_limits, default_of, opt, options
 from partkd.errors import ConfigError, where
 from partkd.models.config import PRESETS as MODEL_PRESETS
 from partkd.models.config import check_streams
+from partkd.models.registry import BACKBONES
 
-#: The registered KD methods (distill/methods.py), in the order the CLI and the app list them.
-KD_METHODS: tuple[str, ...] = tuple(_methods.KD_METHODS)
 PRECISIONS: tuple[str, ...] = ("bf16", "fp32")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: The layout of simulated low-quality data when none is named: what most pose estimators output.
@@ -45,7 +43,7 @@ class DataSpec:
     """
 
     source: str = opt("synthetic", "'synthetic' or a dataset path (H, the high-quality source)", flag="--data")
-    format: str | None = opt(None, "dataset format; detected when omitted", choices=tuple(FORMATS))
+    format: str | None = opt(None, "dataset format; detected when omitted", choices=FORMATS)
     high_layout: str | None = opt(
         None,
         "layout of the --data files (built-in name or .json/.toml layout file) when they neither embed one nor have "
@@ -59,7 +57,7 @@ class DataSpec:
         "detections) or a path to real low-quality data paired by id",
         label="low quality",
     )
-    low_format: str | None = opt(None, "format of --low when it is a path", choices=tuple(FORMATS))
+    low_format: str | None = opt(None, "format of --low when it is a path", choices=FORMATS)
     low_layout: str | None = opt(
         None,
         f"layout of L: the simulation's target with --low simulate (default {DEFAULT_LOW_LAYOUT}; 'same' = H's), "
@@ -71,7 +69,13 @@ class DataSpec:
         0, "seed of the synthetic data and of the L simulation", flag="--data-seed", dest="data_seed", low=0
     )
     num_classes: int = opt(
-        10, "synthetic: number of classes", flag="--classes", low=2, high=len(CLEAN_ACTIONS), label="classes"
+        10,
+        "synthetic: number of classes",
+        flag="--classes",
+        low=2,
+        high=len(CLEAN_ACTIONS),
+        label="classes",
+        synthetic_only=True,
     )
     synth_motion: str = opt(
         "clean",
@@ -79,9 +83,10 @@ class DataSpec:
         "importance), coupled = the earlier set whose carriers drag other parts along",
         choices=SYNTH_MOTIONS,
         label="synthetic motion",
+        synthetic_only=True,
     )
-    clips_per_class: int = opt(60, "synthetic: clips per class", low=2, high=10_000)
-    synth_frames: int = opt(64, "synthetic: frames per clip", low=4, high=10_000)
+    clips_per_class: int = opt(60, "synthetic: clips per class", low=2, high=10_000, synthetic_only=True)
+    synth_frames: int = opt(64, "synthetic: frames per clip", low=4, high=10_000, synthetic_only=True)
     frames: int | None = None
     persons: int | None = None
     high_source: str | None = opt(
@@ -132,7 +137,7 @@ class TrainConfig:
     """Optimisation recipe and model choice (paper §4.2: SGD 0.9, wd 1e-4, lr 0.1 ×0.1 at 30/40/50, 60 epochs)."""
 
     preset: str = "paper"  # the named preset these values started from (TRAIN_PRESETS); set by train_preset
-    arch: str = opt("stgcn", "backbone: a name registered in models/registry.py (stgcn, agcn, ctrgcn)")
+    arch: str = opt("stgcn", "backbone: a name registered in models/registry.py", choices=BACKBONES)
     model: str = opt("full", "model preset (models/config.py)", choices=tuple(MODEL_PRESETS))
     epochs: int = opt(60, "run length; without --lr-steps the preset's milestones move to the same fractions", low=1)
     batch_size: int = opt(32, "clips per optimiser step (batch norm and the contrastive sets need 2)", low=2)
@@ -186,7 +191,7 @@ class TrainConfig:
         ("j",),
         "input modalities, one backbone stream each with late score fusion (j joint, b bone, jm / bm joint / bone "
         "motion, ja joint acceleration, ba bone angle; e.g. j,b,jm,bm)",
-        choices=tuple(MODALITIES),
+        choices=MODALITIES,
         item=str,
     )
     fusion_weights: tuple[float, ...] = opt(
@@ -235,6 +240,18 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "persons": 1,
         "frame_mode": "resample",
         "eval_every": 2,
+    },
+    # The cpu preset cut to 10 epochs (×0.1 at 6 and 8), evaluated every 5: the length of the real-data tables
+    # (benchmarks/kd_real.py, benchmarks/occlusion_protocol.py) and of the shipped real-data checkpoints.
+    "bench": {
+        "model": "small",
+        "epochs": 10,
+        "batch_size": 32,
+        "milestones": (6, 8),
+        "frames": 48,
+        "persons": 1,
+        "frame_mode": "resample",
+        "eval_every": 5,
     },
     # Seconds: for tests and the quick synthetic recipe.
     "smoke": {
@@ -315,7 +332,7 @@ class StudentConfig:
         "miss",
         "PMSC part weights: softmax of the teacher's miss rate (eq. 12, the paper), of its true-class "
         "probability drop or of its part Shapley values",
-        choices=EFFICIENCY_SOURCES,
+        choices=EFFICIENCIES,
     )
     relational_weight: float = opt(
         1.0, "weight β of relational KD in --kd pmsc_relational (L_pmsc + β·L_rel)", low=0.0, step=0.1
@@ -368,9 +385,9 @@ def data_spec_from_dict(d: dict[str, Any], source: object = "data") -> DataSpec:
 
 
 def train_config_from_dict(d: dict[str, Any], source: object = "train") -> TrainConfig:
-    """TrainConfig from a dict: `preset` names the base, the other keys override it."""
+    """TrainConfig from a dict: `preset` (default DEFAULT_PRESET) names the base, the other keys override it."""
     d = dict(d)
-    name = d.pop("preset", "paper")
+    name = d.pop("preset", DEFAULT_PRESET)
     return _build(TrainConfig, _preset_values(name, d, source), source)
 
 
@@ -384,8 +401,8 @@ def to_dict(cfg: object) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}  # type: ignore[call-overload]
 
 
-#: DataSpec fields that only the synthetic generator reads (their help starts "synthetic:").
-SYNTHETIC_ONLY: tuple[str, ...] = tuple(o.name for o in options(DataSpec) if o.help.startswith("synthetic:"))
+#: DataSpec fields that only the synthetic generator reads (marked `synthetic_only` in the schema).
+SYNTHETIC_ONLY: tuple[str, ...] = tuple(o.name for o in options(DataSpec) if o.synthetic_only)
 
 
 def spec_dict(spec: DataSpec) -> dict[str, Any]:
@@ -396,20 +413,6 @@ def spec_dict(spec: DataSpec) -> dict[str, Any]:
         for name in SYNTHETIC_ONLY:
             out.pop(name, None)
     return out
-
-
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file, turning a missing file or a syntax error into one ConfigError line."""
-    p = Path(path)
-    try:
-        with p.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(where(p, "config file not found")) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(where(p, f"invalid TOML ({e})")) from None
-    except OSError as e:
-        raise ConfigError(where(p, f"cannot read ({e.strerror})")) from None
 
 
 __all__ = [
@@ -427,5 +430,4 @@ __all__ = [
     "train_config_from_dict",
     "student_config_from_dict",
     "to_dict",
-    "load_toml",
 ]

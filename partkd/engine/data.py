@@ -9,8 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from partkd.data.dataset import PairedDataset, SkeletonDataset
+from partkd import __version__
+from partkd.data.dataset import NO_PAIR, PairedDataset, SkeletonDataset
+from partkd.data.estimator import resolve_preset, simulate_estimator
 from partkd.data.inputs import ModelInputs
+from partkd.data.loaders import CACHE_VERSION, FORMATS, cache_dir, load_dataset, read_cache, write_cache
+from partkd.data.synthetic import make_synthetic
 from partkd.engine.config import DataSpec, TrainConfig
 from partkd.errors import ConfigError, DataError, FlagHintError, where
 from partkd.layouts import Layout, get_layout
@@ -19,8 +23,6 @@ from partkd.layouts import Layout, get_layout
 def load_paired(spec: DataSpec) -> PairedDataset:
     """The paired dataset a DataSpec names: synthetic by default, else H from `source` and L simulated or loaded."""
     if spec.is_synthetic:
-        from partkd.data.synthetic import make_synthetic
-
         low_layout = "ntu25" if spec.low_layout == "same" else spec.simulated_layout
         return make_synthetic(
             num_classes=spec.num_classes,
@@ -31,7 +33,6 @@ def load_paired(spec: DataSpec) -> PairedDataset:
             level=spec.level,
             motion=spec.synth_motion,
         )
-    from partkd.data.loaders import FORMATS, load_dataset
 
     high = load_high(spec)
     if spec.low == "simulate":
@@ -64,7 +65,6 @@ def load_high(spec: DataSpec) -> SkeletonDataset:
     """Only the high-quality side of a DataSpec (what a teacher and E need): no low-quality set is simulated or read."""
     if spec.is_synthetic:
         return load_paired(spec).high
-    from partkd.data.loaders import load_dataset
 
     opts = dict(spec.options)
     if spec.high_source is not None:
@@ -74,9 +74,6 @@ def load_high(spec: DataSpec) -> SkeletonDataset:
 
 def simulation_key(high: SkeletonDataset, target: str | Layout, level: str, seed: int) -> str:
     """Hash of everything simulate_estimator's output depends on: H (content and metadata), target, parameters, seed."""
-    from partkd import __version__
-    from partkd.data.degrade import resolve_preset
-    from partkd.data.loaders import CACHE_VERSION
 
     name, params = resolve_preset(level)
     h = hashlib.sha256(
@@ -105,8 +102,6 @@ def simulation_key(high: SkeletonDataset, target: str | Layout, level: str, seed
 
 def simulated(high: SkeletonDataset, target: str | Layout, level: str, seed: int) -> SkeletonDataset:
     """simulate_estimator(high, ...) read from the dataset cache when this exact simulation was made before."""
-    from partkd.data.degrade import simulate_estimator
-    from partkd.data.loaders import cache_dir, read_cache, write_cache
 
     entry = cache_dir() / f"simulated-{simulation_key(high, target, level, seed)[:32]}.npz"
     if (low := read_cache(entry)) is not None:
@@ -117,7 +112,6 @@ def simulated(high: SkeletonDataset, target: str | Layout, level: str, seed: int
 def aligned_to_high(high: SkeletonDataset, other: SkeletonDataset) -> SkeletonDataset:
     """`other` re-indexed like `high`: clip i is the first clip of `other` sharing high clip i's pair id, or an
     all-missing clip of high's length when none does (a high-quality clip the low-quality source lacks)."""
-    from partkd.data.dataset import NO_PAIR
 
     first: dict[int, int] = {}
     for j, p in enumerate(other.pair_ids):
@@ -141,9 +135,9 @@ def aligned_to_high(high: SkeletonDataset, other: SkeletonDataset) -> SkeletonDa
 
 def projected_reference(spec: DataSpec, high: SkeletonDataset) -> SkeletonDataset | None:
     """For a format with a projected ground truth (h36m) and 3D H: that source aligned to `high`, else None."""
-    from partkd.data.loaders import FORMATS, load_dataset
 
-    fmt = FORMATS.get(str(high.meta.get("format")))
+    name = str(high.meta.get("format"))
+    fmt = FORMATS.get(name) if name in FORMATS else None
     if fmt is None or fmt.real_low is None or high.meta.get("quality") != "mocap" or high.meta.get("frame") != "camera":
         return None
     ref = load_dataset(spec.source, format=fmt.name, **{**spec.options, "quality": "projected"})
@@ -184,7 +178,7 @@ def _settings(meta_or_cfg: dict | TrainConfig) -> dict[str, Any]:
 
 def model_inputs(ds: SkeletonDataset, meta_or_cfg: dict | TrainConfig) -> ModelInputs:
     """The (N, M, T, V, C) float32 inputs with the frames/persons/normalisation used at training time, made per
-    batch when indexed (`np.asarray` gives them all, equal to transforms.to_array)."""
+    batch when indexed (`np.asarray` gives them all, equal to inputs.to_array)."""
     s = _settings(meta_or_cfg)
     return ModelInputs(ds, s["frames"], s["persons"], s["mode"], s["normalize"])
 

@@ -15,8 +15,10 @@ from torch import nn
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import PairedDataset, SkeletonDataset
 from partkd.data.inputs import Inputs, LazyInputs, OccludedInputs
+from partkd.data.occlusion import check_occlusion, occlude, part_index
 from partkd.engine.data import model_inputs
 from partkd.errors import CheckpointError, ConfigError, where
+from partkd.io import atomic_write_json
 from partkd.layouts import PARTS
 
 ProgressFn = Callable[[dict], None]
@@ -106,13 +108,12 @@ def occlude_set(
     """The engine's one occlusion protocol on a set of dense inputs (N, M, T, V, C): every joint (or sequence, or
     part) of the whole set drawn with one seed, so every model and page sees the same degraded set for (op, mode,
     seed); `parts` (part mode) removes exactly those parts. Returns x itself when nothing is occluded."""
-    from partkd.data.degrade import _part_index, check_occlusion, occlude
 
     if op <= 0 and not (mode == "part" and parts):
         return x
     if isinstance(x, LazyInputs):  # per batch, with the whole-set draws
         check_occlusion(op, mode)
-        chosen = [_part_index(p) for p in parts] if mode == "part" and parts else None
+        chosen = [part_index(p) for p in parts] if mode == "part" and parts else None
         return OccludedInputs(x, layout, op, mode, seed, chosen)
     return occlude(x, layout, op, mode=mode, parts=list(parts) if parts else None, seed=seed)
 
@@ -231,7 +232,6 @@ def weights_key(loaded: Loaded) -> str:
 def disk_cached(folder: Path, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
     """`compute()` (a JSON-able result) kept in `folder` under a hash of `key`: the same question is answered from
     disk next time, in any process; written atomically, and a cache that cannot be written only costs a recompute."""
-    from partkd.io import atomic_write_json
 
     text = json.dumps(key, sort_keys=True, default=str)
     path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.json"

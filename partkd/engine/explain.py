@@ -10,15 +10,16 @@ import numpy as np
 
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import SkeletonDataset
+from partkd.engine.config import data_spec_from_dict
 from partkd.engine.data import load_high, load_paired, model_inputs
 from partkd.engine.evaluate import check_compatible
 from partkd.errors import ConfigError, where
+from partkd.io import atomic_write_json
 
 
 def stored_data(loaded: Loaded) -> SkeletonDataset:
     """The data a checkpoint was trained on, read from its stored spec: high quality for a teacher, the low-quality
     side for a student."""
-    from partkd.engine.config import data_spec_from_dict
 
     spec = data_spec_from_dict(dict(loaded.meta.get("data") or {}), loaded.path)
     return load_high(spec) if loaded.role == "teacher" else load_paired(spec).low
@@ -64,7 +65,6 @@ def explanation_json(result: dict[str, Any]) -> dict[str, Any]:
 def write_explanation(result: dict[str, Any], loaded: Loaded, out_dir: Path | str, source: str) -> list[Path]:
     """Write explain_<clip>.json and the figure explain_<clip>.png into out_dir (atomically); returns the paths."""
     from partkd import figures
-    from partkd.io import atomic_write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

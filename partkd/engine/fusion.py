@@ -1,4 +1,4 @@
-"""Late-fusion weights fitted on held-out training clips (issue 14, item 2): a per-class share of the train split is
+"""Late-fusion weights fitted on held-out training clips: a per-class share of the train split is
 kept out of training, and after training the weights w on the simplex (grid step 0.1) that minimise the held-out
 negative log-likelihood of the fused score Σ_s w_s p_s(y) are written into the checkpoint."""
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,13 @@ from partkd.checkpoints import model_meta, resume_tensors, save_checkpoint
 from partkd.data.inputs import Inputs
 from partkd.engine import distributed as D
 from partkd.engine.allocator import keep_freed_memory
-from partkd.engine.config import DataSpec, TrainConfig, spec_dict, to_dict
+from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, spec_dict, to_dict
 from partkd.engine.data import input_settings
 from partkd.engine.evaluate import amp_enabled, model_logits, resolve_device
+from partkd.engine.schema import default_of
 from partkd.errors import ConfigError, PartKDError, where
 from partkd.io import atomic_write_json, atomic_write_text
+from partkd.models import build_model, resolve_config, to_model_input
 
 ProgressFn = Callable[[dict], None]
 
@@ -299,8 +301,6 @@ class FitJob:
 
 def _field_defaults() -> dict[str, dict[str, Any]]:
     """Each config section's field defaults: what a resume point from before a field existed ran with."""
-    from partkd.engine.config import StudentConfig
-    from partkd.engine.schema import default_of
 
     return {
         name: {f.name: default_of(f) for f in fields(cls)}
@@ -478,9 +478,6 @@ def new_model(
     cfg: TrainConfig, layout: Any, num_classes: int, persons: int, ctx: D.DistContext
 ) -> tuple[nn.Module, Any]:
     """A freshly initialised model (seeded by cfg.seed; global-batch batch norm under torchrun) and its config."""
-    from dataclasses import replace
-
-    from partkd.models import build_model, resolve_config
 
     model_cfg = replace(
         resolve_config(cfg.arch, cfg.model),
@@ -527,7 +524,6 @@ def ce_step(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Forward under autocast; returns (logits, features, classification loss)."""
-    from partkd.models import to_model_input
 
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
         logits, features = model(to_model_input(x))

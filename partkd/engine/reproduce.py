@@ -15,7 +15,6 @@ from partkd.engine.config import (
     StudentConfig,
     TrainConfig,
     data_spec_from_dict,
-    load_toml,
     student_config_from_dict,
     to_dict,
     train_config_from_dict,
@@ -26,7 +25,7 @@ from partkd.engine.loop import ProgressFn
 from partkd.engine.student import train_student
 from partkd.engine.teacher import compute_part_matrix, train_teacher
 from partkd.errors import ConfigError, where
-from partkd.io import atomic_write_json, atomic_write_text
+from partkd.io import atomic_write_json, atomic_write_text, load_toml
 
 _TOP_KEYS = {"name", "description", "data", "teacher", "student", "kd", "experiment", "ablation"}
 _EXPERIMENT_KEYS = {"ops", "seeds", "methods", "eval_seed"}

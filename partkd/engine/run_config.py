@@ -8,9 +8,9 @@ from typing import Any
 
 import tomli_w
 
-from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, load_toml, spec_dict, to_dict
+from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, spec_dict, to_dict
 from partkd.errors import ConfigError, where
-from partkd.io import atomic_write_text
+from partkd.io import atomic_write_text, load_toml
 
 #: The tables (and top-level keys) each run kind reads.
 RUN_KINDS: dict[str, tuple[str, ...]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ class Option:
     aliases: tuple[str, ...] = ()  # further spellings of the flag
     dest: str = ""  # the argparse attribute (default: the field name); unique across a command's configs
     item: type = int  # the element type of a tuple option (str items may also be given comma-separated)
+    synthetic_only: bool = False  # a DataSpec field only the synthetic generator reads
 
     @property
     def attr(self) -> str:
@@ -98,6 +100,8 @@ def options(cls: type) -> list[Option]:
         if meta is None:
             continue
         spec = dict(meta)
+        if hasattr(spec.get("choices"), "names"):  # a registry: its names now, so later registrations count
+            spec["choices"] = tuple(spec["choices"].names())
         flags = spec.pop("flags", (spec.pop("flag", "--" + f.name.replace("_", "-")),))
         label = spec.pop("label", f.name.replace("_", " "))
         out.append(Option(f.name, default_of(f), flag=flags[0], aliases=tuple(flags[1:]), label=label, **spec))
@@ -175,7 +179,6 @@ def _item(o: Option, text: str) -> Any:
 
 def parse_options(pairs: list[str]) -> dict[str, object]:
     """KEY=VALUE strings to a dict; values are read as JSON when they parse, else kept as strings."""
-    import json
 
     parsed: dict[str, object] = {}
     for pair in pairs:

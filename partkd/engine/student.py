@@ -14,7 +14,10 @@ from torch import nn
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import PairedDataset
 from partkd.data.inputs import Inputs
-from partkd.distill.definitions import efficiency_def
+from partkd.data.occlusion import occlude
+from partkd.data.transforms import augment
+from partkd.distill.definitions import EFFICIENCIES
+from partkd.distill.methods import KDBatch, TeacherSide, get_method
 from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
 from partkd.engine.data import input_settings, load_paired, model_inputs
 from partkd.engine.distributed import Shard
@@ -78,7 +81,6 @@ def _teacher_side(
 ) -> Any:
     """The frozen teacher's side of a student run (distill.methods.TeacherSide) over the H pool: its part and global
     features and logits (N, 5, C), (N, C), (N, K) for methods that read them, the raw H inputs for SKD."""
-    from partkd.distill.methods import TeacherSide
     from partkd.distill.parts import global_features, part_features, persons_present
     from partkd.models.inference import batched_forward
 
@@ -160,10 +162,7 @@ def _train_student(
     progress: ProgressFn | None,
     resume: bool,
 ) -> Path:
-    from partkd.data.degrade import occlude
-    from partkd.data.transforms import augment
     from partkd.distill import losses
-    from partkd.distill.methods import KDBatch, get_method
 
     scfg = student_cfg
     method = get_method(scfg.kd)
@@ -174,7 +173,7 @@ def _train_student(
     teacher = load_teacher(teacher_path, device) if method.needs_teacher else None
     if teacher is not None:
         _student_checks(method, teacher, train, settings["persons"])
-        needs = "E" if scfg.efficiency == "miss" else efficiency_def(scfg.efficiency).key
+        needs = "E" if scfg.efficiency == "miss" else EFFICIENCIES.get(scfg.efficiency).key
         if method.part_weights and needs not in teacher.meta:
             if ctx.active:
                 raise ConfigError(where(teacher.path, "has no part matrix E; run `partkd part-matrix` first"))
@@ -290,7 +289,7 @@ def part_weights(teacher_meta: dict, scfg: StudentConfig) -> np.ndarray:
 
     if scfg.efficiency == "miss" and scfg.efficiency_temperature == 1.0:
         return np.asarray(teacher_meta["E"], dtype=np.float32)
-    key = efficiency_def(scfg.efficiency).key
+    key = EFFICIENCIES.get(scfg.efficiency).key
     if key not in teacher_meta:
         raise CheckpointError(where("teacher", f"has no {key}: recompute E with `partkd part-matrix`"))
     source = teacher_meta[key]

@@ -11,6 +11,9 @@ import numpy as np
 import torch
 
 from partkd.checkpoints import Loaded, load_checkpoint, stem_of, update_meta
+from partkd.data.transforms import augment, drop_parts_and_joints
+from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
+from partkd.engine.allocator import keep_freed_memory
 from partkd.engine.config import DataSpec, TrainConfig
 from partkd.engine.data import input_settings, load_high, model_inputs
 from partkd.engine.distributed import Shard
@@ -44,7 +47,6 @@ def train_teacher(
 def _train_teacher(
     cfg: TrainConfig, spec: DataSpec, out_dir: Path | str, progress: ProgressFn | None, resume: bool
 ) -> Path:
-    from partkd.data.transforms import augment, drop_parts_and_joints
 
     device, amp, ctx, out = setup_run(cfg, out_dir)
     high = load_high(spec)
@@ -117,7 +119,6 @@ def compute_part_matrix(
     miss rates (eq. 12) and their softmax (eq. 13) as E_raw and E, the true-class probability drop (E_drop) and the
     part Shapley values (E_shapley), each with a 95 % bootstrap interval over clips (E_ci); on data whose carrier
     parts are known (synthetic) also E_truth, the carrier recovery of each. Stored into the teacher's metadata."""
-    from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
     from partkd.distill.efficiency import (
         bootstrap_interval,
         carrier_recovery,
@@ -126,7 +127,6 @@ def compute_part_matrix(
         part_subset_effects,
         per_clip_scores,
     )
-    from partkd.engine.allocator import keep_freed_memory
 
     # glibc's dynamic mmap threshold otherwise fragments the heap batch after batch (RSS 4.0 GB against 1.2 GB with
     # this setting, E of 20k NTU-shape clips; benchmarks/results/scale_zen5.md)

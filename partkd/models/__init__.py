@@ -1,4 +1,5 @@
-"""Skeleton backbones returning logits and joint-level features, by name from the registry (ST-GCN, Js-AGCN).
+"""Skeleton backbones returning logits and joint-level features, by name from the registry (ST-GCN, Js-AGCN, CTR-GCN,
+EfficientGCN).
 
 Names are imported from their modules on first use (PEP 562), so `partkd.models.config` (the model presets) can be
 read by the CLI without loading torch."""
@@ -11,10 +12,8 @@ _HOME: dict[str, str] = {
     "BACKBONES": "partkd.models.registry",
     "PRESETS": "partkd.models.config",
     "ModelConfig": "partkd.models.config",
-    "backbone_names": "partkd.models.registry",
     "build_model": "partkd.models.registry",
     "count_parameters": "partkd.models.layers",
-    "register_backbone": "partkd.models.registry",
     "resolve_config": "partkd.models.registry",
     "to_model_input": "partkd.models.layers",
 }

@@ -7,7 +7,7 @@ from torch import nn
 
 from partkd.models.config import ModelConfig
 from partkd.models.layers import SkeletonNet, TemporalConv, residual
-from partkd.models.registry import register_backbone
+from partkd.models.registry import BACKBONES
 
 
 class AdaptiveGraphConv(nn.Module):
@@ -64,7 +64,7 @@ class AGCNBlock(nn.Module):
         return torch.relu(y)
 
 
-@register_backbone("agcn")
+@BACKBONES.decorator("agcn")
 class AGCN(SkeletonNet):
     """Js-AGCN backbone + classifier with the same interface as STGCN."""
 

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from partkd.data.modalities import MODALITIES
 from partkd.errors import ConfigError, where
 
 
@@ -81,7 +82,6 @@ def check_streams(
 ) -> None:
     """ConfigError (naming `source`.field) unless every modality is known and named once, the fusion weights are
     one per modality (>= 0, not all 0) or none, and the exchange has at least two streams."""
-    from partkd.data.modalities import MODALITIES
 
     unknown = [m for m in modalities if m not in MODALITIES]
     if not modalities or unknown or len(set(modalities)) != len(modalities):

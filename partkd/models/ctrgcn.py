@@ -8,7 +8,7 @@ from torch import nn
 
 from partkd.models.config import ModelConfig
 from partkd.models.layers import SkeletonNet
-from partkd.models.registry import register_backbone
+from partkd.models.registry import BACKBONES
 
 #: The paper's temporal kernel and dilations of the multi-scale temporal convolution (independent of the preset's
 #: ST-GCN kernel), and the reduction of the channel-wise relation features.
@@ -111,7 +111,7 @@ class CTRGCNBlock(nn.Module):
         return torch.relu(y if self.residual is None else y + self.residual(x))
 
 
-@register_backbone("ctrgcn")
+@BACKBONES.decorator("ctrgcn")
 class CTRGCN(SkeletonNet):
     """CTR-GCN backbone + classifier; forward returns (logits, joint features before pooling)."""
 

@@ -13,7 +13,7 @@ from partkd.graph import distance_partition
 from partkd.layouts import Layout
 from partkd.models.config import ModelConfig
 from partkd.models.layers import TemporalConv, pooled, residual
-from partkd.models.registry import register_backbone
+from partkd.models.registry import BACKBONES
 from partkd.models.stgcn import GraphConv
 
 STEM_CHANNELS = 64
@@ -121,7 +121,7 @@ def _blocks(
     return nn.Sequential(*layers)
 
 
-@register_backbone("efficientgcn")
+@BACKBONES.decorator("efficientgcn")
 class EfficientGCN(nn.Module):
     """EfficientGCN on a config's blocks (`channels`, `strides`, `depths`; presets effgcn-b0 ... effgcn-b4): three input
     branches (BN, stem graph layer to 64 channels, stem temporal layer, the first two blocks), concatenated, the main

@@ -2,52 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from partkd.errors import ConfigError, where
 from partkd.layouts import Layout, get_layout
 from partkd.models.config import PRESETS, ModelConfig
+from partkd.registry import Registry
 
-#: name -> backbone class; filled by @register_backbone as the backbone modules are imported (BUILTIN_MODULES on the
-#: first lookup, so that `import partkd.models` stays light).
-BACKBONES: dict[str, type[nn.Module]] = {}
-BUILTIN_MODULES = ("partkd.models.stgcn", "partkd.models.agcn", "partkd.models.ctrgcn", "partkd.models.efficientgcn")
+if TYPE_CHECKING:
+    from torch import nn
 
-
-def _builtins() -> dict[str, type[nn.Module]]:
-    """BACKBONES with the built-in backbones registered."""
-    import importlib
-
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    return BACKBONES
-
-
-def register_backbone(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    """Class decorator adding a backbone to BACKBONES under `name` (a name is registered once): a module built from
-    (layout, num_classes, ModelConfig) mapping (N, C, T, V, M) to (logits, joint features (N*M, C', T', V))."""
-
-    def add(cls: type[nn.Module]) -> type[nn.Module]:
-        if name in BACKBONES:
-            raise ConfigError(where("register_backbone", f"'{name}' is already registered"))
-        BACKBONES[name] = cls
-        return cls
-
-    return add
-
-
-def backbone_names() -> list[str]:
-    """The registered backbone names, in registration order."""
-    return list(_builtins())
+#: name -> backbone class: a module built from (layout, num_classes, ModelConfig) mapping (N, C, T, V, M) to
+#: (logits, joint features (N*M, C', T', V)). The built-in ones are declared here and imported on first use, so that
+#: listing the names loads no torch; a new one is added with `@BACKBONES.decorator(name)`.
+BACKBONES: Registry[type[nn.Module]] = Registry("backbone")
+for _name, _target in (
+    ("stgcn", "partkd.models.stgcn:STGCN"),
+    ("agcn", "partkd.models.agcn:AGCN"),
+    ("ctrgcn", "partkd.models.ctrgcn:CTRGCN"),
+    ("efficientgcn", "partkd.models.efficientgcn:EfficientGCN"),
+):
+    BACKBONES.declare(_name, _target)
 
 
 def resolve_config(arch: str, preset_or_config: str | ModelConfig) -> ModelConfig:
     """A ModelConfig from a model preset name or a config, with `arch` (a registered backbone) applied."""
-    if arch not in _builtins():
-        raise ConfigError(where("model", f"unknown architecture '{arch}' ({', '.join(BACKBONES)})"))
+    BACKBONES.get(arch)
     if isinstance(preset_or_config, ModelConfig):
         cfg = preset_or_config
     elif preset_or_config in PRESETS:
@@ -72,8 +53,8 @@ def build_model(
     if config.multi_stream:
         from partkd.models.multistream import MultiStream
 
-        return MultiStream(BACKBONES[arch], get_layout(layout), num_classes, config)
-    return BACKBONES[arch](get_layout(layout), num_classes, config)
+        return MultiStream(BACKBONES.get(arch), get_layout(layout), num_classes, config)
+    return BACKBONES.get(arch)(get_layout(layout), num_classes, config)
 
 
-__all__ = ["BACKBONES", "register_backbone", "backbone_names", "resolve_config", "build_model"]
+__all__ = ["BACKBONES", "resolve_config", "build_model"]

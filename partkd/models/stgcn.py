@@ -12,7 +12,7 @@ from torch import nn
 from partkd.models import native
 from partkd.models.config import ModelConfig
 from partkd.models.layers import SkeletonNet, TemporalConv, residual
-from partkd.models.registry import register_backbone
+from partkd.models.registry import BACKBONES
 
 
 class GraphConv(nn.Module):
@@ -94,7 +94,7 @@ class STGCNBlock(nn.Module):
         return torch.relu_(y)
 
 
-@register_backbone("stgcn")
+@BACKBONES.decorator("stgcn")
 class STGCN(SkeletonNet):
     """ST-GCN backbone + classifier; forward returns (logits, joint features before pooling)."""
 

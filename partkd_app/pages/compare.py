@@ -8,10 +8,17 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from partkd import figures, viz
+from partkd.catalogue import ROLES
 from partkd.report import GRID_OPS, grid_rows, grid_title, paper_clips, provenance
-from partkd_app import state
+from partkd_app.datasets import high_of_low, paired_dataset
+from partkd_app.downloads import downloads
+from partkd_app.errors import readable_errors
+from partkd_app.pages.compare_streams import stream_table
+from partkd_app.results import grid_png, predictions
+from partkd_app.sidebar import select_clip
+from partkd_app.state import selection
 
-sel = state.selection()
+sel = selection()
 st.title("Compare predictions")
 st.caption(
     "The teacher sees the high-quality skeleton; both students see the same estimated low-quality skeleton, "
@@ -26,21 +33,21 @@ if not sel.models():
     )
     st.stop()
 
-with state.readable_errors():
-    pair = state.paired_dataset(sel)
+with readable_errors():
+    pair = paired_dataset(sel.data)
 if sel.clip is None:
     st.info("Pick a test clip in the sidebar.")
     st.stop()
 high_test = np.flatnonzero(pair.high.split == "test")
 h = int(np.searchsorted(high_test, sel.clip))
-matches = np.flatnonzero(state.high_of_low(sel) == h)
+matches = np.flatnonzero(high_of_low(sel.data) == h)
 if not matches.size:
     st.warning("The students' test set has no low-quality clip paired with this high-quality clip.")
     st.stop()
 only = tuple(int(i) for i in matches)  # the models run on this clip only; the whole set when finding a paper clip
-with state.readable_errors():
-    gd = state.predictions(sel, GRID_OPS, only)
-    at_op = gd if sel.occ.op in gd.occluded else state.predictions(sel, (sel.occ.op,), only)
+with readable_errors():
+    gd = predictions(sel, GRID_OPS, only)
+    at_op = gd if sel.occ.op in gd.occluded else predictions(sel, (sel.occ.op,), only)
 preferred = st.session_state.get("cmp_low_clip")
 clip = int(preferred) if preferred in matches.tolist() else int(matches[0])
 
@@ -49,8 +56,8 @@ def _paper_clip() -> None:
     """Button callback: move the sidebar's clip to the next one the paper would show (the models run on the whole
     test split once for this)."""
     whole = None
-    with state.readable_errors(stop=False):
-        whole = state.predictions(sel, GRID_OPS)
+    with readable_errors(stop=False):
+        whole = predictions(sel, GRID_OPS)
     if whole is None:
         return
     chosen = paper_clips(whole)
@@ -64,7 +71,7 @@ def _paper_clip() -> None:
     at = np.flatnonzero(chosen == clip)
     pick = int(chosen[(at[0] + 1) % chosen.size] if at.size else chosen[0])  # the next in the list, round
     st.session_state["cmp_low_clip"] = pick
-    state.select_clip(pair.high, int(high_test[whole.high_of_low[pick]]))
+    select_clip(pair.high, int(high_test[whole.high_of_low[pick]]))
     st.session_state["cmp_flash"] = (
         "success",
         f"{chosen.size} of {len(whole.low)} test clips have the KD student right and the one without KD wrong at "
@@ -96,9 +103,9 @@ def _grid_figure() -> Figure:
     return figures.clip_grid_figure(paper_rows, title=grid_title(gd, clip), source=source)
 
 
-st.image(state.grid_png(sel, GRID_OPS, clip, grid_title(gd, clip), source, only))
+st.image(grid_png(sel, GRID_OPS, clip, grid_title(gd, clip), source, only))
 st.caption(source)
-state.downloads("grid", f"clip_grid_{gd.low.names[clip]}", _grid_figure, lambda: figures.grid_csv(paper_rows))
+downloads("grid", f"clip_grid_{gd.low.names[clip]}", _grid_figure, lambda: figures.grid_csv(paper_rows))
 
 st.subheader(f"At the sidebar's OP {sel.occ.op:.2f}")
 drawn = at_op.drawn
@@ -117,12 +124,12 @@ if drawn is not None:
         units=("model input", "model input"),
     )
     st.plotly_chart(fig, key="cmp_animation")
-    for (role, label), col in zip(state.ROLES.items(), st.columns(len(state.ROLES))):
+    for (role, label), col in zip(ROLES.items(), st.columns(len(ROLES))):
         with col:
             if role not in at_op.models:
                 st.info(f"{label}: not loaded (pick one in the sidebar).")
                 continue
-            with state.readable_errors(stop=False):
+            with readable_errors(stop=False):
                 probs = at_op.probs[(role, 0.0 if role == "teacher" else op)][h if role == "teacher" else clip]
                 truth = int((gd.high if role == "teacher" else gd.low).labels[h if role == "teacher" else clip])
                 st.plotly_chart(
@@ -136,18 +143,18 @@ if drawn is not None:
                         "the checkpoint sets weights)"
                     )
                     st.dataframe(
-                        state.stream_table(streams, probs, row, gd.low.class_names, truth),
+                        stream_table(streams, probs, row, gd.low.class_names, truth),
                         hide_index=True,
                         key=f"cmp_streams_{role}",
                     )
     op_rows = grid_rows(at_op, clip, (op,))
-    state.downloads(
+    downloads(
         "at_op",
         f"clip_{gd.low.names[clip]}_op{op:g}",
         lambda: figures.clip_grid_figure(op_rows, title=grid_title(at_op, clip), source=source),
         lambda: figures.table_csv(
             [
-                {"model": state.ROLES[r], "class": name, "probability": round(float(p), 6)}
+                {"model": ROLES[r], "class": name, "probability": round(float(p), 6)}
                 for r in at_op.models
                 for name, p in zip(
                     gd.low.class_names, at_op.probs[(r, 0.0 if r == "teacher" else op)][h if r == "teacher" else clip]

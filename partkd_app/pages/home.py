@@ -5,10 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from partkd.catalogue import ROLES, describe_checkpoint
+from partkd.data_fields import describe_data
 from partkd.errors import PartKDError
-from partkd_app import state
+from partkd_app.state import selection
 
-sel = state.selection()
+sel = selection()
 
 st.title("partkd · part-level knowledge distillation")
 st.markdown(
@@ -19,15 +21,15 @@ st.markdown(
 )
 
 st.subheader("Loaded now")
-st.markdown(f"**Data:** {state.spec_summary(sel.data)}")
-rows = []
-for role, label in state.ROLES.items():
+st.markdown(f"**Data:** {describe_data(dict(sel.data))}")
+rows: list[dict[str, object]] = []
+for role, label in ROLES.items():
     path = sel.models().get(role)
     if path is None:
         rows.append({"model": label, "file": "— not loaded —"})
         continue
     try:
-        rows.append({"model": label, **state.describe_checkpoint(path)})
+        rows.append({"model": label, **describe_checkpoint(path)})
     except PartKDError as e:
         rows.append({"model": label, "file": path})
         st.error(str(e), icon="⚠️")

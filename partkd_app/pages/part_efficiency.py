@@ -7,13 +7,29 @@ import numpy as np
 import streamlit as st
 
 from partkd import figures, viz
+from partkd.checkpoints import read_meta
+from partkd.data_fields import data_matches, describe_data
 from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
 from partkd.distill.explain import DEFAULT_EXPLAINER, EXPLAINERS
+from partkd.efficiency_view import (
+    E_VIEWS,
+    SOFTMAX,
+    e_definition,
+    efficiency_uncertainty,
+    efficiency_view,
+    known_carriers,
+    truth_summary,
+)
+from partkd.engine import jobs
 from partkd.errors import CheckpointError, PartKDError, where
 from partkd.layouts import PARTS
-from partkd_app import state
+from partkd_app.datasets import paired_dataset
+from partkd_app.downloads import downloads
+from partkd_app.errors import readable_errors
+from partkd_app.results import explanation, explanation_input
+from partkd_app.state import selection
 
-sel = state.selection()
+sel = selection()
 st.title("Part-efficiency matrix E")
 st.caption(
     "Which body parts the teacher needs for each action, measured on its high-quality training clips with parts "
@@ -31,8 +47,8 @@ if not sel.teacher:
     )
     st.stop()
 
-with state.readable_errors():
-    meta = state.read_meta(sel.teacher)
+with readable_errors():
+    meta = read_meta(sel.teacher)
     if meta.get("role") != "teacher":
         raise CheckpointError(
             where(sel.teacher, f"is a {meta.get('role') or 'unknown'} checkpoint; E belongs to a teacher")
@@ -41,10 +57,8 @@ with state.readable_errors():
 
 def _start_job(teacher: str) -> None:
     """Button callback: compute E for the teacher as a background job (partkd part-matrix)."""
-    from partkd.engine import jobs
-
     try:
-        st.session_state["E_job"] = jobs.submit(["part-matrix", teacher], root=state.jobs_root(), name="part matrix")
+        st.session_state["E_job"] = jobs.submit(["part-matrix", teacher], root=jobs.jobs_root(), name="part matrix")
     except PartKDError as e:
         st.session_state["E_job_error"] = str(e)
 
@@ -52,10 +66,8 @@ def _start_job(teacher: str) -> None:
 @st.fragment(run_every=1.0)
 def _job_progress(job_id: str) -> None:
     """The E job's progress bar; reloads the page when it has finished."""
-    from partkd.engine import jobs
-
-    job = jobs.get_job(job_id, root=state.jobs_root())
-    prog = jobs.read_progress(job_id, root=state.jobs_root()) or {}
+    job = jobs.get_job(job_id, root=jobs.jobs_root())
+    prog = jobs.read_progress(job_id, root=jobs.jobs_root()) or {}
     steps = max(int(prog.get("steps") or 1), 1)
     if job["status"] == "failed":
         st.error(f"Computing E failed: {job.get('error') or 'see the job log'}", icon="⚠️")
@@ -92,7 +104,7 @@ if missing:
         st.stop()
 
 class_names = list(meta["class_names"])
-views = [v for v in state.E_VIEWS if v == "softmax" or v not in missing]
+views = [v for v in E_VIEWS if v == SOFTMAX or v not in missing]
 c1, c2, c3, c4 = st.columns([3, 1, 1, 2])
 shown = c1.radio(
     "Matrix",
@@ -114,19 +126,19 @@ temperature = c3.number_input(
     help="eq. 13 uses 1",
 )
 sort_by = c4.selectbox("Sort classes by part", ["(class order)", *PARTS], key="E_sort")
-with state.readable_errors():
-    student = state.read_meta(sel.kd) if sel.kd else None
-    E, what, normalized = state.efficiency_view(meta, shown, temperature, student, sel.teacher)
-    unc = state.efficiency_uncertainty(meta, shown)
+with readable_errors():
+    student = read_meta(sel.kd) if sel.kd else None
+    E, what, normalized = efficiency_view(meta, shown, temperature, student, sel.teacher)
+    unc = efficiency_uncertainty(meta, shown)
 st.caption(what)
-if not state.data_matches(meta, sel):
+if not data_matches(meta, dict(sel.data)):
     st.warning(
         "The sidebar's data is not the data this teacher was trained on; E below is the teacher's own, computed on "
         "its training data, not on the data selected in the sidebar.",
         icon="⚠️",
     )
 
-stored = state.spec_summary(tuple(sorted((meta.get("data") or {}).items())))
+stored = describe_data(meta.get("data") or {})
 source = (
     f"teacher {sel.teacher} ({meta.get('preset', '?')} preset); E computed on its high-quality train clips "
     f"({sum(meta.get('E_clips') or []) or '?'} clips): {stored}"
@@ -138,14 +150,14 @@ if view == "heatmap":
         normalized=normalized,
         sort_by=None if sort_by == "(class order)" else sort_by,
         label="" if normalized else shown,
-        unit_range=state.e_definition(shown) == "miss",
+        unit_range=e_definition(shown) == "miss",
         interval=None if unc is None else (unc["lo"], unc["hi"]),
         uncertain=None if unc is None else unc["uncertain"],
         none_needed=None if unc is None else unc["none_needed"],
     )
     st.plotly_chart(fig, key="E_heatmap")
     st.caption(source)
-    state.downloads(
+    downloads(
         "E",
         "part_efficiency",
         lambda: figures.efficiency_figure(E, class_names, normalized=normalized, source=source, label=shown),
@@ -155,13 +167,13 @@ else:
     cls = st.selectbox("Class", class_names, key="E_class")
     row = E[class_names.index(cls)]
     st.plotly_chart(
-        viz.part_bars(row, title=f"'{cls}': {shown} per part", percent=state.e_definition(shown) == "miss"),
+        viz.part_bars(row, title=f"'{cls}': {shown} per part", percent=e_definition(shown) == "miss"),
         key="E_bars",
     )
 
-for line in state.truth_summary(meta):
+for line in truth_summary(meta):
     st.markdown(line)
-carriers = state.known_carriers(meta)
+carriers = known_carriers(meta)
 lines = []
 for i, c in enumerate(class_names):
     known = f" — carriers: {', '.join(p.replace('_', ' ') for p in carriers[c])}" if c in carriers else ""
@@ -184,13 +196,13 @@ st.subheader("Explain one clip")
 if sel.clip is None:
     st.info("The selected data has no test clip to explain.")
     st.stop()
-if not state.data_matches(meta, sel):
+if not data_matches(meta, dict(sel.data)):
     st.info("Pick the data this teacher was trained on in the sidebar to explain one of its clips.")
     st.stop()
-high = state.paired_dataset(sel).high
-with state.readable_errors(), st.spinner("Explaining the clip (occlusion, part Shapley, Grad-CAM)…"):
-    result = state.explanation(sel.teacher, sel, sel.clip)
-    x = state.explanation_input(sel.teacher, sel, sel.clip)
+high = paired_dataset(sel.data).high
+with readable_errors(), st.spinner("Explaining the clip (occlusion, part Shapley, Grad-CAM)…"):
+    result = explanation(sel.teacher, sel, sel.clip)
+    x = explanation_input(sel.teacher, sel, sel.clip)
 verdict = "correct" if result["predicted"] == result["true"] else f"wrong: predicted {result['predicted']}"
 st.caption(
     f"Clip **{result['clip']}** (the sidebar's test clip), true class **{result['true']}**, p = "
@@ -212,7 +224,7 @@ st.plotly_chart(
         x,
         high.layout,
         np.asarray(result["methods"][method]["joints"]),
-        [tuple(w) for w in result["windows"]],
+        [(a, b) for a, b in result["windows"]],
         title=f"{method}: joint importance over time (model input, normalised)",
     ),
     key="X_skeleton",

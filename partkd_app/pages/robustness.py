@@ -9,16 +9,21 @@ import pandas as pd
 import streamlit as st
 
 from partkd import figures, viz
+from partkd.catalogue import ROLES
 from partkd.errors import PartKDError
 from partkd.layouts import PARTS
 from partkd.report import CURVE_OPS
-from partkd_app import state
+from partkd_app.datasets import paired_dataset
+from partkd_app.downloads import downloads
+from partkd_app.errors import readable_errors
+from partkd_app.results import Progress, op_curve, part_sensitivity
+from partkd_app.state import selection
 
 #: Above this many (model × test clip) evaluations per OP, the 10-OP curves and the part sensitivity wait for a
 #: click (the table at OP 0 / 0.3 / 0.6 is always drawn); the built-in synthetic data (3 × 300) draws at once.
 AUTO_CLIP_PASSES = 1000
 
-sel = state.selection()
+sel = selection()
 st.title("Robustness to occlusion")
 st.caption(
     "Test split of the selected data: the teacher on high-quality clips, students on the low-quality half; each OP "
@@ -36,36 +41,36 @@ if not models:
     st.stop()
 
 drops: dict[str, list[float]] = {}
-with state.readable_errors():
-    n_test = len(state.paired_dataset(sel).low.by_split("test"))
+with readable_errors():
+    n_test = len(paired_dataset(sel.data).low.by_split("test"))
 
 
-def evaluated(ops: tuple[float, ...], what: str) -> dict[str, list[dict]]:
+def evaluated(ops: tuple[float, ...], what: str) -> dict[str, list[dict[str, float]]]:
     """Each loaded model's top-1/top-5 at `ops` (cached per point on disk), under a progress bar."""
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict[str, float]]] = {}
     bar = st.progress(0.0, text=f"{what}…")
     for n, (role, path) in enumerate(models.items()):
-        label = state.ROLES[role]
+        label = ROLES[role]
 
-        def report(p: dict, n: int = n, label: str = label) -> None:
-            frac = (n + p.get("step", 0) / max(p.get("steps", 1), 1)) / len(models)
-            bar.progress(min(frac, 1.0), text=f"{what}: {label}, OP {p.get('step')}/{p.get('steps')}")
+        def report(p: Progress, n: int = n, label: str = label) -> None:
+            frac = (n + p["step"] / max(p["steps"], 1)) / len(models)
+            bar.progress(min(frac, 1.0), text=f"{what}: {label}, OP {p['step']}/{p['steps']}")
 
         try:
-            out[label] = state.op_curve(path, role, sel, list(ops), progress=report)
+            out[label] = op_curve(path, role, sel, list(ops), progress=report)
         except PartKDError as e:
             st.error(f"{label}: {e}", icon="⚠️")
     bar.empty()
     return out
 
 
-source = f"data: {sel.spec.describe()}; checkpoints: " + ", ".join(f"{state.ROLES[r]} {p}" for r, p in models.items())
+source = f"data: {sel.spec.describe()}; checkpoints: " + ", ".join(f"{ROLES[r]} {p}" for r, p in models.items())
 started = time.monotonic()
 st.subheader("Table 1 form (top-1 %)")
 table_curves = evaluated(figures.TABLE_OPS, "Table 1")
 if not table_curves:
     st.stop()
-table = figures.table1_rows(table_curves, teacher=state.ROLES["teacher"])
+table = figures.table1_rows(table_curves, teacher=ROLES["teacher"])
 st.dataframe(
     pd.DataFrame(
         [{k: "" if v is None else f"{v:.2f}" if isinstance(v, float) else v for k, v in r.items()} for r in table]
@@ -95,9 +100,9 @@ if len(models) * n_test > AUTO_CLIP_PASSES and not st.session_state.get(wanted):
         st.stop()
     st.session_state[wanted] = True
 curves = evaluated(tuple(CURVE_OPS), "Curves")
-st.plotly_chart(viz.accuracy_vs_op_figure(curves, teacher=state.ROLES["teacher"]), key="rob_curves")
+st.plotly_chart(viz.accuracy_vs_op_figure(curves, teacher=ROLES["teacher"]), key="rob_curves")
 st.caption(f"{time.monotonic() - started:.1f} s since the page started. {source}.")
-state.downloads(
+downloads(
     "curves",
     "accuracy_vs_op",
     lambda: figures.accuracy_figure(curves, source=source),
@@ -107,9 +112,9 @@ state.downloads(
 st.subheader("Per-part occlusion sensitivity")
 part_bar = st.progress(0.0, text="Removing each part from every test clip…")
 for n, (role, path) in enumerate(models.items()):
-    if state.ROLES[role] in curves:
-        part_bar.progress(n / len(models), text=f"Removing each part from every test clip: {state.ROLES[role]}")
-        drops[state.ROLES[role]] = state.part_sensitivity(path, sel)
+    if ROLES[role] in curves:
+        part_bar.progress(n / len(models), text=f"Removing each part from every test clip: {ROLES[role]}")
+        drops[ROLES[role]] = part_sensitivity(path, sel)
 part_bar.empty()
 st.plotly_chart(
     viz.part_bars(
@@ -120,7 +125,7 @@ st.plotly_chart(
     ),
     key="rob_parts",
 )
-state.downloads(
+downloads(
     "parts",
     "part_sensitivity",
     lambda: figures.sensitivity_figure(drops, source=source),

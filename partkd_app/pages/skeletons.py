@@ -8,22 +8,26 @@ import streamlit as st
 from partkd import figures, viz
 from partkd.data.dataset import coordinate_unit
 from partkd.data.modalities import MODALITY_NAMES, modality
-from partkd_app import state
+from partkd.illustration import detection_error
+from partkd_app.datasets import estimated_dataset, low_clip, paired_dataset, reference_dataset
+from partkd_app.downloads import downloads
+from partkd_app.errors import readable_errors
+from partkd_app.state import selection
 
-sel = state.selection()
+sel = selection()
 st.title("Skeletons: high vs low quality")
-with state.readable_errors():
-    pair = state.paired_dataset(sel)
+with readable_errors():
+    pair = paired_dataset(sel.data)
     high = pair.high
-    real = state.is_real_low(sel)
+    real = sel.real_low
     if sel.clip is None:
         st.info("Pick a test clip in the sidebar (this dataset has none of the chosen class).")
         st.stop()
     index = sel.clip
     occ = sel.occ
-    estimated, occluded = state.low_clip(sel, index)
-    low_ds = state.estimated_dataset(sel)
-    reference = state.reference_dataset(sel)
+    estimated, occluded = low_clip(sel, index)
+    low_ds = estimated_dataset(sel.data)
+    reference = reference_dataset(sel.data)
 
 if real:
     st.caption(
@@ -75,7 +79,7 @@ st.plotly_chart(fig, key="skeleton_animation")
 st.caption(f"Data: {sel.spec.describe()}; clip `{high.names[index]}`.")
 shown = [("high quality", high.clips[index], high.layout, None), ("low quality", estimated, low_ds.layout, mask)]
 grid_rows = [figures.GridRow(f"{label}\n({lay.name})", clip, lay, hid) for label, clip, lay, hid in shown]
-state.downloads(
+downloads(
     "skeletons",
     f"skeletons_{high.names[index]}",
     lambda: figures.clip_grid_figure(
@@ -97,7 +101,7 @@ c1.metric("Joints missed by the estimator", f"{1 - present.sum() / total:.0%}")
 c2.metric("Joints hidden by occlusion", f"{mask.sum() / total:.0%}")
 c3.metric("Joints the student sees", f"{viz.joint_valid(occluded).sum() / total:.0%}")
 if reference is not None and viz.joint_valid(estimated).any():
-    err = state.detection_error(estimated, reference.clips[index])
+    err = detection_error(estimated, reference.clips[index])
     st.caption(f"Detector error against the projected motion capture on this clip: mean {err:.1f} px.")
 
 st.subheader("Derived modalities")
@@ -126,7 +130,7 @@ st.caption(
     f"Missing {MODALITY_NAMES[name]} values: high quality {missing[0]:.0%}, student's input {missing[1]:.0%} "
     f"(clip `{high.names[index]}`, person 1)."
 )
-state.downloads(
+downloads(
     "modality",
     f"modality_{name}_{high.names[index]}",
     lambda: figures.modality_figure(

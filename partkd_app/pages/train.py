@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 from pathlib import Path
+from typing import TypedDict, cast
 
 import pandas as pd
 import streamlit as st
 
 from partkd import figures, viz
+from partkd.catalogue import val_top1
+from partkd.checkpoints import read_meta
+from partkd.data_fields import describe_data
 from partkd.distill.methods import get_method
 from partkd.engine import jobs
 from partkd.engine.config import (
@@ -22,15 +26,33 @@ from partkd.engine.config import (
 )
 from partkd.engine.run_config import dumps, run_config
 from partkd.errors import JobError, PartKDError, where
-from partkd_app import state
+from partkd_app.catalogue import refresh_checkpoints
+from partkd_app.defaults import CONFIGS, ROOT
+from partkd_app.downloads import downloads
+from partkd_app.errors import readable_errors
+from partkd_app.pages.train_form import option_input
+from partkd_app.state import selection
+from partkd_app.widgets import kept
 
-sel = state.selection()
-root = state.jobs_root()
+sel = selection()
+root = jobs.jobs_root()
 st.title("Train")
 st.caption(
     f"Runs are `partkd …` commands executed as background jobs in `{root}`; they keep running when the "
     "browser is closed. Finished checkpoints appear in the sidebar pickers on every page."
 )
+
+
+class Job(TypedDict):
+    """What this page reads of a job record (engine.jobs: job.json)."""
+
+    id: str
+    name: str
+    argv: list[str]
+    status: str
+    created: float | None
+    error: str | None
+
 
 KINDS = {
     "Teacher (high quality)": "train-teacher",
@@ -43,7 +65,7 @@ def _train_config() -> TrainConfig:
     """The training recipe: a preset with the run length, device and seed of the form."""
     c1, c2, c3, c4 = st.columns(4)
     names = sorted(TRAIN_PRESETS)
-    preset = state.kept(
+    preset = kept(
         c1.selectbox,
         "Preset",
         "t_preset",
@@ -51,13 +73,13 @@ def _train_config() -> TrainConfig:
         options=names,
         help="smoke: seconds; cpu: minutes on 2 cores; paper: the paper's GPU recipe",
     )
-    epochs = state.kept(c2.number_input, "Epochs (0 = preset's)", "t_epochs", 0, min_value=0, max_value=500)
-    device = state.option_input(c3, TrainConfig, "device", "t_device")
-    seed = state.option_input(c4, TrainConfig, "seed", "t_seed")
+    epochs = kept(c2.number_input, "Epochs (0 = preset's)", "t_epochs", 0, min_value=0, max_value=500)
+    device = option_input(c3, TrainConfig, "device", "t_device")
+    seed = option_input(c4, TrainConfig, "seed", "t_seed")
     m1, m2, m3 = st.columns([3, 1, 1])
-    modalities = state.option_input(m1, TrainConfig, "modalities", "t_modalities")
-    ikem = state.option_input(m2, TrainConfig, "ikem", "t_ikem")
-    holdout = state.option_input(m3, TrainConfig, "fusion_holdout", "t_fusion_holdout")
+    modalities = option_input(m1, TrainConfig, "modalities", "t_modalities")
+    ikem = option_input(m2, TrainConfig, "ikem", "t_ikem")
+    holdout = option_input(m3, TrainConfig, "fusion_holdout", "t_fusion_holdout")
     return train_preset(
         preset,
         epochs=epochs or None,
@@ -75,37 +97,35 @@ def _student_config() -> tuple[StudentConfig, str]:
     if st.session_state.get("_t_teacher_from") != sel.teacher:  # follow the sidebar's teacher when it changes
         st.session_state["t_teacher"] = sel.teacher or ""
         st.session_state["_t_teacher_from"] = sel.teacher
-    teacher = state.kept(
+    teacher = kept(
         c1.text_input,
         "Teacher checkpoint",
         "t_teacher",
         sel.teacher or "",
         help="Defaults to the sidebar's teacher; not needed for kd = none.",
     )
-    values = {"kd": state.option_input(c2, StudentConfig, "kd", "t_kd")}
+    values = {"kd": option_input(c2, StudentConfig, "kd", "t_kd")}
     if st.session_state.get("_t_op_from") != sel.occ.op:  # the sidebar's OP, until the form's is changed
         st.session_state["t_op"] = float(sel.occ.op)
         st.session_state["_t_op_from"] = sel.occ.op
     names = ("alpha", "tau", "w", "op", "occlusion", "paired_fraction", "relational_weight")
     for col, name in zip(st.columns(len(names)), names):
-        values[name] = state.option_input(col, StudentConfig, name, f"t_{name}")
+        values[name] = option_input(col, StudentConfig, name, f"t_{name}")
     return student_config_from_dict(values, "Train form"), teacher.strip()
 
 
-def build_job() -> tuple[list[str], dict | None, str]:
+def build_job() -> tuple[list[str], dict[str, object] | None, str]:
     """The job to start: (argv, resolved run config or None, name) for the form's current values."""
     kinds = list(KINDS)
-    kind = KINDS[state.kept(st.radio, "What to train", "t_kind", kinds[0], options=kinds, horizontal=True)]
+    kind = KINDS[kept(st.radio, "What to train", "t_kind", kinds[0], options=kinds, horizontal=True)]
     if kind == "reproduce":
-        configs = sorted(str(p.relative_to(state.ROOT)) for p in (state.ROOT / "configs").glob("*.toml"))
-        choice = state.kept(st.selectbox, "Recipe", "t_recipe", configs[0], options=[*configs, "other path…"])
+        configs = sorted(str(p.relative_to(ROOT)) for p in CONFIGS.glob("*.toml"))
+        choice = kept(st.selectbox, "Recipe", "t_recipe", configs[0], options=[*configs, "other path…"])
         path = (
-            state.kept(st.text_input, "Recipe path", "t_recipe_path", "")
-            if choice == "other path…"
-            else str(state.ROOT / choice)
+            kept(st.text_input, "Recipe path", "t_recipe_path", "") if choice == "other path…" else str(ROOT / choice)
         )
         return ["reproduce", path.strip()], None, f"reproduce {Path(path).stem}"
-    st.markdown(f"**Data** (the sidebar's): {state.spec_summary(sel.data)}")
+    st.markdown(f"**Data** (the sidebar's): {describe_data(dict(sel.data))}")
     spec = sel.spec
     st.markdown("**Training**")
     train = _train_config()
@@ -122,7 +142,7 @@ def build_job() -> tuple[list[str], dict | None, str]:
 
 with st.container(border=True):
     job = None
-    with state.readable_errors(stop=False):
+    with readable_errors(stop=False):
         job = build_job()
     if job is not None:
         argv, config, name = job
@@ -132,7 +152,7 @@ with st.container(border=True):
             st.caption(f"Resolved run config: the job runs `partkd {config['kind']} --config <job>/config.toml`.")
             st.code(dumps(config), language="toml")
     if st.button("Start training job", type="primary", key="t_submit", disabled=job is None) and job is not None:
-        with state.readable_errors(stop=False):
+        with readable_errors(stop=False):
             argv, config, name = job
             if config is None and not Path(argv[1]).is_file():
                 raise JobError(where(argv[1] or "recipe", "recipe file not found"))
@@ -146,12 +166,12 @@ def _age(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
 
 
-def _job_metrics(job_id: str) -> dict:
+def _job_metrics(job_id: str) -> dict[str, float]:
     """Final metrics of a job's checkpoints (validation top-1 of each model file)."""
-    out = {}
+    out: dict[str, float] = {}
     for path in jobs.checkpoints(job_id, root=root):
         try:
-            top1 = state.val_top1(state.read_meta(str(path)))
+            top1 = val_top1(read_meta(str(path)))
         except PartKDError:
             continue
         if top1 is not None:
@@ -168,7 +188,7 @@ def _eta(seconds: float | None) -> str:
 def jobs_panel() -> None:
     """The job table and the selected job's live progress (refreshes itself every 2 s)."""
     try:
-        all_jobs = list(reversed(jobs.list_jobs(root)))
+        all_jobs = cast(list[Job], list(reversed(jobs.list_jobs(root))))
     except PartKDError as e:
         st.error(str(e), icon="⚠️")
         return
@@ -179,7 +199,7 @@ def jobs_panel() -> None:
     seen = st.session_state.get("_t_done_jobs")
     st.session_state["_t_done_jobs"] = done
     if seen is not None and done != seen:  # a job finished: list its checkpoints in the sidebar now
-        state.refresh_checkpoints()
+        refresh_checkpoints()
         st.rerun(scope="app")
     rows = []
     for job in all_jobs:
@@ -207,7 +227,7 @@ def jobs_panel() -> None:
     show_job(job)
 
 
-def show_job(job: dict) -> None:
+def show_job(job: Job) -> None:
     """Status, progress bar, ETA, curves, log and cancel/resume buttons of one job."""
     status = job["status"]
     prog = jobs.read_progress(job["id"], root=root) or {}
@@ -227,7 +247,7 @@ def show_job(job: dict) -> None:
     history = jobs.read_history(job["id"], root=root)
     if history:
         st.plotly_chart(viz.history_figure(history), key=f"t_history_{job['id']}")
-        state.downloads(
+        downloads(
             "history",
             f"history_{job['id']}",
             lambda: figures.history_figure(history, title=job["name"], source="partkd " + shlex.join(job["argv"])),
@@ -235,11 +255,11 @@ def show_job(job: dict) -> None:
         )
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("Cancel", key="t_cancel", disabled=status not in ("queued", "running")):
-        with state.readable_errors(stop=False):
+        with readable_errors(stop=False):
             jobs.cancel(job["id"], root=root)
             st.toast(f"Cancelling {job['id']}…")
     if b2.button("Resume", key="t_resume", disabled=status not in ("failed", "cancelled")):
-        with state.readable_errors(stop=False):
+        with readable_errors(stop=False):
             jobs.resume(job["id"], root=root)
             st.toast(f"Resumed {job['id']}")
     with st.expander("Command and log"):

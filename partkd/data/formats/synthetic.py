@@ -7,6 +7,7 @@ from typing import Any
 
 from partkd.data.dataset import SkeletonDataset
 from partkd.data.formats.common import FormatLoader, check_dims
+from partkd.data.synthetic import make_synthetic
 from partkd.errors import DataError, where
 from partkd.layouts import Layout
 
@@ -36,7 +37,6 @@ def files(path: Path) -> list[Path]:
 
 def parse(path: Path, paths: list[Path], layout: Layout | None, skip_bad: bool, **options: object) -> SkeletonDataset:
     """The high- (default) or low-quality half of `make_synthetic(**options)`."""
-    from partkd.data.synthetic import make_synthetic
 
     quality = str(path).partition(":")[2] or "high"
     if quality not in QUALITIES:

@@ -1,12 +1,13 @@
-"""Tests of partkd.data.degrade: occlusion modes and the pose-estimator simulation."""
+"""Tests of partkd.data.occlusion, joint_map and estimator: occlusion modes and the pose-estimator simulation."""
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.degrade import (ESTIMATOR_PRESETS, SPAN_FRACTION, EstimatorSim, ar1_noise, joint_map, occlude,
-                                 occlude_part, project, simulate_estimator, span_mask, span_transitions)
+from partkd.data.estimator import ESTIMATOR_PRESETS, ar1_noise, EstimatorSim, project, simulate_estimator
+from partkd.data.joint_map import joint_map
+from partkd.data.occlusion import SPAN_FRACTION, occlude, occlude_part, span_mask, span_transitions
 from partkd.data.synthetic import synth_high
 from partkd.data.transforms import body_size, present
 from partkd.errors import ConfigError, DataError, LayoutError

@@ -1,4 +1,4 @@
-"""Bring-your-own-data friction, round two: what a run records and prints, and how the simulation builds joints."""
+"""Bring-your-own-data runs: what a run records and prints, and how the simulation builds joints."""
 import json
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from partkd.cli import main
-from partkd.data.degrade import joint_report
+from partkd.data.joint_map import joint_report
 from partkd.engine.config import SYNTHETIC_ONLY, DataSpec, spec_dict
 from partkd.layouts import get_layout
 
@@ -46,7 +46,7 @@ def test_the_simulation_reports_mapped_mixed_and_placed_joints(capsys, tmp_path,
     assert report["mixed"] == {"neck": "0.5 left_shoulder + 0.5 right_shoulder"}
     assert set(report["placed"]) == {"nose", "left_eye", "right_eye", "left_ear", "right_ear"}
     assert len(report["mapped"]) == 12 and report["mapped"]["left_knee"] == "left_knee"
-    from partkd.data.degrade import simulate_estimator
+    from partkd.data.estimator import simulate_estimator
     from partkd.data.synthetic import synth_high
 
     high = synth_high(2, 2, 8, 0)

@@ -1,0 +1,146 @@
+"""The benchmark harness (benchmarks/harness.py, benchmarks/harness_data.py): its Markdown tables, atomic publishing,
+provenance, the child runner's peak RSS, the one `bench` preset, and that no benchmark script imports another."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import partkd
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+import harness  # noqa: E402  (the benchmarks' own modules, imported as the scripts import them)
+import harness_data  # noqa: E402
+
+#: The modules of benchmarks/ that scripts may import; every other .py file there is a script.
+LIBRARIES = {"harness", "harness_data"}
+PY = sys.executable
+
+
+def test_md_table_renders_a_pipe_table() -> None:
+    table = harness.md_table(["model", "OP 0", "OP 0.3"], [["teacher", 92.79, ""], ["a|b", 1, (2, 3)]])
+    assert table == ("| model | OP 0 | OP 0.3 |\n|---|---|---|\n| teacher | 92.79 |  |\n| a\\|b | 1 | (2, 3) |")
+    assert harness.md_table(["a"], []) == "| a |\n|---|"
+    with pytest.raises(ValueError, match="2 cells under a header of 3"):
+        harness.md_table(["a", "b", "c"], [["x", "y"]])
+
+
+def test_publish_writes_json_and_markdown_next_to_a_dotted_stem(tmp_path: Path) -> None:
+    stem = tmp_path / "sub" / "penn_action.tau1"
+    harness.publish(stem, {"top1": 0.5, "rows": [1, 2]}, "# report\n")
+    assert json.loads((tmp_path / "sub" / "penn_action.tau1.json").read_text()) == {"top1": 0.5, "rows": [1, 2]}
+    assert (tmp_path / "sub" / "penn_action.tau1.md").read_text() == "# report\n"
+    harness.publish(tmp_path / "only_md", None, "text")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["only_md.md", "sub"]
+
+
+def test_a_failed_publish_leaves_the_old_files_whole_and_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import partkd.io
+    from partkd.errors import PartKDError
+
+    stem = tmp_path / "result"
+    harness.publish(stem, {"old": True}, "old")
+    with pytest.raises(TypeError):  # not JSON: nothing is written
+        harness.publish(stem, {"new": object()}, "new")
+
+    def no_rename(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(partkd.io.os, "replace", no_rename)  # the data is written, the rename fails
+    with pytest.raises(PartKDError):
+        harness.publish(stem, {"new": True}, "new")
+    assert json.loads((tmp_path / "result.json").read_text()) == {"old": True}
+    assert (tmp_path / "result.md").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json", "result.md"]
+
+
+def test_provenance_names_command_date_machine_and_code() -> None:
+    prov = harness.provenance(["--seeds", "0", "1", "--note", "two words"])
+    assert prov.command.startswith("python ") and prov.command.endswith("--seeds 0 1 --note 'two words'")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", prov.date)
+    assert prov.machine.startswith("CUDA ") or re.fullmatch(r"CPU .+, \d+ cores, \d+ torch threads", prov.machine)
+    assert prov.code_version.startswith(partkd.__version__)
+    assert prov.record() == {
+        "command": prov.command,
+        "device": prov.machine,
+        "date": prov.date,
+        "code_version": prov.code_version,
+    }
+    assert harness.provenance_line("python x.py", "2026-12-01 10:00 UTC", "0.1.0+abc", "CPU Z, 2 cores") == (
+        "Command: `python x.py`; date 2026-12-01 10:00 UTC; code 0.1.0+abc; machine: CPU Z, 2 cores."
+    )
+
+
+def test_run_child_measures_the_peak_rss_of_a_child_that_allocates_200_mb() -> None:
+    run = harness.run_child([PY, "-c", "import time; block = b'x' * 200_000_000; time.sleep(0.5)"])
+    assert run.returncode == 0 and not run.stopped
+    assert run.peak_rss_bytes >= 150e6
+    assert 190 <= run.peak_rss_mib <= 400
+
+
+def test_run_child_does_not_report_the_parents_peak_as_the_childs() -> None:
+    block = b"y" * 300_000_000  # this process's high-water mark, which a forked child inherits in wait4's ru_maxrss
+    del block
+    run = harness.run_child([PY, "-c", "import time; time.sleep(0.5)"])
+    assert 0 < run.peak_rss_bytes < 100e6
+
+
+def test_run_child_stops_on_request_and_reports_failures() -> None:
+    t0 = time.monotonic()
+    run = harness.run_child(
+        [PY, "-c", "import time; print('hi', flush=True); time.sleep(30)"], stop=lambda: time.monotonic() - t0 > 0.5
+    )
+    assert run.stopped and run.returncode != 0 and run.seconds < 5 and run.stdout == "hi\n"
+    ok = harness.run_child(
+        [PY, "-c", "import json, os; print(json.dumps({'v': os.environ['BENCH_X']}))"], env={"BENCH_X": "7"}, check=True
+    )
+    assert ok.last_json() == {"v": "7"}
+    with pytest.raises(RuntimeError, match="boom"):
+        harness.run_child([PY, "-c", "raise SystemExit('boom')"], check=True)
+
+
+def test_the_bench_preset_is_the_cpu_preset_shortened() -> None:
+    from dataclasses import asdict
+
+    from partkd.engine.config import train_preset
+
+    cfg = harness_data.train_cfg("bench", 3)
+    assert (cfg.preset, cfg.epochs, tuple(cfg.milestones), cfg.eval_every, cfg.seed) == ("bench", 10, (6, 8), 5, 3)
+    cut = train_preset("cpu", epochs=10, milestones=(6, 8), eval_every=5, seed=3)
+    assert {**asdict(cfg), "preset": "cpu"} == asdict(cut)
+
+
+def _imports_and_path_edits(path: Path) -> tuple[set[str], int]:
+    """The top-level modules a file imports, and how often its code touches sys.path (also in child-code strings)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    edits = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", None) == "sys":
+            edits += 1
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "sys.path.insert(" in node.value:
+            edits += 1
+    return names, edits
+
+
+def test_no_benchmark_script_imports_another_or_edits_sys_path() -> None:
+    files = sorted(BENCH.glob("*.py"))
+    scripts = {p.stem for p in files} - LIBRARIES
+    assert LIBRARIES <= {p.stem for p in files} and len(scripts) >= 16
+    for path in files:
+        imported, path_edits = _imports_and_path_edits(path)
+        assert not (imported & (scripts - {path.stem})), f"{path.name} imports a benchmark script"
+        assert path_edits == 0, f"{path.name} edits sys.path"
