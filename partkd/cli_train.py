@@ -11,6 +11,8 @@ from typing import Any
 from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
 from partkd.engine.config import (
     DEFAULT_PRESET,
+    DEGRADATION_FIELDS,
+    LOW_SOURCES,
     OCCLUSION_MODES,
     TRAIN_PRESETS,
     DataSpec,
@@ -24,7 +26,7 @@ from partkd.engine.config import (
 )
 from partkd.engine.data import load_high, load_paired
 from partkd.engine.run_config import read_run_config
-from partkd.engine.schema import add_flags, given
+from partkd.engine.schema import add_flags, given, option
 from partkd.errors import ConfigError, where
 from partkd.io import atomic_write_json
 from partkd.layouts import PARTS
@@ -75,20 +77,31 @@ def _absolute(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
+def degradation_of(stored: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a stored spec that say how L is made (level, simulated layout, data seed, simulate / real),
+    without those that name files (a path in `low` and the layout of those files)."""
+    keep = {k: v for k, v in stored.items() if k in DEGRADATION_FIELDS}
+    if keep.get("low", "simulate") not in LOW_SOURCES:
+        keep.pop("low")
+        keep.pop("low_layout", None)
+    return keep
+
+
 def _spec(args: argparse.Namespace, base: dict | None = None) -> DataSpec:
-    """DataSpec from the data flags, on top of `base` (a checkpoint's stored spec) unless --data names other data.
-    Paths are stored absolute, so that a stored spec finds its files from any folder."""
+    """DataSpec from the data flags, on top of `base` (a checkpoint's stored spec); when --data names other files,
+    only the base's degradation (degradation_of) is kept. Paths are stored absolute, so that a stored spec finds
+    its files from any folder."""
     d: dict[str, Any] = dict(base or {})
     flags = given(args, DataSpec)
     for side in (d, flags):
         if side.get("source") not in (None, "synthetic"):
             side["source"] = _absolute(side["source"])
     if "source" in flags and flags["source"] != d.get("source"):
-        d = {}
+        d = degradation_of(d)
     if "options" in flags:
         flags["options"] = {**d.get("options", {}), **flags["options"]}
     d.update(flags)
-    if d.get("low") not in (None, "simulate", "real"):
+    if d.get("low") not in (None, *LOW_SOURCES):
         d["low"] = _absolute(d["low"])
     for key in ("high_layout", "low_layout"):
         if isinstance(d.get(key), str) and d[key].endswith((".json", ".toml")):
@@ -223,21 +236,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     spec = _spec(args, loaded.meta.get("data"))
     data = load_high(spec) if loaded.role == "teacher" else load_paired(spec)  # a teacher needs no simulated L
     ds = data_side(loaded, data).by_split(args.split)
-    ops = args.op if args.op else [float(loaded.meta.get("degradation", {}).get("op") or 0.0)]
+    trained = loaded.meta.get("degradation", {})
+    ops = args.op if args.op else [float(trained.get("op") or 0.0)]
+    mode = args.mode or trained.get("mode") or option(StudentConfig, "occlusion").default
+    print(f"data: {spec.describe()}")
     result: dict[str, Any] = {
         "checkpoint": str(loaded.path),
         "role": loaded.role,
         "split": args.split,
-        **evaluate(loaded, ds, op=ops[0], mode=args.mode, seed=args.seed),
+        "data": spec.describe(),
+        "mode": mode,
+        **evaluate(loaded, ds, op=ops[0], mode=mode, seed=args.seed),
     }
     print(
         f"{loaded.role} {loaded.path}: top1 {result['top1']:.4f} top5 {result['top5']:.4f} "
-        f"({result['n']} {args.split} clips, OP {ops[0]}, {args.mode})"
+        f"({result['n']} {args.split} clips, OP {ops[0]}, {mode})"
     )
     for name, m in result.get("streams", {}).items():
         print(f"  stream {name}: top1 {m['top1']:.4f} top5 {m['top5']:.4f}")
     if len(ops) > 1:
-        result["accuracy_vs_op"] = accuracy_vs_op(loaded, ds, ops, seed=args.seed, mode=args.mode)
+        result["accuracy_vs_op"] = accuracy_vs_op(loaded, ds, ops, seed=args.seed, mode=mode)
         for row in result["accuracy_vs_op"]:
             print(f"  OP {row['op']:.2f}: top1 {row['top1']:.4f}")
     if args.part_sensitivity:
@@ -323,7 +341,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="occlusion level(s); several give accuracy vs OP (default: the training OP)",
     )
-    p.add_argument("--mode", default="joint", choices=list(OCCLUSION_MODES))
+    p.add_argument(
+        "--mode", default=None, choices=list(OCCLUSION_MODES), help="occlusion mode (default: the training mode)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the occluded test set")
     p.add_argument("--part-sensitivity", action="store_true", help="top-1 drop when each part is removed")
     p.add_argument("--json", default=None, help="write all metrics to this JSON file")

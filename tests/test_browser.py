@@ -24,8 +24,9 @@ PAGES = [
     ("compare", "compare.png", HAVE_CHECKPOINTS),
     ("robustness", "robustness.png", HAVE_CHECKPOINTS),
 ]
-IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-        "!document.querySelector('[data-testid=\"stSpinner\"]')")
+#: The page's script run has ended: the app root says so (this Streamlit shows no status widget while it runs).
+IDLE = ("() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === "
+        "'notRunning' && !document.querySelector('[data-testid=\"stSpinner\"]')")
 
 pytestmark = [
     pytest.mark.browser,

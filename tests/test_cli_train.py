@@ -66,13 +66,15 @@ def test_part_matrix_student_and_evaluate(teacher: Path, tmp_path: Path) -> None
     done = cli("part-matrix", str(teacher), "--efficiency", "all")
     assert all(t in done.stdout for t in ("miss rate (eq. 12) [95%", "probability drop [95%", "Shapley value [95%"))
     done = cli("train-student", *DATA, *SMOKE, "--epochs", "1", "--teacher", str(teacher), "--kd", "pmsc",
-               "--alpha", "0.5", "--op", "0.3", "--out", str(tmp_path / "s"))
+               "--alpha", "0.5", "--op", "0.3", "--occlusion", "span", "--out", str(tmp_path / "s"))
     assert done.returncode == 0, done.stderr[-2000:]
     student = tmp_path / "s" / "model.safetensors"
     done = cli("evaluate", str(student), "--op", "0", "0.3", "0.6", "--json", str(tmp_path / "m.json"))
     assert done.returncode == 0, done.stderr[-2000:]
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["role"] == "student" and [r["op"] for r in m["accuracy_vs_op"]] == [0.0, 0.3, 0.6]
+    assert m["mode"] == "span" and ", span)" in done.stdout  # the training mode unless --mode names another
+    assert done.stdout.startswith("data: synthetic actions: 4 classes") and m["data"] in done.stdout
     assert len(m["confusion"]) == 4 and 0.0 <= m["top1"] <= 1.0
 
 

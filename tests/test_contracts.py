@@ -183,6 +183,24 @@ def test_data_flags_reach_the_data_spec(tmp_path: Path) -> None:
     assert same.source == "/d" and same.options == {"fps": 10, "stride_s": 1}
 
 
+def test_other_data_files_keep_the_checkpoints_degradation(tmp_path: Path) -> None:
+    """--data naming other files (or the same spelled differently) keeps how L was made: level, simulated layout,
+    data seed, simulate / real; what names the old files (format, options, a path in --low) is dropped."""
+    from partkd.cli import build_parser
+    from partkd.cli_train import _spec
+
+    stored = {"source": "/d", "format": "penn_action", "level": "heavy", "low_layout": "coco17", "seed": 3,
+              "options": {"fps": 10}}
+    spec = _spec(build_parser().parse_args(["evaluate", "x", "--data", str(tmp_path / "d")]), base=stored)
+    assert (spec.level, spec.low_layout, spec.seed, spec.low) == ("heavy", "coco17", 3, "simulate")
+    assert spec.format is None and spec.options == {}
+    spec = _spec(build_parser().parse_args(["evaluate", "x", "--data", "/e", "--level", "light"]), base=stored)
+    assert spec.level == "light" and spec.low_layout == "coco17"
+    with_files = {"source": "/d", "low": "/low", "low_layout": "mpii16", "level": "heavy"}
+    spec = _spec(build_parser().parse_args(["evaluate", "x", "--data", "/e"]), base=with_files)
+    assert (spec.low, spec.low_layout, spec.level) == ("simulate", None, "heavy")
+
+
 def test_the_train_form_widgets_follow_the_schema() -> None:
     from partkd.engine.config import StudentConfig
     from partkd.engine.schema import option

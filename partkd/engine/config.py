@@ -56,6 +56,7 @@ class DataSpec:
         "'simulate' (pose-estimator simulation of H), 'real' (the format's own low-quality source: h36m "
         "detections) or a path to real low-quality data paired by id",
         label="low quality",
+        degradation=True,
     )
     low_format: str | None = opt(None, "format of --low when it is a path", choices=FORMATS)
     low_layout: str | None = opt(
@@ -63,10 +64,22 @@ class DataSpec:
         f"layout of L: the simulation's target with --low simulate (default {DEFAULT_LOW_LAYOUT}; 'same' = H's), "
         "or the layout of the --low files when they are a path",
         label="low-quality layout",
+        degradation=True,
     )
-    level: str = opt("medium", "pose-estimator simulation level", choices=ESTIMATOR_LEVELS, label="estimator level")
+    level: str = opt(
+        "medium",
+        "pose-estimator simulation level",
+        choices=ESTIMATOR_LEVELS,
+        label="estimator level",
+        degradation=True,
+    )
     seed: int = opt(
-        0, "seed of the synthetic data and of the L simulation", flag="--data-seed", dest="data_seed", low=0
+        0,
+        "seed of the synthetic data and of the L simulation",
+        flag="--data-seed",
+        dest="data_seed",
+        low=0,
+        degradation=True,
     )
     num_classes: int = opt(
         10,
@@ -401,6 +414,11 @@ def to_dict(cfg: object) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}  # type: ignore[call-overload]
 
 
+#: DataSpec fields that say how L is made from H (marked `degradation` in the schema): a checkpoint's are kept when
+#: --data names other files of its kind.
+DEGRADATION_FIELDS: tuple[str, ...] = tuple(o.name for o in options(DataSpec) if o.degradation)
+#: The values of `low` that name how L is made; any other value is a path to L files.
+LOW_SOURCES: tuple[str, ...] = ("simulate", "real")
 #: DataSpec fields that only the synthetic generator reads (marked `synthetic_only` in the schema).
 SYNTHETIC_ONLY: tuple[str, ...] = tuple(o.name for o in options(DataSpec) if o.synthetic_only)
 

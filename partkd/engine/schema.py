@@ -34,6 +34,7 @@ class Option:
     dest: str = ""  # the argparse attribute (default: the field name); unique across a command's configs
     item: type = int  # the element type of a tuple option (str items may also be given comma-separated)
     synthetic_only: bool = False  # a DataSpec field only the synthetic generator reads
+    degradation: bool = False  # a DataSpec field saying how L is made from H (kept when --data names other files)
 
     @property
     def attr(self) -> str:
