@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypedDict
 
 import numpy as np
@@ -18,6 +19,7 @@ from partkd.data.loaders import cache_dir
 from partkd.data_fields import DataFields
 from partkd.engine.data import model_inputs
 from partkd.figures import SCREEN_DPI, clip_grid_figure, figure_bytes
+from partkd.results_store import RESULTS_FILE, key_text, read_results, result_key
 from partkd_app.datasets import paired_dataset
 from partkd_app.state import Selection
 
@@ -132,6 +134,24 @@ def grid_png(
     return _grid_png(_grid_key(sel, ops), clip, title, source, only)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _shipped(folder: str, mtime: float) -> dict[str, object]:
+    return read_results(folder)
+
+
+def shipped_result(path: str, key: dict[str, object]) -> object | None:
+    """The value of `key` in the results.json shipped beside the checkpoint at `path` (None when not there)."""
+    file = Path(path).parent / RESULTS_FILE
+    stored = _shipped(str(file.parent), file.stat().st_mtime if file.exists() else 0.0)
+    return stored.get(key_text(key))
+
+
+def _shipped_key(loaded: Loaded, sel: Selection, what: str, **protocol: object) -> dict[str, object]:
+    from partkd.engine.evaluate import weights_key  # deferred: torch
+
+    return result_key(what, weights_key(loaded), loaded.role, sel.spec, **protocol)
+
+
 def _results_key(loaded: Loaded, sel: Selection, what: str) -> dict[str, object]:
     """What a result on disk is kept by: the question, the weights, the role and the data."""
     from partkd.engine.evaluate import weights_key  # deferred: torch
@@ -162,7 +182,13 @@ def op_curve(
     base = _results_key(loaded, sel, "accuracy_at_op")
     keys = [{**base, "op": float(op), "mode": o.mode, "seed": o.seed} for op in ops]
     rows: list[dict[str, float] | None] = []
-    for key in keys:
+    for op, key in zip(ops, keys):
+        shipped = shipped_result(
+            path, _shipped_key(loaded, sel, "accuracy_at_op", op=float(op), mode=o.mode, seed=o.seed)
+        )
+        if isinstance(shipped, dict):
+            rows.append(shipped)
+            continue
         try:
             rows.append(disk_cached(folder, key, _not_stored))
         except _NotStored:
@@ -190,6 +216,9 @@ def part_sensitivity(path: str, sel: Selection) -> list[float]:
     from partkd.engine.evaluate import part_sensitivity as engine_part_sensitivity
 
     loaded = checkpoint(path)
+    shipped = shipped_result(path, _shipped_key(loaded, sel, "part_sensitivity"))
+    if isinstance(shipped, list):
+        return [float(v) for v in shipped]
     test = data_side(loaded, paired_dataset(sel.data)).by_split("test")
     key = _results_key(loaded, sel, "part_sensitivity")
     drops: list[float] = disk_cached(

@@ -299,7 +299,14 @@ def test_robustness_curves_and_table():
     at = run("robustness")
     assert not errors(at)
     curves = charts(at)[0]
-    assert len(curves["data"]) == 3 and len(curves["data"][0]["x"]) == 10
+    lines = [t for t in curves["data"] if t["mode"] == "lines+markers"]
+    assert len(lines) == 3 and len(lines[0]["x"]) == 10
+    stars = [t for t in curves["data"] if t["mode"] == "markers"]      # the students' training OP (0.6), marked
+    assert [array(t["x"]).tolist() for t in stars] == [[0.6], [0.6]]
+    band = lines[1]["error_y"]
+    assert (array(band["array"]) > 0).all() and (array(band["arrayminus"]) > 0).all()   # 95 % intervals
+    assert any("'joint' occlusion (each joint of each frame" in c.value for c in at.caption)
+    assert not any(" s since" in c.value or "/work/" in c.value for c in at.caption)
     table = at.dataframe[0].value
     assert list(table.columns) == ["model", "OP 0", "OP 0.3", "OP 0.6"] and len(table) == 3
     assert list(table.iloc[0, 2:]) == ["", ""]                     # the teacher: clean data only, blank not None
@@ -517,3 +524,33 @@ def test_compare_page_shows_each_stream_and_the_fusion(tmp_path):
     first = str(bars["data"][0]["y"][0]).removeprefix("✓ ").removeprefix("✗ ")
     assert table["top-1"].iloc[-1] == first
     assert table["probability"].iloc[-1] == pytest.approx(float(array(bars["data"][0]["x"])[0]), abs=5e-4)
+
+
+@needs_checkpoints
+def test_the_shipped_results_draw_robustness_with_no_computation(monkeypatch, tmp_path):
+    """On a cold cache the Robustness page of the shipped models reads checkpoints/results.json (made by
+    benchmarks/ship_checkpoints.py) and evaluates nothing; the numbers are the engine's."""
+    import partkd.engine.evaluate as evaluate
+    from partkd.checkpoints import load_checkpoint
+    from partkd.engine.config import data_spec_from_dict
+    from partkd.engine.data import load_paired
+    from partkd.io import load_toml
+    from partkd.report import CURVE_OPS
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed although shipped")
+
+    want = {}
+    data = load_paired(data_spec_from_dict(load_toml(ROOT / "configs" / "app_default.toml")["data"]))
+    for name in ("student_nokd", "student_pmsc"):
+        loaded = load_checkpoint(ROOT / "checkpoints" / f"{name}.safetensors")
+        want[name] = [p["top1"] for p in evaluate.accuracy_vs_op(loaded, data.low.by_split("test"), list(CURVE_OPS))]
+    monkeypatch.setenv("PARTKD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(evaluate, "accuracy_vs_op", refuse)
+    monkeypatch.setattr(evaluate, "part_sensitivity", refuse)
+    at = run("robustness")
+    assert not errors(at)
+    traces = {t["name"]: array(t["y"]) for t in charts(at)[0]["data"]}
+    assert np.array_equal(traces["Student without KD"], want["student_nokd"])
+    assert np.array_equal(traces["Student with KD"], want["student_pmsc"])
+    assert len(charts(at)[1]["data"]) == 3                      # the part sensitivity of all three models

@@ -8,9 +8,23 @@ import numpy as np
 from partkd.errors import ConfigError, DataError, where
 from partkd.layouts import PARTS, Layout
 
-OCCLUSION_MODES = ("joint", "sequence", "span", "part")
 #: Mean length of an occluded span in `span` mode, as a fraction of the clip's frames.
 SPAN_FRACTION = 0.25
+#: Each mode in words, for captions and help texts.
+OCCLUSION_WORDS: dict[str, str] = {
+    "joint": "each joint of each frame zeroed independently with probability OP",
+    "sequence": "each joint zeroed for the whole clip with probability OP",
+    "span": f"each joint zeroed over contiguous spans of about {SPAN_FRACTION:.0%} of the clip, covering a share OP "
+    "of its frames",
+    "part": "each of the five body parts zeroed for the whole clip with probability OP",
+}
+#: The occlusion modes, in the order commands list them.
+OCCLUSION_MODES: tuple[str, ...] = tuple(OCCLUSION_WORDS)
+
+
+def describe_protocol(mode: str, seed: int) -> str:
+    """The occlusion protocol in one phrase, e.g. "'span' occlusion (each joint ...), seed 0"."""
+    return f"'{mode}' occlusion ({OCCLUSION_WORDS[mode]}), seed {seed}"
 
 
 def _batch_view(x: np.ndarray, layout: Layout) -> np.ndarray:
@@ -129,6 +143,8 @@ def occlude_part(x: np.ndarray, layout: Layout, part: int | str) -> np.ndarray:
 
 __all__ = [
     "OCCLUSION_MODES",
+    "OCCLUSION_WORDS",
+    "describe_protocol",
     "SPAN_FRACTION",
     "check_occlusion",
     "draws_per_clip",

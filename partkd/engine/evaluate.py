@@ -217,11 +217,12 @@ def accuracy_vs_op(
 def accuracy_at_op(
     loaded: Loaded, clean: Inputs, ds: SkeletonDataset, op: float, seed: int = 0, mode: str = "joint"
 ) -> dict[str, float]:
-    """{op, top1, top5} of a checkpoint on its dense inputs `clean` of `ds` occluded by the one protocol at `op`."""
+    """{op, top1, top5, n} of a checkpoint on its dense inputs `clean` of `ds` (n clips) occluded by the one protocol
+    at `op`."""
     m = metrics_from_proba(
         predict_proba(loaded, occlude_set(clean, loaded.layout, op, mode, seed)), ds.labels, ds.class_names
     )
-    return {"op": float(op), "top1": m["top1"], "top5": m["top5"]}
+    return {"op": float(op), "top1": m["top1"], "top5": m["top5"], "n": len(ds.labels)}
 
 
 def weights_key(loaded: Loaded) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative as px_colours
 from plotly.subplots import make_subplots
 
 from partkd.drawing import (
@@ -19,6 +20,7 @@ from partkd.drawing import (
     modality_magnitude,
 )
 from partkd.layouts import PARTS, Layout
+from partkd.stats import wilson_interval
 
 
 def modality_heatmaps(panels: Sequence[tuple[str, np.ndarray, Layout]], label: str) -> go.Figure:
@@ -288,27 +290,58 @@ TEACHER_CURVE = "{name}, on occluded high-quality input"
 
 
 def accuracy_vs_op_figure(
-    curves: Mapping[str, Sequence[Mapping[str, float]]], metric: str = "top1", teacher: str | None = None
+    curves: Mapping[str, Sequence[Mapping[str, float]]],
+    metric: str = "top1",
+    teacher: str | None = None,
+    trained_op: Mapping[str, float] | None = None,
 ) -> go.Figure:
-    """Top-1 accuracy against occlusion probability, one line per model (points: dicts with 'op' and `metric`); the
-    `teacher` curve is dashed and named for its input (TEACHER_CURVE)."""
+    """Accuracy against occlusion probability, one line per model (points: dicts with 'op', `metric` and, for the
+    95 % Wilson interval drawn as error bars, 'n'); the `teacher` curve is dashed and named for its input
+    (TEACHER_CURVE); a star marks the OP each model of `trained_op` was trained at."""
     fig = go.Figure()
-    for name, points in curves.items():
+    for k, (name, points) in enumerate(curves.items()):
         pts = sorted(points, key=lambda d: d["op"])
         shown = TEACHER_CURVE.format(name=name) if name == teacher else name
+        colour = px_colours.Plotly[k % len(px_colours.Plotly)]
+        ys = [d[metric] for d in pts]
+        bounds = [wilson_interval(d[metric], int(d["n"])) if "n" in d else (d[metric], d[metric]) for d in pts]
         fig.add_trace(
             go.Scatter(
                 x=[d["op"] for d in pts],
-                y=[d[metric] for d in pts],
+                y=ys,
                 mode="lines+markers",
                 name=shown,
-                line=dict(dash="dash") if name == teacher else None,
+                legendgroup=shown,
+                line=dict(color=colour, dash="dash" if name == teacher else None),
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=[hi - y for y, (_, hi) in zip(ys, bounds)],
+                    arrayminus=[y - lo for y, (lo, _) in zip(ys, bounds)],
+                    thickness=1,
+                    width=3,
+                ),
                 hovertemplate="OP %{x:.1f}: %{y:.1%}<extra>" + shown + "</extra>",
             )
         )
+        at = (trained_op or {}).get(name)
+        if at is not None and pts:
+            nearest = min(pts, key=lambda d: abs(d["op"] - at))
+            fig.add_trace(
+                go.Scatter(
+                    x=[at],
+                    y=[nearest[metric]],
+                    mode="markers",
+                    marker=dict(symbol="star", size=15, color=colour, line=dict(color="black", width=1)),
+                    name=f"{shown}: trained at OP {at:g}",
+                    legendgroup=shown,
+                    showlegend=False,
+                    hovertemplate=f"trained at OP {at:g}<extra>{shown}</extra>",
+                )
+            )
     fig.update_layout(
         xaxis_title="occlusion probability (OP)",
-        yaxis_title=f"{metric} accuracy",
+        yaxis_title=f"{metric} accuracy (bars: 95 % interval)",
         height=420,
         margin=dict(l=10, r=10, t=30, b=10),
         legend=dict(orientation="h", y=1.1),
