@@ -97,6 +97,19 @@ def fits(row: CheckpointRow, ds: SkeletonDataset) -> bool:
     return row["layout"] == ds.layout.name and list(row["classes"]) == list(ds.class_names)
 
 
+def split_problem(ds: SkeletonDataset) -> str | None:
+    """Why no model can be trained or tested on a dataset (it lacks train or test clips), as the end of a sentence
+    naming it; None when it has both."""
+    train, test = (int((ds.split == s).sum()) for s in ("train", "test"))
+    if train and test:
+        return None
+    missing = " and no ".join(s for s, n in (("train", train), ("test", test)) if not n)
+    return (
+        f"has no {missing} clip ({len(ds)} clips: {train} train, {test} test), so it is offered neither for "
+        "training nor for evaluation"
+    )
+
+
 def unique_rows(rows: Sequence[CheckpointRow]) -> list[CheckpointRow]:
     """The rows without repeats of a file listed under two folders (the first kept)."""
     seen: set[str] = set()

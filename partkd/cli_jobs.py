@@ -40,7 +40,8 @@ def _show(args: argparse.Namespace) -> int:
         print(f"{key:<11} {job.get(key)}")
     for key in ("created", "started", "finished"):
         print(f"{key:<11} {_when(job.get(key))}")
-    print(f"{'command':<11} partkd {' '.join(job['argv'])}")
+    for argv in jobs.commands(job):
+        print(f"{'command':<11} partkd {' '.join(argv)}")
     if info["progress"]:
         print(f"{'progress':<11} {json.dumps(info['progress'])}")
     for path in info["checkpoints"]:

@@ -69,6 +69,23 @@ def drawing_axes(clip: np.ndarray, layout: Layout) -> tuple[list[int], np.ndarra
     return [across, depth, up], np.array([1.0 if side[across] >= 0 else -1.0, 1.0, 1.0 if up_vec[up] >= 0 else -1.0])
 
 
+#: A derived modality's unit from the coordinates' unit `{u}` (data/modalities.py: positions and bones in it, motions
+#: per frame, accelerations per frame squared, bone angles as direction cosines).
+MODALITY_UNITS: dict[str, str] = {
+    "j": "{u}",
+    "b": "{u}",
+    "jm": "{u}/frame",
+    "bm": "{u}/frame",
+    "ja": "{u}/frame²",
+    "ba": "direction cosines, unitless",
+}
+
+
+def modality_unit(name: str, coordinates: str) -> str:
+    """The unit of modality `name`'s magnitude for coordinates in `coordinates` (m, px, model input...)."""
+    return MODALITY_UNITS.get(name, "{u}").format(u=coordinates)
+
+
 def modality_magnitude(values: np.ndarray, layout: Layout) -> np.ndarray:
     """(T, V) length of a derived modality's coordinate vector (person 0 of a (M, T, V, C) clip); NaN where the value
     is missing (all-zero), so a missing bone or motion shows as a gap rather than as zero."""

@@ -103,18 +103,23 @@ def efficiency_figure(
 
 
 def modality_figure(
-    panels: Sequence[tuple[str, np.ndarray, Layout]], label: str, title: str = "", source: str = ""
+    panels: Sequence[tuple[str, np.ndarray, Layout]],
+    label: str,
+    title: str = "",
+    source: str = "",
+    units: Sequence[str] = (),
 ) -> Figure:
     """Frames x joints heatmaps of a derived modality's magnitude, one per (title, clip, layout); missing values
-    are left blank (viz.modality_magnitude)."""
+    are left blank (viz.modality_magnitude); `units` name each panel's colour bar unit."""
     fig = Figure(figsize=(4.2 * len(panels), 4.4))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (name, values, layout) in zip(axes, panels):
+    for i, (ax, (name, values, layout)) in enumerate(zip(axes, panels)):
         image = ax.imshow(modality_magnitude(values, layout).T, aspect="auto", cmap="viridis", interpolation="nearest")
         ax.set_yticks(range(layout.num_joints), list(layout.joints), fontsize=5)
         ax.set_xlabel("frame")
         ax.set_title(name, fontsize=8)
-        fig.colorbar(image, ax=ax, label=label, fraction=0.05)
+        unit = f" ({units[i]})" if i < len(units) else ""
+        fig.colorbar(image, ax=ax, label=label + unit, fraction=0.05)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -1,5 +1,5 @@
-"""How long a training run takes, before it starts: the measured seconds per 1,000 clips and epoch of a model size
-and input shape, times the run's clips and epochs."""
+"""A training run before it starts: how long it takes (the measured seconds per 1,000 clips and epoch of a model size
+and input shape, times the run's clips and epochs) and the precision it trains in on this machine."""
 
 from __future__ import annotations
 
@@ -55,3 +55,11 @@ def training_estimate(train_clips: int, cfg: TrainConfig) -> str:
         return f"the {cfg.preset} preset's time per epoch is not measured (benchmarks/epoch_cost.py)"
     minutes = max(1, round(seconds / 60))
     return f"about {minutes} min with the {cfg.preset} preset on {MEASURED_ON} for {train_clips} training clips"
+
+
+def precision_used(cfg: TrainConfig) -> str:
+    """The precision the run trains in here: bf16 where engine.evaluate.amp_enabled allows it on the config's device
+    (CUDA, or a CPU with bf16 units), else fp32; a ConfigError for cuda without a GPU."""
+    from partkd.engine.evaluate import amp_enabled, resolve_device  # deferred: torch
+
+    return "bf16" if amp_enabled(cfg.precision, resolve_device(cfg.device)) else "fp32"

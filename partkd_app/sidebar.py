@@ -6,16 +6,19 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from partkd.catalogue import ROLES, CheckpointRow, fits, role_of
-from partkd.data.dataset import SkeletonDataset
+from partkd.catalogue import ROLES, CheckpointRow, fits, role_of, split_problem
+from partkd.data.dataset import PairedDataset, SkeletonDataset
 from partkd.data.occlusion import OCCLUSION_MODES
+from partkd.data_fields import DataFields, spec_of
+from partkd.drawing import PART_LABELS
 from partkd.engine.config import DEFAULT_PRESET, train_preset
 from partkd.errors import PartKDError
 from partkd.layouts import PARTS
+from partkd.provenance import data_name
 from partkd.training_cost import training_estimate
 from partkd_app.catalogue import available_checkpoints, folders
 from partkd_app.datasets import paired_dataset
-from partkd_app.errors import readable_errors
+from partkd_app.errors import Issue, issue_of
 from partkd_app.sidebar_data import data_picker
 from partkd_app.state import Occlusion, Selection, remember
 from partkd_app.widgets import keep_form_values, widget
@@ -29,9 +32,9 @@ def sidebar() -> Selection:
     for `state.selection()`."""
     keep_form_values()
     data = data_picker()
-    pair = None
-    with readable_errors(stop=False, where_=st.sidebar):
-        pair = paired_dataset(data)
+    pair, issue = _load(data)
+    if issue is not None:
+        issue.show(st.sidebar)
     st.sidebar.subheader("Models")
     try:
         rows = available_checkpoints()
@@ -39,27 +42,52 @@ def sidebar() -> Selection:
         st.sidebar.error(str(e))
         rows = []
     sides = {"teacher": pair.high, "nokd": pair.low, "kd": pair.low} if pair is not None else {}
-    picks = {role: _checkpoint_picker(role, rows, sides.get(role)) for role in ROLES}
+    picks = {role: _checkpoint_picker(role, rows, sides.get(role), issue is None) for role in ROLES}
     occ = _occlusion_controls()
     clip = _clip_picker(pair.high) if pair is not None else None
-    sel = Selection(data, picks["teacher"], picks["nokd"], picks["kd"], occ, clip)
+    sel = Selection(data, picks["teacher"], picks["nokd"], picks["kd"], occ, clip, issue)
     remember(sel)
     return sel
 
 
-def _checkpoint_picker(role: str, rows: list[CheckpointRow], side: SkeletonDataset | None) -> str | None:
+def _load(data: DataFields) -> tuple[PairedDataset | None, Issue | None]:
+    """The paired dataset of the data choice and what keeps it from use: unreadable (no dataset), or without a
+    train or test split (a warning: no model is trained or tested on it)."""
+    try:
+        pair = paired_dataset(data)
+    except PartKDError as e:
+        return None, issue_of(e)
+    problem = split_problem(pair.high) or split_problem(pair.low)
+    return pair, None if problem is None else Issue("warning", f"{data_name(spec_of(dict(data)))} {problem}.")
+
+
+def _checkpoint_picker(
+    role: str, rows: list[CheckpointRow], side: SkeletonDataset | None, trainable: bool
+) -> str | None:
     """One sidebar select box for a model role: its checkpoints that fit the data side (none while the data is not
-    loaded), none, or a typed path."""
+    loaded), none, or a typed path; its help lists the full names the narrow box cuts."""
     where = folders()
     mine = [r for r in rows if side is not None and role_of(r) == role and fits(r, side)]
     labels = {where.label(r): r["path"] for r in mine}
     options = [*labels, NONE, OTHER]
-    choice = widget(st.sidebar.selectbox, ROLES[role], f"ckpt_{role}", where.preferred(labels) or NONE, options=options)
+    listed = "\n".join(f"- {label}" for label in labels) or "- none fits the data"
+    choice = widget(
+        st.sidebar.selectbox,
+        ROLES[role],
+        f"ckpt_{role}",
+        where.preferred(labels) or NONE,
+        options=options,
+        help=f"Checkpoints that fit the data (name · where from · layout):\n{listed}",
+    )
     if not mine and side is not None:
         n = int((side.split == "train").sum())
+        advice = (
+            f": train one on the Train page ({training_estimate(n, train_preset(DEFAULT_PRESET))})."
+            if trainable
+            else "."
+        )
         st.sidebar.caption(
-            f"No {ROLES[role].lower()} fits this data ({side.layout.name}, {side.num_classes} "
-            f"classes): train one on the Train page ({training_estimate(n, train_preset(DEFAULT_PRESET))})."
+            f"No {ROLES[role].lower()} fits this data ({side.layout.name}, {side.num_classes} classes){advice}"
         )
     if choice == OTHER:
         typed = widget(
@@ -93,6 +121,7 @@ def _occlusion_controls() -> Occlusion:
         "occ_parts",
         no_parts,
         options=list(PARTS),
+        format_func=PART_LABELS.__getitem__,
         disabled=mode != "part",
         help="Empty: each part dropped with probability OP.",
     )

@@ -3,12 +3,15 @@ picked, the low-quality view (occlusion) and the clip."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import streamlit as st
 
 from partkd.data_fields import DataFields, is_real_low, spec_of
 from partkd.engine.config import DataSpec
+from partkd.provenance import OcclusionProtocol, caption
+from partkd_app.errors import Issue
 
 #: The session key of this run's selection.
 SELECTION = "_partkd_selection"
@@ -28,7 +31,8 @@ class Occlusion:
 @dataclass(frozen=True)
 class Selection:
     """What the sidebar picked: a DataSpec as plain fields, checkpoint paths (None = not loaded), the low-quality
-    view and the clip (an index into the high-quality clips; a test clip, None when the data has none)."""
+    view, the clip (an index into the high-quality clips; a test clip, None when the data has none) and what keeps
+    the data from use (None when it loaded with train and test clips)."""
 
     data: DataFields
     teacher: str | None
@@ -36,6 +40,7 @@ class Selection:
     kd: str | None
     occ: Occlusion = Occlusion()
     clip: int | None = None
+    issue: Issue | None = None
 
     @property
     def spec(self) -> DataSpec:
@@ -50,6 +55,18 @@ class Selection:
     def models(self) -> dict[str, str]:
         """{role: path} of the checkpoints picked (teacher, nokd, kd), skipping empty pickers."""
         return {r: p for r, p in (("teacher", self.teacher), ("nokd", self.nokd), ("kd", self.kd)) if p}
+
+    def protocol(self, ops: tuple[float, ...] | None = None, per_clip: bool = False) -> OcclusionProtocol:
+        """The sidebar's occlusion (at `ops` instead of its OP when given) for a caption."""
+        o = self.occ
+        return OcclusionProtocol(o.op if ops is None else ops, o.mode, o.seed, o.parts, per_clip)
+
+    def provenance(self, roles: Iterable[str] | None = None, occlusion: OcclusionProtocol | None = None) -> str:
+        """The caption line (partkd.provenance.caption) of a figure or table made from this data and the picked
+        checkpoints of `roles` (every picked one when None)."""
+        models = self.models()
+        picked = [models[r] for r in (models if roles is None else roles) if r in models]
+        return caption(picked, self.spec, occlusion)
 
 
 def remember(sel: Selection) -> None:

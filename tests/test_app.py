@@ -120,9 +120,15 @@ def test_train_page_resolves_a_run_config(tmp_path):
     """The Train form shows the resolved TOML the job will run; the CLI reads that file back to the same configs."""
     import tomllib
 
+    from dataclasses import replace
+
     from partkd.cli import build_parser
     from partkd.cli_train import _run_file, _spec, _train_cfg
     from partkd.engine.config import StudentConfig, student_config_from_dict, to_dict, train_preset
+    from partkd.training_cost import precision_used
+
+    def resolved(cfg):  # the form records the precision the run trains in on this machine
+        return replace(cfg, precision=precision_used(cfg))
 
     at = run("train")
     at.radio(key="t_kind").set_value("Student (low quality)").run()
@@ -132,20 +138,20 @@ def test_train_page_resolves_a_run_config(tmp_path):
     config = tomllib.loads(text)
     assert config["kind"] == "train-student" and "teacher" not in config
     assert config["student"] == {**to_dict(StudentConfig()), "kd": "none", "op": 0.3}
-    assert config["train"] == {k: v for k, v in to_dict(train_preset("cpu")).items() if v is not None}
+    assert config["train"] == {k: v for k, v in to_dict(resolved(train_preset("cpu"))).items() if v is not None}
     assert config["data"]["source"] == "synthetic" and config["data"]["clips_per_class"] == 100
     path = tmp_path / "config.toml"
     path.write_text(text)
     args = build_parser().parse_args(["train-student", "--config", str(path), "--out", str(tmp_path / "o")])
     file = _run_file(args, "train-student")
-    assert _train_cfg(args, file) == train_preset("cpu")
+    assert _train_cfg(args, file) == resolved(train_preset("cpu"))
     assert student_config_from_dict(file["student"]) == StudentConfig(kd="none", op=0.3)
     assert to_dict(_spec(args, file["data"])) == {**to_dict(_spec(args, file["data"])), **config["data"]}
     at.multiselect(key="t_modalities").set_value(["b", "j"]).run()    # a multi-stream run with fitted fusion
     at.checkbox(key="t_ikem").check().run()
     at.number_input(key="t_fusion_holdout").set_value(0.1).run()
     path.write_text(at.code[0].value)
-    expect = train_preset("cpu", modalities=("j", "b"), ikem=True, fusion_holdout=0.1)   # listed in schema order
+    expect = resolved(train_preset("cpu", modalities=("j", "b"), ikem=True, fusion_holdout=0.1))  # schema order
     assert _train_cfg(args, _run_file(args, "train-student")) == expect
     at.selectbox(key="t_kd").set_value("pmsc").run()
     at.text_input(key="t_teacher").set_value("").run()
@@ -181,6 +187,7 @@ def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
 
     meta = read_meta(jobs_root / job["id"] / "run")
     assert tomllib.loads(config.read_text())["train"] == {k: v for k, v in meta["train"].items() if v is not None}
+    assert job["phase"] == 1 and {"E", "E_shapley", "E_ci"} <= set(meta)   # the job's last phase computed E
     at.run()
     assert not at.exception
     table = at.dataframe[0].value

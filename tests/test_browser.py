@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from partkd.provenance import CODE_MARK, NO_CHECKPOINT, SHA_MARK
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
@@ -27,6 +29,28 @@ PAGES = [
 #: The page's script run has ended: the app root says so (this Streamlit shows no status widget while it runs).
 IDLE = ("() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === "
         "'notRunning' && !document.querySelector('[data-testid=\"stSpinner\"]')")
+
+#: For every figure (a Plotly chart or an image) of the page, the text of the first caption drawn after it (null when a
+#: heading or the page's end comes first).
+FIGURE_CAPTIONS = """() => {
+  const out = []; let pending = 0;
+  const leaves = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stElementContainer"]')]
+    .filter(el => !el.querySelector('[data-testid="stElementContainer"]'));
+  for (const el of leaves) {
+    if (el.querySelector('.js-plotly-plot, [data-testid="stImage"] img, [data-testid="stImageContainer"] img')) {
+      pending += 1; continue;
+    }
+    const caption = el.querySelector('[data-testid="stCaptionContainer"]');
+    if (pending && (caption || el.querySelector('[data-testid="stHeading"], h1, h2, h3'))) {
+      for (let i = 0; i < pending; i++) out.push(caption ? caption.innerText : null);
+      pending = 0;
+    }
+  }
+  for (let i = 0; i < pending; i++) out.push(null);
+  return out;
+}"""
+#: Pages whose figures are drawn from the data alone (their captions say no checkpoint made them).
+DATA_ONLY = {"skeletons", "Skeletons"}
 
 pytestmark = [
     pytest.mark.browser,
@@ -91,6 +115,16 @@ def _assert_no_error(page, where: str) -> None:
         assert found.count() == 0, f"{where}: {found.first.inner_text()[:500]}"
 
 
+def _assert_provenance(page, name: str, where: str) -> None:
+    """Every caption under a figure names the code version and each checkpoint's weights sha256 (or says no
+    checkpoint made the figure), and never a machine path or a timing."""
+    mark = NO_CHECKPOINT if name in DATA_ONLY else SHA_MARK
+    for text in page.evaluate(FIGURE_CAPTIONS):
+        assert text is not None, f"{where}: a figure without a caption"
+        assert CODE_MARK in text and mark in text, f"{where}: {text[:300]}"
+        assert str(ROOT.parent) not in text and " s since" not in text, f"{where}: {text[:300]}"
+
+
 def test_every_page_renders_in_chromium(server):
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
@@ -115,6 +149,7 @@ def test_every_page_renders_in_chromium(server):
                 print(f"timing: {path or 'home'} complete in {time.time() - start:.1f} s (page load included)")
                 page.wait_for_timeout(1500)
                 _assert_no_error(page, path or "home")
+                _assert_provenance(page, path, path or "home")
                 if shot and plot:  # only pages whose figure rendered; never overwrite with an empty page
                     page.screenshot(path=str(SHOTS / shot), full_page=True)
             if HAVE_CHECKPOINTS:
@@ -182,6 +217,7 @@ def test_every_page_on_each_shipped_real_dataset_shows_its_models(warm_server):
                     page.wait_for_function(IDLE, timeout=300_000)
                     print(f"timing: {name} / {title} complete in {time.time() - start:.1f} s")
                     _assert_no_error(page, f"{name} / {title}")
+                    _assert_provenance(page, title, f"{name} / {title}")
                     boxes = [t for t in page.locator('[data-testid="stAlertContentInfo"]').all_inner_texts()
                              if any(m in t for m in MODEL_MISSING)]
                     assert not boxes, (name, title, boxes)

@@ -250,3 +250,28 @@ def test_sigkill_mid_training_then_resume_completes_from_the_checkpoint(root):
     assert [p.name for p in jobs.checkpoints(job_id, root)] == ["model.safetensors"]
     with pytest.raises(JobError):
         jobs.resume(job_id, root)
+
+
+def test_a_job_runs_its_phases_in_order_and_resumes_the_one_that_failed(root):
+    """`then`: commands run after the first succeeds, in the same job (the app's teacher job computes E this way);
+    `{out}` is the job's output folder. A failed phase is resumed alone, without `--resume` and without the phases
+    before it."""
+    job_id = jobs.submit(FAST, root, then=[["data", "inspect", jobs.OUT + "/high.npz"]])
+    job = wait_status(root, job_id, "done", "failed")
+    out = root / job_id / "run"
+    assert job["status"] == "done" and job["phase"] == 1, jobs.read_log(job_id, root)
+    assert job["then"] == [["data", "inspect", f"{out}/high.npz"]]
+    assert jobs.commands(job) == [job["argv"], job["then"][0]]
+    log = jobs.read_log(job_id, root, tail=200)
+    assert log.index("high.npz: 4 clips") < log.index("clips:   4")      # synth, then inspect
+
+    job_id = jobs.submit(FAST, root, then=[["data", "inspect", jobs.OUT + "/later.npz"]])
+    failed = wait_status(root, job_id, "done", "failed")
+    assert failed["status"] == "failed" and failed["phase"] == 1
+    out = root / job_id / "run"
+    (out / "later.npz").write_bytes((out / "high.npz").read_bytes())
+    resumed = jobs.resume(job_id, root)
+    assert "--resume" not in resumed["argv"] and resumed["phase"] == 1
+    done = wait_status(root, job_id, "done", "failed")
+    after = jobs.read_log(job_id, root, tail=200).split("--- resumed", 1)[1]
+    assert done["status"] == "done" and "clips:   4" in after and "high.npz: 4 clips" not in after

@@ -193,3 +193,73 @@ def test_coordinate_units_follow_the_data():
     assert coordinate_unit(ds("ntu25", {})) == "m"
     assert coordinate_unit(ds("coco17", {"units": "mm"})) == "px"      # a 2D simulation of mm motion capture
     assert coordinate_unit(ds("openpose18", {"units": "normalised"})) == "normalised"
+
+
+# ---------------------------------------------------------------- what a new user's walk of every page found
+
+def test_3d_scenes_keep_few_ticks_and_the_whole_box_in_view():
+    """Human3.6M's 3D ticks overlapped: every scene axis has at most 4 ticks (the end-on depth axis 3), and the camera
+    stands far enough back for the box to fit."""
+    fig = viz.side_by_side(_clip("h36m17") * 1000, get_layout("h36m17"), _clip("mpii16"), get_layout("mpii16"))
+    scene = fig.layout.scene
+    assert [scene[a].nticks for a in ("xaxis", "yaxis", "zaxis")] == [4, 3, 4]
+    eye = scene.camera.eye
+    assert np.linalg.norm([eye.x, eye.y, eye.z]) >= 2.0 and scene.camera.center.z < 0   # aimed below the middle
+
+
+@pytest.mark.parametrize("layout_name", ["penn13", "ntu25"])
+def test_the_explanation_skeleton_fits_its_box_with_a_margin(layout_name):
+    """The explanation skeleton was tiny in a wide box and its 3D view clipped the head: the figure's width follows
+    the skeleton's extent, and every axis range leaves 15 % of the largest extent around the joints."""
+    lay = get_layout(layout_name)
+    clip = _clip(layout_name, frames=16)
+    clip[0, :, :, 1] *= 4.0                                       # a tall, narrow body
+    windows = [(0, 8), (8, 16)]
+    fig = viz.importance_animation(clip, lay, np.ones((2, lay.num_joints)), windows)
+    lo, hi = viz.skeleton.IMPORTANCE_WIDTH
+    assert lo <= fig.layout.width <= hi
+    if lay.dims == 3:
+        ranges = [fig.layout.scene[a].range for a in ("xaxis", "yaxis", "zaxis")]
+        pts = np.concatenate([np.asarray(t.x, float)[None] for t in fig.data[1:2]])  # the joints' x at frame 0
+        assert np.all(pts >= ranges[0][0]) and np.all(pts <= ranges[0][1])
+    else:
+        ranges = [list(fig.layout.xaxis.range), sorted(fig.layout.yaxis.range)]
+        assert fig.layout.width < hi and fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
+    extent = max(r[1] - r[0] for r in ranges) / (1 + 2 * viz.skeleton.IMPORTANCE_MARGIN)
+    shown = clip[0][..., :lay.dims].reshape(-1, lay.dims)
+    assert max(r[1] - r[0] for r in ranges) > max(np.ptp(shown, axis=0)) + 0.29 * extent
+
+
+def test_every_explanation_strip_has_its_colour_scale():
+    result = {"windows": [[0, 4], [4, 8]], "true": "a", "random_auc": 0.5,
+              "methods": {m: {"parts": np.eye(2, N_PARTS).tolist(), "auc": 0.3, "deletion": [1.0, 0.2]}
+                          for m in ("occlusion", "gradcam")}}
+    fig = viz.explanation_strips(result)
+    assert [t.showscale is not False for t in fig.data] == [True, True]
+    assert [t.colorbar.title.text for t in fig.data] == ["occlusion importance", "gradcam importance"]
+    assert [t.colorbar.orientation for t in fig.data] == ["h", "h"]
+
+
+def test_bar_labels_are_horizontal_and_outside_thin_bars():
+    """'8.9 %' was drawn rotated inside a thin bar."""
+    probs = np.array([0.911, 0.089, 0.0])
+    bars = viz.topk_bars(probs, ["a", "b", "c"], 0, k=3).data[0]
+    assert bars.textangle == 0 and bars.textposition == "outside" and bars.cliponaxis is False
+    parts = viz.part_bars(np.full(N_PARTS, 0.089), percent=True).data[0]
+    assert parts.textangle == 0
+
+
+def test_joint_heatmaps_name_every_joint_and_each_colour_bar_its_unit():
+    lay = get_layout("ntu25")
+    fig = viz.modality_heatmaps([("h", _clip("ntu25"), lay), ("l", _clip("ntu25", seed=1), lay)], "|jm|",
+                                ["m/frame", "px/frame"])
+    assert list(fig.layout.yaxis.tickvals) == list(lay.joints) == list(fig.layout.yaxis2.tickvals)
+    assert [fig.layout[c].colorbar.title.text for c in ("coloraxis", "coloraxis2")] == ["|jm| (m/frame)",
+                                                                                        "|jm| (px/frame)"]
+
+
+def test_modality_units_follow_the_coordinates():
+    from partkd.drawing import modality_unit
+
+    assert [modality_unit(m, "px") for m in ("j", "b", "jm", "ja")] == ["px", "px", "px/frame", "px/frame²"]
+    assert "unitless" in modality_unit("ba", "m")

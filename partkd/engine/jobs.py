@@ -10,6 +10,7 @@ as a group.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -181,11 +182,21 @@ def _new_id(base: Path) -> tuple[str, Path]:
         return job_id, base / job_id
 
 
+#: In a command that follows the first (`submit(..., then=...)`), the job's output folder.
+OUT = "{out}"
+
+
 def submit(
-    argv: list[str], root: Path | str | None = None, name: str | None = None, config: dict[str, Any] | None = None
+    argv: list[str],
+    root: Path | str | None = None,
+    name: str | None = None,
+    config: dict[str, Any] | None = None,
+    then: Sequence[Sequence[str]] = (),
 ) -> str:
     """Queue `partkd *argv` as a job (adding `--out <job>/run` when argv has no --out); with a resolved run
-    `config` (run_config.run_config), the job runs `partkd KIND --config <job>/config.toml`. Returns its id."""
+    `config` (run_config.run_config), the job runs `partkd KIND --config <job>/config.toml`; each command of `then`
+    (OUT standing for the output folder) runs after the one before succeeds, as the job's next phase. Returns its
+    id."""
     if config is not None:
         argv = [config["kind"], *argv]
     argv = [str(a) for a in argv]
@@ -211,6 +222,8 @@ def submit(
                     "id": job_id,
                     "name": name or _default_name(argv),
                     "argv": argv,
+                    "then": [[str(a).replace(OUT, str(out)) for a in cmd] for cmd in then],
+                    "phase": 0,
                     "status": "queued",
                     "pid": None,
                     "pid_start": None,
@@ -343,7 +356,7 @@ def resume(job_id: str, root: Path | str | None = None) -> dict[str, Any]:
         job = _read(folder)
         if job["status"] not in ("failed", "cancelled"):
             raise JobError(where(job_id, f"cannot resume a {job['status']} job (only failed or cancelled)"))
-        if "--resume" not in job["argv"]:
+        if not job.get("phase") and "--resume" not in job["argv"]:  # a later phase runs again from its start
             job["argv"].append("--resume")
         job.update(
             status="queued",
@@ -444,13 +457,24 @@ def checkpoints(job_id: str, root: Path | str | None = None) -> list[Path]:
     return sorted(p for p in run.rglob("*.safetensors") if p.stem != "last" and p.with_suffix(".json").is_file())
 
 
+def commands(job: dict[str, Any]) -> list[list[str]]:
+    """A job's command lines in the order its phases run them: `argv`, then each of `then`."""
+    return [job["argv"], *job.get("then", [])]
+
+
+def unique_name(name: str, root: Path | str | None = None) -> str:
+    """`name`, or the first of `name #2`, `name #3`, ... that no job in the root is called."""
+    taken = {job.get("name") for _, job in _load_all(jobs_root(root))}
+    return next(n for n in itertools.chain([name], (f"{name} #{i}" for i in itertools.count(2))) if n not in taken)
+
+
 def _start(folder: Path, job: dict[str, Any]) -> subprocess.Popen | None:
-    """Launch a queued job in its own session, output to its log (call with the status lock held).
+    """Launch a queued job's phase in its own session, output to its log (call with the status lock held).
     Returns None (job marked failed) when the process cannot be created."""
     try:
         with open(folder / "log.txt", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "partkd", *job["argv"]],
+                [sys.executable, "-m", "partkd", *commands(job)[job.get("phase", 0)]],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -493,8 +517,16 @@ def _tick(base: Path, children: dict[str, subprocess.Popen]) -> bool:
         if rc is None:
             continue
         del children[jid]
-        if jid in by_id and by_id[jid][1]["status"] == "running":
-            _record_end(*by_id[jid], rc)
+        if jid not in by_id or by_id[jid][1]["status"] != "running":
+            continue
+        folder, job = by_id[jid]
+        if rc == 0 and not job.get("cancel_deadline") and job.get("phase", 0) + 1 < len(commands(job)):
+            job["phase"] = job.get("phase", 0) + 1  # the next phase, under the same job
+            started = _start(folder, job)
+            if started is not None:
+                children[jid] = started
+            continue
+        _record_end(folder, job, rc)
     busy, queued = 0, []
     for folder, job in jobs:
         if job["status"] == "running":

@@ -23,31 +23,45 @@ from partkd.layouts import PARTS, Layout
 from partkd.stats import wilson_interval
 
 
-def modality_heatmaps(panels: Sequence[tuple[str, np.ndarray, Layout]], label: str) -> go.Figure:
+def modality_heatmaps(
+    panels: Sequence[tuple[str, np.ndarray, Layout]], label: str, units: Sequence[str] = ()
+) -> go.Figure:
     """Frames × joints heatmaps of a derived modality's magnitude (modality_magnitude), one per (title, clip (M, T,
-    V, C) of that modality, layout); gaps are missing values."""
+    V, C) of that modality, layout), every joint named; gaps are missing values; `units` name each colour bar's
+    unit (drawing.modality_unit)."""
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _, _ in panels], horizontal_spacing=0.12)
+    titles = [label + (f" ({units[i]})" if i < len(units) else "") for i in range(len(panels))]
     for i, (_, values, layout) in enumerate(panels, start=1):
         z = modality_magnitude(values, layout)
+        joints = list(layout.joints)
         fig.add_trace(
             go.Heatmap(
                 z=z.T,
-                y=list(layout.joints),
+                y=joints,
                 colorscale="Viridis",
                 coloraxis="coloraxis" if i == 1 else f"coloraxis{i}",
-                hovertemplate="frame %{x}<br>joint %{y}<br>" + label + " %{z:.3f}<extra></extra>",
+                hovertemplate="frame %{x}<br>joint %{y}<br>" + titles[i - 1] + " %{z:.3f}<extra></extra>",
             ),
             row=1,
             col=i,
         )
         fig.update_xaxes(title_text="frame", row=1, col=i)
-        fig.update_yaxes(type="category", autorange="reversed", row=1, col=i)
+        fig.update_yaxes(
+            type="category",
+            autorange="reversed",
+            tickmode="array",
+            tickvals=joints,
+            ticktext=joints,
+            tickfont=dict(size=10),
+            row=1,
+            col=i,
+        )
     width = (1 - 0.12 * (len(panels) - 1)) / len(panels)
     axes = {
         ("coloraxis" if i == 1 else f"coloraxis{i}"): dict(
             colorscale="Viridis",
             colorbar=dict(
-                title=dict(text=label, side="top"),
+                title=dict(text=titles[i - 1], side="top"),
                 orientation="h",
                 x=(i - 1) * (width + 0.12) + width / 2,
                 xanchor="center",
@@ -59,7 +73,8 @@ def modality_heatmaps(panels: Sequence[tuple[str, np.ndarray, Layout]], label: s
         )
         for i in range(1, len(panels) + 1)
     }
-    fig.update_layout(height=500, margin=dict(l=10, r=10, t=60, b=100), **axes)
+    most = max(layout.num_joints for _, _, layout in panels)
+    fig.update_layout(height=max(500, 16 * most + 200), margin=dict(l=10, r=10, t=60, b=100), **axes)
     return fig
 
 
@@ -159,6 +174,8 @@ def explanation_strips(result: Mapping, methods: Sequence[str] | None = None) ->
         subplot_titles=[f"{n} (deletion AUC {result['methods'][n]['auc']:.3f})" for n in names],
     )
     ticks = [f"{a}–{b - 1}" for a, b in result["windows"]]
+    gap = 0.08
+    width = (1 - gap * (len(names) - 1)) / len(names)
     for i, name in enumerate(names):
         parts = np.asarray(result["methods"][name]["parts"], dtype=float).T  # (5, W)
         span = max(float(np.abs(parts).max()), 1e-9)
@@ -170,7 +187,17 @@ def explanation_strips(result: Mapping, methods: Sequence[str] | None = None) ->
                 colorscale="RdBu_r",
                 zmin=-span,
                 zmax=span,
-                showscale=False,
+                colorbar=dict(
+                    title=dict(text=f"{name} importance", side="top"),
+                    orientation="h",
+                    x=i * (width + gap) + width / 2,
+                    xanchor="center",
+                    y=-0.45,
+                    yanchor="top",
+                    len=0.8 * width,
+                    thickness=10,
+                    tickformat=".2g",
+                ),
                 hovertemplate=name + "<br>%{y}, frames %{x}<br>importance %{z:.4f}<extra></extra>",
             ),
             row=1,
@@ -178,7 +205,7 @@ def explanation_strips(result: Mapping, methods: Sequence[str] | None = None) ->
         )
         fig.update_xaxes(title_text="input frames", row=1, col=i + 1)
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_layout(height=400, margin=dict(l=10, r=10, t=50, b=110))
     return fig
 
 
@@ -233,6 +260,8 @@ def part_bars(
                 marker=marker,
                 texttemplate=fmt,
                 textposition="outside",
+                textangle=0,
+                cliponaxis=False,
                 hovertemplate="%{x}: " + fmt + "<extra>" + name + "</extra>",
             )
         )
@@ -265,12 +294,14 @@ def topk_bars(probs: np.ndarray, class_names: Sequence[str], true_label: int, k:
             orientation="h",
             marker=dict(color=colors),
             texttemplate="%{x:.1%}",
-            textposition="auto",
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
             hovertemplate="%{y}: %{x:.2%}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_xaxes(range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".0%")
     fig.update_layout(
         title=dict(
             text=f"{title}<br><span style='color:{CORRECT_COLOR if correct else WRONG_COLOR}'>{verdict}</span>"

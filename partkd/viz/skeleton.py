@@ -160,14 +160,15 @@ def _trace(data: dict, style: dict, xaxis: str | None) -> dict:
     return out
 
 
-def _ranges(panel: Panel, axes: list[int], signs: np.ndarray) -> list[list[float]]:
-    """Fixed axis ranges over all frames (with a margin) so the skeleton does not jump around."""
+def _ranges(panel: Panel, axes: list[int], signs: np.ndarray, margin: float = 0.08) -> list[list[float]]:
+    """Fixed axis ranges over all frames (with a margin of `margin` times the largest extent) so the skeleton does
+    not jump around."""
     clips = [panel.clip] + ([panel.reference] if panel.reference is not None else [])
     pts = np.concatenate([c[joint_valid(c)][:, axes].astype(float) for c in clips]) * _draw_signs(signs)
     if not len(pts):
         return [[-1.0, 1.0]] * len(axes)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
-    pad = 0.08 * max(float((hi - lo).max()), 1e-6)
+    pad = margin * max(float((hi - lo).max()), 1e-6)
     return [[float(a - pad), float(b + pad)] for a, b in zip(lo, hi)]
 
 
@@ -225,17 +226,28 @@ def _animation_controls(n_frames: int, duration_ms: int) -> tuple[list[dict], li
     return menus, sliders
 
 
-def scene_layout(ranges: list[list[float]], unit: str = "") -> dict:
-    """A 3D scene with fixed axis ranges (across, depth, up), true proportions and a front camera."""
+#: Ticks per 3D axis at most (more overlap where the view foreshortens an axis); the depth axis, seen end-on, fewer.
+SCENE_TICKS = {"xaxis": 4, "yaxis": 3, "zaxis": 4}
+#: The front camera of a skeleton panel: far enough, and aimed low enough, for the whole box and the tick labels under
+#: it to stay in view; the explanation figure, one panel with no legend above, comes closer.
+CAMERA = {"eye": {"x": 0.5, "y": -2.0, "z": 0.5}, "center": {"x": 0.0, "y": 0.0, "z": -0.2}}
+CLOSE_CAMERA = {"eye": {"x": 0.4, "y": -1.6, "z": 0.4}, "center": {"x": 0.0, "y": 0.0, "z": -0.1}}
+
+
+def scene_layout(ranges: list[list[float]], unit: str = "", camera: dict = CAMERA) -> dict:
+    """A 3D scene with fixed axis ranges (across, depth, up), true proportions, few ticks and a front camera."""
     span = [r[1] - r[0] for r in ranges]
     big = max(span)
+    titles = {"xaxis": "x", "yaxis": "depth", "zaxis": "up"}
+    axes = {
+        k: dict(range=r, title=titles[k] + unit, nticks=SCENE_TICKS[k], tickfont=dict(size=10))
+        for k, r in zip(titles, ranges)
+    }
     return dict(
-        xaxis=dict(range=ranges[0], title="x" + unit),
-        yaxis=dict(range=ranges[1], title="depth" + unit),
-        zaxis=dict(range=ranges[2], title="up" + unit),
+        **axes,
         aspectmode="manual",
         aspectratio=dict(x=span[0] / big, y=span[1] / big, z=span[2] / big),
-        camera=dict(eye=dict(x=0.45, y=-1.75, z=0.45)),
+        camera=camera,
     )
 
 
@@ -416,7 +428,15 @@ def importance_animation(
             mode="markers",
             text=text,
             hoverinfo="text",
-            marker=dict(size=size, color=color, colorscale="Reds", cmin=0, cmax=1, showscale=True),
+            marker=dict(
+                size=size,
+                color=color,
+                colorscale="Reds",
+                cmin=0,
+                cmax=1,
+                showscale=True,
+                line=dict(color=OCCLUDED_COLOR, width=1),  # an unimportant joint stays visible on white
+            ),
         )
         line.update(zip("xyz", cols))
         dots.update(zip("xyz", jx))
@@ -426,19 +446,40 @@ def importance_animation(
     picks = np.linspace(0, length - 1, n).round().astype(int)
     fig = go.Figure(data=traces(int(picks[0])))
     fig.frames = [go.Frame(name=str(k), data=traces(int(t))) for k, t in enumerate(picks)]
-    ranges = _ranges(Panel(clip[:, :length], layout), axes, signs)
+    ranges = _ranges(Panel(clip[:, :length], layout), axes, signs, IMPORTANCE_MARGIN)
     if three_d:
-        fig.update_layout(scene=scene_layout(ranges, " (body sizes)"))
+        fig.update_layout(scene=scene_layout(ranges, " (body sizes)", CLOSE_CAMERA))
     else:
-        fig.update_xaxes(range=ranges[0], title="x (body sizes)")
-        fig.update_yaxes(range=ranges[1][::-1] if signs[1] < 0 else ranges[1], title="y (body sizes)", scaleanchor="x")
+        fig.update_xaxes(range=ranges[0], title="x (body sizes)", constrain="domain")
+        fig.update_yaxes(
+            range=ranges[1][::-1] if signs[1] < 0 else ranges[1], title="y (body sizes)", scaleanchor="x", scaleratio=1
+        )
     menus, sliders = _animation_controls(n, 80)
     fig.update_layout(
         title=title or None,
-        height=520,
+        height=IMPORTANCE_HEIGHT,
+        width=importance_width(ranges, three_d),
         showlegend=False,
         updatemenus=menus,
         sliders=sliders,
         margin=dict(l=10, r=10, t=50, b=90),
     )
     return fig
+
+
+#: The explanation skeleton's height, its margin around the joints (of the largest extent: room for the largest
+#: markers) and its width limits in pixels.
+IMPORTANCE_HEIGHT = 520
+IMPORTANCE_MARGIN = 0.15
+IMPORTANCE_WIDTH = (460, 760)
+
+
+def importance_width(ranges: list[list[float]], three_d: bool) -> int:
+    """The explanation figure's width that fits the skeleton: its 2D extent's aspect at the plot's height (a 3D box
+    gets the widest), plus the colour bar, within IMPORTANCE_WIDTH."""
+    lo, hi = IMPORTANCE_WIDTH
+    if three_d:
+        return hi
+    plot_height = IMPORTANCE_HEIGHT - 140  # less the title and the slider
+    aspect = (ranges[0][1] - ranges[0][0]) / max(ranges[1][1] - ranges[1][0], 1e-9)
+    return int(min(max(plot_height * aspect + 160, lo), hi))

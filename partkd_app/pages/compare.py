@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from partkd import figures, viz
 from partkd.catalogue import ROLES
-from partkd.report import GRID_OPS, grid_rows, grid_title, paper_clips, provenance
+from partkd.report import GRID_OPS, grid_rows, grid_title, paper_clips
 from partkd_app.datasets import high_of_low, paired_dataset
 from partkd_app.downloads import downloads
 from partkd_app.errors import readable_errors
@@ -35,6 +35,9 @@ if not sel.models():
 
 with readable_errors():
     pair = paired_dataset(sel.data)
+if sel.issue is not None:
+    sel.issue.show()
+    st.stop()
 if sel.clip is None:
     st.info("Pick a test clip in the sidebar.")
     st.stop()
@@ -95,7 +98,7 @@ if kind:
     getattr(st, kind)(text)
 
 paper_rows = grid_rows(gd, clip, GRID_OPS)
-source = provenance(sel.spec.describe(), gd.models, f"occlusion {gd.mode}, seed {gd.seed}")
+source = sel.provenance(occlusion=sel.protocol(GRID_OPS))
 st.subheader("Figures 6-7: one clip at OP 0, 0.3 and 0.6")
 
 
@@ -124,6 +127,8 @@ if drawn is not None:
         units=("model input", "model input"),
     )
     st.plotly_chart(fig, key="cmp_animation")
+    at_source = sel.provenance(occlusion=sel.protocol((op,)))
+    st.caption(f"The models' own inputs (normalised as in training), occluded joints hollow grey. {at_source}")
     for (role, label), col in zip(ROLES.items(), st.columns(len(ROLES))):
         with col:
             if role not in at_op.models:
@@ -138,20 +143,22 @@ if drawn is not None:
                 streams = at_op.streams.get((role, 0.0 if role == "teacher" else op), {})
                 if streams:
                     row = h if role == "teacher" else clip
+                    shown_op = sel.protocol((0.0 if role == "teacher" else op,))
                     st.caption(
                         f"{label}: each stream's top-1 and the late fusion (equal-weight mean of scores unless "
-                        "the checkpoint sets weights)"
+                        f"the checkpoint sets weights). {sel.provenance((role,), shown_op)}"
                     )
                     st.dataframe(
                         stream_table(streams, probs, row, gd.low.class_names, truth),
                         hide_index=True,
                         key=f"cmp_streams_{role}",
                     )
+    st.caption(f"Top-5 classes; the teacher on clean high-quality input, the students at OP {op:g}. {at_source}")
     op_rows = grid_rows(at_op, clip, (op,))
     downloads(
         "at_op",
         f"clip_{gd.low.names[clip]}_op{op:g}",
-        lambda: figures.clip_grid_figure(op_rows, title=grid_title(at_op, clip), source=source),
+        lambda: figures.clip_grid_figure(op_rows, title=grid_title(at_op, clip), source=at_source),
         lambda: figures.table_csv(
             [
                 {"model": ROLES[r], "class": name, "probability": round(float(p), 6)}

@@ -21,7 +21,11 @@ st.markdown(
 )
 
 st.subheader("Loaded now")
-st.markdown(f"**Data:** {describe_data(dict(sel.data))}")
+if sel.issue is None:
+    st.markdown(f"**Data:** {describe_data(dict(sel.data))}")
+else:  # the sidebar's own line: the data is not (fully) usable
+    st.markdown("**Data:**")
+    sel.issue.show()
 rows: list[dict[str, object]] = []
 for role, label in ROLES.items():
     path = sel.models().get(role)
@@ -48,7 +52,9 @@ st.dataframe(
     hide_index=True,
     column_config={"top1": st.column_config.NumberColumn("top-1 (val)", format="percent")},
 )
-if not sel.models():
+if sel.models() and sel.issue is None:
+    st.caption(sel.provenance())
+if not sel.models() and sel.issue is None:
     st.info(
         "No checkpoint is loaded. Shipped models live in `checkpoints/`; train your own on the **Train** "
         "page — finished runs appear in the sidebar pickers on every page."

@@ -3,14 +3,17 @@ explanations of the selected test clip."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
 from partkd import figures, viz
-from partkd.checkpoints import read_meta
-from partkd.data_fields import data_matches, describe_data
+from partkd.checkpoints import read_meta, stem_of
+from partkd.data_fields import data_matches, spec_of
 from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
 from partkd.distill.explain import DEFAULT_EXPLAINER, EXPLAINERS
+from partkd.drawing import PART_LABELS
 from partkd.efficiency_view import (
     E_VIEWS,
     SOFTMAX,
@@ -23,6 +26,7 @@ from partkd.efficiency_view import (
 from partkd.engine import jobs
 from partkd.errors import CheckpointError, PartKDError, where
 from partkd.layouts import PARTS
+from partkd.provenance import caption
 from partkd_app.datasets import paired_dataset
 from partkd_app.downloads import downloads
 from partkd_app.errors import readable_errors
@@ -63,6 +67,23 @@ def _start_job(teacher: str) -> None:
         st.session_state["E_job_error"] = str(e)
 
 
+def _teacher_job(teacher: str) -> str | None:
+    """The queued or running job whose last phase computes this teacher's E (a Train-page teacher job), if any."""
+    folder = stem_of(teacher).parent.resolve()
+    try:
+        listed = jobs.list_jobs(jobs.jobs_root())
+    except PartKDError:
+        return None
+    return next(
+        (
+            j["id"]
+            for j in listed
+            if j["status"] in ("queued", "running") and j.get("then") and Path(j["out_dir"]).resolve() == folder
+        ),
+        None,
+    )
+
+
 @st.fragment(run_every=1.0)
 def _job_progress(job_id: str) -> None:
     """The E job's progress bar; reloads the page when it has finished."""
@@ -77,7 +98,7 @@ def _job_progress(job_id: str) -> None:
         st.rerun()
     st.progress(
         min(int(prog.get("step") or 0) / steps, 1.0),
-        text=f"Part matrix ({job['status']}): {prog.get('step', 0)}/{steps} clips, job {job_id}",
+        text=f"{prog.get('phase') or 'part matrix'} ({job['status']}): {prog.get('step', 0)}/{steps}, job {job_id}",
     )
 
 
@@ -89,8 +110,9 @@ if missing:
         st.warning("This teacher has no part-efficiency matrix stored yet.")
     if "E_job_error" in st.session_state:
         st.error(st.session_state.pop("E_job_error"), icon="⚠️")
-    if st.session_state.get("E_job"):
-        _job_progress(st.session_state["E_job"])
+    running = st.session_state.get("E_job") or _teacher_job(sel.teacher)
+    if running:
+        _job_progress(running)
     else:
         st.button(
             "Compute E (background job)",
@@ -125,7 +147,9 @@ temperature = c3.number_input(
     disabled=shown != "softmax",
     help="eq. 13 uses 1",
 )
-sort_by = c4.selectbox("Sort classes by part", ["(class order)", *PARTS], key="E_sort")
+sort_by = c4.selectbox(
+    "Sort classes by part", ["(class order)", *PARTS], key="E_sort", format_func=lambda p: PART_LABELS.get(p, p)
+)
 with readable_errors():
     student = read_meta(sel.kd) if sel.kd else None
     E, what, normalized = efficiency_view(meta, shown, temperature, student, sel.teacher)
@@ -138,10 +162,14 @@ if not data_matches(meta, dict(sel.data)):
         icon="⚠️",
     )
 
-stored = describe_data(meta.get("data") or {})
+try:
+    teacher_data = spec_of(meta.get("data") or {}, "the teacher's data")
+except PartKDError:
+    teacher_data = sel.spec
+shown_models = [sel.teacher] + ([sel.kd] if sel.kd and shown == SOFTMAX else [])
 source = (
-    f"teacher {sel.teacher} ({meta.get('preset', '?')} preset); E computed on its high-quality train clips "
-    f"({sum(meta.get('E_clips') or []) or '?'} clips): {stored}"
+    f"E computed on the teacher's high-quality train clips ({sum(meta.get('E_clips') or []) or '?'} clips). "
+    + caption(shown_models, teacher_data)
 )
 if view == "heatmap":
     fig = viz.efficiency_heatmap(
@@ -170,13 +198,14 @@ else:
         viz.part_bars(row, title=f"'{cls}': {shown} per part", percent=e_definition(shown) == "miss"),
         key="E_bars",
     )
+    st.caption(source)
 
 for line in truth_summary(meta):
     st.markdown(line)
 carriers = known_carriers(meta)
 lines = []
 for i, c in enumerate(class_names):
-    known = f" — carriers: {', '.join(p.replace('_', ' ') for p in carriers[c])}" if c in carriers else ""
+    known = f" — carriers: {', '.join(PART_LABELS.get(p, p) for p in carriers[c])}" if c in carriers else ""
     if unc is not None and unc["none_needed"][i]:
         lines.append(
             f"**{c}**: no single part is needed (every interval includes 0, or every entry is within ±0.01){known}"
@@ -184,9 +213,7 @@ for i, c in enumerate(class_names):
         continue
     j = int(np.argmax(E[i]))
     tied = unc is not None and bool(unc["contested"][i])
-    lines.append(
-        f"**{c}**: {PARTS[j].replace('_', ' ')} ({E[i, j]:.2f})" + (" — not clearly ahead" if tied else "") + known
-    )
+    lines.append(f"**{c}**: {PART_LABELS[PARTS[j]]} ({E[i, j]:.2f})" + (" — not clearly ahead" if tied else "") + known)
 with st.expander(f"Most important part per class ({shown})", expanded=bool(carriers)):
     st.markdown("  \n".join(lines))
 
@@ -228,12 +255,15 @@ st.plotly_chart(
         title=f"{method}: joint importance over time (model input, normalised)",
     ),
     key="X_skeleton",
+    width="content",
 )
+clip_source = caption([sel.teacher], sel.spec)
+st.caption(f"Joint size and colour: {method} importance, 1 = the clip's largest. {clip_source}")
 st.plotly_chart(viz.explanation_strips(result), key="X_strips")
 st.plotly_chart(viz.deletion_figure(result), key="X_deletion")
 below = [n for n, m in result["methods"].items() if m["auc"] < result["random_auc"]]
+test_index = np.flatnonzero(high.split == "test").tolist().index(sel.clip)
 st.caption(
     f"Faithfulness on this clip: {', '.join(below) or 'no method'} beat random order (deletion AUC below "
-    f"{result['random_auc']:.3f}). Teacher {sel.teacher}; data: {sel.spec.describe()}; the same numbers as "
-    f"`partkd explain {sel.teacher} --clip {np.flatnonzero(high.split == 'test').tolist().index(sel.clip)}`."
+    f"{result['random_auc']:.3f}); the same numbers as `partkd explain TEACHER --clip {test_index}`. {clip_source}"
 )

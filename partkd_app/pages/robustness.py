@@ -11,6 +11,7 @@ from partkd.catalogue import ROLES
 from partkd.data.occlusion import describe_protocol
 from partkd.errors import PartKDError
 from partkd.layouts import PARTS
+from partkd.provenance import OcclusionProtocol
 from partkd.report import CURVE_OPS
 from partkd_app.datasets import paired_dataset
 from partkd_app.downloads import downloads
@@ -44,6 +45,9 @@ st.caption(
     "--mode ... --seed`. The shipped models' numbers come precomputed with them; others are kept on disk once drawn."
 )
 
+if sel.issue is not None:
+    sel.issue.show()
+    st.stop()
 models = sel.models()
 if not models:
     st.info(
@@ -81,12 +85,7 @@ def evaluated(ops: tuple[float, ...], what: str) -> dict[str, list[dict[str, flo
     return out
 
 
-source = (
-    f"data: {sel.spec.describe()}; protocol: {describe_protocol(sel.occ.mode, sel.occ.seed)}; checkpoints: "
-    + ", ".join(
-        f"{ROLES[r]} {m.path.name} (sha256 {str(m.meta.get('weights_sha256', ''))[:12]})" for r, m in loaded.items()
-    )
-)
+source = sel.provenance(occlusion=sel.protocol(tuple(CURVE_OPS)))
 st.subheader("Table 1 form (top-1 %)")
 table_curves = evaluated(figures.TABLE_OPS, "Table 1")
 if not table_curves:
@@ -102,7 +101,10 @@ st.dataframe(
     ),
     hide_index=True,
 )
-st.caption(f"{n_test} test clips (one clip = {100 / max(n_test, 1):.2f} points). {source}.")
+st.caption(
+    f"{n_test} test clips (one clip = {100 / max(n_test, 1):.2f} points). "
+    + sel.provenance(occlusion=sel.protocol(figures.TABLE_OPS))
+)
 c1, c2, c3 = st.columns(3)
 c1.download_button("Markdown", figures.table_markdown(table), "table1.md", "text/markdown", key="dl_t1_md")
 c2.download_button("CSV", figures.table_csv(table), "table1.csv", "text/csv", key="dl_t1_csv")
@@ -125,7 +127,7 @@ curves = {name: [{"n": n_test, **p} for p in pts] for name, pts in evaluated(tup
 st.plotly_chart(viz.accuracy_vs_op_figure(curves, teacher=ROLES["teacher"], trained_op=trained_op), key="rob_curves")
 st.caption(
     "Bars: 95 % Wilson interval of each point over the test clips; a star marks the OP each student was trained "
-    f"at. {source}."
+    f"at. {source}"
 )
 downloads(
     "curves",
@@ -149,6 +151,10 @@ st.plotly_chart(
         percent=True,
     ),
     key="rob_parts",
+)
+st.caption(
+    "Each body part removed in every frame of every test clip (the models' own inputs). "
+    + sel.provenance(occlusion=OcclusionProtocol(0.0, "part", sel.occ.seed))
 )
 downloads(
     "parts",

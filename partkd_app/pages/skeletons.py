@@ -8,6 +8,7 @@ import streamlit as st
 from partkd import figures, viz
 from partkd.data.dataset import coordinate_unit
 from partkd.data.modalities import MODALITY_NAMES, modality
+from partkd.drawing import modality_unit
 from partkd.illustration import detection_error
 from partkd_app.datasets import estimated_dataset, low_clip, paired_dataset, reference_dataset
 from partkd_app.downloads import downloads
@@ -20,6 +21,9 @@ with readable_errors():
     pair = paired_dataset(sel.data)
     high = pair.high
     real = sel.real_low
+    if sel.issue is not None:
+        sel.issue.show()
+        st.stop()
     if sel.clip is None:
         st.info("Pick a test clip in the sidebar (this dataset has none of the chosen class).")
         st.stop()
@@ -76,7 +80,8 @@ fig = viz.side_by_side(
     units=(coordinate_unit(high), coordinate_unit(low_ds)),
 )
 st.plotly_chart(fig, key="skeleton_animation")
-st.caption(f"Data: {sel.spec.describe()}; clip `{high.names[index]}`.")
+source = sel.provenance(roles=(), occlusion=sel.protocol(per_clip=True))
+st.caption(f"Clip `{high.names[index]}`. {source}")
 shown = [("high quality", high.clips[index], high.layout, None), ("low quality", estimated, low_ds.layout, mask)]
 grid_rows = [figures.GridRow(f"{label}\n({lay.name})", clip, lay, hid) for label, clip, lay, hid in shown]
 downloads(
@@ -85,7 +90,7 @@ downloads(
     lambda: figures.clip_grid_figure(
         grid_rows,
         title=f"'{high.class_names[high.labels[index]]}' · clip {high.names[index]} · OP {occ.op:.2f} ({occ.mode})",
-        source=f"data: {sel.spec.describe()}; raw frames, per-clip occlusion seed from {occ.seed}",
+        source=f"raw frames; {source}",
     ),
     lambda: figures.clip_csv(shown),
 )
@@ -124,11 +129,12 @@ panels = [
     (f"low quality, as the student sees it · OP {occ.op:.2f}", derived(occluded, low_ds.layout), low_ds.layout),
 ]
 label = f"|{name}|"
-st.plotly_chart(viz.modality_heatmaps(panels, label), key="modality_heatmaps")
+units = [modality_unit(name, coordinate_unit(ds)) for ds in (high, low_ds)]
+st.plotly_chart(viz.modality_heatmaps(panels, label, units), key="modality_heatmaps")
 missing = [float(np.isnan(viz.modality_magnitude(v, lay)).mean()) for _, v, lay in panels]
 st.caption(
     f"Missing {MODALITY_NAMES[name]} values: high quality {missing[0]:.0%}, student's input {missing[1]:.0%} "
-    f"(clip `{high.names[index]}`, person 1)."
+    f"(clip `{high.names[index]}`, person 1). {source}"
 )
 downloads(
     "modality",
@@ -137,7 +143,8 @@ downloads(
         panels,
         label,
         title=f"{MODALITY_NAMES[name]} · clip {high.names[index]} · OP {occ.op:.2f} ({occ.mode})",
-        source=f"data: {sel.spec.describe()}; per-clip occlusion seed from {occ.seed}",
+        source=source,
+        units=units,
     ),
     lambda: figures.clip_csv([(t, v, lay, None) for t, v, lay in panels]),
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
+from dataclasses import replace
 from pathlib import Path
-from typing import TypedDict, cast
+from typing import NamedTuple, TypedDict, cast
 
 import pandas as pd
 import streamlit as st
@@ -13,7 +14,7 @@ import streamlit as st
 from partkd import figures, viz
 from partkd.catalogue import val_top1
 from partkd.checkpoints import read_meta
-from partkd.data_fields import describe_data
+from partkd.data_fields import describe_data, spec_of
 from partkd.distill.methods import get_method
 from partkd.engine import jobs
 from partkd.engine.config import (
@@ -26,6 +27,8 @@ from partkd.engine.config import (
 )
 from partkd.engine.run_config import dumps, run_config
 from partkd.errors import JobError, PartKDError, where
+from partkd.provenance import caption, data_name
+from partkd.training_cost import precision_used
 from partkd_app.catalogue import refresh_checkpoints
 from partkd_app.defaults import CONFIGS, ROOT
 from partkd_app.downloads import downloads
@@ -49,16 +52,32 @@ class Job(TypedDict):
     id: str
     name: str
     argv: list[str]
+    then: list[list[str]]
     status: str
     created: float | None
     error: str | None
+    out_dir: str
 
 
 KINDS = {
-    "Teacher (high quality)": "train-teacher",
+    "Teacher (high quality) → its part matrix E": "train-teacher",
     "Student (low quality)": "train-student",
     "Reproduce recipe (teacher → E → students)": "reproduce",
 }
+
+
+class Plan(NamedTuple):
+    """A job to start: its command line (or resolved run config), its name and the commands run after it."""
+
+    argv: list[str]
+    config: dict[str, object] | None
+    name: str
+    then: list[list[str]]
+
+
+def _e_phase(train: TrainConfig) -> list[str]:
+    """The teacher job's last phase: `partkd part-matrix` on the finished teacher, on the data it was trained on."""
+    return ["part-matrix", jobs.OUT, "--out", jobs.OUT, "--device", train.device]
 
 
 def _train_config() -> TrainConfig:
@@ -80,7 +99,7 @@ def _train_config() -> TrainConfig:
     modalities = option_input(m1, TrainConfig, "modalities", "t_modalities")
     ikem = option_input(m2, TrainConfig, "ikem", "t_ikem")
     holdout = option_input(m3, TrainConfig, "fusion_holdout", "t_fusion_holdout")
-    return train_preset(
+    cfg = train_preset(
         preset,
         epochs=epochs or None,
         device=device,
@@ -89,6 +108,16 @@ def _train_config() -> TrainConfig:
         ikem=ikem,
         fusion_holdout=holdout,
     )
+    used = precision_used(cfg)
+    why = (
+        "bf16 autocast"
+        if used == "bf16"
+        else "bf16 autocast runs only on CUDA or on a CPU with bf16 units (AMX, AVX512-BF16)"
+        if cfg.precision == "bf16"
+        else "as the preset sets"
+    )
+    st.caption(f"Precision: **{used}** on this machine ({why}); the run config below records it.")
+    return replace(cfg, precision=used)
 
 
 def _student_config() -> tuple[StudentConfig, str]:
@@ -114,8 +143,8 @@ def _student_config() -> tuple[StudentConfig, str]:
     return student_config_from_dict(values, "Train form"), teacher.strip()
 
 
-def build_job() -> tuple[list[str], dict[str, object] | None, str]:
-    """The job to start: (argv, resolved run config or None, name) for the form's current values."""
+def build_job() -> Plan:
+    """The job to start for the form's current values."""
     kinds = list(KINDS)
     kind = KINDS[kept(st.radio, "What to train", "t_kind", kinds[0], options=kinds, horizontal=True)]
     if kind == "reproduce":
@@ -124,7 +153,9 @@ def build_job() -> tuple[list[str], dict[str, object] | None, str]:
         path = (
             kept(st.text_input, "Recipe path", "t_recipe_path", "") if choice == "other path…" else str(ROOT / choice)
         )
-        return ["reproduce", path.strip()], None, f"reproduce {Path(path).stem}"
+        return Plan(["reproduce", path.strip()], None, f"reproduce {Path(path).stem}", [])
+    if sel.issue is not None:  # the sidebar's own line: unreadable, or without a train or test split
+        raise JobError(sel.issue.message)
     st.markdown(f"**Data** (the sidebar's): {describe_data(dict(sel.data))}")
     spec = sel.spec
     st.markdown("**Training**")
@@ -136,8 +167,9 @@ def build_job() -> tuple[list[str], dict[str, object] | None, str]:
             teacher = ""
         elif not teacher:
             raise JobError(where("train-student", "KD needs a teacher checkpoint (or choose KD method none)"))
-        return [], run_config(kind, spec, train, student, teacher or None), f"student {student.kd}"
-    return [], run_config(kind, spec, train), "teacher"
+        config = run_config(kind, spec, train, student, teacher or None)
+        return Plan([], config, f"student {student.kd} · {data_name(spec)}", [])
+    return Plan([], run_config(kind, spec, train), f"teacher · {data_name(spec)}", [_e_phase(train)])
 
 
 with st.container(border=True):
@@ -145,18 +177,21 @@ with st.container(border=True):
     with readable_errors(stop=False):
         job = build_job()
     if job is not None:
-        argv, config, name = job
-        if config is None:
-            st.code("partkd " + shlex.join(argv), language="bash")
+        if job.config is None:
+            st.code("partkd " + shlex.join(job.argv), language="bash")
         else:
-            st.caption(f"Resolved run config: the job runs `partkd {config['kind']} --config <job>/config.toml`.")
-            st.code(dumps(config), language="toml")
+            after = "".join(f", then `partkd {shlex.join(c)}`" for c in job.then)
+            st.caption(
+                f"Resolved run config: the job runs `partkd {job.config['kind']} --config <job>/config.toml`"
+                f"{after.replace(jobs.OUT, '<job>/run')}."
+            )
+            st.code(dumps(job.config), language="toml")
     if st.button("Start training job", type="primary", key="t_submit", disabled=job is None) and job is not None:
         with readable_errors(stop=False):
-            argv, config, name = job
-            if config is None and not Path(argv[1]).is_file():
-                raise JobError(where(argv[1] or "recipe", "recipe file not found"))
-            job_id = jobs.submit(argv, root=root, name=name, config=config)
+            if job.config is None and not Path(job.argv[1]).is_file():
+                raise JobError(where(job.argv[1] or "recipe", "recipe file not found"))
+            name = jobs.unique_name(job.name, root)
+            job_id = jobs.submit(job.argv, root=root, name=name, config=job.config, then=job.then)
             st.session_state["t_selected"] = job_id
             st.toast(f"Job {job_id} queued.", icon=":material/schedule:")
 
@@ -177,6 +212,19 @@ def _job_metrics(job_id: str) -> dict[str, float]:
         if top1 is not None:
             out[path.parent.name if path.stem == "model" else path.stem] = float(top1)
     return out
+
+
+def _job_source(job: Job) -> str:
+    """The provenance line of a job's curves: its finished checkpoints (its resume point while it runs) and the data
+    they record."""
+    refs = [str(p) for p in jobs.checkpoints(job["id"], root=root)]
+    last = Path(job["out_dir"]) / "last.json"
+    if not refs and last.is_file():
+        refs = [str(last)]
+    try:
+        return caption(refs, spec_of(read_meta(refs[0])["data"], refs[0]))
+    except (IndexError, KeyError, PartKDError):
+        return "checkpoints: none written yet"
 
 
 def _eta(seconds: float | None) -> str:
@@ -247,10 +295,12 @@ def show_job(job: Job) -> None:
     history = jobs.read_history(job["id"], root=root)
     if history:
         st.plotly_chart(viz.history_figure(history), key=f"t_history_{job['id']}")
+        source = _job_source(job)
+        st.caption(f"Job {job['name']}: loss and accuracy per epoch. {source}")
         downloads(
             "history",
             f"history_{job['id']}",
-            lambda: figures.history_figure(history, title=job["name"], source="partkd " + shlex.join(job["argv"])),
+            lambda: figures.history_figure(history, title=job["name"], source=source),
             lambda: figures.table_csv(history),
         )
     b1, b2, _ = st.columns([1, 1, 4])
@@ -263,7 +313,7 @@ def show_job(job: Job) -> None:
             jobs.resume(job["id"], root=root)
             st.toast(f"Resumed {job['id']}")
     with st.expander("Command and log"):
-        st.code("partkd " + shlex.join(job["argv"]), language="bash")
+        st.code("\n".join("partkd " + shlex.join(c) for c in jobs.commands(dict(job))), language="bash")
         st.code(jobs.read_log(job["id"], root=root, tail=40) or "(empty)", language="text")
 
 
