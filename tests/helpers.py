@@ -71,3 +71,20 @@ def app_page(page: str = "home", session: dict | None = None, timeout: float = 1
     if page != "home":
         at.switch_page(f"partkd_app/pages/{page}.py").run()
     return at
+
+
+@pytest.fixture(autouse=True)
+def jobs_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """For a module that imports it: every test gets its own jobs root, so no real job folder is listed or written,
+    and runs from the repository (where the app finds checkpoints/ and configs/)."""
+    root = tmp_path / "jobs"
+    monkeypatch.setenv("PARTKD_JOBS", str(root))
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    return root
+
+
+def run_page(page: str = "home", session: dict | None = None, timeout: float = 120) -> Any:
+    """The app at one page (app_page), failing on any uncaught exception."""
+    at = app_page(page, session, timeout)
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from partkd import viz
 
-from helpers import app_page
+from helpers import jobs_root, run_page  # noqa: F401 (jobs_root: an autouse fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["home", "skeletons", "train", "part_efficiency", "compare", "robustness"]
@@ -20,20 +20,9 @@ needs_checkpoints = pytest.mark.skipif(not all(p.exists() for p in SHIPPED.value
 TIMEOUT = 120
 
 
-@pytest.fixture(autouse=True)
-def jobs_root(tmp_path, monkeypatch):
-    """Every test gets its own jobs root, so no real job folder is listed or written."""
-    root = tmp_path / "jobs"
-    monkeypatch.setenv("PARTKD_JOBS", str(root))
-    monkeypatch.chdir(ROOT)
-    return root
-
-
 def run(page: str = "home", session: dict | None = None) -> AppTest:
-    """The app at one page (helpers.app_page), failing on any uncaught exception."""
-    at = app_page(page, session, TIMEOUT)
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    """The app at one page, failing on any uncaught exception."""
+    return run_page(page, session, TIMEOUT)
 
 
 def charts(at: AppTest) -> list[dict]:

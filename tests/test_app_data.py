@@ -10,24 +10,14 @@ from partkd.app_options import AppSettings, app_argv, parse_app_args, read_app_c
 from partkd.data.discovery import data_root, discover, recipe_data, source_fields
 from partkd.errors import ConfigError
 
-from helpers import app_page
+from helpers import app_page, jobs_root, run_page  # noqa: F401 (jobs_root: an autouse fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
 
 
-@pytest.fixture(autouse=True)
-def jobs_root(tmp_path, monkeypatch):
-    root = tmp_path / "jobs"
-    monkeypatch.setenv("PARTKD_JOBS", str(root))
-    monkeypatch.chdir(ROOT)
-    return root
-
-
 def run(page: str = "home", session: dict | None = None):
-    at = app_page(page, session, TIMEOUT)
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_page(page, session, TIMEOUT)
 
 
 def write_npz(path: Path, classes: int = 3, clips: int = 4, frames: int = 12) -> Path:

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from partkd.provenance import CODE_MARK, NO_CHECKPOINT, SHA_MARK
 
-from helpers import app_page
+from helpers import jobs_root, run_page  # noqa: F401 (jobs_root: an autouse fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 HAVE_CHECKPOINTS = all((ROOT / "checkpoints" / f"{n}.json").exists() for n in ("teacher", "student_nokd", "student_pmsc"))
@@ -23,18 +23,8 @@ FIGURES = ("plotly_chart", "image")
 HEADINGS = ("title", "header", "subheader")
 
 
-@pytest.fixture(autouse=True)
-def jobs_root(tmp_path, monkeypatch):
-    root = tmp_path / "jobs"
-    monkeypatch.setenv("PARTKD_JOBS", str(root))
-    monkeypatch.chdir(ROOT)
-    return root
-
-
 def run(page: str = "home", session: dict | None = None) -> AppTest:
-    at = app_page(page, session, TIMEOUT)
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_page(page, session, TIMEOUT)
 
 
 def leaves(node) -> list:
