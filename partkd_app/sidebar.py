@@ -8,10 +8,11 @@ import streamlit as st
 
 from partkd.catalogue import ROLES, CheckpointRow, fits, role_of, split_problem
 from partkd.data.dataset import PairedDataset, SkeletonDataset
-from partkd.data.occlusion import OCCLUSION_MODES
+from partkd.data.occlusion import OCCLUSION_MODES, OCCLUSION_WORDS
 from partkd.data_fields import DataFields, spec_of
 from partkd.drawing import PART_LABELS
-from partkd.engine.config import DEFAULT_PRESET, train_preset
+from partkd.engine.config import DEFAULT_PRESET, StudentConfig, train_preset
+from partkd.engine.schema import option
 from partkd.errors import PartKDError
 from partkd.layouts import PARTS
 from partkd.provenance import data_name
@@ -109,10 +110,9 @@ def _occlusion_controls() -> Occlusion:
         st.sidebar.selectbox,
         "Occlusion mode",
         "occ_mode",
-        "joint",
+        str(option(StudentConfig, "occlusion").default),
         options=list(OCCLUSION_MODES),
-        help="joint: each joint of each frame i.i.d.; sequence: a joint for the whole clip; "
-        "part: whole body parts for the whole clip",
+        help="; ".join(f"{mode}: {words}" for mode, words in OCCLUSION_WORDS.items()),
     )
     no_parts: list[str] = []
     parts = widget(
