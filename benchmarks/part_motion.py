@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = DataSpec(source=str(DATA_ROOT / "penn_action"), format="penn_action")
     high = load_high(spec)
     train = high.by_split("train")
-    x = model_inputs(train, train_preset("cpu"))  # the input shape of the kd_real bench teachers
+
+    x = np.asarray(model_inputs(train, train_preset("cpu")))  # the kd_real bench teachers' input, made dense
     res: dict[str, Any] = {
         **prov.record(),
         "data": spec.describe(),
