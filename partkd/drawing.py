@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from partkd.data.transforms import present
 from partkd.layouts import PARTS, Layout
 
 PART_COLORS: dict[str, str] = {
@@ -27,19 +28,14 @@ OTHER_COLOR = "#b0bec5"
 REFERENCE_COLOR = "rgba(60, 60, 60, 0.35)"
 
 
-def joint_valid(clip: np.ndarray) -> np.ndarray:
-    """(M, T, V) True where a joint is present (missing joints are all-zero by convention)."""
-    return np.any(np.asarray(clip) != 0, axis=-1)
-
-
 def occlusion_mask(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """(M, T, V) joints present in `before` and removed in `after` (an occluded copy of the same clip)."""
-    return joint_valid(before) & ~joint_valid(after)
+    return present(before) & ~present(after)
 
 
 def visible_extent(clip: np.ndarray) -> tuple[list[int], int]:
     """Persons with any joint present and the number of frames up to the last non-empty one."""
-    valid = joint_valid(clip)
+    valid = present(clip)
     persons = [m for m in range(clip.shape[0]) if valid[m].any()] or [0]
     frames_with_data = np.flatnonzero(valid.any(axis=(0, 2)))
     length = int(frames_with_data[-1]) + 1 if frames_with_data.size else clip.shape[1]
@@ -50,7 +46,7 @@ def drawing_axes(clip: np.ndarray, layout: Layout) -> tuple[list[int], np.ndarra
     """Coordinate axes to plot and their signs: 3D puts the head-to-feet axis last ('up', pointing to the head)
     and mirrors the horizontal axis so a subject facing the camera shows its left side on the viewer's right,
     as in an image; 2D keeps (x, y) and signals image coordinates (y down) with a negative y sign."""
-    valid = joint_valid(clip)
+    valid = present(clip)
     parts = np.asarray(layout.parts)
     head, legs = valid & (parts == 0), valid & ((parts == 3) | (parts == 4))
     left, right = valid & ((parts == 1) | (parts == 3)), valid & ((parts == 2) | (parts == 4))
@@ -92,7 +88,7 @@ def modality_magnitude(values: np.ndarray, layout: Layout) -> np.ndarray:
     v = np.asarray(values, dtype=float)[0]
     d = 3 if layout.dims == 3 else 2
     norm = np.linalg.norm(v[..., :d], axis=-1)
-    return np.where(np.any(v != 0, axis=-1), norm, np.nan)
+    return np.where(present(v), norm, np.nan)
 
 
 class HistorySeries(NamedTuple):

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from partkd.data.transforms import present
 from partkd.drawing import (
     CORRECT_COLOR,
     OCCLUDED_COLOR,
@@ -23,7 +24,6 @@ from partkd.drawing import (
     WRONG_COLOR,
     drawing_axes,
     history_series,
-    joint_valid,
     modality_magnitude,
 )
 from partkd.io import atomic_write_bytes
@@ -187,7 +187,7 @@ class GridRow:
 
 def grid_frames(clip: np.ndarray, count: int) -> np.ndarray:
     """`count` evenly spaced frame indices over the frames that hold a skeleton."""
-    frames = np.flatnonzero(joint_valid(clip).any(axis=(0, 2)))
+    frames = np.flatnonzero(present(clip).any(axis=(0, 2)))
     if not frames.size:
         frames = np.arange(clip.shape[1])
     return frames[np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)]
@@ -197,7 +197,7 @@ def _draw_skeleton(
     ax: Axes, clip: np.ndarray, layout: Layout, occluded: np.ndarray | None, t: int, axes: list[int], signs: np.ndarray
 ) -> None:
     """One frame of a clip: bones and joints coloured by part; occluded joints as grey crosses, their bones dashed."""
-    valid = joint_valid(clip)[:, t]
+    valid = present(clip)[:, t]
     occ = occluded[:, t] & valid if occluded is not None else np.zeros_like(valid)
     shown = valid & ~occ
     parts = np.asarray(layout.parts)
@@ -234,8 +234,8 @@ def clip_grid_figure(rows: Sequence[GridRow], frames: int = 6, title: str = "", 
         occluded = None if row.occluded is None else np.asarray(row.occluded, bool).reshape(clip.shape[:3])
         picked = grid_frames(clip, frames)
         view, view_signs = _front_view(clip, row.layout)
-        present = joint_valid(clip)
-        pts = clip[..., view][present] * view_signs if present.any() else np.zeros((1, 2))
+        shown = present(clip)
+        pts = clip[..., view][shown] * view_signs if shown.any() else np.zeros((1, 2))
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         pad = 0.08 * float(max((hi - lo).max(), 1e-6))
         for c in range(frames):
@@ -392,7 +392,7 @@ def _clip_rows(writer: Any, label: str, clip: np.ndarray, layout: Layout, occlud
     clip = np.asarray(clip, dtype=float)
     clip = clip[None] if clip.ndim == 3 else clip
     hidden = np.zeros(clip.shape[:3], bool) if occluded is None else np.asarray(occluded, bool).reshape(clip.shape[:3])
-    for m, t, v in zip(*np.nonzero(joint_valid(clip) | hidden)):
+    for m, t, v in zip(*np.nonzero(present(clip) | hidden)):
         coords = [f"{c:.6g}" for c in clip[m, t, v, :3]] + [""] * (3 - min(clip.shape[-1], 3))
         writer.writerow([label, m, t, layout.joints[v], PARTS[layout.parts[v]], *coords, int(hidden[m, t, v])])
 
@@ -461,7 +461,7 @@ def explanation_figure(result: Mapping[str, Any], layout: Layout, source: str = 
     _draw_skeleton(sk, clip, layout, None, t, plot_axes, plot_signs)
     xy = clip[:, t][..., plot_axes] * plot_signs
     size = np.clip(joints[w] / max(float(joints[w].max()), 1e-9), 0, 1)
-    valid = joint_valid(clip)[:, t]
+    valid = present(clip)[:, t]
     for m in range(clip.shape[0]):
         ok = valid[m]
         sk.scatter(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from partkd.data.occlusion import occlude
+from partkd.data.transforms import present
 from partkd.layouts import Layout
 
 
@@ -28,7 +29,7 @@ def illustrated_occlusion(
 def detection_error(low: np.ndarray, reference: np.ndarray) -> float:
     """Mean 2D distance (pixels) between a detected clip and its reference over the joints present in both (NaN
     when none is)."""
-    ok = np.any(low != 0, axis=-1) & np.any(reference != 0, axis=-1)
+    ok = present(low) & present(reference)
     if not ok.any():
         return float("nan")
     return float(np.linalg.norm(low[..., :2] - reference[..., :2], axis=-1)[ok].mean())

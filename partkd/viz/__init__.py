@@ -10,7 +10,6 @@ from partkd.drawing import (
     REFERENCE_COLOR,
     WRONG_COLOR,
     drawing_axes,
-    joint_valid,
     modality_magnitude,
     occlusion_mask,
 )
@@ -54,7 +53,6 @@ __all__ = [
     "explanation_strips",
     "history_figure",
     "importance_animation",
-    "joint_valid",
     "modality_heatmaps",
     "modality_magnitude",
     "occlusion_mask",

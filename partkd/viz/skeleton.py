@@ -11,13 +11,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from partkd.data.transforms import present
 from partkd.drawing import (
     OCCLUDED_COLOR,
     PART_COLORS,
     PART_LABELS,
     REFERENCE_COLOR,
     drawing_axes,
-    joint_valid,
     visible_extent,
 )
 from partkd.layouts import PARTS, Layout
@@ -43,7 +43,7 @@ def _frame_traces(panel: Panel, t: int, axes: list[int], signs: np.ndarray) -> l
     """The panel's TRACES_PER_PANEL trace dicts at frame t: bones and joints per part, then occluded ones."""
     clip, layout = panel.clip, panel.layout
     persons, _ = visible_extent(clip)
-    valid = joint_valid(clip)[:, t]
+    valid = present(clip)[:, t]
     occ = (panel.occluded_mask[:, t] & valid) if panel.occluded_mask is not None else np.zeros_like(valid)
     shown = valid & ~occ
     parts = np.asarray(layout.parts)
@@ -80,7 +80,7 @@ def _frame_traces(panel: Panel, t: int, axes: list[int], signs: np.ndarray) -> l
     out.append(dict(type=kind, text=occ_hover, **coords(occ_joints)))
     if panel.reference is not None:
         ref = (panel.reference[:, t][..., axes] * _draw_signs(signs)).astype(float)
-        ok = joint_valid(panel.reference)[:, t]
+        ok = present(panel.reference)[:, t]
         lines: list[np.ndarray | None] = []
         for m in range(ref.shape[0]):
             for a, b in layout.edges:
@@ -164,7 +164,7 @@ def _ranges(panel: Panel, axes: list[int], signs: np.ndarray, margin: float = 0.
     """Fixed axis ranges over all frames (with a margin of `margin` times the largest extent) so the skeleton does
     not jump around."""
     clips = [panel.clip] + ([panel.reference] if panel.reference is not None else [])
-    pts = np.concatenate([c[joint_valid(c)][:, axes].astype(float) for c in clips]) * _draw_signs(signs)
+    pts = np.concatenate([c[present(c)][:, axes].astype(float) for c in clips]) * _draw_signs(signs)
     if not len(pts):
         return [[-1.0, 1.0]] * len(axes)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
@@ -402,7 +402,7 @@ def importance_animation(
     axes, signs = drawing_axes(clip[:, :length], layout)
     three_d = len(axes) == 3
     pts = clip[..., axes] * _draw_signs(signs)
-    valid = joint_valid(clip)
+    valid = present(clip)
     kind = "scatter3d" if three_d else "scatter"
 
     def traces(t: int) -> list[dict]:

@@ -8,6 +8,7 @@ import streamlit as st
 from partkd import figures, viz
 from partkd.data.dataset import coordinate_unit
 from partkd.data.modalities import MODALITY_NAMES, modality
+from partkd.data.transforms import present as joint_present
 from partkd.drawing import modality_unit
 from partkd.illustration import detection_error
 from partkd_app.datasets import estimated_dataset, low_clip, paired_dataset, reference_dataset
@@ -96,16 +97,16 @@ downloads(
 )
 if real:
     st.caption(f"Low-quality clip: `{low_ds.names[index]}`.")
-if real and not viz.joint_valid(estimated).any():
+if real and not joint_present(estimated).any():
     st.warning("The low-quality source has no clip for this high-quality clip (e.g. a camera without detections).")
 
-present = viz.joint_valid(estimated)
+present = joint_present(estimated)
 total = max(int(present.any(axis=-1).sum()) * present.shape[-1], 1)  # joints of the person-frames shown
 c1, c2, c3 = st.columns(3)
 c1.metric("Joints missed by the estimator", f"{1 - present.sum() / total:.0%}")
 c2.metric("Joints hidden by occlusion", f"{mask.sum() / total:.0%}")
-c3.metric("Joints the student sees", f"{viz.joint_valid(occluded).sum() / total:.0%}")
-if reference is not None and viz.joint_valid(estimated).any():
+c3.metric("Joints the student sees", f"{joint_present(occluded).sum() / total:.0%}")
+if reference is not None and joint_present(estimated).any():
     err = detection_error(estimated, reference.clips[index])
     st.caption(f"Detector error against the projected motion capture on this clip: mean {err:.1f} px.")
 
