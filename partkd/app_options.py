@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from partkd.engine.config import DataSpec
+from partkd.engine.config import LOW_SOURCES, DataSpec
 from partkd.engine.schema import option
 from partkd.errors import ConfigError, where
 from partkd.io import load_toml
@@ -49,8 +49,6 @@ APP_OPTIONS: tuple[AppOption, ...] = (
     ),
 )
 CONFIG_ENV = "PARTKD_APP_CONFIG"
-#: The values of --low that name a source instead of a path.
-LOW_KEYWORDS = ("simulate", "real")
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ def add_app_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _checked(value: str, option: AppOption, base: Path, origin: str) -> str:
     """`value` as an absolute path (relative to `base`), checked to exist; a built-in layout name stays a name."""
-    if (option.kind == "layout" and value in BUILTIN) or (option.field == "low" and value in LOW_KEYWORDS):
+    if (option.kind == "layout" and value in BUILTIN) or (option.field == "low" and value in LOW_SOURCES):
         return value
     path = (base / Path(value).expanduser()).resolve()
     what = f"{option.key} = {value}: " if origin != option.flag else ""

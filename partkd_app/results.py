@@ -7,8 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypedDict
+from typing import TYPE_CHECKING, NoReturn, TypedDict, TypeVar, cast
 
 import numpy as np
 import streamlit as st
@@ -36,6 +35,7 @@ class Progress(TypedDict):
 
 
 ProgressFn = Callable[[Progress], None]
+T = TypeVar("T")
 #: (role, checkpoint path, metadata mtime) of each picked model: what the cached computations are keyed by.
 ModelsKey = tuple[tuple[str, str, float], ...]
 
@@ -139,24 +139,19 @@ def _shipped(folder: str, mtime: float) -> dict[str, object]:
     return read_results(folder)
 
 
-def shipped_result(path: str, key: dict[str, object]) -> object | None:
-    """The value of `key` in the results.json shipped beside the checkpoint at `path` (None when not there)."""
-    file = Path(path).parent / RESULTS_FILE
-    stored = _shipped(str(file.parent), file.stat().st_mtime if file.exists() else 0.0)
-    return stored.get(key_text(key))
+def _stored(loaded: Loaded, sel: Selection, what: str, compute: Callable[[], T], **protocol: object) -> T:
+    """The answer to `what` for a checkpoint on the selected data: from the results.json shipped beside it (keyed by
+    partkd.results_store.result_key), else `compute()` kept on disk under that key plus the full data fields (which
+    tell apart two datasets of one folder name on this machine)."""
+    from partkd.engine.evaluate import disk_cached, weights_key  # deferred: torch
 
-
-def _shipped_key(loaded: Loaded, sel: Selection, what: str, **protocol: object) -> dict[str, object]:
-    from partkd.engine.evaluate import weights_key  # deferred: torch
-
-    return result_key(what, weights_key(loaded), loaded.role, sel.spec, **protocol)
-
-
-def _results_key(loaded: Loaded, sel: Selection, what: str) -> dict[str, object]:
-    """What a result on disk is kept by: the question, the weights, the role and the data."""
-    from partkd.engine.evaluate import weights_key  # deferred: torch
-
-    return {"what": what, "weights": weights_key(loaded), "role": loaded.role, "data": dict(sel.data)}
+    key = result_key(what, weights_key(loaded), loaded.role, sel.spec, **protocol)
+    file = loaded.path.parent / RESULTS_FILE
+    shipped = _shipped(str(file.parent), file.stat().st_mtime if file.exists() else 0.0).get(key_text(key))
+    if shipped is not None:
+        return cast(T, shipped)
+    stored: T = disk_cached(cache_dir() / "results", {**key, "fields": dict(sel.data)}, compute)
+    return stored
 
 
 class _NotStored(Exception):
@@ -173,24 +168,19 @@ def op_curve(
     """Top-1/top-5 of the checkpoint in picker `slot` at each OP on the test split (the sidebar's mode and seed):
     engine.evaluate.accuracy_vs_op over the points not on disk yet, each point kept on disk by (weights sha256,
     data, op, mode, seed), so a revisit, or a finer curve through points already shown, only computes what is new."""
-    from partkd.engine.evaluate import accuracy_vs_op, data_side, disk_cached  # deferred: torch
+    from partkd.engine.evaluate import accuracy_vs_op, data_side  # deferred: torch
 
     check_role(path, slot)
     loaded = checkpoint(path)
-    folder = cache_dir() / "results"
     o = sel.occ
-    base = _results_key(loaded, sel, "accuracy_at_op")
-    keys = [{**base, "op": float(op), "mode": o.mode, "seed": o.seed} for op in ops]
+
+    def point(op: float, compute: Callable[[], dict[str, float]] = _not_stored) -> dict[str, float]:
+        return _stored(loaded, sel, "accuracy_at_op", compute, op=float(op), mode=o.mode, seed=o.seed)
+
     rows: list[dict[str, float] | None] = []
-    for op, key in zip(ops, keys):
-        shipped = shipped_result(
-            path, _shipped_key(loaded, sel, "accuracy_at_op", op=float(op), mode=o.mode, seed=o.seed)
-        )
-        if isinstance(shipped, dict):
-            rows.append(shipped)
-            continue
+    for op in ops:
         try:
-            rows.append(disk_cached(folder, key, _not_stored))
+            rows.append(point(op))
         except _NotStored:
             rows.append(None)
     todo = [i for i, row in enumerate(rows) if row is None]
@@ -204,7 +194,7 @@ def op_curve(
         test = data_side(loaded, paired_dataset(sel.data)).by_split("test")
         fresh = accuracy_vs_op(loaded, test, [float(ops[i]) for i in todo], o.seed, o.mode, report)
         for i, row in zip(todo, fresh):
-            rows[i] = disk_cached(folder, keys[i], functools.partial(dict, row))
+            rows[i] = point(ops[i], functools.partial(dict, row))
     elif progress is not None:
         progress({"phase": "accuracy_vs_op", "step": len(ops), "steps": len(ops)})
     return [row for row in rows if row is not None]
@@ -212,34 +202,35 @@ def op_curve(
 
 def part_sensitivity(path: str, sel: Selection) -> list[float]:
     """Top-1 drop of a checkpoint on the test split when each of the five parts is removed (cached on disk)."""
-    from partkd.engine.evaluate import data_side, disk_cached  # deferred: torch
+    from partkd.engine.evaluate import data_side  # deferred: torch
     from partkd.engine.evaluate import part_sensitivity as engine_part_sensitivity
 
     loaded = checkpoint(path)
-    shipped = shipped_result(path, _shipped_key(loaded, sel, "part_sensitivity"))
-    if isinstance(shipped, list):
-        return [float(v) for v in shipped]
-    test = data_side(loaded, paired_dataset(sel.data)).by_split("test")
-    key = _results_key(loaded, sel, "part_sensitivity")
-    drops: list[float] = disk_cached(
-        cache_dir() / "results", key, lambda: engine_part_sensitivity(loaded, test).tolist()
-    )
-    return drops
+
+    def compute() -> list[float]:
+        test = data_side(loaded, paired_dataset(sel.data)).by_split("test")
+        drops: list[float] = engine_part_sensitivity(loaded, test).tolist()
+        return drops
+
+    return [float(v) for v in _stored(loaded, sel, "part_sensitivity", compute)]
 
 
 def explanation(path: str, sel: Selection, index: int, windows: int = 8) -> Explanation:
     """Per-clip explanations (engine.explain) of the teacher on high-quality clip `index` of the selected data,
     cached on disk by (weights, data, clip, windows): the numbers `partkd explain` gives, without the input array."""
-    from partkd.engine.evaluate import disk_cached  # deferred: torch
-    from partkd.engine.explain import explain_dataset_clip, explanation_json
+    from partkd.engine.explain import explain_dataset_clip, explanation_json  # deferred: torch
 
     loaded = checkpoint(path)
     high = paired_dataset(sel.data).high
-    key = {**_results_key(loaded, sel, "explain"), "clip": int(index), "windows": windows}
-    result: Explanation = disk_cached(
-        cache_dir() / "results", key, lambda: explanation_json(explain_dataset_clip(loaded, high, index, windows))
+    result = _stored(
+        loaded,
+        sel,
+        "explain",
+        lambda: explanation_json(explain_dataset_clip(loaded, high, index, windows)),
+        clip=int(index),
+        windows=windows,
     )
-    return result
+    return cast(Explanation, result)
 
 
 def explanation_input(path: str, sel: Selection, index: int) -> np.ndarray:

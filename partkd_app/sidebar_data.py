@@ -11,7 +11,7 @@ from partkd.data.discovery import Found, data_root, discover, recipe_data, sourc
 from partkd.data.loaders import FORMATS, detect_format
 from partkd.data.synthetic import action_set
 from partkd.data_fields import DataFields, FieldValue, as_fields
-from partkd.engine.config import ESTIMATOR_LEVELS
+from partkd.engine.config import ESTIMATOR_LEVELS, LOW_SOURCES
 from partkd.errors import PartKDError
 from partkd_app.datasets import NO_LOW_PATH, NO_PATH
 from partkd_app.defaults import APP_DATA, APP_SPEC, APP_SYNTHETIC, CONFIGS
@@ -105,7 +105,7 @@ def data_picker() -> DataFields:
         return _low_quality(fields, {})
     fields = dict(sources[source] or {})
     st.sidebar.caption(f"`{fields['source']}`" + (f" · low quality `{fields['low']}`" if "low" in fields else ""))
-    if fields.get("low", "simulate") not in ("simulate", "real"):
+    if fields.get("low", "simulate") not in LOW_SOURCES:
         return as_fields(fields)
     return _low_quality(fields, fields)
 

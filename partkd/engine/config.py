@@ -29,6 +29,10 @@ ESTIMATOR_LEVELS: tuple[str, ...] = tuple(ESTIMATOR_PRESETS)
 T = TypeVar("T")
 
 
+#: The values of `low` that name how L is made; any other value is a path to L files.
+LOW_SOURCES: tuple[str, ...] = ("simulate", "real")
+
+
 @dataclass
 class DataSpec:
     """Where the paired data comes from: the synthetic generator or a dataset path, and how L is made.
@@ -133,7 +137,7 @@ class DataSpec:
             high = f"synthetic actions: {size} (seed {self.seed}{motion})"
         else:
             high = f"{self.source} ({self.format or 'auto-detected format'})"
-        if self.low not in ("simulate", "real"):
+        if self.low not in LOW_SOURCES:
             return f"{high}; low quality: {self.low}" + (f" ({self.low_layout})" if self.low_layout else "")
         if self.low == "real":
             return f"{high}; high quality: {self.high_source or 'default'}; low quality: the dataset's real one"
@@ -417,8 +421,6 @@ def to_dict(cfg: object) -> dict[str, Any]:
 #: DataSpec fields that say how L is made from H (marked `degradation` in the schema): a checkpoint's are kept when
 #: --data names other files of its kind.
 DEGRADATION_FIELDS: tuple[str, ...] = tuple(o.name for o in options(DataSpec) if o.degradation)
-#: The values of `low` that name how L is made; any other value is a path to L files.
-LOW_SOURCES: tuple[str, ...] = ("simulate", "real")
 #: DataSpec fields that only the synthetic generator reads (marked `synthetic_only` in the schema).
 SYNTHETIC_ONLY: tuple[str, ...] = tuple(o.name for o in options(DataSpec) if o.synthetic_only)
 

@@ -18,7 +18,7 @@ from partkd.data.occlusion import occlude
 from partkd.data.transforms import augment
 from partkd.distill.definitions import EFFICIENCIES
 from partkd.distill.methods import KDBatch, TeacherSide, get_method
-from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, to_dict
+from partkd.engine.config import LOW_SOURCES, DataSpec, StudentConfig, TrainConfig, to_dict
 from partkd.engine.data import input_settings, load_paired, model_inputs
 from partkd.engine.distributed import Shard
 from partkd.engine.evaluate import check_compatible, occlude_set
@@ -221,7 +221,7 @@ def _train_student(
             "op": scfg.op,
             "mode": scfg.occlusion,
             "level": spec.level if spec.low == "simulate" else None,
-            "low_source": spec.low if spec.low in ("simulate", "real") else "file",
+            "low_source": spec.low if spec.low in LOW_SOURCES else "file",
             "low_layout": low.layout.name,
         },
         "kd": {

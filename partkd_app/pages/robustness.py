@@ -13,7 +13,6 @@ from partkd.errors import PartKDError
 from partkd.layouts import PARTS
 from partkd.provenance import OcclusionProtocol
 from partkd.report import CURVE_OPS
-from partkd_app.datasets import paired_dataset
 from partkd_app.downloads import downloads
 from partkd_app.errors import readable_errors
 from partkd_app.results import Progress, checkpoint, op_curve, part_sensitivity
@@ -90,10 +89,7 @@ st.subheader("Table 1 form (top-1 %)")
 table_curves = evaluated(figures.TABLE_OPS, "Table 1")
 if not table_curves:
     st.stop()
-n_test = next((int(p["n"]) for pts in table_curves.values() for p in pts if "n" in p), 0)
-if not n_test:
-    with readable_errors():
-        n_test = len(paired_dataset(sel.data).low.by_split("test"))
+n_test = max(int(p["n"]) for pts in table_curves.values() for p in pts)
 table = figures.table1_rows(table_curves, teacher=ROLES["teacher"])
 st.dataframe(
     pd.DataFrame(
@@ -123,7 +119,7 @@ if len(models) * n_test > AUTO_CLIP_PASSES and not st.session_state.get(wanted):
     if not st.button("Draw the curves and the part sensitivity", key="rob_more", icon=":material/show_chart:"):
         st.stop()
     st.session_state[wanted] = True
-curves = {name: [{"n": n_test, **p} for p in pts] for name, pts in evaluated(tuple(CURVE_OPS), "Curves").items()}
+curves = evaluated(tuple(CURVE_OPS), "Curves")
 st.plotly_chart(viz.accuracy_vs_op_figure(curves, teacher=ROLES["teacher"], trained_op=trained_op), key="rob_curves")
 st.caption(
     "Bars: 95 % Wilson interval of each point over the test clips; a star marks the OP each student was trained "
