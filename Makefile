@@ -14,6 +14,7 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m partkd video setup >/dev/null || echo "partkd video setup failed: the Your video page will say how to retry"
 	touch $(STAMP)
 
 run: $(STAMP)

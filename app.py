@@ -15,6 +15,7 @@ navigation = st.navigation([
     st.Page(f"{PAGES}/part_efficiency.py", title="Part efficiency", icon=":material/grid_on:"),
     st.Page(f"{PAGES}/compare.py", title="Compare", icon=":material/compare:"),
     st.Page(f"{PAGES}/robustness.py", title="Robustness", icon=":material/trending_down:"),
+    st.Page(f"{PAGES}/video.py", title="Your video", icon=":material/videocam:"),
 ])
 sidebar()
 navigation.run()

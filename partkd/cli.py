@@ -11,7 +11,7 @@ from partkd.errors import ConfigError, PartKDError
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every sub-command."""
-    from partkd import cli_app, cli_data, cli_deploy, cli_jobs, cli_report, cli_train
+    from partkd import cli_app, cli_data, cli_deploy, cli_jobs, cli_report, cli_train, cli_video
 
     parser = argparse.ArgumentParser(prog="partkd", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_report.register(sub)
     cli_deploy.register(sub)
     cli_jobs.register(sub)
+    cli_video.register(sub)
     cli_app.register(sub)
     return parser
 

@@ -126,15 +126,19 @@ def checkpoint_label(ref: CheckpointRef, code: bool = True) -> str:
     return _label(*_path_and_meta(ref), code)
 
 
-def caption(checkpoints: Sequence[CheckpointRef], spec: DataSpec, occlusion: OcclusionProtocol | None = None) -> str:
-    """The provenance line of a figure or table: data, checkpoints (the code version they were trained with, once
-    when they share it), the code version of this app and, where occlusion applies, its protocol."""
+def caption(
+    checkpoints: Sequence[CheckpointRef], spec: DataSpec | str, occlusion: OcclusionProtocol | None = None
+) -> str:
+    """The provenance line of a figure or table: data (a DataSpec, or a label of data that has none, e.g. a video),
+    checkpoints (the code version they were trained with, once when they share it), the code version of this app
+    and, where occlusion applies, its protocol."""
     refs = [_path_and_meta(c) for c in checkpoints]
     versions = {_trained_with(meta) for _, meta in refs}
     shared = versions.pop() if len(versions) == 1 else None
     models = "; ".join(_label(path, meta, shared is None) for path, meta in refs) or NO_CHECKPOINT
     head = f"checkpoints trained with partkd {shared}" if shared else "checkpoints"
-    parts = [f"data: {data_label(spec)}", f"{head}: {models}", f"{CODE_MARK} {running_code()} (this app)"]
+    data = data_label(spec) if isinstance(spec, DataSpec) else spec
+    parts = [f"data: {data}", f"{head}: {models}", f"{CODE_MARK} {running_code()} (this app)"]
     if occlusion is not None:
         parts.append(occlusion.describe())
     return " · ".join(parts)

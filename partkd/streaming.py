@@ -13,6 +13,7 @@ import numpy as np
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import SkeletonDataset
 from partkd.data.loaders import load_dataset
+from partkd.data.occlusion import occlude
 from partkd.engine.data import model_inputs, simulated
 from partkd.errors import ConfigError, where
 
@@ -44,6 +45,18 @@ def _as_model_data(loaded: Loaded, ds: SkeletonDataset, level: str, seed: int) -
     return simulated(ds, loaded.layout, level, seed)
 
 
+def occluded_clips(ds: SkeletonDataset, op: float, mode: str = "joint", seed: int = 0) -> SkeletonDataset:
+    """The dataset with every whole clip occluded by the engine's protocol (occlusion.occlude), clip i drawn from
+    the seed sequence (seed, i); the same clips when op is 0."""
+    if op <= 0:
+        return ds
+    clips = [
+        occlude(c, ds.layout, op, mode, seed=int(np.random.SeedSequence([seed, i]).generate_state(1)[0]))
+        for i, c in enumerate(ds.clips)
+    ]
+    return SkeletonDataset(clips, ds.labels, ds.class_names, ds.split, ds.layout, ds.names, meta=ds.meta)
+
+
 def predict(
     checkpoint: Loaded | str | Path,
     data: SkeletonDataset | str | Path,
@@ -60,15 +73,16 @@ def predict(
 ) -> list[dict[str, Any]]:
     """Classify sliding windows over every clip of `data` (a dataset, file or folder in any supported format) with a
     checkpoint: rows of clip, window, start_s, end_s, label, probability and the top-5. The frame rate is `fps`, else
-    the data's own (rate_hz), else DEFAULT_FPS; occlusion `op`/`mode`/`seed` is the engine's protocol over all
-    windows; a checkpoint of another layout reads the estimator simulation at `level`."""
+    the data's own (fps or rate_hz), else DEFAULT_FPS; occlusion `op`/`mode`/`seed` is drawn once per whole clip
+    (occluded_clips) before it is cut into windows, so overlapping windows agree on what is hidden; a checkpoint of
+    another layout reads the estimator simulation at `level`."""
     from partkd.checkpoints import load_checkpoint
-    from partkd.engine.evaluate import occlude_set, predict_proba
+    from partkd.engine.evaluate import predict_proba
 
     loaded = checkpoint if isinstance(checkpoint, Loaded) else load_checkpoint(checkpoint)
     ds = data if isinstance(data, SkeletonDataset) else load_dataset(data, format=format, layout=layout)
-    rate = float(fps or ds.meta.get("rate_hz") or DEFAULT_FPS)
-    ds = _as_model_data(loaded, ds, level, seed)
+    rate = float(fps or ds.meta.get("fps") or ds.meta.get("rate_hz") or DEFAULT_FPS)
+    ds = occluded_clips(_as_model_data(loaded, ds, level, seed), op, mode, seed)
     pieces, rows = [], []
     for i, clip in enumerate(ds.clips):
         for k, (a, b) in enumerate(window_bounds(clip.shape[1], rate, window_s, hop_s)):
@@ -92,8 +106,7 @@ def predict(
         ds.layout,
         [f"{r['clip']}#{r['window']}" for r in rows],
     )
-    x = occlude_set(model_inputs(windows, loaded.meta), loaded.layout, op, mode, seed)
-    proba = predict_proba(loaded, x, batch_size=batch_size)
+    proba = predict_proba(loaded, model_inputs(windows, loaded.meta), batch_size=batch_size)
     names = loaded.class_names
     for row, p in zip(rows, proba):
         top = np.argsort(-p, kind="stable")[:5]
@@ -116,4 +129,4 @@ def format_rows(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_FPS", "format_rows", "predict", "window_bounds"]
+__all__ = ["DEFAULT_FPS", "format_rows", "occluded_clips", "predict", "window_bounds"]

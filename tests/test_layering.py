@@ -11,7 +11,8 @@ PACKAGES = ("partkd", "partkd_app")
 MAX_LINES = 600
 #: Libraries worth loading only when a function needs them (import time, memory, or an optional install).
 HEAVY = {"torch", "streamlit", "scipy", "matplotlib", "plotly", "onnx", "onnxruntime", "onnxscript", "pandas",
-         "safetensors", "h5py", "av", "imageio", "imageio_ffmpeg", "mediapipe", "cv2", "PIL"}
+         "safetensors", "h5py", "av", "imageio", "imageio_ffmpeg", "mediapipe", "cv2", "PIL",
+         "ai_edge_litert"}
 
 
 def _name(path: Path) -> str:

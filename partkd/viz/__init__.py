@@ -33,6 +33,7 @@ from partkd.viz.skeleton import (
     side_by_side,
     skeleton_animation,
 )
+from partkd.viz.video import frame_figure, timeline_figure
 
 __all__ = [
     "CORRECT_COLOR",
@@ -51,6 +52,7 @@ __all__ = [
     "drawing_axes",
     "efficiency_heatmap",
     "explanation_strips",
+    "frame_figure",
     "history_figure",
     "importance_animation",
     "modality_heatmaps",
@@ -60,5 +62,6 @@ __all__ = [
     "scene_layout",
     "side_by_side",
     "skeleton_animation",
+    "timeline_figure",
     "topk_bars",
 ]

@@ -1,0 +1,1 @@
+"""Your own video: decoding, the BlazePose estimator, and extraction to the generic npz."""
