@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
+from partkd.efficiency_view import e_caveats
 from partkd.engine.config import (
     DEFAULT_PRESET,
     DEGRADATION_FIELDS,
@@ -184,6 +185,8 @@ def _cmd_part_matrix(args: argparse.Namespace) -> int:
             print(f"part matrix: {p['step']}/{p['steps']} clips ({pct}%)", file=sys.stderr, flush=True)
 
     result = compute_part_matrix(args.teacher, spec, progress=progress, device=args.device)
+    for caveat in e_caveats(meta):
+        print(f"warning: {caveat}", file=sys.stderr)
     names = meta["class_names"]
     clips = sum(result["E_clips"])
     print(

@@ -43,6 +43,32 @@ class EUncertainty(TypedDict):
     none_needed: np.ndarray
 
 
+#: Below this test top-1 a teacher's E says more about its errors than about the action (a caveat is shown).
+LOW_TEACHER_TOP1 = 0.5
+
+
+def e_caveats(teacher_meta: Mapping[str, object]) -> list[str]:
+    """Why a teacher's E may not name the parts an action rests on, one sentence each: it never saw a missing part
+    in training (zeroing one is out of distribution), or its accuracy is too low for E to mean much."""
+    train = teacher_meta.get("train")
+    train = train if isinstance(train, Mapping) else {}
+    out = []
+    if not float(train.get("part_dropout") or 0.0) > 0:
+        out.append(
+            "This teacher never saw a missing part in training (part dropout 0), so zeroing a part is out of "
+            "distribution and E may name a part only because its absence confuses the model; retrain it with "
+            "part dropout (the default 0.5 / joint dropout 0.1) for an E that names the parts that move."
+        )
+    metrics = teacher_meta.get("metrics")
+    top1 = metrics.get("val_top1") if isinstance(metrics, Mapping) else None
+    if isinstance(top1, int | float) and top1 < LOW_TEACHER_TOP1:
+        out.append(
+            f"This teacher's top-1 is {100 * top1:.1f} % (below {100 * LOW_TEACHER_TOP1:.0f} %): with most clips "
+            "misclassified even when whole, what a missing part costs says little about the action."
+        )
+    return out
+
+
 def e_definition(shown: str) -> str:
     """The E definition name ('miss', 'drop', 'shapley') or 'softmax' behind a view label of E_VIEWS."""
     return VIEWS[shown]

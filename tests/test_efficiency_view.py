@@ -91,3 +91,15 @@ def test_known_carriers_and_the_truth_summary_of_synthetic_teachers():
     assert truth_summary({"E_truth": {"shapley": score}}) == [
         f"**Against the known carrier parts** (Shapley value): {describe_truth(score)}."]
     assert truth_summary(TEACHER) == []
+
+
+def test_e_carries_a_caveat_for_a_teacher_without_dropout_or_with_low_accuracy():
+    from partkd.efficiency_view import e_caveats
+
+    good = {"train": {"part_dropout": 0.5}, "metrics": {"val_top1": 0.9}}
+    assert e_caveats(good) == []
+    plain = e_caveats({"train": {"part_dropout": 0.0}, "metrics": {"val_top1": 0.9}})
+    assert len(plain) == 1 and "never saw a missing part" in plain[0]
+    weak = e_caveats({"train": {"part_dropout": 0.5}, "metrics": {"val_top1": 0.365}})
+    assert len(weak) == 1 and "36.5 %" in weak[0]
+    assert len(e_caveats({})) == 1                      # an old checkpoint without the field: no dropout recorded

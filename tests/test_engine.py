@@ -150,12 +150,14 @@ def test_teacher_dropout_is_checked_recorded_and_changes_training(tmp_path: Path
     for bad in ({"part_dropout": 1.0}, {"joint_dropout": -0.1}):
         with pytest.raises(ConfigError):
             smoke(**bad)
-    plain = train_teacher(smoke(epochs=1), tiny_spec(), tmp_path / "a")
-    dropped = train_teacher(smoke(epochs=1, part_dropout=0.5, joint_dropout=0.1), tiny_spec(), tmp_path / "b")
+    assert (smoke().part_dropout, smoke().joint_dropout) == (0.5, 0.1)          # on by default (e_truth)
+    plain = train_teacher(smoke(epochs=1, part_dropout=0.0, joint_dropout=0.0), tiny_spec(), tmp_path / "a")
+    dropped = train_teacher(smoke(epochs=1), tiny_spec(), tmp_path / "b")
     meta = read_meta(dropped)
     assert (meta["train"]["part_dropout"], meta["train"]["joint_dropout"]) == (0.5, 0.1)
     assert read_meta(plain)["history"][0]["loss"] != meta["history"][0]["loss"]
-    again = train_teacher(smoke(epochs=1), tiny_spec(), tmp_path / "c")   # dropout 0 draws nothing extra
+    again = train_teacher(smoke(epochs=1, part_dropout=0.0, joint_dropout=0.0), tiny_spec(), tmp_path / "c")
+    # dropout 0 draws nothing extra
     a, b = load_checkpoint(plain).model.state_dict(), load_checkpoint(again).model.state_dict()
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
 

@@ -17,6 +17,7 @@ from partkd.drawing import PART_LABELS
 from partkd.efficiency_view import (
     E_VIEWS,
     SOFTMAX,
+    e_caveats,
     e_definition,
     efficiency_uncertainty,
     efficiency_view,
@@ -102,6 +103,8 @@ def _job_progress(job_id: str) -> None:
     )
 
 
+for caveat in e_caveats(meta):
+    st.warning(caveat, icon="⚠️")
 missing = [d.label for d in EFFICIENCIES.values() if d.key not in meta]
 if missing:
     if "E_raw" in meta:
