@@ -113,6 +113,14 @@ def test_the_train_form_shows_the_precision_the_run_will_use(monkeypatch):
     assert tomllib.loads(at.code[0].value)["train"]["precision"] == "bf16"
 
 
+def test_a_teacher_trained_in_the_app_drops_parts_and_joints_by_default():
+    at = run("train", {"t_device": "cpu"})
+    train = tomllib.loads(at.code[0].value)["train"]
+    assert (train["part_dropout"], train["joint_dropout"]) == (0.5, 0.1)
+    at.slider(key="t_part_dropout").set_value(0.0).run()
+    assert tomllib.loads(at.code[0].value)["train"]["part_dropout"] == 0.0
+
+
 def test_each_job_has_its_own_name_and_a_teacher_job_ends_computing_e(monkeypatch, jobs_root):
     """Three teacher jobs on the same data: three readable, distinct names; each teacher job computes E (`partkd
     part-matrix` on its run folder) as its last phase. No worker runs here: the jobs stay queued."""

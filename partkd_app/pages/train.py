@@ -169,6 +169,11 @@ def build_job() -> Plan:
             raise JobError(where("train-student", "KD needs a teacher checkpoint (or choose KD method none)"))
         config = run_config(kind, spec, train, student, teacher or None)
         return Plan([], config, f"student {student.kd} · {data_name(spec)}", [])
+    d1, d2 = st.columns(2)
+    part = option_input(d1, TrainConfig, "part_dropout", "t_part_dropout")
+    joint = option_input(d2, TrainConfig, "joint_dropout", "t_joint_dropout")
+    assert isinstance(part, float) and isinstance(joint, float)  # the schema's float options
+    train = replace(train, part_dropout=part, joint_dropout=joint)
     return Plan([], run_config(kind, spec, train), f"teacher · {data_name(spec)}", [_e_phase(train)])
 
 
