@@ -43,8 +43,15 @@ TRAINED_MODES = ("joint", "sequence", "span", "part")
 PAPER_DROP = {"penn_action": {"0.3": -5.3, "0.6": -12.9}, "ntu_cs": {"0.3": -3.7, "0.6": -6.7}}
 #: The paper's PMSC gains over no KD on Penn Action (Table 1).
 PAPER_GAIN = {"0": 3.7, "0.3": 6.6, "0.6": 10.0}
-#: The students compared: without KD and with PMSC.
-KDS = ("none", "pmsc")
+#: The students compared: without KD, with PMSC weighted by the paper's miss-rate softmax (eq. 13), and with PMSC
+#: weighted by the softmax of the teacher's part Shapley values at temperature 0.2: kd -> (method, E, temperature).
+KD_VARIANTS: dict[str, tuple[str, str | None, float]] = {
+    "none": ("none", None, 1.0),
+    "pmsc": ("pmsc", "miss", 1.0),
+    "pmsc-shapley": ("pmsc", "shapley", 0.2),
+}
+KDS = tuple(KD_VARIANTS)
+KD_LABELS = {"none": "no KD", "pmsc": "PMSC (miss rate)", "pmsc-shapley": "PMSC (Shapley, T 0.2)"}
 #: Default of training, evaluation and the app once this study adopts a reading.
 DEFAULT_MODE_KEY = "default_mode"
 
@@ -74,7 +81,8 @@ def summary(records: list[dict[str, Any]], ops: list[float]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for ds in sorted({r["dataset"] for r in records}):
         rows = [r for r in records if r["dataset"] == ds]
-        base = {kd: {r["seed"]: r["top1"] for r in rows if r["kd"] == kd and r["op"] == 0} for kd in ("none", "pmsc")}
+        kds = [k for k in KDS if any(r["kd"] == k for r in rows)]
+        base = {kd: {r["seed"]: r["top1"] for r in rows if r["kd"] == kd and r["op"] == 0} for kd in kds}
         per_mode: dict[str, Any] = {}
         for mode in sorted({r["mode"] for r in rows if r["op"] > 0}):
             cell: dict[str, Any] = {}
@@ -83,15 +91,17 @@ def summary(records: list[dict[str, Any]], ops: list[float]) -> dict[str, Any]:
                     kd: base[kd]
                     if op == 0
                     else {r["seed"]: r["top1"] for r in rows if r["kd"] == kd and r["op"] == op and r["mode"] == mode}
-                    for kd in ("none", "pmsc")
+                    for kd in kds
                 }
                 c: dict[str, Any] = {kd: 100 * statistics.fmean(v.values()) for kd, v in vals.items() if v}
                 c["seeds"] = {kd: len(v) for kd, v in vals.items()}
-                common = sorted(set(vals["none"]) & set(vals["pmsc"]))
-                if common:
-                    per = [100 * (vals["pmsc"][s] - vals["none"][s]) for s in common]
-                    c["gain"], c["gain_per_seed"] = statistics.fmean(per), per
-                both = sorted(set(vals["none"]) & set(base["none"]))
+                for kd in kds[1:]:
+                    common = sorted(set(vals.get("none", {})) & set(vals[kd]))
+                    if common:
+                        per = [100 * (vals[kd][s] - vals["none"][s]) for s in common]
+                        key = "gain" if kd == "pmsc" else f"gain:{kd}"
+                        c[key], c[f"{key}_per_seed"] = statistics.fmean(per), per
+                both = sorted(set(vals.get("none", {})) & set(base.get("none", {})))
                 if both and op > 0:
                     c["drop_none"] = statistics.fmean(100 * (vals["none"][s] - base["none"][s]) for s in both)
                 cell[f"{op:g}"] = c
@@ -118,7 +128,8 @@ def table_md(res: dict[str, Any]) -> str:
         "",
     ]
     header = ["reading", *(f"no KD OP {o:g}" for o in ops), "drop 0.3 / 0.6", *(f"PMSC OP {o:g}" for o in ops)]
-    header += ["gain " + " / ".join(f"{o:g}" for o in ops), "seeds"]
+    header += ["gain " + " / ".join(f"{o:g}" for o in ops)]
+    header += [*(f"PMSC-Shapley OP {o:g}" for o in ops), "gain " + " / ".join(f"{o:g}" for o in ops), "seeds"]
     for ds, modes in res["summary"].items():
         rows = []
         for mode, cell in modes.items():
@@ -132,11 +143,23 @@ def table_md(res: dict[str, Any]) -> str:
                 for o in ops
                 if o > 0
             )
-            gains = " / ".join(
-                f"{cell[f'{o:g}']['gain']:+.1f}" if "gain" in cell.get(f"{o:g}", {}) else "–" for o in ops
-            )
+
+            def gains(key: str, cell: dict[str, Any] = cell) -> str:
+                return " / ".join(f"{cell[f'{o:g}'][key]:+.1f}" if key in cell.get(f"{o:g}", {}) else "–" for o in ops)
+
             n = max((max(c["seeds"].values()) for c in cell.values()), default=0)
-            rows.append([mode, *(val(o, "none") for o in ops), drops, *(val(o, "pmsc") for o in ops), gains, n])
+            rows.append(
+                [
+                    mode,
+                    *(val(o, "none") for o in ops),
+                    drops,
+                    *(val(o, "pmsc") for o in ops),
+                    gains("gain"),
+                    *(val(o, "pmsc-shapley") for o in ops),
+                    gains("gain:pmsc-shapley"),
+                    n,
+                ]
+            )
         lines += [f"## {ds} ({res['test_clips'].get(ds, '?')} test clips)", "", md_table(header, rows), ""]
     lines += [
         f"Default reading: `{res[DEFAULT_MODE_KEY]}`.",
@@ -161,7 +184,7 @@ def plot(res: dict[str, Any], path: Path) -> None:
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, ds in zip(axes[0], sets):
         for i, (mode, cell) in enumerate(res["summary"][ds].items()):
-            for kd, style in (("none", "--"), ("pmsc", "-")):
+            for kd, style in (("none", "--"), ("pmsc", "-"), ("pmsc-shapley", ":")):
                 pts = [(float(o), c[kd]) for o, c in cell.items() if kd in c]
                 if pts:
                     ax.plot(
@@ -169,7 +192,7 @@ def plot(res: dict[str, Any], path: Path) -> None:
                         style,
                         marker="o",
                         color=colours[i % len(colours)],
-                        label=f"{mode}, {'no KD' if kd == 'none' else 'PMSC'}",
+                        label=f"{mode}, {KD_LABELS[kd]}",
                     )
         ax.set_title(ds)
         ax.set_xlabel("occlusion probability OP")
@@ -272,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (rdir / "model.safetensors").exists():
             if args.collect_only:
                 continue
-            scfg = replace(rec.variants[r["kd"]], op=r["op"], occlusion=r["mode"])
+            method, efficiency, temperature = KD_VARIANTS[r["kd"]]
+            scfg = replace(rec.variants[method], op=r["op"], occlusion=r["mode"])
+            if efficiency is not None:
+                scfg = replace(scfg, efficiency=efficiency, efficiency_temperature=temperature)
             train_student(replace(rec.student, seed=r["seed"]), scfg, teachers[ds], rec.data, rdir, resume=True)
         st = load_checkpoint(rdir / "model.safetensors")
         test = data[ds].low.by_split("test")

