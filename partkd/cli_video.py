@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from partkd.video.assets import ASSETS, assets_dir, fetch
 from partkd.video.decode import WORK_SIDE
-from partkd.video.extract import extract, save_npz
+from partkd.video.extract import THREADS, extract, save_npz
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
@@ -27,7 +27,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        vs = extract(args.video, progress, side=args.side, threads=args.threads or 1)
+        vs = extract(args.video, progress, side=args.side, threads=args.threads or THREADS)
     finally:
         bar.close()
     out = save_npz(vs, args.out or Path(args.video).with_suffix(".npz"), layout=args.layout)
@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output .npz (default: the video's name with .npz)")
     p.add_argument("--layout", default="coco17", help="2D layout of BlazePose's joints to write (default coco17)")
     p.add_argument("--side", type=int, default=WORK_SIDE, help=f"decode at this longer side (default {WORK_SIDE})")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads of the pose models (default 1)")
+    p.add_argument("--threads", type=int, default=None, help=f"CPU threads of the pose models (default {THREADS})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_extract)
 

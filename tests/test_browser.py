@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from partkd.provenance import CODE_MARK, NO_CHECKPOINT, SHA_MARK
+from partkd.video.assets import DEMO_VIDEO, assets_dir, setup_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -182,6 +183,43 @@ def test_every_page_renders_in_chromium(server):
         finally:
             browser.close()
     assert (SHOTS / "skeletons_side_by_side.png").stat().st_size > 10_000
+
+
+#: What keeps the Your video page from running on its test video here (None when the packages, the pose models and
+#: the demo video are all in place); CI runs the test regardless, so a broken setup fails there.
+VIDEO_PROBLEM = setup_problem() or (None if (assets_dir() / DEMO_VIDEO).is_file() else
+                                    f"the test video is not fetched ({DEMO_VIDEO}): run `partkd video setup` once")
+
+
+@pytest.mark.skipif(VIDEO_PROBLEM is not None and not os.environ.get("CI"), reason=f"Your video: {VIDEO_PROBLEM}")
+def test_video_page_on_the_test_video(server):
+    """The Your video page on its default source (Sports2D's demo): BlazePose runs over the video, then the frame with
+    its skeleton, the window's part Shapley bars and the top-3 timeline render, each with its provenance caption."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        try:
+            start = time.time()
+            page.goto(f"{server}/video", wait_until="domcontentloaded")
+            page.get_by_role("heading", name="Your video").wait_for(timeout=60_000)
+            # the first figure, or the page's one line on what is missing (the setup prompt) without waiting for it
+            page.locator('.js-plotly-plot, [data-testid="stAlertContentInfo"]').first.wait_for(timeout=180_000)
+            boxes = page.locator('[data-testid="stAlertContentInfo"]')
+            assert boxes.count() == 0, f"video: {boxes.first.inner_text()[:500]}"
+            print(f"timing: video the first figure (the skeleton estimated over the whole video) after "
+                  f"{time.time() - start:.1f} s")
+            page.wait_for_function(IDLE, timeout=180_000)
+            print(f"timing: video complete in {time.time() - start:.1f} s (page load included)")
+            page.wait_for_timeout(1500)
+            _assert_no_error(page, "video")
+            assert page.locator(".js-plotly-plot").count() == 3  # the frame, the parts' Shapley bars, the timeline
+            page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].every(e => "
+                                   "e.querySelector('.main-svg'))", timeout=30_000)
+            captions = page.evaluate(FIGURE_CAPTIONS)
+            assert len(captions) == 3, captions
+            _assert_provenance(page, "video", "video")
+        finally:
+            browser.close()
 
 
 #: The shipped real-data models (checkpoints/<dataset>/) whose dataset is in ../shared/data.
