@@ -37,6 +37,8 @@ from harness import (
     set_threads,
 )
 
+from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
+
 RECIPES = {"penn_action": ROOT / "configs" / "penn_action_app.toml", "h36m": ROOT / "configs" / "h36m_app.toml"}
 TRAINED_MODES = ("joint", "sequence", "span", "part")
 #: The paper's no-KD degradation relative to OP 0 (top-1 points, Table 1): Penn Action and NTU-60 cross-subject.
@@ -52,7 +54,7 @@ KD_VARIANTS: dict[str, tuple[str, str | None, float]] = {
 }
 KDS = tuple(KD_VARIANTS)
 KD_LABELS = {"none": "no KD", "pmsc": "PMSC (miss rate)", "pmsc-shapley": "PMSC (Shapley, T 0.2)"}
-#: Default of training, evaluation and the app once this study adopts a reading.
+#: The record's key of the reading training, evaluation and the app use by default (partkd.data.occlusion).
 DEFAULT_MODE_KEY = "default_mode"
 
 
@@ -213,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ops", type=float, nargs="+", default=[0.0, 0.3, 0.6])
     add_seeds_arg(ap, [0])
     ap.add_argument("--kd", nargs="+", choices=KDS, default=list(KDS), help="which students to train")
-    ap.add_argument("--default-mode", default="joint", help="the reading the engine uses by default (recorded)")
     add_threads_arg(ap)
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "occlusion_protocol")
     add_save_arg(ap, RESULTS / "occlusion_protocol", help="write <SAVE>.json, <SAVE>.md and <SAVE>.png")
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "code_version": prov.code_version,
         "machine": prov.machine,
         "ops": ops,
-        DEFAULT_MODE_KEY: args.default_mode,
+        DEFAULT_MODE_KEY: DEFAULT_OCCLUSION_MODE,
         "recipes": {d: str(RECIPES[d].relative_to(ROOT)) for d in args.datasets},
         "teachers": {},
         "test_clips": {},

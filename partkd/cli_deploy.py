@@ -9,7 +9,7 @@ from pathlib import Path
 
 from partkd.cli_train import _threads_arg
 from partkd.data.transforms import FRAME_MODES
-from partkd.engine.config import ESTIMATOR_LEVELS, OCCLUSION_MODES
+from partkd.engine.config import DEFAULT_OCCLUSION_MODE, ESTIMATOR_LEVELS, OCCLUSION_MODES
 from partkd.io import atomic_write_json, atomic_write_text
 
 
@@ -105,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hop", type=float, default=1.0, help="hop between window starts in seconds (default 1)")
     p.add_argument("--fps", type=float, default=None, help="frame rate (default: the data's own, else 30)")
     p.add_argument("--op", type=float, default=0.0, help="occlusion probability of every window (default 0)")
-    p.add_argument("--mode", default="joint", choices=list(OCCLUSION_MODES))
+    p.add_argument("--mode", default=DEFAULT_OCCLUSION_MODE, choices=list(OCCLUSION_MODES))
     p.add_argument("--seed", type=int, default=0, help="seed of the occlusion and the estimator simulation")
     p.add_argument(
         "--level",

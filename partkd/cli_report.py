@@ -9,7 +9,7 @@ import numpy as np
 
 from partkd.cli_train import _data_args, _spec, _threads_arg
 from partkd.data.loaders import load_dataset
-from partkd.engine.config import OCCLUSION_MODES
+from partkd.engine.config import DEFAULT_OCCLUSION_MODE, OCCLUSION_MODES
 from partkd.engine.data import load_paired
 from partkd.errors import ConfigError, where
 from partkd.figures import DPI, IMAGE_FORMATS
@@ -94,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--students", nargs="+", default=[], metavar="S", help="student checkpoints (with and without KD)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--clip", type=int, default=None, help="test clip of the grid (default: one the paper would show)")
-    p.add_argument("--mode", default="joint", choices=list(OCCLUSION_MODES), help="occlusion mode")
+    p.add_argument("--mode", default=DEFAULT_OCCLUSION_MODE, choices=list(OCCLUSION_MODES), help="occlusion mode")
     p.add_argument("--seed", type=int, default=0, help="seed of the occluded test sets (as evaluate --seed)")
     p.add_argument("--formats", nargs="+", default=list(IMAGE_FORMATS), choices=list(IMAGE_FORMATS))
     _data_args(p)

@@ -96,6 +96,11 @@ def _student_uses(kd: Mapping[str, object], own: bool) -> str:
     )
 
 
+def student_temperature(student_meta: Mapping[str, object] | None) -> float:
+    """The softmax temperature of a KD student's part weights (1, the paper's, when none is loaded or recorded)."""
+    return _temperature(_kd(student_meta))
+
+
 def _temperature(kd: Mapping[str, object]) -> float:
     """The softmax temperature of the student's part weights (1 when it records none)."""
     value = kd.get("efficiency_temperature") or 1.0

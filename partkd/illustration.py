@@ -1,5 +1,7 @@
-"""One clip drawn for a reader rather than a model (the app's Skeletons page): its raw frames occluded with a
-per-clip mask, and a detector's error against the projected ground truth."""
+"""One clip drawn for a reader rather than a model (the app's Skeletons page): the clip as the students read it in
+time, occluded by its row of the engine's set-wide draw (so Skeletons, Compare and Robustness hide the same joints),
+or its raw frames with a per-clip mask where it has no row; and a detector's error against the projected ground
+truth."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from partkd.data.occlusion import occlude
+from partkd.data.inputs import LazyInputs, OccludedInputs, dense_clip
+from partkd.data.occlusion import check_occlusion, occlude, part_index
 from partkd.data.transforms import present
 from partkd.layouts import Layout
 
@@ -24,6 +27,38 @@ def illustrated_occlusion(
     own mask from the set's `seed` (clip_seed)."""
     chosen: list[int | str] = list(parts)
     return occlude(clip, layout, op, mode=mode, parts=chosen or None, seed=clip_seed(seed, index))
+
+
+class _AtRow(LazyInputs):
+    """A set whose row `row` is `clip` (the rows before it are never read): OccludedInputs then draws that row's
+    mask exactly as for the whole set."""
+
+    def __init__(self, clip: np.ndarray, row: int) -> None:
+        self.clip = clip
+        self.shape = (row + 1, *clip.shape)
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        return np.repeat(self.clip[None], len(idx), axis=0)
+
+
+def students_view(
+    clip: np.ndarray,
+    layout: Layout,
+    settings: dict,
+    op: float,
+    mode: str,
+    parts: Sequence[str],
+    seed: int,
+    row: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(shown, occluded): the clip fitted to the students' input (`settings`: frames, persons, frame mode), in its
+    recorded coordinates, and the same occluded by row `row` of the test set's draw (engine.evaluate.occlude_set)."""
+    shown = dense_clip(clip, layout, int(settings["frames"]), int(settings["persons"]), str(settings["mode"]), False)
+    chosen = [part_index(p) for p in parts] if mode == "part" and parts else None
+    if op <= 0 and chosen is None:
+        return shown, shown
+    check_occlusion(op, mode)
+    return shown, OccludedInputs(_AtRow(shown, row), layout, op, mode, seed, chosen)[row]
 
 
 def detection_error(low: np.ndarray, reference: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from partkd.catalogue import checkpoint_name
 from partkd.checkpoints import code_version, kd_method, read_meta
-from partkd.engine.config import DataSpec
+from partkd.engine.config import DEFAULT_OCCLUSION_MODE, DataSpec
 from partkd.errors import PartKDError
 
 #: Hex characters of a checkpoint's weights sha256 a caption shows.
@@ -45,7 +45,7 @@ class OcclusionProtocol:
     of the occluded set and the parts of part mode; `per_clip` for an illustration that seeds each clip from it."""
 
     op: float | tuple[float, ...]
-    mode: str = "joint"
+    mode: str = DEFAULT_OCCLUSION_MODE
     seed: int = 0
     parts: tuple[str, ...] = ()
     per_clip: bool = False

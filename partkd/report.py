@@ -16,6 +16,7 @@ from partkd import figures
 from partkd.checkpoints import Loaded, code_version, kd_method
 from partkd.data.dataset import NO_PAIR, PairedDataset, SkeletonDataset
 from partkd.data.inputs import Inputs
+from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
 from partkd.distill.definitions import DEFAULT_EFFICIENCY, EFFICIENCIES
 from partkd.engine.data import model_inputs
 from partkd.engine.evaluate import (
@@ -91,7 +92,7 @@ def grid_data(
     models: dict[str, Loaded],
     data: PairedDataset,
     ops: Sequence[float] = GRID_OPS,
-    mode: str = "joint",
+    mode: str = DEFAULT_OCCLUSION_MODE,
     seed: int = 0,
     parts: Sequence[str] | None = None,
     only: Sequence[int] | None = None,
@@ -137,15 +138,26 @@ def _rows_of(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def showcase_op(gd: GridData) -> float:
+    """The OP at which a clip the paper would show is judged: the KD student's training OP where the grid has it,
+    else the grid's highest OP."""
+    kd = gd.models.get("kd")
+    trained = (getattr(kd, "meta", None) or {}).get("degradation", {}).get("op")
+    return float(trained) if trained is not None and float(trained) in gd.ops else max(gd.ops)
+
+
 def paper_clips(gd: GridData) -> np.ndarray:
-    """Test clips the paper would show: at the highest OP the KD student is right and the one without KD wrong (and
-    the teacher right, where it is loaded), most confident KD first."""
+    """Test clips the paper would show: both students right at OP 0 (where the grid has it), and at the KD student's
+    training OP (showcase_op) the KD student right and the one without KD wrong (and the teacher right, where it is
+    loaded), most confident KD first."""
     if not gd.complete:
         raise ValueError("paper_clips needs the predictions on every test clip (grid_data without `only`)")
     if "kd" not in gd.models or "nokd" not in gd.models:
         return np.zeros(0, dtype=np.int64)
-    op = max(gd.ops)
+    op = showcase_op(gd)
     good = gd.correct("kd", op) & ~gd.correct("nokd", op)
+    if op != 0.0 and 0.0 in gd.ops:
+        good &= gd.correct("kd", 0.0) & gd.correct("nokd", 0.0)
     if "teacher" in gd.models:
         good &= gd.correct("teacher", 0.0)
     picked = np.flatnonzero(good)
@@ -211,7 +223,7 @@ def write_report(
     data_label: str,
     out: Path | str,
     clip: int | None = None,
-    mode: str = "joint",
+    mode: str = DEFAULT_OCCLUSION_MODE,
     seed: int = 0,
     formats: Sequence[str] = figures.IMAGE_FORMATS,
     progress: Callable[[str], None] | None = None,

@@ -13,7 +13,7 @@ import numpy as np
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import SkeletonDataset
 from partkd.data.loaders import load_dataset
-from partkd.data.occlusion import occlude
+from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE, occlude
 from partkd.engine.data import model_inputs, simulated
 from partkd.errors import ConfigError, where
 
@@ -45,7 +45,9 @@ def _as_model_data(loaded: Loaded, ds: SkeletonDataset, level: str, seed: int) -
     return simulated(ds, loaded.layout, level, seed)
 
 
-def occluded_clips(ds: SkeletonDataset, op: float, mode: str = "joint", seed: int = 0) -> SkeletonDataset:
+def occluded_clips(
+    ds: SkeletonDataset, op: float, mode: str = DEFAULT_OCCLUSION_MODE, seed: int = 0
+) -> SkeletonDataset:
     """The dataset with every whole clip occluded by the engine's protocol (occlusion.occlude), clip i drawn from
     the seed sequence (seed, i); the same clips when op is 0."""
     if op <= 0:
@@ -64,7 +66,7 @@ def predict(
     hop_s: float = 1.0,
     fps: float | None = None,
     op: float = 0.0,
-    mode: str = "joint",
+    mode: str = DEFAULT_OCCLUSION_MODE,
     seed: int = 0,
     level: str = "medium",
     format: str | None = None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from partkd.data_fields import DataFields, is_real_low, spec_of
-from partkd.engine.config import DataSpec
+from partkd.engine.config import DEFAULT_OCCLUSION_MODE, DataSpec
 from partkd.provenance import OcclusionProtocol, caption
 from partkd_app.errors import Issue
 
@@ -23,7 +23,7 @@ class Occlusion:
     parts and the seed of the occluded set."""
 
     op: float = 0.3
-    mode: str = "joint"
+    mode: str = DEFAULT_OCCLUSION_MODE
     parts: tuple[str, ...] = ()
     seed: int = 0
 

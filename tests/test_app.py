@@ -87,6 +87,25 @@ def test_skeleton_widgets_change_the_figure():
     assert hidden(charts(at)[0]) == 0
 
 
+@needs_checkpoints
+def test_skeletons_and_compare_hide_the_same_joints_over_the_same_frames():
+    """For one clip, OP, mode and seed, the Skeletons page draws the frames the students read and hides the joints
+    that the Compare page's animated student input (the scored test set) hides, frame by frame."""
+
+    def hidden_per_frame(fig: dict) -> list[int]:
+        return [sum(x is not None for x in f["data"][-1]["x"]) for f in fig["frames"]]
+
+    session = {"w_op": 0.6}
+    skeletons = run("skeletons", session)
+    compare = run("compare", session)
+    assert not errors(skeletons) and not errors(compare)
+    shown = charts(skeletons)[0]
+    scored = next(c for c in charts(compare) if c.get("frames"))
+    assert len(shown["frames"]) == len(scored["frames"]) == 32                  # the students' T, not the 45 recorded
+    assert hidden_per_frame(shown) == hidden_per_frame(scored) and sum(hidden_per_frame(shown)) > 0
+    assert any("32 frames" in c.value and "as the models are scored" in c.value for c in skeletons.caption)
+
+
 def test_class_and_clip_pickers_switch_the_clip():
     at = run("skeletons")
     first = charts(at)[0]["frames"][0]["data"][5]["x"]
@@ -195,7 +214,10 @@ def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
 
 @needs_checkpoints
 def test_heatmap_holds_the_checkpoints_e():
+    from partkd.checkpoints import read_meta
     from partkd.distill.efficiency import cell_flags
+    from partkd.engine.config import StudentConfig
+    from partkd.engine.student import part_weights
 
     meta = json.loads(SHIPPED["teacher"].read_text())
     at = run("part_efficiency")
@@ -215,11 +237,14 @@ def test_heatmap_holds_the_checkpoints_e():
     assert notes == [c for c, f in zip(meta["class_names"], flags["none_needed"]) if f]
     assert np.allclose(array(hm["customdata"]).reshape(z.shape + (2,))[..., 0], ci["lo"])
     at.radio(key="E_matrix").set_value("softmax").run()
-    assert np.allclose(array(charts(at)[0]["data"][0]["z"]), np.asarray(meta["E"], dtype=float))
+    student = read_meta(ROOT / "checkpoints" / "student_pmsc.safetensors")["kd"]
+    assert at.number_input(key="E_temperature").value == student["efficiency_temperature"] == 0.2
+    own = part_weights(meta, StudentConfig(efficiency=student["efficiency"], efficiency_temperature=0.2))
+    assert np.allclose(array(charts(at)[0]["data"][0]["z"]), own)
     assert any("exactly the KD student's part weights" in c.value for c in at.caption)
     at.number_input(key="E_temperature").set_value(0.1).run()
     sharp = array(charts(at)[0]["data"][0]["z"])
-    raw = np.asarray(meta["E_raw"], dtype=float)
+    raw = np.asarray(meta["E_shapley"], dtype=float)                    # the student's source at another temperature
     expected = np.exp((raw - raw.max(1, keepdims=True)) / 0.1)
     assert np.allclose(sharp, expected / expected.sum(1, keepdims=True), atol=1e-6)
     at.radio(key="E_matrix").set_value("probability drop").run()
@@ -301,7 +326,7 @@ def test_robustness_curves_and_table():
     assert [array(t["x"]).tolist() for t in stars] == [[0.6], [0.6]]
     band = lines[1]["error_y"]
     assert (array(band["array"]) > 0).all() and (array(band["arrayminus"]) > 0).all()   # 95 % intervals
-    assert any("'joint' occlusion (each joint of each frame" in c.value for c in at.caption)
+    assert any("'span' occlusion (each joint zeroed over contiguous spans" in c.value for c in at.caption)
     assert not any(" s since" in c.value or "/work/" in c.value for c in at.caption)
     table = at.dataframe[0].value
     assert list(table.columns) == ["model", "OP 0", "OP 0.3", "OP 0.6"] and len(table) == 3
@@ -409,7 +434,7 @@ def test_compare_robustness_and_evaluate_agree():
     clip_name = at.sidebar.selectbox(key="w_clip").value
     loaded = load_checkpoint(ROOT / "checkpoints" / "student_pmsc.safetensors")
     test = data.low.by_split("test")
-    proba = predict_proba(loaded, occluded_inputs(loaded, test, 0.6, "joint", 0)[1])
+    proba = predict_proba(loaded, occluded_inputs(loaded, test, 0.6, "span", 0)[1])
     row = int(np.flatnonzero(np.flatnonzero(data.high.split == "test") == clip_name)[0])
     bars = charts(at)[-1]["data"][0]
     assert np.allclose(sorted(array(bars["x"]), reverse=True), np.sort(proba[row])[::-1][:5], atol=1e-6)

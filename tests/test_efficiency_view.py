@@ -103,3 +103,24 @@ def test_e_carries_a_caveat_for_a_teacher_without_dropout_or_with_low_accuracy()
     weak = e_caveats({"train": {"part_dropout": 0.5}, "metrics": {"val_top1": 0.365}})
     assert len(weak) == 1 and "36.5 %" in weak[0]
     assert len(e_caveats({})) == 1                      # an old checkpoint without the field: no dropout recorded
+
+
+def test_default_pmsc_weights_of_the_shipped_teacher_are_not_flat():
+    """The default PMSC weights (Shapley E at T 0.2) of the shipped synthetic teacher put >= 0.35 on a carrier of every
+    class carried by a strict subset of parts, where the paper's miss-rate softmax gives 0.20 to most of them."""
+    from pathlib import Path
+
+    from partkd.checkpoints import read_meta
+    from partkd.engine.config import StudentConfig
+    from partkd.engine.student import part_weights
+    from partkd.layouts import PARTS
+
+    meta = read_meta(Path(__file__).resolve().parent.parent / "checkpoints" / "teacher.safetensors")
+    carriers = action_parts()
+    weights = part_weights(meta, StudentConfig())
+    paper = part_weights(meta, StudentConfig(efficiency="miss", efficiency_temperature=1.0))
+    for row, miss_row, name in zip(weights, paper, meta["class_names"]):
+        idx = [PARTS.index(p) for p in carriers[name]]
+        if len(idx) < len(PARTS):
+            assert row[idx].max() >= 0.35, (name, row)
+    assert (paper.max(axis=1) < 0.35).sum() >= 5  # the signal the miss rate loses

@@ -137,7 +137,11 @@ def test_pmsc_part_weights_follow_the_chosen_matrix_and_temperature(teacher: Pat
     from partkd.engine.student import part_weights
 
     meta = read_meta(teacher)
-    np.testing.assert_array_equal(part_weights(meta, StudentConfig()), np.asarray(meta["E"], np.float32))
+    paper = StudentConfig(efficiency="miss", efficiency_temperature=1.0)
+    np.testing.assert_array_equal(part_weights(meta, paper), np.asarray(meta["E"], np.float32))
+    shapley = np.asarray(meta["E_shapley"]) / 0.2  # the default: the teacher's Shapley E at temperature 0.2
+    expected = np.exp(shapley - shapley.max(1, keepdims=True))
+    np.testing.assert_allclose(part_weights(meta, StudentConfig()), expected / expected.sum(1, keepdims=True), rtol=1e-5)
     drop = np.asarray(meta["E_drop"]) / 0.2
     expected = np.exp(drop - drop.max(1, keepdims=True))
     np.testing.assert_allclose(part_weights(meta, StudentConfig(efficiency="drop", efficiency_temperature=0.2)),

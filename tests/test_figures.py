@@ -78,25 +78,35 @@ def test_clip_grid_has_a_row_per_version_and_marks_occluded_joints() -> None:
                                       "OP 0.3,w/o KD,kick,0.4,0\n")
 
 
-def test_paper_clips_pick_kd_right_and_no_kd_wrong_at_the_highest_op() -> None:
-    from partkd.data.dataset import SkeletonDataset
-    from partkd.report import GridData, paper_clips
+def test_paper_clips_pick_both_right_at_op0_and_only_kd_right_at_the_trained_op() -> None:
+    from types import SimpleNamespace
 
-    labels = np.array([0, 1, 0, 1])
-    ds = SkeletonDataset([np.ones((1, 2, 17, 3))] * 4, labels, ["a", "b"], np.array(["test"] * 4),
-                         get_layout("coco17"), [f"c{i}" for i in range(4)])
+    from partkd.data.dataset import SkeletonDataset
+    from partkd.report import GridData, paper_clips, showcase_op
+
+    labels = np.array([0, 1, 0, 1, 0])
+    ds = SkeletonDataset([np.ones((1, 2, 17, 3))] * 5, labels, ["a", "b"], np.array(["test"] * 5),
+                         get_layout("coco17"), [f"c{i}" for i in range(5)])
 
     def onehot(pred: list[int], conf: list[float]) -> np.ndarray:
-        p = np.full((4, 2), 0.0)
-        p[np.arange(4), pred] = conf
-        p[np.arange(4), 1 - np.asarray(pred)] = 1 - np.asarray(conf)
+        p = np.full((5, 2), 0.0)
+        p[np.arange(5), pred] = conf
+        p[np.arange(5), 1 - np.asarray(pred)] = 1 - np.asarray(conf)
         return p
 
-    gd = GridData({"teacher": None, "nokd": None, "kd": None}, ds, ds, np.arange(4), (0.0, 0.6), "joint", 0)  # type: ignore[dict-item]
-    gd.probs = {("teacher", 0.0): onehot([0, 1, 1, 1], [0.9] * 4),           # teacher wrong on clip 2
-                ("kd", 0.6): onehot([0, 1, 0, 0], [0.6, 0.9, 0.8, 0.7]),       # right on 0, 1, 2
-                ("nokd", 0.6): onehot([1, 0, 1, 1], [0.9] * 4)}                # wrong on 0, 1, 2, 3
-    assert paper_clips(gd).tolist() == [1, 0]                                  # clip 2 lacks the teacher; KD conf order
+    kd = SimpleNamespace(meta={"degradation": {"op": 0.3}})                    # trained at OP 0.3
+    gd = GridData({"teacher": None, "nokd": None, "kd": kd}, ds, ds, np.arange(5), (0.0, 0.3, 0.6), "span", 0)  # type: ignore[dict-item]
+    gd.probs = {("teacher", 0.0): onehot([0, 1, 1, 1, 0], [0.9] * 5),          # teacher wrong on clip 2
+                ("kd", 0.0): onehot([0, 1, 0, 1, 0], [0.9] * 5),               # both right at OP 0 ...
+                ("nokd", 0.0): onehot([0, 1, 0, 1, 1], [0.9] * 5),             # ... except no-KD on clip 4
+                ("kd", 0.3): onehot([0, 1, 0, 0, 0], [0.6, 0.9, 0.8, 0.7, 0.9]),  # right on 0, 1, 2, 4
+                ("nokd", 0.3): onehot([1, 0, 1, 1, 1], [0.9] * 5),             # wrong on every clip
+                ("kd", 0.6): onehot([1, 1, 1, 1, 1], [0.9] * 5),               # the highest OP is not the one judged
+                ("nokd", 0.6): onehot([0, 0, 0, 0, 0], [0.9] * 5)}
+    assert showcase_op(gd) == 0.3
+    assert paper_clips(gd).tolist() == [1, 0]    # clip 2 lacks the teacher, clip 4 no-KD at OP 0; KD confidence order
+    gd.models["kd"] = SimpleNamespace(meta={"degradation": {"op": 0.5}})       # a training OP the grid lacks
+    assert showcase_op(gd) == 0.6
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from torch import nn
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import PairedDataset, SkeletonDataset
 from partkd.data.inputs import Inputs, LazyInputs, OccludedInputs
-from partkd.data.occlusion import check_occlusion, occlude, part_index
+from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE, check_occlusion, occlude, part_index
 from partkd.engine.data import model_inputs
 from partkd.errors import CheckpointError, ConfigError, where
 from partkd.io import atomic_write_json
@@ -103,7 +103,12 @@ def check_compatible(loaded: Loaded, ds: SkeletonDataset) -> None:
 
 
 def occlude_set(
-    x: Inputs, layout: Any, op: float, mode: str = "joint", seed: int = 0, parts: Sequence[str] | None = None
+    x: Inputs,
+    layout: Any,
+    op: float,
+    mode: str = DEFAULT_OCCLUSION_MODE,
+    seed: int = 0,
+    parts: Sequence[str] | None = None,
 ) -> Inputs:
     """The engine's one occlusion protocol on a set of dense inputs (N, M, T, V, C): every joint (or sequence, or
     part) of the whole set drawn with one seed, so every model and page sees the same degraded set for (op, mode,
@@ -122,7 +127,7 @@ def occluded_inputs(
     loaded: Loaded,
     ds: SkeletonDataset,
     op: float,
-    mode: str = "joint",
+    mode: str = DEFAULT_OCCLUSION_MODE,
     seed: int = 0,
     parts: Sequence[str] | None = None,
 ) -> tuple[Inputs, Inputs]:
@@ -177,7 +182,11 @@ def stream_proba(loaded: Loaded, x: Inputs | torch.Tensor, batch_size: int = 64)
 
 
 def evaluate(
-    loaded: Loaded, ds: SkeletonDataset | PairedDataset, op: float = 0.0, mode: str = "joint", seed: int = 0
+    loaded: Loaded,
+    ds: SkeletonDataset | PairedDataset,
+    op: float = 0.0,
+    mode: str = DEFAULT_OCCLUSION_MODE,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Metrics of a checkpoint on a dataset (occluded with probability op, fixed seed): top1, top5, per-class,
     confusion; a multi-stream checkpoint's also each stream's top1 and top5 (`streams`, by modality)."""
@@ -199,7 +208,7 @@ def accuracy_vs_op(
     ds: SkeletonDataset | PairedDataset,
     ops: list[float],
     seed: int = 0,
-    mode: str = "joint",
+    mode: str = DEFAULT_OCCLUSION_MODE,
     progress: ProgressFn | None = None,
 ) -> list[dict[str, float]]:
     """Top-1/top-5 at each occlusion level, each with the same fixed seed (a deterministic test set per OP)."""
@@ -215,7 +224,7 @@ def accuracy_vs_op(
 
 
 def accuracy_at_op(
-    loaded: Loaded, clean: Inputs, ds: SkeletonDataset, op: float, seed: int = 0, mode: str = "joint"
+    loaded: Loaded, clean: Inputs, ds: SkeletonDataset, op: float, seed: int = 0, mode: str = DEFAULT_OCCLUSION_MODE
 ) -> dict[str, float]:
     """{op, top1, top5, n} of a checkpoint on its dense inputs `clean` of `ds` (n clips) occluded by the one protocol
     at `op`."""

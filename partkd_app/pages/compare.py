@@ -9,8 +9,8 @@ from matplotlib.figure import Figure
 
 from partkd import figures, viz
 from partkd.catalogue import ROLES
-from partkd.report import GRID_OPS, grid_rows, grid_title, paper_clips
-from partkd_app.datasets import high_of_low, paired_dataset
+from partkd.report import GRID_OPS, grid_rows, grid_title, paper_clips, showcase_op
+from partkd_app.datasets import LOW_ROW, low_test_rows, paired_dataset
 from partkd_app.downloads import downloads
 from partkd_app.errors import readable_errors
 from partkd_app.pages.compare_streams import stream_table
@@ -42,17 +42,16 @@ if sel.clip is None:
     st.info("Pick a test clip in the sidebar.")
     st.stop()
 high_test = np.flatnonzero(pair.high.split == "test")
-h = int(np.searchsorted(high_test, sel.clip))
-matches = np.flatnonzero(high_of_low(sel.data) == h)
-if not matches.size:
+h = int(np.searchsorted(high_test, sel.clip))  # the clip's row in the high-quality test split
+matches, shown_row = low_test_rows(sel)
+if shown_row is None:
     st.warning("The students' test set has no low-quality clip paired with this high-quality clip.")
     st.stop()
 only = tuple(int(i) for i in matches)  # the models run on this clip only; the whole set when finding a paper clip
 with readable_errors():
     gd = predictions(sel, GRID_OPS, only)
     at_op = gd if sel.occ.op in gd.occluded else predictions(sel, (sel.occ.op,), only)
-preferred = st.session_state.get("cmp_low_clip")
-clip = int(preferred) if preferred in matches.tolist() else int(matches[0])
+clip = shown_row
 
 
 def _paper_clip() -> None:
@@ -68,12 +67,12 @@ def _paper_clip() -> None:
     if not chosen.size:
         st.session_state["cmp_flash"] = (
             "info",
-            f"No test clip has the KD student right and the one without KD wrong at OP {max(GRID_OPS):g}.",
+            f"No test clip has both students right at OP 0 and only the KD student right at OP {showcase_op(whole):g}.",
         )
         return
     at = np.flatnonzero(chosen == clip)
     pick = int(chosen[(at[0] + 1) % chosen.size] if at.size else chosen[0])  # the next in the list, round
-    st.session_state["cmp_low_clip"] = pick
+    st.session_state[LOW_ROW] = pick
     select_clip(pair.high, int(high_test[whole.high_of_low[pick]]))
     st.session_state["cmp_flash"] = (
         "success",
@@ -89,7 +88,8 @@ st.button(
     on_click=_paper_clip,
     disabled=not can_find,
     icon=":material/search:",
-    help="KD student right, student without KD wrong at the highest OP (and the teacher right)"
+    help="Both students right at OP 0; at the KD student's training OP the KD student right and the one without KD "
+    "wrong (and the teacher right)"
     if can_find
     else "Needs both a student without KD and one with KD.",
 )

@@ -22,6 +22,7 @@ from partkd.efficiency_view import (
     efficiency_uncertainty,
     efficiency_view,
     known_carriers,
+    student_temperature,
     truth_summary,
 )
 from partkd.engine import jobs
@@ -140,21 +141,22 @@ shown = c1.radio(
     + "; softmax: eq. 13 of the source the chosen student's loss used (miss rate when no student is loaded)",
 )
 view = c2.radio("View", ["heatmap", "bars per class"], horizontal=True, key="E_view")
+with readable_errors():
+    student = read_meta(sel.kd) if sel.kd else None
 temperature = c3.number_input(
     "Softmax temperature",
     min_value=0.01,
     max_value=10.0,
-    value=1.0,
+    value=student_temperature(student),
     step=0.05,
     key="E_temperature",
     disabled=shown != "softmax",
-    help="eq. 13 uses 1",
+    help="eq. 13 uses 1; the default is the loaded KD student's",
 )
 sort_by = c4.selectbox(
     "Sort classes by part", ["(class order)", *PARTS], key="E_sort", format_func=lambda p: PART_LABELS.get(p, p)
 )
 with readable_errors():
-    student = read_meta(sel.kd) if sel.kd else None
     E, what, normalized = efficiency_view(meta, shown, temperature, student, sel.teacher)
     unc = efficiency_uncertainty(meta, shown)
 st.caption(what)

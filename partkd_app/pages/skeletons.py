@@ -11,7 +11,7 @@ from partkd.data.modalities import MODALITY_NAMES, modality
 from partkd.data.transforms import present as joint_present
 from partkd.drawing import modality_unit
 from partkd.illustration import detection_error
-from partkd_app.datasets import estimated_dataset, low_clip, paired_dataset, reference_dataset
+from partkd_app.datasets import clip_view, estimated_dataset, paired_dataset, reference_dataset
 from partkd_app.downloads import downloads
 from partkd_app.errors import readable_errors
 from partkd_app.state import selection
@@ -30,7 +30,8 @@ with readable_errors():
         st.stop()
     index = sel.clip
     occ = sel.occ
-    estimated, occluded = low_clip(sel, index)
+    view = clip_view(sel, index)
+    estimated, occluded = view.estimated, view.occluded
     low_ds = estimated_dataset(sel.data)
     reference = reference_dataset(sel.data)
 
@@ -51,8 +52,8 @@ else:
         "pose estimator, then occluded — what the student sees. Hollow grey joints were hidden by occlusion."
     )
 st.caption(
-    "The sidebar sets the data (estimator level), the occlusion and the clip. This page draws the raw frames "
-    "with a per-clip occlusion mask; the Compare page shows the models' own inputs and predictions."
+    f"The sidebar sets the data (estimator level), the occlusion and the clip. Shown: {view.frames}, so the "
+    "Compare and Robustness pages hide the same joints; Compare shows the models' predictions."
 )
 show_hidden = st.toggle(
     "Show occluded joints (hollow grey)",
@@ -63,12 +64,12 @@ show_hidden = st.toggle(
 overlay = None
 if reference is not None:
     if st.toggle("Overlay the projected motion capture", value=True, key="show_reference"):
-        overlay = reference.clips[index]
+        overlay = view.reference
 mask = viz.occlusion_mask(estimated, occluded)
 low_view = estimated if show_hidden else occluded
 source = "real detections" if real else f"{sel.spec.level} estimator"
 fig = viz.side_by_side(
-    high.clips[index],
+    view.high,
     high.layout,
     low_view,
     low_ds.layout,
@@ -81,9 +82,9 @@ fig = viz.side_by_side(
     units=(coordinate_unit(high), coordinate_unit(low_ds)),
 )
 st.plotly_chart(fig, key="skeleton_animation")
-source = sel.provenance(roles=(), occlusion=sel.protocol(per_clip=True))
+source = sel.provenance(roles=(view.role,) if view.role else (), occlusion=sel.protocol(per_clip=view.role is None))
 st.caption(f"Clip `{high.names[index]}`. {source}")
-shown = [("high quality", high.clips[index], high.layout, None), ("low quality", estimated, low_ds.layout, mask)]
+shown = [("high quality", view.high, high.layout, None), ("low quality", estimated, low_ds.layout, mask)]
 grid_rows = [figures.GridRow(f"{label}\n({lay.name})", clip, lay, hid) for label, clip, lay, hid in shown]
 downloads(
     "skeletons",
@@ -91,7 +92,7 @@ downloads(
     lambda: figures.clip_grid_figure(
         grid_rows,
         title=f"'{high.class_names[high.labels[index]]}' · clip {high.names[index]} · OP {occ.op:.2f} ({occ.mode})",
-        source=f"raw frames; {source}",
+        source=f"{view.frames}; {source}",
     ),
     lambda: figures.clip_csv(shown),
 )
@@ -106,8 +107,8 @@ c1, c2, c3 = st.columns(3)
 c1.metric("Joints missed by the estimator", f"{1 - present.sum() / total:.0%}")
 c2.metric("Joints hidden by occlusion", f"{mask.sum() / total:.0%}")
 c3.metric("Joints the student sees", f"{joint_present(occluded).sum() / total:.0%}")
-if reference is not None and joint_present(estimated).any():
-    err = detection_error(estimated, reference.clips[index])
+if view.reference is not None and joint_present(estimated).any():
+    err = detection_error(estimated, view.reference)
     st.caption(f"Detector error against the projected motion capture on this clip: mean {err:.1f} px.")
 
 st.subheader("Derived modalities")
@@ -126,7 +127,7 @@ name = st.selectbox(
 )
 derived = modality(name)
 panels = [
-    (f"high quality · {high.layout.name}", derived(high.clips[index], high.layout), high.layout),
+    (f"high quality · {high.layout.name}", derived(view.high, high.layout), high.layout),
     (f"low quality, as the student sees it · OP {occ.op:.2f}", derived(occluded, low_ds.layout), low_ds.layout),
 ]
 label = f"|{name}|"
