@@ -122,7 +122,8 @@ def table_md(res: dict[str, Any]) -> str:
         provenance_line(res["command"], res["date"], res["code_version"], res["machine"]),
         f"Recipes: {', '.join(f'{d}: `{p}`' for d, p in res['recipes'].items())} (teacher, student schedule, KD "
         "α, τ, w). Each student is trained and tested at its OP under its reading; `test-only:<mode>` rows are the OP "
-        "0 students tested under that mode. Top-1 % on the test split, mean over seeds (n per cell). Paper, no-KD drop "
+        "0 students tested under that mode. Top-1 % on the test split, mean over seeds (column `seeds`: how many "
+        "seeds lie behind the occluded cells). Paper, no-KD drop "
         f"from OP 0: Penn Action {PAPER_DROP['penn_action']['0.3']} / {PAPER_DROP['penn_action']['0.6']}, NTU-60 CS "
         f"{PAPER_DROP['ntu_cs']['0.3']} / {PAPER_DROP['ntu_cs']['0.6']}; PMSC gain (Penn Action) "
         + " / ".join(f"+{PAPER_GAIN[f'{o:g}']}" for o in ops if f"{o:g}" in PAPER_GAIN)
@@ -149,7 +150,11 @@ def table_md(res: dict[str, Any]) -> str:
             def gains(key: str, cell: dict[str, Any] = cell) -> str:
                 return " / ".join(f"{cell[f'{o:g}'][key]:+.1f}" if key in cell.get(f"{o:g}", {}) else "–" for o in ops)
 
-            n = max((max(c["seeds"].values()) for c in cell.values()), default=0)
+            # seeds behind the occluded cells (OP 0 is shared by every reading and may have more)
+            counts = [k for o, c in cell.items() if o != "0" for k in c["seeds"].values() if k] or [
+                k for c in cell.values() for k in c["seeds"].values()
+            ]
+            n = f"{min(counts)}–{max(counts)}" if counts and min(counts) != max(counts) else str(max(counts, default=0))
             rows.append(
                 [
                     mode,
@@ -182,10 +187,12 @@ def plot(res: dict[str, Any], path: Path) -> None:
     sets = list(res["summary"])
     if not sets:
         return
-    fig, axes = plt.subplots(1, len(sets), figsize=(5.2 * len(sets), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(sets), figsize=(5.2 * len(sets), 5.2), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    order = sorted({m for ds in sets for m in res["summary"][ds]})  # one colour per reading on every panel
     for ax, ds in zip(axes[0], sets):
-        for i, (mode, cell) in enumerate(res["summary"][ds].items()):
+        for mode, cell in res["summary"][ds].items():
+            i = order.index(mode)
             for kd, style in (("none", "--"), ("pmsc", "-"), ("pmsc-shapley", ":")):
                 pts = [(float(o), c[kd]) for o, c in cell.items() if kd in c]
                 if pts:
@@ -200,7 +207,8 @@ def plot(res: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("occlusion probability OP")
         ax.set_ylabel("top-1 (%)")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    handles = {h.get_label(): h for ax in axes[0] for h in ax.get_lines()}
+    axes[0][-1].legend(handles.values(), handles.keys(), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(f"{res['command']}\n{res['date']}, code {res['code_version']}", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -297,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.collect_only:
                 continue
             method, efficiency, temperature = KD_VARIANTS[r["kd"]]
-            scfg = replace(rec.variants[method], op=r["op"], occlusion=r["mode"])
+            scfg = replace(rec.variants[method], op=r["op"], occlusion=r["mode"], op_sampling="fixed")
             if efficiency is not None:
                 scfg = replace(scfg, efficiency=efficiency, efficiency_temperature=temperature)
             train_student(replace(rec.student, seed=r["seed"]), scfg, teachers[ds], rec.data, rdir, resume=True)

@@ -316,3 +316,22 @@ def test_kept_freed_memory_serves_a_repeated_large_allocation_without_page_fault
                                     check=True).stdout.split()[-1]) for mode in ("default", "keep")}
     assert out["default"] > 10_000  # 16 Mi floats = 16 k pages of 4 KiB, touched by the fill
     assert out["keep"] < 100
+
+
+def test_uniform_op_sampling_occludes_each_clip_at_its_own_op() -> None:
+    from partkd.data.transforms import present
+    from partkd.engine.student import occlude_batch
+    from partkd.layouts import get_layout
+
+    lay = get_layout("coco17")
+    x = np.ones((400, 1, 40, lay.num_joints, 3), np.float32)
+    fixed = occlude_batch(x, lay, StudentConfig(op=0.6, occlusion="joint"), seed=3)
+    uniform = occlude_batch(x, lay, StudentConfig(op=0.6, occlusion="joint", op_sampling="uniform"), seed=3)
+    hidden_fixed = 1 - present(fixed).mean(axis=(1, 2, 3))
+    hidden_uniform = 1 - present(uniform).mean(axis=(1, 2, 3))
+    assert abs(hidden_fixed.mean() - 0.6) < 0.01 and hidden_fixed.std() < 0.03            # every clip near OP
+    assert abs(hidden_uniform.mean() - 0.3) < 0.03                                         # mean of U(0, 0.6)
+    assert hidden_uniform.min() < 0.05 and hidden_uniform.max() > 0.55                     # spread over [0, 0.6]
+    assert np.array_equal(uniform, occlude_batch(x, lay, StudentConfig(op=0.6, occlusion="joint", op_sampling="uniform"), seed=3))
+    with pytest.raises(ConfigError):
+        StudentConfig(op_sampling="ramp")

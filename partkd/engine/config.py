@@ -318,6 +318,10 @@ def train_preset(name: str, **overrides: Any) -> TrainConfig:
     return _build(TrainConfig, values, "train")
 
 
+#: How a student's training clips are occluded: all at OP, or each at an OP drawn from [0, OP].
+OP_SAMPLINGS = ("fixed", "uniform")
+
+
 @dataclass
 class StudentConfig:
     """Distillation settings: L_student = L_ce + α · L_kd (eq. 4), PMSC τ and w (eqs. 6, 8), occlusion, pairing, and
@@ -339,6 +343,13 @@ class StudentConfig:
     kl_temperature: float = opt(4.0, "temperature of logit KD (--kd kl)", low=0.0, low_open=True, step=0.5)
     op: float = opt(0.0, "occlusion probability of the L inputs", low=0.0, high=1.0, step=0.05, label="OP")
     occlusion: str = opt(DEFAULT_OCCLUSION_MODE, "occlusion mode of the L inputs", choices=OCCLUSION_MODES)
+    op_sampling: str = opt(
+        "fixed",
+        "fixed: every training clip occluded at OP; uniform: each clip at an OP drawn uniformly from [0, OP] (one "
+        "student for every OP up to it)",
+        choices=OP_SAMPLINGS,
+        label="OP sampling",
+    )
     paired_fraction: float = opt(
         1.0, "fraction of L clips that keep their H pair", low=0.0, high=1.0, step=0.05, label="paired fraction"
     )

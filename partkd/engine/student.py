@@ -220,6 +220,7 @@ def _train_student(
         "degradation": {
             "op": scfg.op,
             "mode": scfg.occlusion,
+            "op_sampling": scfg.op_sampling,
             "level": spec.level if spec.low == "simulate" else None,
             "low_source": spec.low if spec.low in LOW_SOURCES else "file",
             "low_layout": low.layout.name,
@@ -246,7 +247,7 @@ def _train_student(
         if cfg.augment:
             xb = augment(xb, low.layout, rng, rotate_deg=cfg.rotate_deg)
         if scfg.op > 0:
-            xb = occlude(xb, low.layout, scfg.op, mode=scfg.occlusion, seed=seed_of(cfg.seed, epoch, step_i, 0))
+            xb = occlude_batch(xb, low.layout, scfg, seed_of(cfg.seed, epoch, step_i, 0))
         hb = _high_batch(shard.idx, sd, scfg.positives_per_class, rng) if method.high_batch else None
         return np.ascontiguousarray(xb[shard.rows], dtype=np.float32), hb
 
@@ -280,6 +281,17 @@ def _train_student(
         x_held = occlude_set(model_inputs(held, settings), held.layout, scfg.op, scfg.occlusion, EVAL_SEED)
         apply_fitted_fusion(path, x_held, held.labels)
     return path
+
+
+def occlude_batch(x: np.ndarray, layout: Any, scfg: StudentConfig, seed: int) -> np.ndarray:
+    """A training batch occluded under the config's mode: every clip at OP, or (op_sampling uniform) clip i at an OP
+    drawn uniformly from [0, OP], all from `seed`."""
+    if scfg.op_sampling == "fixed":
+        return occlude(x, layout, scfg.op, mode=scfg.occlusion, seed=seed)
+    rng = np.random.default_rng(seed)
+    ops = rng.uniform(0.0, scfg.op, len(x))
+    seeds = rng.integers(0, 2**63 - 1, len(x))
+    return np.stack([occlude(c, layout, float(o), mode=scfg.occlusion, seed=int(s)) for c, o, s in zip(x, ops, seeds)])
 
 
 def part_weights(teacher_meta: dict, scfg: StudentConfig) -> np.ndarray:

@@ -121,9 +121,17 @@ if len(models) * n_test > AUTO_CLIP_PASSES and not st.session_state.get(wanted):
     st.session_state[wanted] = True
 curves = evaluated(tuple(CURVE_OPS), "Curves")
 st.plotly_chart(viz.accuracy_vs_op_figure(curves, teacher=ROLES["teacher"], trained_op=trained_op), key="rob_curves")
+uniform = [
+    ROLES[role]
+    for role, m in loaded.items()
+    if m.role == "student" and (m.meta.get("degradation") or {}).get("op_sampling") == "uniform"
+]
+ranged = (
+    f" (for {', '.join(uniform)}: the top of the range [0, OP] its training OPs were drawn from)" if uniform else ""
+)
 st.caption(
     "Bars: 95 % Wilson interval of each point over the test clips; a star marks the OP each student was trained "
-    f"at. {source}"
+    f"at{ranged}. {source}"
 )
 downloads(
     "curves",

@@ -137,7 +137,7 @@ def _student_config() -> tuple[StudentConfig, str]:
     if st.session_state.get("_t_op_from") != sel.occ.op:  # the sidebar's OP, until the form's is changed
         st.session_state["t_op"] = float(sel.occ.op)
         st.session_state["_t_op_from"] = sel.occ.op
-    names = ("alpha", "tau", "w", "op", "occlusion", "paired_fraction", "relational_weight")
+    names = ("alpha", "tau", "w", "op", "occlusion", "op_sampling", "paired_fraction", "relational_weight")
     for col, name in zip(st.columns(len(names)), names):
         values[name] = option_input(col, StudentConfig, name, f"t_{name}")
     return student_config_from_dict(values, "Train form"), teacher.strip()
