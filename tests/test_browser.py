@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from partkd.provenance import CODE_MARK, NO_CHECKPOINT, SHA_MARK
+from partkd.provenance import CODE_MARK, SHA_MARK
 from partkd.video.assets import DEMO_VIDEO, assets_dir, setup_problem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +50,6 @@ FIGURE_CAPTIONS = """() => {
   for (let i = 0; i < pending; i++) out.push(null);
   return out;
 }"""
-#: Pages whose figures are drawn from the data alone (their captions say no checkpoint made them).
-DATA_ONLY = {"skeletons", "Skeletons"}
 
 pytestmark = [
     pytest.mark.browser,
@@ -117,9 +115,9 @@ def _assert_no_error(page, where: str) -> None:
 
 
 def _assert_provenance(page, name: str, where: str) -> None:
-    """Every caption under a figure names the code version and each checkpoint's weights sha256 (or says no
-    checkpoint made the figure), and never a machine path or a timing."""
-    mark = NO_CHECKPOINT if name in DATA_ONLY else SHA_MARK
+    """Every caption under a figure names the code version and each checkpoint's weights sha256 (Skeletons too: it
+    draws the frames and the mask of the student's input), and never a machine path or a timing."""
+    mark = SHA_MARK
     for text in page.evaluate(FIGURE_CAPTIONS):
         assert text is not None, f"{where}: a figure without a caption"
         assert CODE_MARK in text and mark in text, f"{where}: {text[:300]}"
@@ -218,6 +216,13 @@ def test_video_page_on_the_test_video(server):
             captions = page.evaluate(FIGURE_CAPTIONS)
             assert len(captions) == 3, captions
             _assert_provenance(page, "video", "video")
+            from PIL import Image
+
+            shot = SHOTS / "video.png"
+            page.set_viewport_size({"width": 1400, "height": 2250})  # the app scrolls inside: the whole page in view
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(shot))
+            Image.open(shot).convert("RGB").quantize(256).save(shot)  # a full-page photo: 256 colours keep it small
         finally:
             browser.close()
 
