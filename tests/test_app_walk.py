@@ -61,9 +61,16 @@ def test_every_caption_under_a_figure_names_data_checkpoints_and_code(page):
     at = run(page)
     captions = figure_captions(at)
     assert captions, page
-    raw_data = page == "skeletons"                              # the data alone: no checkpoint draws these
-    assert all(provenance_ok(c, checkpoints=not raw_data) for c in captions), captions
+    assert all(provenance_ok(c) for c in captions), captions  # Skeletons too: it draws the student's input frames
     assert all(" sha256" not in c or "sha256 " in c for c in captions if c)
+
+
+@needs_checkpoints
+def test_skeletons_without_a_student_say_no_checkpoint_drew_them():
+    at = run("skeletons", {"w_ckpt_nokd": "(none)", "w_ckpt_kd": "(none)"})
+    captions = figure_captions(at)
+    assert captions and all(provenance_ok(c, checkpoints=False) for c in captions), captions
+    assert any("frames as recorded, a per-clip mask (no student is loaded)" in c.value for c in at.caption)
 
 
 def test_home_shows_the_sidebars_data_error_not_a_data_line_and_no_model_advice():
