@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from partkd.data.inputs import LazyInputs, OccludedInputs, dense_clip
-from partkd.data.occlusion import check_occlusion, occlude, part_index
+from partkd.data.inputs import LazyInputs, dense_clip, occlude_set
+from partkd.data.occlusion import occlude
 from partkd.data.transforms import present
 from partkd.layouts import Layout
 
@@ -52,13 +52,9 @@ def students_view(
     row: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(shown, occluded): the clip fitted to the students' input (`settings`: frames, persons, frame mode), in its
-    recorded coordinates, and the same occluded by row `row` of the test set's draw (engine.evaluate.occlude_set)."""
+    recorded coordinates, and the same occluded by row `row` of the test set's draw (occlude_set, as scored)."""
     shown = dense_clip(clip, layout, int(settings["frames"]), int(settings["persons"]), str(settings["mode"]), False)
-    chosen = [part_index(p) for p in parts] if mode == "part" and parts else None
-    if op <= 0 and chosen is None:
-        return shown, shown
-    check_occlusion(op, mode)
-    return shown, OccludedInputs(_AtRow(shown, row), layout, op, mode, seed, chosen)[row]
+    return shown, np.asarray(occlude_set(_AtRow(shown, row), layout, op, mode, seed, list(parts) or None)[row])
 
 
 def detection_error(low: np.ndarray, reference: np.ndarray) -> float:

@@ -67,10 +67,9 @@ def high_of_low(data: DataFields) -> np.ndarray:
 def low_test_rows(sel: Selection) -> tuple[np.ndarray, int | None]:
     """(every low-quality test row paired with the sidebar's clip, the one shown: the Compare page's pick where it
     made one, else the first; None when the clip has no low-quality twin)."""
-    pair = paired_dataset(sel.data)
-    high_test = np.flatnonzero(pair.high.split == "test")
     if sel.clip is None:
         return np.zeros(0, dtype=np.int64), None
+    high_test = np.flatnonzero(paired_dataset(sel.data).high.split == "test")
     h = int(np.searchsorted(high_test, sel.clip))
     matches = np.flatnonzero(high_of_low(sel.data) == h)
     if not matches.size:
@@ -101,7 +100,7 @@ def clip_view(sel: Selection, index: int) -> ClipView:
     ref_ds = reference_dataset(sel.data)
     high, low, ref = pair.high.clips[index], est.clips[index], None if ref_ds is None else ref_ds.clips[index]
     role = "kd" if sel.kd else "nokd" if sel.nokd else None
-    drawn = sel.kd or sel.nokd
+    drawn = sel.models().get(role) if role else None
     _, row = low_test_rows(sel)
     if drawn is None or row is None:
         hidden = illustrated_occlusion(low, est.layout, o.op, o.mode, o.parts, o.seed, index)
@@ -117,7 +116,7 @@ def clip_view(sel: Selection, index: int) -> ClipView:
         fit(high, pair.high.layout),
         shown,
         hidden,
-        None if ref is None or ref_ds is None else fit(ref, ref_ds.layout),
+        None if ref_ds is None else fit(ref_ds.clips[index], ref_ds.layout),
         f"{settings['frames']} frames: the clip's {low.shape[1]} recorded frames fitted to the students' input "
         f"({settings['mode']}), the mask of test row {row} as the models are scored",
         role,

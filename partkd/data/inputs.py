@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from partkd.data.dataset import SkeletonDataset
-from partkd.data.occlusion import draws_per_clip, occlusion_drop
+from partkd.data.occlusion import (
+    DEFAULT_OCCLUSION_MODE,
+    check_occlusion,
+    draws_per_clip,
+    occlude,
+    occlusion_drop,
+    part_index,
+)
 from partkd.data.transforms import fit_frames, fit_persons, normalize_clip
 from partkd.layouts import Layout
 
@@ -102,4 +109,26 @@ class OccludedInputs(LazyInputs):
 #: What the engine's passes accept as a set of model inputs (N, M, T, V, C): dense, or made per batch.
 Inputs = np.ndarray | LazyInputs
 
-__all__ = ["Inputs", "LazyInputs", "ModelInputs", "OccludedInputs", "dense_clip", "to_array"]
+
+def occlude_set(
+    x: Inputs,
+    layout: Layout,
+    op: float,
+    mode: str = DEFAULT_OCCLUSION_MODE,
+    seed: int = 0,
+    parts: Sequence[str] | None = None,
+) -> Inputs:
+    """The engine's one occlusion protocol on a set of dense inputs (N, M, T, V, C): every joint (or sequence, or
+    part) of the whole set drawn with one seed, so every model and page sees the same degraded set for (op, mode,
+    seed); `parts` (part mode) removes exactly those parts. Returns x itself when nothing is occluded."""
+
+    if op <= 0 and not (mode == "part" and parts):
+        return x
+    if isinstance(x, LazyInputs):  # per batch, with the whole-set draws
+        check_occlusion(op, mode)
+        chosen = [part_index(p) for p in parts] if mode == "part" and parts else None
+        return OccludedInputs(x, layout, op, mode, seed, chosen)
+    return occlude(x, layout, op, mode=mode, parts=list(parts) if parts else None, seed=seed)
+
+
+__all__ = ["Inputs", "LazyInputs", "ModelInputs", "OccludedInputs", "dense_clip", "occlude_set", "to_array"]

@@ -14,8 +14,8 @@ from torch import nn
 
 from partkd.checkpoints import Loaded
 from partkd.data.dataset import PairedDataset, SkeletonDataset
-from partkd.data.inputs import Inputs, LazyInputs, OccludedInputs
-from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE, check_occlusion, occlude, part_index
+from partkd.data.inputs import Inputs, occlude_set
+from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
 from partkd.engine.data import model_inputs
 from partkd.errors import CheckpointError, ConfigError, where
 from partkd.io import atomic_write_json
@@ -100,27 +100,6 @@ def check_compatible(loaded: Loaded, ds: SkeletonDataset) -> None:
     bad = next((c.shape[-1] for c in ds.clips if c.shape[-1] != channels), None)
     if bad is not None:
         raise CheckpointError(where(loaded.path, f"expects {channels} channels per joint, the data has {bad}"))
-
-
-def occlude_set(
-    x: Inputs,
-    layout: Any,
-    op: float,
-    mode: str = DEFAULT_OCCLUSION_MODE,
-    seed: int = 0,
-    parts: Sequence[str] | None = None,
-) -> Inputs:
-    """The engine's one occlusion protocol on a set of dense inputs (N, M, T, V, C): every joint (or sequence, or
-    part) of the whole set drawn with one seed, so every model and page sees the same degraded set for (op, mode,
-    seed); `parts` (part mode) removes exactly those parts. Returns x itself when nothing is occluded."""
-
-    if op <= 0 and not (mode == "part" and parts):
-        return x
-    if isinstance(x, LazyInputs):  # per batch, with the whole-set draws
-        check_occlusion(op, mode)
-        chosen = [part_index(p) for p in parts] if mode == "part" and parts else None
-        return OccludedInputs(x, layout, op, mode, seed, chosen)
-    return occlude(x, layout, op, mode=mode, parts=list(parts) if parts else None, seed=seed)
 
 
 def occluded_inputs(
