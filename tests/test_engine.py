@@ -199,6 +199,21 @@ def test_skd_student_on_homogeneous_layouts(tmp_path: Path) -> None:
     hist = read_meta(s)["history"]
     assert read_meta(s)["layout"]["name"] == read_meta(t)["layout"]["name"] == "coco17"
     assert all(np.isfinite(h["loss"]) and h["kd"] > 0 for h in hist)
+    # no modality named: the 2D teacher reads bone angles (translation-free E), the student joints; both recorded
+    assert read_meta(t)["model"]["modalities"] == read_meta(t)["train"]["modalities"] == ["ba"]
+    assert read_meta(s)["model"]["modalities"] == read_meta(s)["train"]["modalities"] == ["j"]
+
+
+def test_the_default_input_is_bone_angles_for_2d_teachers_only_and_a_named_one_is_kept() -> None:
+    from partkd.engine.loop import with_modalities
+    from partkd.layouts import get_layout
+
+    cfg = smoke()
+    assert cfg.modalities == ()
+    assert with_modalities(cfg, get_layout("penn13"), "teacher").modalities == ("ba",)
+    assert with_modalities(cfg, get_layout("coco17"), "student").modalities == ("j",)
+    assert with_modalities(cfg, get_layout("ntu25"), "teacher").modalities == ("j",)
+    assert with_modalities(smoke(modalities=("j",)), get_layout("penn13"), "teacher").modalities == ("j",)
 
 
 def test_skd_across_layouts_is_a_config_error(teacher: Path, tmp_path: Path) -> None:

@@ -109,6 +109,14 @@ class DataSpec:
     high_source: str | None = opt(
         None, "high-quality source of a format with several (h36m: mocap, the default, or projected)"
     )
+    validation: float = opt(
+        0.0,
+        "share of the training subjects (of the training clips where the names carry no subject) held out as a "
+        "validation split that takes the test split's place: for choosing recipes without reading the test split",
+        low=0.0,
+        high=0.5,
+        step=0.05,
+    )
     options: dict[str, Any] = opt(
         {},
         "loader option of the format, repeatable (h36m: window_s, stride_s, frame, fps, frame_step, cameras; see "
@@ -137,6 +145,8 @@ class DataSpec:
             high = f"synthetic actions: {size} (seed {self.seed}{motion})"
         else:
             high = f"{self.source} ({self.format or 'auto-detected format'})"
+        if self.validation:
+            high += f"; validation split: {self.validation:.0%} of the training subjects, not the test split"
         if self.low not in LOW_SOURCES:
             return f"{high}; low quality: {self.low}" + (f" ({self.low_layout})" if self.low_layout else "")
         if self.low == "real":
@@ -207,9 +217,11 @@ class TrainConfig:
         choices=PART_DROPOUT_MODES,
     )
     modalities: tuple[str, ...] = opt(
-        ("j",),
+        (),
         "input modalities, one backbone stream each with late score fusion (j joint, b bone, jm / bm joint / bone "
-        "motion, ja joint acceleration, ba bone angle; e.g. j,b,jm,bm)",
+        "motion, ja joint acceleration, ba bone angle; e.g. j,b,jm,bm); none given: a teacher of a 2D skeleton "
+        "reads ba (translation-free, so its part importance follows the limbs: docs/part_importance.md), "
+        "every other model j",
         choices=MODALITIES,
         item=str,
     )
@@ -233,8 +245,8 @@ class TrainConfig:
         self.modalities = tuple(str(m) for m in self.modalities)
         self.fusion_weights = tuple(float(w) for w in self.fusion_weights)
         check_limits(self, "train")
-        check_streams(
-            self.modalities, self.fusion_weights, self.ikem, "train", ("modalities", "fusion_weights", "ikem")
+        check_streams(  # none named: one stream, whichever default_modalities picks
+            self.modalities or ("j",), self.fusion_weights, self.ikem, "train", ("modalities", "fusion_weights", "ikem")
         )
         if self.fusion_holdout > 0 and (len(self.modalities) < 2 or self.fusion_weights):
             raise ConfigError(
@@ -444,6 +456,8 @@ def spec_dict(spec: DataSpec) -> dict[str, Any]:
     """A DataSpec as recorded in checkpoints and run configs: to_dict without the synthetic-only fields for a
     dataset on disk (they describe nothing there)."""
     out = to_dict(spec)
+    if not spec.validation:  # the test split, as every spec recorded before the field existed
+        out.pop("validation", None)
     if not spec.is_synthetic:
         for name in SYNTHETIC_ONLY:
             out.pop(name, None)

@@ -15,6 +15,7 @@ from partkd.data.estimator import resolve_preset, simulate_estimator
 from partkd.data.inputs import ModelInputs
 from partkd.data.loaders import CACHE_VERSION, FORMATS, cache_dir, load_dataset, read_cache, write_cache
 from partkd.data.synthetic import make_synthetic
+from partkd.data.validation import carve_validation, carve_validation_pair
 from partkd.engine.config import DataSpec, TrainConfig
 from partkd.errors import ConfigError, DataError, FlagHintError, where
 from partkd.layouts import Layout, get_layout
@@ -22,6 +23,11 @@ from partkd.layouts import Layout, get_layout
 
 def load_paired(spec: DataSpec) -> PairedDataset:
     """The paired dataset a DataSpec names: synthetic by default, else H from `source` and L simulated or loaded."""
+    data = _paired(spec)
+    return carve_validation_pair(data, spec.validation, spec.seed) if spec.validation else data
+
+
+def _paired(spec: DataSpec) -> PairedDataset:
     if spec.is_synthetic:
         low_layout = "ntu25" if spec.low_layout == "same" else spec.simulated_layout
         return make_synthetic(
@@ -34,7 +40,7 @@ def load_paired(spec: DataSpec) -> PairedDataset:
             motion=spec.synth_motion,
         )
 
-    high = load_high(spec)
+    high = _high(spec)
     if spec.low == "simulate":
         target = high.layout if spec.low_layout == "same" else spec.simulated_layout
         low = simulated(high, target, spec.level, spec.seed)
@@ -65,6 +71,11 @@ def load_high(spec: DataSpec) -> SkeletonDataset:
     """Only the high-quality side of a DataSpec (what a teacher and E need): no low-quality set is simulated or read."""
     if spec.is_synthetic:
         return load_paired(spec).high
+    high = _high(spec)
+    return carve_validation(high, spec.validation, spec.seed) if spec.validation else high
+
+
+def _high(spec: DataSpec) -> SkeletonDataset:
 
     opts = dict(spec.options)
     if spec.high_source is not None:

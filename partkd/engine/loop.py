@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from partkd.checkpoints import model_meta, resume_tensors, save_checkpoint
 from partkd.data.inputs import Inputs
+from partkd.data.modalities import default_modalities
 from partkd.engine import distributed as D
 from partkd.engine.allocator import keep_freed_memory
 from partkd.engine.config import DataSpec, StudentConfig, TrainConfig, spec_dict, to_dict
@@ -472,6 +473,11 @@ def setup_run(cfg: TrainConfig, out_dir: Path | str) -> tuple[torch.device, bool
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
     return device, amp_enabled(cfg.precision, device), ctx, out
+
+
+def with_modalities(cfg: TrainConfig, layout: Any, role: str) -> TrainConfig:
+    """The config with its modalities named: the given ones, else the layout's default for the role."""
+    return cfg if cfg.modalities else replace(cfg, modalities=default_modalities(layout, role))
 
 
 def new_model(

@@ -34,6 +34,7 @@ from partkd.engine.loop import (
     seed_of,
     setup_run,
     top1_of,
+    with_modalities,
 )
 from partkd.engine.teacher import compute_part_matrix, load_teacher
 from partkd.errors import CheckpointError, ConfigError, where
@@ -168,6 +169,7 @@ def _train_student(
     method = get_method(scfg.kd)
     device, amp, ctx, out = setup_run(cfg, out_dir)
     data = load_paired(spec)
+    cfg = with_modalities(cfg, data.low.layout, "student")
     train, test = data.by_split("train"), data.low.by_split("test")
     settings = input_settings(cfg, spec)
     teacher = load_teacher(teacher_path, device) if method.needs_teacher else None

@@ -29,6 +29,7 @@ from partkd.engine.loop import (
     new_model,
     setup_run,
     top1_of,
+    with_modalities,
 )
 from partkd.errors import CheckpointError, where
 from partkd.io import removed_on_failure
@@ -50,6 +51,7 @@ def _train_teacher(
 
     device, amp, ctx, out = setup_run(cfg, out_dir)
     high = load_high(spec)
+    cfg = with_modalities(cfg, high.layout, "teacher")
     train, test = high.by_split("train"), high.by_split("test")
     held = None
     if cfg.fusion_holdout > 0:

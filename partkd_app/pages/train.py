@@ -104,7 +104,7 @@ def _train_config() -> TrainConfig:
         epochs=epochs or None,
         device=device,
         seed=seed,
-        modalities=modalities or ("j",),
+        modalities=modalities,
         ikem=ikem,
         fusion_holdout=holdout,
     )

@@ -1,0 +1,50 @@
+"""The validation split carved from the training subjects: whole groups, both sides alike, the test split unread."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from partkd.data.dataset import SkeletonDataset
+from partkd.data.validation import carve_validation, group_keys
+from partkd.engine.config import DataSpec, spec_dict
+from partkd.engine.data import load_high, load_paired
+from partkd.errors import DataError
+from partkd.layouts import get_layout
+
+
+def _spec(**kw: object) -> DataSpec:
+    return DataSpec(**{"num_classes": 4, "clips_per_class": 20, "synth_frames": 16, **kw})
+
+
+def test_the_validation_split_is_whole_training_subjects_on_both_sides_and_no_test_clip():
+    full = load_paired(_spec())
+    carved = load_paired(_spec(validation=0.3))
+    train_names = {n for n, s in zip(full.high.names, full.high.split) if s == "train"}
+    assert set(carved.high.names) == train_names                     # the real test clips are gone
+    subjects = group_keys(carved.high)
+    val, train = set(subjects[carved.high.split == "test"]), set(subjects[carved.high.split == "train"])
+    assert val and train and not val & train                          # whole subjects held out
+    assert val == set(carved.high.meta["validation"]["groups"])
+    for side in (carved.high, carved.low):                            # a low clip sits where its high clip does
+        pairs = dict(zip(side.pair_ids.tolist(), side.split.tolist()))
+        assert pairs == dict(zip(carved.high.pair_ids.tolist(), carved.high.split.tolist()))
+    again = load_high(_spec(validation=0.3))
+    assert again.names == carved.high.names and list(again.split) == list(carved.high.split)
+
+
+def test_names_without_subjects_are_held_out_by_pair_id_with_the_share_asked():
+    n = 40
+    ds = SkeletonDataset([np.ones((1, 4, 13, 3), np.float32)] * n, np.arange(n) % 4, list("abcd"),
+                         np.array(["train"] * 30 + ["test"] * 10), get_layout("penn13"), [f"{i:04d}" for i in range(n)])
+    carved = carve_validation(ds, 0.2, seed=0)
+    assert len(carved) == 30 and (carved.split == "test").sum() == 6
+    assert carved.meta["validation"]["groups"] != carve_validation(ds, 0.2, seed=1).meta["validation"]["groups"]
+    one = ds.subset(np.array([0] * 5))
+    with pytest.raises(DataError, match="validation split needs two or more"):
+        carve_validation(one, 0.2, seed=0)
+
+
+def test_a_spec_without_validation_records_as_before_and_describes_the_split():
+    assert "validation" not in spec_dict(_spec())
+    assert spec_dict(_spec(validation=0.2))["validation"] == 0.2
+    assert "validation split: 20% of the training subjects" in _spec(validation=0.2).describe()
