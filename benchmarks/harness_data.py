@@ -156,3 +156,16 @@ def draw_e(ax: Any, E: Any, classes: list[str], title: str, vmax: float, class_s
             )
     ax.set_title(title, fontsize=8)
     return im
+
+
+#: The classes of the Penn Action target and the region a coach would name.
+COACH = {
+    "bench_press": "arms",
+    "pullup": "arms",
+    "pushup": "arms",
+    "strum_guitar": "arms",
+    "tennis_serve": "arms",
+    "squat": "legs",
+    "jump_rope": "legs",
+}
+REGION = {"head": "head", "left_arm": "arms", "right_arm": "arms", "left_leg": "legs", "right_leg": "legs"}

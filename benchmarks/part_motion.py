@@ -24,18 +24,7 @@ from harness import (
     provenance,
     publish,
 )
-
-#: The classes of the Penn Action target and the region a coach would name.
-COACH = {
-    "bench_press": "arms",
-    "pullup": "arms",
-    "pushup": "arms",
-    "strum_guitar": "arms",
-    "tennis_serve": "arms",
-    "squat": "legs",
-    "jump_rope": "legs",
-}
-REGION = {"head": "head", "left_arm": "arms", "right_arm": "arms", "left_leg": "legs", "right_leg": "legs"}
+from harness_data import COACH, REGION
 
 
 def representations(x: Any, layout: Any) -> dict[str, Any]:

@@ -144,3 +144,36 @@ def test_no_benchmark_script_imports_another_or_edits_sys_path() -> None:
         imported, path_edits = _imports_and_path_edits(path)
         assert not (imported & (scripts - {path.stem})), f"{path.name} imports a benchmark script"
         assert path_edits == 0, f"{path.name} edits sys.path"
+
+
+def test_recipe_choice_keeps_each_methods_best_validation_mean_and_knows_the_shipped_recipe() -> None:
+    import choose_recipe  # noqa: PLC0415
+
+    cands = choose_recipe.candidates([10, 20], [0.1, 1.0])
+    assert len(cands) == 2 + 2 * 2 * len(choose_recipe.EFFICIENCIES)
+    assert choose_recipe.run_name(cands[2]) == "pmsc_e10_tau0.1_shapley"
+    recs = [
+        {"kd": "none", "run": "a", "epochs": 20, "mean": 70.0},
+        {"kd": "none", "run": "b", "epochs": 10, "mean": 70.0},   # a tie goes to the shorter run
+        {"kd": "pmsc", "run": "c", "epochs": 10, "mean": 71.0},
+        {"kd": "pmsc", "run": "d", "epochs": 20, "mean": 74.5},
+    ]
+    assert {k: r["run"] for k, r in choose_recipe.choose(recs).items()} == {"none": "b", "pmsc": "d"}
+    from partkd.engine.reproduce import load_recipe
+
+    rec = load_recipe(BENCH.parent / "configs" / "penn_action_app.toml")
+    assert [choose_recipe.shipped(c, rec) for c in cands[:3]] == [True, False, True]
+    assert not choose_recipe.shipped({**cands[2], "tau": 1.0}, rec)
+
+
+def test_coach_regions_scores_the_top_part_of_the_default_e() -> None:
+    import coach_regions  # noqa: PLC0415
+    import numpy as np
+
+    classes = [*harness_data.COACH, "baseball_pitch"]
+    e = np.zeros((len(classes), 5))
+    e[:, 2] = 1.0                                                    # right arm everywhere
+    meta = {"E_default": "shapley", "E_shapley": e.tolist(), "class_names": classes,
+            "model": {"modalities": ["ba"]}, "train": {"part_dropout": 0.5, "joint_dropout": 0.1}}
+    got = coach_regions.score(meta)
+    assert got["named"] == 5 and not got["classes"]["squat"]["named"] and got["classes"]["pullup"]["top"] == "right_arm"
