@@ -124,3 +124,21 @@ def test_default_pmsc_weights_of_the_shipped_teacher_are_not_flat():
         if len(idx) < len(PARTS):
             assert row[idx].max() >= 0.35, (name, row)
     assert (paper.max(axis=1) < 0.35).sum() >= 5  # the signal the miss rate loses
+
+
+def test_the_shipped_synthetic_teachers_stored_default_e_names_a_carrier_for_every_class():
+    """The shipped teacher's default E, read straight from its metadata, tops a carrier part of each of its 10 classes
+    (the generator's carriers, recomputed here rather than trusting the stored score)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from partkd.checkpoints import read_meta
+    from partkd.layouts import PARTS
+
+    meta = read_meta(Path(__file__).resolve().parent.parent / "checkpoints" / "teacher.safetensors")
+    e = np.asarray(meta[f"E_{meta['E_default']}"])
+    carriers = action_parts()
+    hits = [PARTS[int(row.argmax())] in carriers[name] for row, name in zip(e, meta["class_names"])]
+    assert len(hits) == 10 and all(hits)
+    assert meta["E_truth"][meta["E_default"]]["recovery"] == 1.0
