@@ -39,7 +39,11 @@ from harness import (
 
 from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
 
-RECIPES = {"penn_action": ROOT / "configs" / "penn_action_app.toml", "h36m": ROOT / "configs" / "h36m_app.toml"}
+RECIPES = {
+    "penn_action": ROOT / "configs" / "penn_action_app.toml",
+    "h36m": ROOT / "configs" / "h36m_app.toml",
+    "nw_ucla": ROOT / "configs" / "nw_ucla_app.toml",
+}
 TRAINED_MODES = ("joint", "sequence", "span", "part")
 #: The paper's no-KD degradation relative to OP 0 (top-1 points, Table 1): Penn Action and NTU-60 cross-subject.
 PAPER_DROP = {"penn_action": {"0.3": -5.3, "0.6": -12.9}, "ntu_cs": {"0.3": -3.7, "0.6": -6.7}}

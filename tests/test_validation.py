@@ -48,3 +48,23 @@ def test_a_spec_without_validation_records_as_before_and_describes_the_split():
     assert "validation" not in spec_dict(_spec())
     assert spec_dict(_spec(validation=0.2))["validation"] == 0.2
     assert "validation split: 20% of the training subjects" in _spec(validation=0.2).describe()
+
+
+def test_a_teacher_trained_on_the_carve_records_it_and_is_read_on_the_validation_clips(tmp_path):
+    from partkd.checkpoints import load_checkpoint, read_meta
+    from partkd.engine.config import data_spec_from_dict, train_preset
+    from partkd.engine.evaluate import evaluate
+    from partkd.engine.teacher import train_teacher
+
+    spec = _spec(validation=0.3)
+    path = train_teacher(train_preset("smoke", epochs=1, batch_size=8), spec, tmp_path / "t")
+    meta = read_meta(path)
+    assert meta["data"]["validation"] == 0.3
+    again = load_high(data_spec_from_dict(meta["data"], path))
+    val = again.by_split("test")
+    assert len(val) == meta_clips(again) and evaluate(load_checkpoint(path), val)["n"] == len(val)
+    assert not set(val.names) & set(load_high(_spec()).by_split("test").names)
+
+
+def meta_clips(ds: SkeletonDataset) -> int:
+    return int(ds.meta["validation"]["clips"])
