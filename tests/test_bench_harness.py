@@ -156,9 +156,12 @@ def test_recipe_choice_keeps_each_methods_best_validation_mean_and_knows_the_shi
         {"kd": "none", "run": "a", "epochs": 20, "mean": 70.0},
         {"kd": "none", "run": "b", "epochs": 10, "mean": 70.0},   # a tie goes to the shorter run
         {"kd": "pmsc", "run": "c", "epochs": 10, "mean": 71.0},
-        {"kd": "pmsc", "run": "d", "epochs": 20, "mean": 74.5},
+        {"kd": "pmsc", "run": "e", "epochs": 10, "mean": 72.0},
+        {"kd": "pmsc", "run": "d", "epochs": 20, "mean": 74.5},   # not the baseline's schedule
     ]
-    assert {k: r["run"] for k, r in choose_recipe.choose(recs).items()} == {"none": "b", "pmsc": "d"}
+    assert {k: r["run"] for k, r in choose_recipe.choose(recs).items()} == {"none": "b", "pmsc": "e"}
+    recs[0]["mean"] = 70.5
+    assert {k: r["run"] for k, r in choose_recipe.choose(recs).items()} == {"none": "a", "pmsc": "d"}
     from partkd.engine.reproduce import load_recipe
 
     rec = load_recipe(BENCH.parent / "configs" / "penn_action_app.toml")
