@@ -27,10 +27,11 @@ from harness import RESULTS, ROOT, add_threads_arg, md_head, md_notes, md_table,
 EFFICIENCIES: tuple[tuple[str, float], ...] = (("shapley", 0.2), ("miss", 1.0))
 
 
-def candidates(epochs: list[int], taus: list[float]) -> list[dict[str, Any]]:
-    """No-KD students per epoch count; PMSC students per epoch count, τ and part weights."""
+def candidates(epochs: list[int], taus: list[float], efficiencies: list[str] | None = None) -> list[dict[str, Any]]:
+    """No-KD students per epoch count; PMSC students per epoch count, τ and part weights (EFFICIENCIES by name)."""
     out: list[dict[str, Any]] = [{"kd": "none", "epochs": e} for e in epochs]
-    for e, tau, (eff, temp) in itertools.product(epochs, taus, EFFICIENCIES):
+    weights = [w for w in EFFICIENCIES if efficiencies is None or w[0] in efficiencies]
+    for e, tau, (eff, temp) in itertools.product(epochs, taus, weights):
         out.append({"kd": "pmsc", "epochs": e, "tau": tau, "efficiency": eff, "temperature": temp})
     return out
 
@@ -40,6 +41,11 @@ def run_name(c: dict[str, Any]) -> str:
     if c["kd"] == "none":
         return f"none_e{c['epochs']}"
     return f"pmsc_e{c['epochs']}_tau{c['tau']:g}_{c['efficiency']}"
+
+
+def seed_dir(c: dict[str, Any], seed: int) -> str:
+    """A candidate's run folder for one seed: run_name, suffixed '_s<seed>' past seed 0."""
+    return run_name(c) + (f"_s{seed}" if seed else "")
 
 
 def shipped(c: dict[str, Any], recipe: Any) -> bool:
@@ -72,7 +78,16 @@ def choose(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def table_md(res: dict[str, Any]) -> str:
     ops = res["ops"]
-    head = ["student", "epochs", "τ", "part weights", *[f"val OP {o:g}" for o in ops], "mean", "shipped recipe"]
+    head = [
+        "student",
+        "epochs",
+        "τ",
+        "part weights",
+        *[f"val OP {o:g}" for o in ops],
+        "mean",
+        "seeds",
+        "shipped recipe",
+    ]
     rows = []
     for r in res["records"]:
         pick = " **chosen**" if res["chosen"].get(r["kd"], {}).get("run") == r["run"] else ""
@@ -85,6 +100,7 @@ def table_md(res: dict[str, Any]) -> str:
                 weights,
                 *[f"{v:.2f}" for v in r["top1"]],
                 f"{r['mean']:.2f}",
+                len(r["seeds"]),
                 "yes" if r["shipped"] else "",
             ]
         )
@@ -92,7 +108,8 @@ def table_md(res: dict[str, Any]) -> str:
     lines += [
         f"Data: {res['data']}. Validation: {res['validation']['clips']} clips of the held-out training groups "
         f"{', '.join(res['validation']['groups'][:12])}{' …' if len(res['validation']['groups']) > 12 else ''}; "
-        f"teacher top-1 on them {res['teacher_top1']:.2f} %. Occlusion: {res['mode']}, evaluation seed 0.",
+        f"teacher top-1 on them {res['teacher_top1']:.2f} %. Occlusion: {res['mode']}, evaluation seed 0. Top-1 % "
+        "on the validation clips, mean over the student seeds (column seeds).",
         "",
         md_table(head, rows),
     ]
@@ -115,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validation", type=float, default=0.2, help="share of the training subjects held out")
     ap.add_argument("--epochs", type=int, nargs="+", default=[10, 20], help="student epoch counts tried")
     ap.add_argument("--taus", type=float, nargs="+", default=[0.1, 1.0], help="PMSC temperatures τ tried")
+    ap.add_argument(
+        "--efficiencies", nargs="+", choices=[w[0] for w in EFFICIENCIES], default=[w[0] for w in EFFICIENCIES]
+    )
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="student seeds per candidate (mean read)")
     ap.add_argument("--ops", type=float, nargs="+", default=[0.0, 0.3, 0.6])
     ap.add_argument("--work", type=Path, default=None, help="run folder (default runs/choose_recipe/<recipe name>)")
     ap.add_argument("--save", type=Path, default=None, help="result stem (default benchmarks/results/recipe_<name>)")
@@ -161,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {**res, "provenance": res["provenance"].record()}
         publish(save, out, table_md(res))
 
-    for c in candidates(args.epochs, args.taus):
-        out = work / run_name(c)
+    for c in candidates(args.epochs, args.taus, args.efficiencies):
         kd = replace(rec.variants[c["kd"]], op=max(rec.ops))
         if c["kd"] != "none":
             kd = replace(kd, tau=c["tau"], efficiency=c["efficiency"], efficiency_temperature=c["temperature"])
@@ -171,21 +191,27 @@ def main(argv: list[str] | None = None) -> int:
             epochs=c["epochs"],
             milestones=scaled_milestones(rec.student.milestones, rec.student.epochs, c["epochs"]),
         )
-        if not (out / "model.safetensors").exists():
-            train_student(cfg, kd, tpath, spec, out, resume=True)
-        rows = accuracy_vs_op(load_checkpoint(out / "model.safetensors"), val, args.ops)
-        top1 = [100 * r["top1"] for r in rows]
+        per_seed = []
+        for seed in args.seeds:
+            out = work / seed_dir(c, seed)
+            if not (out / "model.safetensors").exists():
+                train_student(replace(cfg, seed=seed), kd, tpath, spec, out, resume=True)
+            rows = accuracy_vs_op(load_checkpoint(out / "model.safetensors"), val, args.ops)
+            per_seed.append([100 * r["top1"] for r in rows])
+            print(f"{seed_dir(c, seed)}: " + " / ".join(f"{v:.2f}" for v in per_seed[-1]), flush=True)
+        top1 = [statistics.fmean(col) for col in zip(*per_seed)]
         res["records"].append(
             {
                 **c,
                 "run": run_name(c),
+                "seeds": list(args.seeds),
+                "per_seed": per_seed,
                 "top1": top1,
                 "mean": statistics.fmean(top1),
                 "n": int(rows[0]["n"]),
                 "shipped": shipped(c, rec),
             }
         )
-        print(f"{run_name(c)}: " + " / ".join(f"{v:.2f}" for v in top1), flush=True)
         flush()
     return 0
 
