@@ -162,9 +162,12 @@ def test_recipe_choice_keeps_each_methods_best_validation_mean_and_knows_the_shi
     assert {k: r["run"] for k, r in choose_recipe.choose(recs).items()} == {"none": "b", "pmsc": "e"}
     recs[0]["mean"] = 70.5
     assert {k: r["run"] for k, r in choose_recipe.choose(recs).items()} == {"none": "a", "pmsc": "d"}
-    from partkd.engine.reproduce import load_recipe
+    from types import SimpleNamespace
 
-    rec = load_recipe(BENCH.parent / "configs" / "penn_action_app.toml")
+    from partkd.engine.config import StudentConfig
+
+    rec = SimpleNamespace(student=SimpleNamespace(epochs=10), variants={"none": StudentConfig(kd="none"),
+                                                                         "pmsc": StudentConfig(tau=0.1)})
     assert [choose_recipe.shipped(c, rec) for c in cands[:3]] == [True, False, True]
     assert not choose_recipe.shipped({**cands[2], "tau": 1.0}, rec)
 
