@@ -194,7 +194,9 @@ def test_smoke_teacher_job_starts_and_finishes_from_the_train_page(jobs_root):
     from partkd.checkpoints import read_meta
 
     meta = read_meta(jobs_root / job["id"] / "run")
-    assert tomllib.loads(config.read_text())["train"] == {k: v for k, v in meta["train"].items() if v is not None}
+    asked = tomllib.loads(config.read_text())["train"]
+    assert asked["modalities"] == [] and meta["train"]["modalities"] == ["j"]   # none named: a 3D teacher reads joints
+    assert asked == {k: v for k, v in meta["train"].items() if v is not None} | {"modalities": []}
     assert job["phase"] == 1 and {"E", "E_shapley", "E_ci"} <= set(meta)   # the job's last phase computed E
     at.run()
     assert not at.exception
