@@ -183,3 +183,12 @@ def test_coach_regions_scores_the_top_part_of_the_default_e() -> None:
             "model": {"modalities": ["ba"]}, "train": {"part_dropout": 0.5, "joint_dropout": 0.1}}
     got = coach_regions.score(meta)
     assert got["named"] == 5 and not got["classes"]["squat"]["named"] and got["classes"]["pullup"]["top"] == "right_arm"
+
+
+def test_shipped_seeds_summary_gives_mean_spread_and_each_seeds_gain() -> None:
+    import shipped_seeds  # noqa: PLC0415
+
+    curves = {"none": {0: [80.0, 70.0, 60.0], 1: [82.0, 72.0, 64.0]}, "pmsc": {0: [81.0, 72.0, 66.0], 1: [81.0, 72.0, 64.0]}}
+    res = shipped_seeds.summarize(curves)
+    assert res["none"]["mean"] == [81.0, 71.0, 62.0] and res["none"]["sd"][2] == pytest.approx(2.8284271)
+    assert res["gain_per_seed"] == {0: [1.0, 2.0, 6.0], 1: [-1.0, 0.0, 0.0]} and res["gain_mean"] == [0.0, 1.0, 3.0]
