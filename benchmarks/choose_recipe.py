@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import RESULTS, ROOT, add_threads_arg, md_head, md_notes, md_table, provenance, publish, set_threads
+from harness_data import stale
 
 #: PMSC part weights tried: (E definition, softmax temperature): the default Shapley E and the paper's miss rate.
 EFFICIENCIES: tuple[tuple[str, float], ...] = (("shapley", 0.2), ("miss", 1.0))
@@ -74,6 +75,14 @@ def choose(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if rows:
             out[kd] = best(rows)
     return out
+
+
+def reused(run: Path, differences: list[str]) -> None:
+    """Stop with one line when a finished run under --work was made with other settings than this choice asks."""
+    if differences:
+        raise SystemExit(
+            f"{run}: finished with other settings ({', '.join(differences)}); remove it or pick another --work"
+        )
 
 
 def table_md(res: dict[str, Any]) -> str:
@@ -144,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
 
     set_threads(args.threads)
     from partkd.checkpoints import load_checkpoint, read_meta
-    from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
     from partkd.engine.config import scaled_milestones
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import accuracy_vs_op, evaluate
@@ -162,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (tdir / "model.safetensors").exists():
         train_teacher(rec.teacher, spec, tdir, resume=True)
     tpath = tdir / "model.safetensors"
+    reused(tpath, stale(tpath, spec=spec))
     if "E" not in read_meta(tpath):
         compute_part_matrix(tpath, spec)
     teacher_top1 = 100 * evaluate(load_checkpoint(tpath), val.high)["top1"]
@@ -171,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": spec.describe(),
         "validation": data.high.meta["validation"],
         "teacher_top1": teacher_top1,
-        "mode": DEFAULT_OCCLUSION_MODE,
+        "mode": rec.variants["none"].occlusion,
         "ops": args.ops,
         "records": [],
         "chosen": {},
@@ -196,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             out = work / seed_dir(c, seed)
             if not (out / "model.safetensors").exists():
                 train_student(replace(cfg, seed=seed), kd, tpath, spec, out, resume=True)
-            rows = accuracy_vs_op(load_checkpoint(out / "model.safetensors"), val, args.ops)
+            reused(out, stale(out, spec, replace(cfg, seed=seed), kd))
+            rows = accuracy_vs_op(
+                load_checkpoint(out / "model.safetensors"), val, args.ops, seed=rec.eval_seed, mode=kd.occlusion
+            )
             per_seed.append([100 * r["top1"] for r in rows])
             print(f"{seed_dir(c, seed)}: " + " / ".join(f"{v:.2f}" for v in per_seed[-1]), flush=True)
         top1 = [statistics.fmean(col) for col in zip(*per_seed)]

@@ -20,10 +20,11 @@ def score(meta: dict[str, Any]) -> dict[str, Any]:
     """The teacher's default E: each coach class's top part and whether it lies in the coach's region."""
     import numpy as np
 
+    from partkd.distill.definitions import EFFICIENCIES
     from partkd.layouts import PARTS
 
     key = meta["E_default"]
-    e = np.asarray(meta[f"E_{key}"])
+    e = np.asarray(meta[EFFICIENCIES.get(key).key])
     names = list(meta["class_names"])
     rows = {}
     for c, region in COACH.items():

@@ -5,6 +5,7 @@ heatmap of a part-efficiency matrix E."""
 from __future__ import annotations
 
 import functools
+import json
 import statistics
 import time
 from pathlib import Path
@@ -54,11 +55,41 @@ BENCH_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def train_cfg(preset: str, seed: int, **extra: Any) -> Any:
-    """The TrainConfig of a BENCH_PRESETS name with field overrides and the seed."""
+    """The TrainConfig of a BENCH_PRESETS name with field overrides and the seed; joints unless `modalities` is given
+    (the committed tables' teachers read joints, trained before 2D teachers defaulted to bone angles)."""
     from partkd.engine.config import train_preset
 
     base, over = BENCH_PRESETS[preset]
-    return train_preset(base, **{**over, **extra, "seed": seed})
+    return train_preset(base, **{"modalities": ("j",), **over, **extra, "seed": seed})
+
+
+def stale(path: Path, spec: Any = None, train: Any = None, student: Any = None) -> list[str]:
+    """The settings a finished run recorded that differ from the DataSpec / TrainConfig / StudentConfig asked for
+    (empty: safe to reuse); a TrainConfig naming no modality accepts the one the run resolved."""
+    from partkd.checkpoints import read_meta
+    from partkd.engine.config import spec_dict, to_dict
+
+    meta = read_meta(path)
+    want: dict[str, dict[str, Any]] = {}
+    if spec is not None:
+        want["data"] = spec_dict(spec)
+    if train is not None:
+        want["train"] = {k: v for k, v in to_dict(train).items() if k != "modalities" or v}
+    if student is not None:
+        want["student"] = to_dict(student)
+
+    def differs(a: Any, b: Any) -> bool:
+        return json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True)
+
+    out = [
+        f"{section}.{k}"
+        for section, asked in want.items()
+        for k, v in asked.items()
+        if differs(meta.get(section, {}).get(k, v), v)
+    ]
+    if spec is not None:  # a data key only the run recorded (e.g. its validation share) differs too
+        out += [f"data.{k}" for k in meta.get("data", {}) if k not in want["data"]]
+    return out
 
 
 def data_spec(dataset: str, data_root: Path = DATA_ROOT, level: str = "medium") -> Any:

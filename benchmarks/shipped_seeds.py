@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import RESULTS, add_threads_arg, md_head, md_table, provenance, publish, set_threads
+from harness_data import stale
 
 OPS = (0.0, 0.3, 0.6)
 
@@ -48,7 +49,6 @@ def main(argv: list[str] | None = None) -> int:
 
     set_threads(args.threads)
     from partkd.checkpoints import load_checkpoint
-    from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
     from partkd.engine.data import load_paired
     from partkd.engine.evaluate import accuracy_vs_op
     from partkd.engine.reproduce import load_recipe
@@ -62,9 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         for kd in curves:
             out = args.run / "students" / f"{kd}_op{op:g}_s{seed}"
+            cfg, kd_cfg = replace(rec.student, seed=seed), replace(rec.variants[kd], op=op)
             if not (out / "model.safetensors").exists():
-                train_student(replace(rec.student, seed=seed), replace(rec.variants[kd], op=op), teacher, rec.data, out)
-            rows = accuracy_vs_op(load_checkpoint(out / "model.safetensors"), test, list(OPS))
+                train_student(cfg, kd_cfg, teacher, rec.data, out)
+            differ = stale(out, rec.data, cfg, kd_cfg)
+            if differ:
+                raise SystemExit(f"{out}: trained with other settings than {args.recipe} ({', '.join(differ)})")
+            rows = accuracy_vs_op(
+                load_checkpoint(out / "model.safetensors"), test, list(OPS), seed=rec.eval_seed, mode=kd_cfg.occlusion
+            )
             curves[kd][seed] = [100 * r["top1"] for r in rows]
             print(f"{kd} seed {seed}: " + " / ".join(f"{v:.2f}" for v in curves[kd][seed]), flush=True)
     res = summarize(curves)
@@ -86,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     table.append(["PMSC − no KD, mean", fmt(f"{g:+.2f}" for g in res["gain_mean"])])
     md = [
         *md_head(f"Shipped recipe over seeds: {args.recipe}", prov),
-        f"Data: {rec.data.describe()}; {len(test.low)} test clips; occlusion {DEFAULT_OCCLUSION_MODE}, evaluation "
-        f"seed 0; students trained at OP {op:g} ({rec.variants['pmsc'].op_sampling} sampling). Top-1 %.",
+        f"Data: {rec.data.describe()}; {len(test.low)} test clips; occlusion {rec.variants['pmsc'].occlusion}, "
+        f"evaluation seed {rec.eval_seed}; students trained at OP {op:g} ({rec.variants['pmsc'].op_sampling} "
+        "sampling). Top-1 %.",
         "",
         md_table(["student", " / ".join(f"OP {o:g}" for o in OPS)], table),
     ]

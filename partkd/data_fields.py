@@ -14,9 +14,17 @@ FieldValue = str | int | float | bool | None | dict[str, object]
 #: DataSpec fields as sorted (name, value) pairs: hashable, so a data choice can key a cache.
 DataFields = tuple[tuple[str, FieldValue], ...]
 #: The fields that name the synthetic generator's data (the rest of a synthetic spec is how L is made).
-SYNTHETIC_KEYS: tuple[str, ...] = ("source", "num_classes", "clips_per_class", "synth_frames", "synth_motion", "seed")
+SYNTHETIC_KEYS: tuple[str, ...] = (
+    "source",
+    "num_classes",
+    "clips_per_class",
+    "synth_frames",
+    "synth_motion",
+    "seed",
+    "validation",
+)
 #: The fields that name a dataset on disk besides its path.
-DATASET_KEYS: tuple[str, ...] = ("high_layout", "high_source", "options")
+DATASET_KEYS: tuple[str, ...] = ("high_layout", "high_source", "options", "validation")
 
 
 def as_fields(fields: Mapping[str, FieldValue]) -> DataFields:

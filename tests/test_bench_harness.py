@@ -115,8 +115,9 @@ def test_the_bench_preset_is_the_cpu_preset_shortened() -> None:
 
     cfg = harness_data.train_cfg("bench", 3)
     assert (cfg.preset, cfg.epochs, tuple(cfg.milestones), cfg.eval_every, cfg.seed) == ("bench", 10, (6, 8), 5, 3)
-    cut = train_preset("cpu", epochs=10, milestones=(6, 8), eval_every=5, seed=3)
-    assert {**asdict(cfg), "preset": "cpu"} == asdict(cut)
+    cut = train_preset("cpu", epochs=10, milestones=(6, 8), eval_every=5, seed=3, modalities=("j",))
+    assert {**asdict(cfg), "preset": "cpu"} == asdict(cut)  # joints pinned: the committed tables' teachers'
+    assert harness_data.train_cfg("bench", 0, modalities=("ba",)).modalities == ("ba",)
 
 
 def _imports_and_path_edits(path: Path) -> tuple[set[str], int]:
@@ -154,10 +155,10 @@ def test_recipe_choice_keeps_each_methods_best_validation_mean_and_knows_the_shi
     assert choose_recipe.run_name(cands[2]) == "pmsc_e10_tau0.1_shapley"
     recs = [
         {"kd": "none", "run": "a", "epochs": 20, "mean": 70.0},
-        {"kd": "none", "run": "b", "epochs": 10, "mean": 70.0},   # a tie goes to the shorter run
+        {"kd": "none", "run": "b", "epochs": 10, "mean": 70.0},  # a tie goes to the shorter run
         {"kd": "pmsc", "run": "c", "epochs": 10, "mean": 71.0},
         {"kd": "pmsc", "run": "e", "epochs": 10, "mean": 72.0},
-        {"kd": "pmsc", "run": "d", "epochs": 20, "mean": 74.5},   # not the baseline's schedule
+        {"kd": "pmsc", "run": "d", "epochs": 20, "mean": 74.5},  # not the baseline's schedule
     ]
     assert {k: r["run"] for k, r in choose_recipe.choose(recs).items()} == {"none": "b", "pmsc": "e"}
     recs[0]["mean"] = 70.5
@@ -166,8 +167,9 @@ def test_recipe_choice_keeps_each_methods_best_validation_mean_and_knows_the_shi
 
     from partkd.engine.config import StudentConfig
 
-    rec = SimpleNamespace(student=SimpleNamespace(epochs=10), variants={"none": StudentConfig(kd="none"),
-                                                                         "pmsc": StudentConfig(tau=0.1)})
+    rec = SimpleNamespace(
+        student=SimpleNamespace(epochs=10), variants={"none": StudentConfig(kd="none"), "pmsc": StudentConfig(tau=0.1)}
+    )
     assert [choose_recipe.shipped(c, rec) for c in cands[:3]] == [True, False, True]
     assert not choose_recipe.shipped({**cands[2], "tau": 1.0}, rec)
 
@@ -178,9 +180,14 @@ def test_coach_regions_scores_the_top_part_of_the_default_e() -> None:
 
     classes = [*harness_data.COACH, "baseball_pitch"]
     e = np.zeros((len(classes), 5))
-    e[:, 2] = 1.0                                                    # right arm everywhere
-    meta = {"E_default": "shapley", "E_shapley": e.tolist(), "class_names": classes,
-            "model": {"modalities": ["ba"]}, "train": {"part_dropout": 0.5, "joint_dropout": 0.1}}
+    e[:, 2] = 1.0  # right arm everywhere
+    meta = {
+        "E_default": "shapley",
+        "E_shapley": e.tolist(),
+        "class_names": classes,
+        "model": {"modalities": ["ba"]},
+        "train": {"part_dropout": 0.5, "joint_dropout": 0.1},
+    }
     got = coach_regions.score(meta)
     assert got["named"] == 5 and not got["classes"]["squat"]["named"] and got["classes"]["pullup"]["top"] == "right_arm"
 
@@ -188,7 +195,33 @@ def test_coach_regions_scores_the_top_part_of_the_default_e() -> None:
 def test_shipped_seeds_summary_gives_mean_spread_and_each_seeds_gain() -> None:
     import shipped_seeds  # noqa: PLC0415
 
-    curves = {"none": {0: [80.0, 70.0, 60.0], 1: [82.0, 72.0, 64.0]}, "pmsc": {0: [81.0, 72.0, 66.0], 1: [81.0, 72.0, 64.0]}}
+    curves = {
+        "none": {0: [80.0, 70.0, 60.0], 1: [82.0, 72.0, 64.0]},
+        "pmsc": {0: [81.0, 72.0, 66.0], 1: [81.0, 72.0, 64.0]},
+    }
     res = shipped_seeds.summarize(curves)
     assert res["none"]["mean"] == [81.0, 71.0, 62.0] and res["none"]["sd"][2] == pytest.approx(2.8284271)
     assert res["gain_per_seed"] == {0: [1.0, 2.0, 6.0], 1: [-1.0, 0.0, 0.0]} and res["gain_mean"] == [0.0, 1.0, 3.0]
+
+
+def test_stale_names_each_setting_a_finished_run_recorded_differently(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from partkd.engine.config import DataSpec, StudentConfig, spec_dict, to_dict, train_preset
+
+    spec, cfg, kd = DataSpec(validation=0.2), train_preset("smoke", epochs=3), StudentConfig(tau=0.1)
+    meta = {
+        "model": {},
+        "layout": {},
+        "class_names": [],
+        "data": spec_dict(spec),
+        "train": {**to_dict(cfg), "modalities": ["j"]},
+        "student": to_dict(kd),
+    }
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    assert harness_data.stale(tmp_path, spec, cfg, kd) == []  # the resolved input is accepted
+    assert harness_data.stale(tmp_path, replace(spec, validation=0.0)) == ["data.validation"]
+    assert harness_data.stale(tmp_path, spec, replace(cfg, epochs=4), replace(kd, tau=1.0)) == [
+        "train.epochs",
+        "student.tau",
+    ]

@@ -68,3 +68,15 @@ def test_a_teacher_trained_on_the_carve_records_it_and_is_read_on_the_validation
 
 def meta_clips(ds: SkeletonDataset) -> int:
     return int(ds.meta["validation"]["clips"])
+
+
+def test_ntu_names_group_by_performer_and_other_names_by_their_subject_token():
+    def keys(names: list[str]) -> list[str]:
+        n = len(names)
+        ds = SkeletonDataset([np.ones((1, 4, 13, 3), np.float32)] * n, np.zeros(n), ["a"], np.array(["train"] * n),
+                             get_layout("penn13"), names)
+        return list(group_keys(ds))
+
+    assert keys(["S001C001P008R001A010", "S002C003P008R002A001.skeleton", "S001C001P003R001A010"]) == ["s8", "s8", "s3"]
+    assert keys(["a01_s03_e00_v01", "S11/Walking.54138969/w000"]) == ["s3", "s11"]
+    assert keys(["0001", "S1/x"]) == ["p0", "p1"]                  # one name without a subject: by pair id

@@ -14,15 +14,16 @@ import numpy as np
 from partkd.data.dataset import NO_PAIR, PairedDataset, SkeletonDataset
 from partkd.errors import DataError, where
 
-#: A subject token in a clip name: 's07' in 'wave_s07_0007', 'S11' in 'S11/Walking.54138969/w000'.
-SUBJECT = re.compile(r"(?:^|[_/])[sS](\d+)(?=[_/.]|$)")
+#: A subject token in a clip name: 's07' in 'wave_s07_0007', 'S11' in 'S11/Walking.54138969/w000', the performer
+#: 'P008' in NTU's 'S001C002P008R001A010'.
+SUBJECT = re.compile(r"(?:^|[_/])[sS](\d+)(?=[_/.]|$)|S\d{3}C\d{3}P(\d{3})R\d{3}A\d{3}")
 
 
 def group_keys(ds: SkeletonDataset) -> np.ndarray:
     """(N,) the group each clip is held out with: its subject where every name has one, else its pair id."""
     found = [SUBJECT.search(n) for n in ds.names]
     if found and all(found):
-        return np.array([f"s{int(m.group(1))}" for m in found if m])
+        return np.array([f"s{int(m.group(1) or m.group(2))}" for m in found if m])
     return np.array([f"p{p}" if p != NO_PAIR else f"c{i}" for i, p in enumerate(ds.pair_ids)])
 
 

@@ -303,10 +303,12 @@ class FitJob:
 def _field_defaults() -> dict[str, dict[str, Any]]:
     """Each config section's field defaults: what a resume point from before a field existed ran with."""
 
-    return {
+    out = {
         name: {f.name: default_of(f) for f in fields(cls)}
         for name, cls in (("train", TrainConfig), ("student", StudentConfig), ("data", DataSpec))
     }
+    out["train"]["modalities"] = ("j",)  # the default before inputs were resolved per layout
+    return out
 
 
 def _check_resume(stored: dict, current: dict, last: Path) -> None:
