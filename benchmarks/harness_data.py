@@ -63,9 +63,23 @@ def train_cfg(preset: str, seed: int, **extra: Any) -> Any:
     return train_preset(base, **{"modalities": ("j",), **over, **extra, "seed": seed})
 
 
+#: StudentConfig fields only a distilling student reads (a no-KD student trained under other values is the same).
+KD_ONLY: tuple[str, ...] = (
+    "alpha",
+    "tau",
+    "w",
+    "kl_temperature",
+    "efficiency",
+    "efficiency_temperature",
+    "relational_weight",
+    "positives_per_class",
+)
+
+
 def stale(path: Path, spec: Any = None, train: Any = None, student: Any = None) -> list[str]:
     """The settings a finished run recorded that differ from the DataSpec / TrainConfig / StudentConfig asked for
-    (empty: safe to reuse); a TrainConfig naming no modality accepts the one the run resolved."""
+    (empty: safe to reuse); a TrainConfig naming no modality accepts the one the run resolved, a no-KD student
+    ignores KD_ONLY."""
     from partkd.checkpoints import read_meta
     from partkd.engine.config import spec_dict, to_dict
 
@@ -76,7 +90,7 @@ def stale(path: Path, spec: Any = None, train: Any = None, student: Any = None) 
     if train is not None:
         want["train"] = {k: v for k, v in to_dict(train).items() if k != "modalities" or v}
     if student is not None:
-        want["student"] = to_dict(student)
+        want["student"] = {k: v for k, v in to_dict(student).items() if student.kd != "none" or k not in KD_ONLY}
 
     def differs(a: Any, b: Any) -> bool:
         return json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True)

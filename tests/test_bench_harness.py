@@ -225,3 +225,7 @@ def test_stale_names_each_setting_a_finished_run_recorded_differently(tmp_path: 
         "train.epochs",
         "student.tau",
     ]
+    none = {**meta, "student": to_dict(StudentConfig(kd="none", tau=0.1))}
+    (tmp_path / "model.json").write_text(json.dumps(none))
+    assert harness_data.stale(tmp_path, student=StudentConfig(kd="none", tau=1.0)) == []
+    assert harness_data.stale(tmp_path, student=StudentConfig(kd="none", op=0.6)) == ["student.op"]
