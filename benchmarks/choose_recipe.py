@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import RESULTS, ROOT, add_threads_arg, md_head, md_notes, md_table, provenance, publish, set_threads
-from harness_data import stale
+from harness_data import refuse_stale
 
 #: PMSC part weights tried: (E definition, softmax temperature): the default Shapley E and the paper's miss rate.
 EFFICIENCIES: tuple[tuple[str, float], ...] = (("shapley", 0.2), ("miss", 1.0))
@@ -75,14 +75,6 @@ def choose(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if rows:
             out[kd] = best(rows)
     return out
-
-
-def reused(run: Path, differences: list[str]) -> None:
-    """Stop with one line when a finished run under --work was made with other settings than this choice asks."""
-    if differences:
-        raise SystemExit(
-            f"{run}: finished with other settings ({', '.join(differences)}); remove it or pick another --work"
-        )
 
 
 def table_md(res: dict[str, Any]) -> str:
@@ -170,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (tdir / "model.safetensors").exists():
         train_teacher(rec.teacher, spec, tdir, resume=True)
     tpath = tdir / "model.safetensors"
-    reused(tpath, stale(tpath, spec=spec))
+    refuse_stale(tpath, spec=spec)
     if "E" not in read_meta(tpath):
         compute_part_matrix(tpath, spec)
     teacher_top1 = 100 * evaluate(load_checkpoint(tpath), val.high)["top1"]
@@ -187,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     def flush() -> None:
-        res["chosen"] = {k: r for k, r in choose(res["records"]).items()}
+        res["chosen"] = choose(res["records"])
         out = {**res, "provenance": res["provenance"].record()}
         publish(save, out, table_md(res))
 
@@ -205,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             out = work / seed_dir(c, seed)
             if not (out / "model.safetensors").exists():
                 train_student(replace(cfg, seed=seed), kd, tpath, spec, out, resume=True)
-            reused(out, stale(out, spec, replace(cfg, seed=seed), kd))
+            refuse_stale(out, spec, replace(cfg, seed=seed), kd)
             rows = accuracy_vs_op(
                 load_checkpoint(out / "model.safetensors"), val, args.ops, seed=rec.eval_seed, mode=kd.occlusion
             )

@@ -106,6 +106,13 @@ def stale(path: Path, spec: Any = None, train: Any = None, student: Any = None) 
     return out
 
 
+def refuse_stale(path: Path, spec: Any = None, train: Any = None, student: Any = None) -> None:
+    """Stop with one line when a finished run was made with other settings than asked (stale), instead of reusing it."""
+    differences = stale(path, spec, train, student)
+    if differences:
+        raise SystemExit(f"{path}: finished with other settings ({', '.join(differences)}); remove it to retrain")
+
+
 def data_spec(dataset: str, data_root: Path = DATA_ROOT, level: str = "medium") -> Any:
     """The paired DataSpec of a DATASETS entry (its L source and layout, loader options; data seed 0)."""
     from partkd.engine.config import DataSpec

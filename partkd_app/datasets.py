@@ -116,7 +116,7 @@ def clip_view(sel: Selection, index: int) -> ClipView:
         fit(high, pair.high.layout),
         shown,
         hidden,
-        None if ref_ds is None else fit(ref_ds.clips[index], ref_ds.layout),
+        None if ref is None or ref_ds is None else fit(ref, ref_ds.layout),
         f"{settings['frames']} frames: the clip's {low.shape[1]} recorded frames fitted to the students' input "
         f"({settings['mode']}), the mask of test row {row} as the models are scored",
         role,

@@ -192,6 +192,13 @@ def modality(name: str) -> Transform:
     return MODALITIES.get(name).transform
 
 
+def default_modalities(layout: Layout, role: str) -> tuple[str, ...]:
+    """What a model reads when no modality is named: a teacher of a 2D (image) skeleton bone angles, whose E then
+    names the moving limbs instead of the image translation its centre part carries (6 of 7 Penn Action classes
+    against 4 of 7 for joints, docs/part_importance.md); every other model joints."""
+    return ("ba",) if role == "teacher" and layout.dims == 2 else ("j",)
+
+
 __all__ = [
     "MODALITIES",
     "Modality",
@@ -201,16 +208,10 @@ __all__ = [
     "bone_motion",
     "bone_parents",
     "centred",
+    "default_modalities",
     "joint",
     "joint_acceleration",
     "joint_motion",
     "joint_motion_2",
     "modality",
 ]
-
-
-def default_modalities(layout: Layout, role: str) -> tuple[str, ...]:
-    """What a model reads when no modality is named: a teacher of a 2D (image) skeleton bone angles, whose E then
-    names the moving limbs instead of the image translation its centre part carries (6 of 7 Penn Action classes
-    against 4 of 7 for joints, docs/part_importance.md); every other model joints."""
-    return ("ba",) if role == "teacher" and layout.dims == 2 else ("j",)
