@@ -229,3 +229,23 @@ def test_stale_names_each_setting_a_finished_run_recorded_differently(tmp_path: 
     (tmp_path / "model.json").write_text(json.dumps(none))
     assert harness_data.stale(tmp_path, student=StudentConfig(kd="none", tau=1.0)) == []
     assert harness_data.stale(tmp_path, student=StudentConfig(kd="none", op=0.6)) == ["student.op"]
+
+
+def test_kd_headroom_shares_the_gap_and_reads_a_study_by_its_complete_seeds(tmp_path: Path) -> None:
+    import kd_headroom  # noqa: PLC0415
+
+    got = kd_headroom.headroom(90.0, [80.0, 70.0, 95.0], [85.0, 80.0, 95.0])
+    assert got["gap"] == [10.0, 20.0, -5.0] and got["gain"] == [5.0, 10.0, 0.0] and got["share"][:2] == [0.5, 0.5]
+    assert got["share"][2] != got["share"][2]  # no gap: no share
+    recs = [
+        {"dataset": "penn_action", "mode": "span", "kd": kd, "op": op, "seed": s, "top1": top1 + s / 100}
+        for kd, top1 in (("none", 0.8), ("pmsc", 0.85))
+        for op in (0.0, 0.3, 0.6)
+        for s in (0, 1)
+    ]
+    recs.pop()  # seed 1 lacks PMSC at OP 0.6: only seed 0 counts
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps({"teachers": {"penn_action": {"top1": 93.0}}, "records": recs}))
+    (row,) = kd_headroom.study_rows(path)
+    assert row["seeds"] == 1 and row["data"] == "Penn Action" and row["teacher"] == 93.0
+    assert row["none"] == pytest.approx([80.0] * 3) and row["pmsc"] == pytest.approx([85.0] * 3)

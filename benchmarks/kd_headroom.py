@@ -1,0 +1,195 @@
+"""How much of the teacher–student gap does PMSC close? Reads finished results (no training): per data set and OP the
+gap (teacher on high-quality clips − the no-KD student on low-quality ones), PMSC's gain over no KD and the share of
+the gap it recovers, beside the paper's Table 1.
+
+    python benchmarks/kd_headroom.py                    # the shipped pairs, their seed files and protocol studies
+
+Sources: checkpoints/<set>/results.json (shipped pairs, seed 0), benchmarks/results/seeds_*.json (a shipped recipe
+over seeds, its teacher the shipped one) and occlusion-protocol study files (students trained at each OP; `--study`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from harness import RESULTS, ROOT, add_save_arg, md_head, md_table, provenance, publish
+
+OPS = (0.0, 0.3, 0.6)
+#: The paper's Table 1 (heterogeneous teacher): data -> (teacher, no KD at OP 0 / 0.3 / 0.6, PMSC at OP 0 / 0.3 / 0.6).
+PAPER: dict[str, tuple[float, tuple[float, ...], tuple[float, ...]]] = {
+    "NTU-60 CS": (84.56, (79.98, 76.30, 73.25), (83.31, 81.76, 79.41)),
+    "NTU-60 CV": (89.46, (84.88, 80.45, 77.70), (88.13, 85.67, 84.03)),
+    "Penn Action": (90.54, (83.43, 78.18, 70.51), (87.08, 84.74, 80.52)),
+    "SYSU 3D HOI S1": (88.54, (84.33, 77.95, 65.39), (87.14, 81.43, 68.88)),
+    "SYSU 3D HOI S2": (88.96, (84.00, 78.35, 66.01), (86.68, 81.76, 68.41)),
+}
+#: Shipped sets: folder under checkpoints/ -> the data's name in the table.
+SHIPPED = {"": "synthetic", "penn_action": "Penn Action", "nw_ucla": "NW-UCLA", "h36m": "Human3.6M"}
+#: Seed files of the shipped recipes: file stem -> shipped folder whose teacher they distil.
+SEED_FILES = {
+    "seeds_penn_action_app": "penn_action",
+    "seeds_nw_ucla_app_e20": "nw_ucla",
+    "seeds_h36m_app_e20": "h36m",
+}
+STUDY_NAMES = {"penn_action": "Penn Action", "h36m": "Human3.6M", "nw_ucla": "NW-UCLA"}
+
+
+def headroom(teacher: float, none: list[float], pmsc: list[float]) -> dict[str, list[float]]:
+    """Per OP: the gap teacher − no KD, the gain PMSC − no KD and the share gain / gap of it (nan where no gap)."""
+    gap = [teacher - n for n in none]
+    gain = [p - n for p, n in zip(pmsc, none)]
+    share = [g / d if d > 0 else float("nan") for g, d in zip(gain, gap)]
+    return {"gap": gap, "gain": gain, "share": share}
+
+
+def shipped_rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """One row per shipped pair (seed 0) from its results.json, and each set's teacher top-1 at OP 0."""
+    rows, teachers = [], {}
+    for sub, name in SHIPPED.items():
+        folder = root / "checkpoints" / sub
+        try:
+            doc = json.loads((folder / "results.json").read_text())
+            sha = {
+                n: json.loads((folder / f"{n}.json").read_text())["weights_sha256"]
+                for n in ("teacher", "student_nokd", "student_pmsc")
+            }
+        except (OSError, ValueError, KeyError):
+            continue
+        acc = {
+            (r["key"]["weights"], r["key"]["op"]): 100 * r["value"]["top1"]
+            for r in doc["records"]
+            if r["key"]["what"] == "accuracy_at_op"
+        }
+        teachers[sub] = acc[(sha["teacher"], 0.0)]
+        rows.append(
+            {
+                "data": name,
+                "source": f"shipped pair, seed 0 (checkpoints/{sub or '.'})",
+                "seeds": 1,
+                "teacher": teachers[sub],
+                "none": [acc[(sha["student_nokd"], op)] for op in OPS],
+                "pmsc": [acc[(sha["student_pmsc"], op)] for op in OPS],
+            }
+        )
+    return rows, teachers
+
+
+def seed_rows(results: Path, teachers: dict[str, float]) -> list[dict[str, Any]]:
+    """One row per seed file of a shipped recipe: the mean curves over its seeds, the shipped teacher."""
+    rows = []
+    for stem, sub in SEED_FILES.items():
+        path = results / f"{stem}.json"
+        if not path.is_file() or sub not in teachers:
+            continue
+        doc = json.loads(path.read_text())
+        s = doc["summary"]
+        rows.append(
+            {
+                "data": SHIPPED[sub],
+                "source": f"shipped recipe ({path.name})",
+                "seeds": len(doc["curves"]["none"]),
+                "teacher": teachers[sub],
+                "none": s["none"]["mean"],
+                "pmsc": s["pmsc"]["mean"],
+            }
+        )
+    return rows
+
+
+def study_rows(path: Path, mode: str = "span") -> list[dict[str, Any]]:
+    """One row per data set of an occlusion-protocol study: students trained at each OP under `mode`, mean over the
+    seeds both students have at every OP."""
+    doc = json.loads(path.read_text())
+    rows = []
+    for ds, teacher in doc["teachers"].items():
+        recs = [r for r in doc["records"] if r["dataset"] == ds and r["mode"] == mode]
+        by = {(r["kd"], r["op"], r["seed"]): 100 * r["top1"] for r in recs}
+        seeds = sorted({s for (_, _, s) in by if all((kd, op, s) in by for kd in ("none", "pmsc") for op in OPS)})
+        if not seeds:
+            continue
+        rows.append(
+            {
+                "data": STUDY_NAMES.get(ds, ds),
+                "source": f"trained at each OP, `{mode}` ({path.name})",
+                "seeds": len(seeds),
+                "teacher": teacher["top1"],
+                "none": [statistics.fmean(by[("none", op, s)] for s in seeds) for op in OPS],
+                "pmsc": [statistics.fmean(by[("pmsc", op, s)] for s in seeds) for op in OPS],
+            }
+        )
+    return rows
+
+
+def paper_rows() -> list[dict[str, Any]]:
+    """The paper's Table 1 as rows."""
+    return [
+        {"data": name, "source": "paper, Table 1", "seeds": None, "teacher": t, "none": list(n), "pmsc": list(p)}
+        for name, (t, n, p) in PAPER.items()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--study",
+        type=Path,
+        nargs="*",
+        default=[RESULTS / "occlusion_protocol.json"],
+        help="occlusion_protocol.py result files (students trained at each OP)",
+    )
+    add_save_arg(ap, RESULTS / "kd_headroom")
+    args = ap.parse_args(argv)
+
+    shipped, teachers = shipped_rows(ROOT)
+    rows = shipped + seed_rows(RESULTS, teachers)
+    for path in args.study:
+        if path.is_file():
+            rows += study_rows(path)
+    ours = [{**r, **headroom(r["teacher"], r["none"], r["pmsc"])} for r in rows]
+    paper = [{**r, **headroom(r["teacher"], r["none"], r["pmsc"])} for r in paper_rows()]
+
+    def fmt(vals: list[float], sign: bool = False, pct: bool = False) -> str:
+        if pct:
+            return " / ".join("–" if v != v else f"{100 * v:.0f} %" for v in vals)
+        return " / ".join(f"{v:+.1f}" if sign else f"{v:.1f}" for v in vals)
+
+    def share_at_0(rs: list[dict[str, Any]]) -> float:
+        vals = [r["share"][0] for r in rs if r["gap"][0] > 1.0]
+        return statistics.median(vals) if vals else float("nan")
+
+    table = [
+        [
+            r["data"],
+            r["source"],
+            r["seeds"] or "",
+            f"{r['teacher']:.1f}",
+            fmt(r["none"]),
+            fmt(r["gap"]),
+            fmt(r["gain"], sign=True),
+            fmt(r["share"], pct=True),
+        ]
+        for r in ours + paper
+    ]
+    prov = provenance(argv)
+    md = [
+        *md_head("PMSC's gain against the teacher–student gap", prov),
+        "Gap: the teacher's top-1 on the high-quality test clips (OP 0) minus the no-KD student's on the low-quality "
+        "ones at each OP; gain: PMSC − no KD; share: gain / gap. Top-1 %, OP 0 / 0.3 / 0.6.",
+        "",
+        md_table(["data", "source", "seeds", "teacher", "no KD", "gap", "PMSC gain", "share of the gap"], table),
+        "",
+        f"Median share of the OP-0 gap recovered (gaps over 1 point): ours {100 * share_at_0(ours):.0f} %, the paper's "
+        f"{100 * share_at_0(paper):.0f} %.",
+        "",
+    ]
+    publish(args.save, {**prov.record(), "ops": OPS, "rows": ours, "paper": paper}, "\n".join(md))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
