@@ -100,12 +100,13 @@ def seed_rows(results: Path, teachers: dict[str, float]) -> list[dict[str, Any]]
     return rows
 
 
-def study_rows(path: Path, mode: str = "span") -> list[dict[str, Any]]:
-    """One row per data set of an occlusion-protocol study: students trained at each OP under `mode`, mean over the
-    seeds both students have at every OP."""
+def study_rows(path: Path) -> list[dict[str, Any]]:
+    """One row per data set and trained reading of an occlusion-protocol study (students trained at each OP), mean
+    over the seeds both students have at every OP."""
     doc = json.loads(path.read_text())
     rows = []
-    for ds, teacher in doc["teachers"].items():
+    modes = sorted({r["mode"] for r in doc["records"] if not r["mode"].startswith("test-only")})
+    for (ds, teacher), mode in ((t, m) for t in doc["teachers"].items() for m in modes):
         recs = [r for r in doc["records"] if r["dataset"] == ds and r["mode"] == mode]
         by = {(r["kd"], r["op"], r["seed"]): 100 * r["top1"] for r in recs}
         seeds = sorted({s for (_, _, s) in by if all((kd, op, s) in by for kd in ("none", "pmsc") for op in OPS)})
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "--study",
         type=Path,
         nargs="*",
-        default=[RESULTS / "occlusion_protocol.json"],
+        default=[RESULTS / "occlusion_protocol.json", RESULTS / "occlusion_protocol_penn_e20.json"],
         help="occlusion_protocol.py result files (students trained at each OP)",
     )
     add_save_arg(ap, RESULTS / "kd_headroom")
