@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ SEED_FILES = {
     "seeds_nw_ucla_app_e20": "nw_ucla",
     "seeds_h36m_app_e20": "h36m",
 }
+#: The occlusion study's PMSC students (benchmarks/occlusion_protocol.py KD_VARIANTS): kd -> its part weights.
+STUDY_PMSC = {"pmsc": "miss-rate weights", "pmsc-shapley": "Shapley weights"}
 STUDY_NAMES = {"penn_action": "Penn Action", "h36m": "Human3.6M", "nw_ucla": "NW-UCLA"}
 
 
@@ -57,18 +60,19 @@ def shipped_rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, float]]:
                 n: json.loads((folder / f"{n}.json").read_text())["weights_sha256"]
                 for n in ("teacher", "student_nokd", "student_pmsc")
             }
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"kd_headroom: skipping checkpoints/{sub or '.'}: {exc}", file=sys.stderr)
             continue
         acc = {
             (r["key"]["weights"], r["key"]["op"]): 100 * r["value"]["top1"]
             for r in doc["records"]
-            if r["key"]["what"] == "accuracy_at_op"
+            if r["key"]["what"] == "accuracy_at_op" and r["key"].get("mode") == "span" and r["key"].get("seed") == 0
         }
         teachers[sub] = acc[(sha["teacher"], 0.0)]
         rows.append(
             {
                 "data": name,
-                "source": f"shipped pair, seed 0 (checkpoints/{sub or '.'})",
+                "source": f"shipped pair, seed 0, span (checkpoints/{sub or '.'})",
                 "seeds": 1,
                 "teacher": teachers[sub],
                 "none": [acc[(sha["student_nokd"], op)] for op in OPS],
@@ -83,43 +87,47 @@ def seed_rows(results: Path, teachers: dict[str, float]) -> list[dict[str, Any]]
     rows = []
     for stem, sub in SEED_FILES.items():
         path = results / f"{stem}.json"
-        if not path.is_file() or sub not in teachers:
+        if not path.is_file():
             continue
-        doc = json.loads(path.read_text())
-        s = doc["summary"]
+        if sub not in teachers:
+            print(f"kd_headroom: skipping {path.name}: no shipped teacher in checkpoints/{sub}", file=sys.stderr)
+            continue
+        curves = json.loads(path.read_text())["curves"]
+        seeds = sorted(set(curves["none"]) & set(curves["pmsc"]))
         rows.append(
             {
                 "data": SHIPPED[sub],
                 "source": f"shipped recipe ({path.name})",
-                "seeds": len(doc["curves"]["none"]),
+                "seeds": len(seeds),
                 "teacher": teachers[sub],
-                "none": s["none"]["mean"],
-                "pmsc": s["pmsc"]["mean"],
+                **{kd: [statistics.fmean(c) for c in zip(*(curves[kd][s] for s in seeds))] for kd in ("none", "pmsc")},
             }
         )
     return rows
 
 
 def study_rows(path: Path) -> list[dict[str, Any]]:
-    """One row per data set and trained reading of an occlusion-protocol study (students trained at each OP), mean
-    over the seeds both students have at every OP."""
+    """One row per data set, trained reading and PMSC variant of an occlusion-protocol study (students trained at
+    each OP), mean over the seeds both students have at every OP."""
     doc = json.loads(path.read_text())
     rows = []
     modes = sorted({r["mode"] for r in doc["records"] if not r["mode"].startswith("test-only")})
-    for (ds, teacher), mode in ((t, m) for t in doc["teachers"].items() for m in modes):
+    for (ds, teacher), mode, (kd, weights) in (
+        (t, m, v) for t in doc["teachers"].items() for m in modes for v in STUDY_PMSC.items()
+    ):
         recs = [r for r in doc["records"] if r["dataset"] == ds and r["mode"] == mode]
         by = {(r["kd"], r["op"], r["seed"]): 100 * r["top1"] for r in recs}
-        seeds = sorted({s for (_, _, s) in by if all((kd, op, s) in by for kd in ("none", "pmsc") for op in OPS)})
+        seeds = sorted({s for (_, _, s) in by if all((k, op, s) in by for k in ("none", kd) for op in OPS)})
         if not seeds:
             continue
         rows.append(
             {
                 "data": STUDY_NAMES.get(ds, ds),
-                "source": f"trained at each OP, `{mode}` ({path.name})",
+                "source": f"trained at each OP, `{mode}`, PMSC {weights} ({path.name})",
                 "seeds": len(seeds),
                 "teacher": teacher["top1"],
                 "none": [statistics.fmean(by[("none", op, s)] for s in seeds) for op in OPS],
-                "pmsc": [statistics.fmean(by[("pmsc", op, s)] for s in seeds) for op in OPS],
+                "pmsc": [statistics.fmean(by[(kd, op, s)] for s in seeds) for op in OPS],
             }
         )
     return rows
@@ -158,10 +166,6 @@ def main(argv: list[str] | None = None) -> int:
             return " / ".join("–" if v != v else f"{100 * v:.0f} %" for v in vals)
         return " / ".join(f"{v:+.1f}" if sign else f"{v:.1f}" for v in vals)
 
-    def share_at_0(rs: list[dict[str, Any]]) -> float:
-        vals = [r["share"][0] for r in rs if r["gap"][0] > 1.0]
-        return statistics.median(vals) if vals else float("nan")
-
     table = [
         [
             r["data"],
@@ -183,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         md_table(["data", "source", "seeds", "teacher", "no KD", "gap", "PMSC gain", "share of the gap"], table),
         "",
-        f"Median share of the OP-0 gap recovered (gaps over 1 point): ours {100 * share_at_0(ours):.0f} %, the paper's "
-        f"{100 * share_at_0(paper):.0f} %.",
+        "The Human3.6M teacher is read on the 600 high-quality test clips, its students on 622 detection clips (24 "
+        "solitary); the paper's numbers are its Table 1.",
         "",
     ]
     publish(args.save, {**prov.record(), "ops": OPS, "rows": ours, "paper": paper}, "\n".join(md))

@@ -238,14 +238,23 @@ def test_kd_headroom_shares_the_gap_and_reads_a_study_by_its_complete_seeds(tmp_
     assert got["gap"] == [10.0, 20.0, -5.0] and got["gain"] == [5.0, 10.0, 0.0] and got["share"][:2] == [0.5, 0.5]
     assert got["share"][2] != got["share"][2]  # no gap: no share
     recs = [
-        {"dataset": "penn_action", "mode": "span", "kd": kd, "op": op, "seed": s, "top1": top1 + s / 100}
-        for kd, top1 in (("none", 0.8), ("pmsc", 0.85))
+        {"dataset": "penn_action", "mode": mode, "kd": kd, "op": op, "seed": s, "top1": top1 + s / 100 + shift}
+        for mode, shift in (("span", 0.0), ("sequence", -0.1), ("test-only:span", -0.5))
+        for kd, top1 in (("none", 0.8), ("pmsc", 0.85), ("pmsc-shapley", 0.9))
         for op in (0.0, 0.3, 0.6)
         for s in (0, 1)
     ]
-    recs.pop()  # seed 1 lacks PMSC at OP 0.6: only seed 0 counts
+    recs = [r for r in recs if not (r["mode"] == "span" and r["kd"] == "pmsc" and r["op"] == 0.6 and r["seed"] == 1)]
     path = tmp_path / "study.json"
     path.write_text(json.dumps({"teachers": {"penn_action": {"top1": 93.0}}, "records": recs}))
-    (row,) = kd_headroom.study_rows(path)
+    rows = {
+        (r["source"].split("`")[1], r["source"].split(", ")[2].split(" (")[0]): r for r in kd_headroom.study_rows(path)
+    }
+    assert sorted(rows) == sorted(
+        (m, f"PMSC {w} weights") for m in ("sequence", "span") for w in ("miss-rate", "Shapley")
+    )
+    row = rows[("span", "PMSC miss-rate weights")]  # seed 1 lacks this PMSC at OP 0.6: only seed 0 counts
     assert row["seeds"] == 1 and row["data"] == "Penn Action" and row["teacher"] == 93.0
     assert row["none"] == pytest.approx([80.0] * 3) and row["pmsc"] == pytest.approx([85.0] * 3)
+    row = rows[("sequence", "PMSC Shapley weights")]
+    assert row["seeds"] == 2 and row["none"] == pytest.approx([70.5] * 3) and row["pmsc"] == pytest.approx([80.5] * 3)
