@@ -7,6 +7,10 @@ under-trained to flatter KD; PMSC keeps its best τ and part weights on that sch
 
     python benchmarks/choose_recipe.py configs/penn_action_app.toml --threads 1
     python benchmarks/choose_recipe.py configs/app_default.toml --epochs 10 20 --taus 0.1 1 --threads 1
+    python benchmarks/choose_recipe.py configs/penn_action_app.toml --epochs 20 --teacher-inputs j --threads 1
+
+--teacher-inputs also distils PMSC students from teachers of other inputs (trained on the same split, weighted by
+their own E), so the distilling teacher's input is chosen on validation too.
 
 Finished runs under --work are reused; the result files are rewritten after every run. Records: one per candidate
 with its validation top-1 at each OP; `chosen` names each method's pick and whether it is the shipped recipe's.
@@ -28,12 +32,16 @@ from harness_data import refuse_stale
 EFFICIENCIES: tuple[tuple[str, float], ...] = (("shapley", 0.2), ("miss", 1.0))
 
 
-def candidates(epochs: list[int], taus: list[float], efficiencies: list[str] | None = None) -> list[dict[str, Any]]:
-    """No-KD students per epoch count; PMSC students per epoch count, τ and part weights (EFFICIENCIES by name)."""
+def candidates(
+    epochs: list[int], taus: list[float], efficiencies: list[str] | None = None, teachers: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """No-KD students per epoch count; PMSC students per epoch count, τ, part weights (EFFICIENCIES by name) and
+    teacher (the recipe's, then one per input named in `teachers`)."""
     out: list[dict[str, Any]] = [{"kd": "none", "epochs": e} for e in epochs]
     weights = [w for w in EFFICIENCIES if efficiencies is None or w[0] in efficiencies]
-    for e, tau, (eff, temp) in itertools.product(epochs, taus, weights):
-        out.append({"kd": "pmsc", "epochs": e, "tau": tau, "efficiency": eff, "temperature": temp})
+    for t, e, tau, (eff, temp) in itertools.product((None, *teachers), epochs, taus, weights):
+        c = {"kd": "pmsc", "epochs": e, "tau": tau, "efficiency": eff, "temperature": temp}
+        out.append({**c, "teacher": t} if t else c)
     return out
 
 
@@ -41,7 +49,7 @@ def run_name(c: dict[str, Any]) -> str:
     """A candidate's folder name, e.g. 'pmsc_e10_tau0.1_shapley'."""
     if c["kd"] == "none":
         return f"none_e{c['epochs']}"
-    return f"pmsc_e{c['epochs']}_tau{c['tau']:g}_{c['efficiency']}"
+    return f"pmsc_e{c['epochs']}_tau{c['tau']:g}_{c['efficiency']}" + (f"_t{c['teacher']}" if c.get("teacher") else "")
 
 
 def seed_dir(c: dict[str, Any], seed: int) -> str:
@@ -56,7 +64,7 @@ def shipped(c: dict[str, Any], recipe: Any) -> bool:
     if c["kd"] == "none":
         return same
     weights = (c["efficiency"], c["temperature"]) == (kd.efficiency, kd.efficiency_temperature)
-    return same and c["tau"] == kd.tau and weights
+    return same and c["tau"] == kd.tau and weights and not c.get("teacher")
 
 
 def choose(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -93,6 +101,8 @@ def table_md(res: dict[str, Any]) -> str:
     for r in res["records"]:
         pick = " **chosen**" if res["chosen"].get(r["kd"], {}).get("run") == r["run"] else ""
         weights = "—" if r["kd"] == "none" else f"{r['efficiency']} (T {r['temperature']:g})"
+        if r.get("teacher"):
+            weights += f", from a `{r['teacher']}` teacher"
         rows.append(
             [
                 ("no KD" if r["kd"] == "none" else "PMSC") + pick,
@@ -137,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         "--efficiencies", nargs="+", choices=[w[0] for w in EFFICIENCIES], default=[w[0] for w in EFFICIENCIES]
     )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="student seeds per candidate (mean read)")
+    ap.add_argument(
+        "--teacher-inputs", nargs="+", default=[], metavar="INPUT", help="also distil from teachers of these inputs"
+    )
     ap.add_argument("--ops", type=float, nargs="+", default=[0.0, 0.3, 0.6])
     ap.add_argument("--work", type=Path, default=None, help="run folder (default runs/choose_recipe/<recipe name>)")
     ap.add_argument("--save", type=Path, default=None, help="result stem (default benchmarks/results/recipe_<name>)")
@@ -166,6 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     if "E" not in read_meta(tpath):
         compute_part_matrix(tpath, spec)
     teacher_top1 = 100 * evaluate(load_checkpoint(tpath), val.high)["top1"]
+    own = tuple(read_meta(tpath)["model"].get("modalities") or ("j",))
+    teachers: dict[str | None, Path] = {None: tpath}
+    for name in (m for m in args.teacher_inputs if (m,) != own):
+        tdir_m = work / f"teacher_{name}"
+        if not (tdir_m / "model.safetensors").exists():
+            train_teacher(replace(rec.teacher, modalities=(name,)), spec, tdir_m, resume=True)
+        teachers[name] = tdir_m / "model.safetensors"
+        refuse_stale(teachers[name], spec=spec)
+        if "E" not in read_meta(teachers[name]):
+            compute_part_matrix(teachers[name], spec)
     res: dict[str, Any] = {
         "recipe": str(args.recipe),
         "provenance": provenance(argv),
@@ -183,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {**res, "provenance": res["provenance"].record()}
         publish(save, out, table_md(res))
 
-    for c in candidates(args.epochs, args.taus, args.efficiencies):
+    for c in candidates(args.epochs, args.taus, args.efficiencies, tuple(t for t in teachers if t)):
         kd = replace(rec.variants[c["kd"]], op=max(rec.ops))
         if c["kd"] != "none":
             kd = replace(kd, tau=c["tau"], efficiency=c["efficiency"], efficiency_temperature=c["temperature"])
@@ -196,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             out = work / seed_dir(c, seed)
             if not (out / "model.safetensors").exists():
-                train_student(replace(cfg, seed=seed), kd, tpath, spec, out, resume=True)
+                train_student(replace(cfg, seed=seed), kd, teachers[c.get("teacher")], spec, out, resume=True)
             refuse_stale(out, spec, replace(cfg, seed=seed), kd)
             rows = accuracy_vs_op(
                 load_checkpoint(out / "model.safetensors"), val, args.ops, seed=rec.eval_seed, mode=kd.occlusion

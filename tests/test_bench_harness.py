@@ -172,6 +172,12 @@ def test_recipe_choice_keeps_each_methods_best_validation_mean_and_knows_the_shi
     )
     assert [choose_recipe.shipped(c, rec) for c in cands[:3]] == [True, False, True]
     assert not choose_recipe.shipped({**cands[2], "tau": 1.0}, rec)
+    more = choose_recipe.candidates([20], [0.1], ["miss"], teachers=("j",))
+    assert [choose_recipe.run_name(c) for c in more] == ["none_e20", "pmsc_e20_tau0.1_miss", "pmsc_e20_tau0.1_miss_tj"]
+    rec.student.epochs = 20
+    pmsc = StudentConfig(tau=0.1, efficiency="miss", efficiency_temperature=1.0)
+    rec.variants["pmsc"] = pmsc
+    assert [choose_recipe.shipped(c, rec) for c in more] == [True, True, False]  # another teacher is not the recipe
 
 
 def test_coach_regions_scores_the_top_part_of_the_default_e() -> None:
