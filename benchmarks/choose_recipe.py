@@ -171,24 +171,23 @@ def main(argv: list[str] | None = None) -> int:
     spec = replace(rec.data, validation=args.validation)
     data = load_paired(spec)
     val = data.by_split("test")  # the carved validation split stands in for the test split
-    tdir = work / "teacher"
-    if not (tdir / "model.safetensors").exists():
-        train_teacher(rec.teacher, spec, tdir, resume=True)
-    tpath = tdir / "model.safetensors"
-    refuse_stale(tpath, spec=spec)
-    if "E" not in read_meta(tpath):
-        compute_part_matrix(tpath, spec)
+
+    def teacher(cfg: Any, tdir: Path) -> Path:
+        """The teacher trained on the carved split (reused when finished with the same data), with its E."""
+        if not (tdir / "model.safetensors").exists():
+            train_teacher(cfg, spec, tdir, resume=True)
+        path = tdir / "model.safetensors"
+        refuse_stale(path, spec=spec)
+        if "E" not in read_meta(path):
+            compute_part_matrix(path, spec)
+        return path
+
+    tpath = teacher(rec.teacher, work / "teacher")
     teacher_top1 = 100 * evaluate(load_checkpoint(tpath), val.high)["top1"]
     own = tuple(read_meta(tpath)["model"].get("modalities") or ("j",))
     teachers: dict[str | None, Path] = {None: tpath}
     for name in (m for m in args.teacher_inputs if (m,) != own):
-        tdir_m = work / f"teacher_{name}"
-        if not (tdir_m / "model.safetensors").exists():
-            train_teacher(replace(rec.teacher, modalities=(name,)), spec, tdir_m, resume=True)
-        teachers[name] = tdir_m / "model.safetensors"
-        refuse_stale(teachers[name], spec=spec)
-        if "E" not in read_meta(teachers[name]):
-            compute_part_matrix(teachers[name], spec)
+        teachers[name] = teacher(replace(rec.teacher, modalities=(name,)), work / f"teacher_{name}")
     res: dict[str, Any] = {
         "recipe": str(args.recipe),
         "provenance": provenance(argv),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def fmt(vals: list[float], sign: bool = False, pct: bool = False) -> str:
         if pct:
-            return " / ".join("–" if v != v else f"{100 * v:.0f} %" for v in vals)
+            return " / ".join("–" if math.isnan(v) else f"{100 * v:.0f} %" for v in vals)
         return " / ".join(f"{v:+.1f}" if sign else f"{v:.1f}" for v in vals)
 
     table = [
