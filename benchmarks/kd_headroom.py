@@ -20,15 +20,9 @@ from typing import Any
 
 from harness import RESULTS, ROOT, add_save_arg, md_head, md_table, provenance, publish
 
-OPS = (0.0, 0.3, 0.6)
-#: The paper's Table 1 (heterogeneous teacher): data -> (teacher, no KD at OP 0 / 0.3 / 0.6, PMSC at OP 0 / 0.3 / 0.6).
-PAPER: dict[str, tuple[float, tuple[float, ...], tuple[float, ...]]] = {
-    "NTU-60 CS": (84.56, (79.98, 76.30, 73.25), (83.31, 81.76, 79.41)),
-    "NTU-60 CV": (89.46, (84.88, 80.45, 77.70), (88.13, 85.67, 84.03)),
-    "Penn Action": (90.54, (83.43, 78.18, 70.51), (87.08, 84.74, 80.52)),
-    "SYSU 3D HOI S1": (88.54, (84.33, 77.95, 65.39), (87.14, 81.43, 68.88)),
-    "SYSU 3D HOI S2": (88.96, (84.00, 78.35, 66.01), (86.68, 81.76, 68.41)),
-}
+from partkd.paper import TABLE1
+from partkd.paper import TABLE_OPS as OPS
+
 #: Shipped sets: folder under checkpoints/ -> the data's name in the table.
 SHIPPED = {"": "synthetic", "penn_action": "Penn Action", "nw_ucla": "NW-UCLA", "h36m": "Human3.6M"}
 #: Seed files of the shipped recipes: file stem -> shipped folder whose teacher they distil.
@@ -137,8 +131,15 @@ def study_rows(path: Path) -> list[dict[str, Any]]:
 def paper_rows() -> list[dict[str, Any]]:
     """The paper's Table 1 as rows."""
     return [
-        {"data": name, "source": "paper, Table 1", "seeds": None, "teacher": t, "none": list(n), "pmsc": list(p)}
-        for name, (t, n, p) in PAPER.items()
+        {
+            "data": name,
+            "source": "paper, Table 1",
+            "seeds": None,
+            "teacher": r.teacher,
+            "none": list(r.nokd),
+            "pmsc": list(r.pmsc),
+        }
+        for name, r in TABLE1.items()
     ]
 
 

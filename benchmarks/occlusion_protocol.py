@@ -38,6 +38,7 @@ from harness import (
 )
 
 from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
+from partkd.paper import TABLE1, signed
 
 RECIPES = {
     "penn_action": ROOT / "configs" / "penn_action_app.toml",
@@ -45,10 +46,6 @@ RECIPES = {
     "nw_ucla": ROOT / "configs" / "nw_ucla_app.toml",
 }
 TRAINED_MODES = ("joint", "sequence", "span", "part")
-#: The paper's no-KD degradation relative to OP 0 (top-1 points, Table 1): Penn Action and NTU-60 cross-subject.
-PAPER_DROP = {"penn_action": {"0.3": -5.3, "0.6": -12.9}, "ntu_cs": {"0.3": -3.7, "0.6": -6.7}}
-#: The paper's PMSC gains over no KD on Penn Action (Table 1).
-PAPER_GAIN = {"0": 3.7, "0.3": 6.6, "0.6": 10.0}
 #: The students compared: without KD, with PMSC weighted by the paper's miss-rate softmax (eq. 13), and with PMSC
 #: weighted by the softmax of the teacher's part Shapley values at temperature 0.2: kd -> (method, E, temperature).
 KD_VARIANTS: dict[str, tuple[str, str | None, float]] = {
@@ -120,6 +117,7 @@ def table_md(res: dict[str, Any]) -> str:
     """The report: provenance, protocol, and per dataset one row per reading (no KD and PMSC top-1 by OP, the no-KD
     drop, the PMSC gain)."""
     ops = res["ops"]
+    penn = TABLE1["Penn Action"]
     lines = [
         "# Occlusion protocol: which reading reproduces the paper's degradation",
         "",
@@ -127,11 +125,9 @@ def table_md(res: dict[str, Any]) -> str:
         f"Recipes: {', '.join(f'{d}: `{p}`' for d, p in res['recipes'].items())} (teacher, student schedule, KD "
         "α, τ, w). Each student is trained and tested at its OP under its reading; `test-only:<mode>` rows are the OP "
         "0 students tested under that mode. Top-1 % on the test split, mean over seeds (column `seeds`: how many "
-        "seeds lie behind the occluded cells). Paper, no-KD drop "
-        f"from OP 0: Penn Action {PAPER_DROP['penn_action']['0.3']} / {PAPER_DROP['penn_action']['0.6']}, NTU-60 CS "
-        f"{PAPER_DROP['ntu_cs']['0.3']} / {PAPER_DROP['ntu_cs']['0.6']}; PMSC gain (Penn Action) "
-        + " / ".join(f"+{PAPER_GAIN[f'{o:g}']}" for o in ops if f"{o:g}" in PAPER_GAIN)
-        + ".",
+        "seeds lie behind the occluded cells). Paper, no-KD drop from OP 0: Penn Action "
+        f"{signed(penn.drop())}, NTU-60 CS {signed(TABLE1['NTU-60 CS'].drop())}; PMSC gain (Penn Action) "
+        f"{signed(penn.gain())}.",
         "",
     ]
     header = ["reading", *(f"no KD OP {o:g}" for o in ops), "drop 0.3 / 0.6", *(f"PMSC OP {o:g}" for o in ops)]

@@ -53,7 +53,7 @@ def precompute(out: Path, modes: list[str], seed: int, argv: list[str] | None) -
     per-part sensitivity, on the data its students were trained on (the app reads these instead of computing)."""
     from partkd.engine.config import data_spec_from_dict
     from partkd.engine.robustness import robustness_records
-    from partkd.figures import TABLE_OPS
+    from partkd.paper import TABLE_OPS
     from partkd.report import CURVE_OPS
     from partkd.results_store import write_results
 

@@ -19,7 +19,7 @@ from typing import Any
 from harness import RESULTS, add_threads_arg, md_head, md_table, provenance, publish, set_threads
 from harness_data import refuse_stale
 
-OPS = (0.0, 0.3, 0.6)
+from partkd.paper import TABLE_OPS as OPS
 
 
 def summarize(curves: dict[str, dict[int, list[float]]]) -> dict[str, Any]:

@@ -28,13 +28,12 @@ from partkd.drawing import (
 )
 from partkd.io import atomic_write_bytes
 from partkd.layouts import PARTS, Layout
+from partkd.paper import TABLE_OPS
 
 IMAGE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 DPI = 200
 #: Figures drawn on a page (not downloaded): a 12-inch figure is still wider than the app's main column.
 SCREEN_DPI = 120
-#: Table 1's occlusion levels (the paper's columns).
-TABLE_OPS: tuple[float, ...] = (0.0, 0.3, 0.6)
 
 
 def figure_bytes(fig: Figure, fmt: str, dpi: int = DPI) -> bytes:
@@ -488,7 +487,6 @@ def explanation_figure(result: Mapping[str, Any], layout: Layout, source: str = 
 __all__ = [
     "DPI",
     "IMAGE_FORMATS",
-    "TABLE_OPS",
     "GridRow",
     "Prediction",
     "accuracy_figure",

@@ -29,10 +29,10 @@ from partkd.engine.evaluate import (
 from partkd.errors import ConfigError, where
 from partkd.io import atomic_write_json, atomic_write_text
 from partkd.layouts import PARTS
+from partkd.paper import TABLE_OPS
 from partkd.viz import occlusion_mask
 
-#: The grid's low-quality rows (the paper's Figs. 6-7 show OP 0, 0.3 and 0.6).
-GRID_OPS: tuple[float, ...] = (0.0, 0.3, 0.6)
+#: The OPs of an accuracy-vs-occlusion curve (the grid's rows are Table 1's, as in the paper's Figs. 6-7).
 CURVE_OPS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(10))
 ROLES: tuple[str, ...] = ("teacher", "nokd", "kd")
 
@@ -91,7 +91,7 @@ class GridData:
 def grid_data(
     models: dict[str, Loaded],
     data: PairedDataset,
-    ops: Sequence[float] = GRID_OPS,
+    ops: Sequence[float] = TABLE_OPS,
     mode: str = DEFAULT_OCCLUSION_MODE,
     seed: int = 0,
     parts: Sequence[str] | None = None,
@@ -262,13 +262,13 @@ def write_report(
     elif teacher is not None:
         notes.append(f"{teacher.path.name} has no part matrix E: run `partkd part-matrix {teacher.path}`")
     say("clip grid")
-    gd = grid_data(models, data, GRID_OPS, mode, seed)
+    gd = grid_data(models, data, TABLE_OPS, mode, seed)
     chosen = paper_clips(gd)
     if clip is None and chosen.size:
         clip = int(chosen[0])
         notes.append(
             f"clip: the most confident test clip where the KD student is right and the one without KD is "
-            f"wrong at OP {max(GRID_OPS):g} ({chosen.size} such clips)"
+            f"wrong at OP {max(TABLE_OPS):g} ({chosen.size} such clips)"
         )
     elif clip is None:
         clip = 0
@@ -316,7 +316,6 @@ def write_report(
 
 __all__ = [
     "CURVE_OPS",
-    "GRID_OPS",
     "GridData",
     "assign_roles",
     "grid_data",

@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 
 from partkd import figures, viz
 from partkd.catalogue import ROLES
-from partkd.report import GRID_OPS, grid_rows, grid_title, paper_clips, showcase_op
+from partkd.paper import TABLE_OPS
+from partkd.report import grid_rows, grid_title, paper_clips, showcase_op
 from partkd_app.datasets import LOW_ROW, low_test_rows, paired_dataset
 from partkd_app.downloads import downloads
 from partkd_app.errors import readable_errors
@@ -49,7 +50,7 @@ if shown_row is None:
     st.stop()
 only = tuple(int(i) for i in matches)  # the models run on this clip only; the whole set when finding a paper clip
 with readable_errors():
-    gd = predictions(sel, GRID_OPS, only)
+    gd = predictions(sel, TABLE_OPS, only)
     at_op = gd if sel.occ.op in gd.occluded else predictions(sel, (sel.occ.op,), only)
 clip = shown_row
 
@@ -59,7 +60,7 @@ def _paper_clip() -> None:
     test split once for this)."""
     whole = None
     with readable_errors(stop=False):
-        whole = predictions(sel, GRID_OPS)
+        whole = predictions(sel, TABLE_OPS)
     if whole is None:
         return
     chosen = paper_clips(whole)
@@ -77,7 +78,7 @@ def _paper_clip() -> None:
     st.session_state["cmp_flash"] = (
         "success",
         f"{chosen.size} of {len(whole.low)} test clips have the KD student right and the one without KD wrong at "
-        f"OP {max(GRID_OPS):g}; showing the next.",
+        f"OP {max(TABLE_OPS):g}; showing the next.",
     )
 
 
@@ -97,8 +98,8 @@ kind, text = st.session_state.pop("cmp_flash", (None, ""))
 if kind:
     getattr(st, kind)(text)
 
-paper_rows = grid_rows(gd, clip, GRID_OPS)
-source = sel.provenance(occlusion=sel.protocol(GRID_OPS))
+paper_rows = grid_rows(gd, clip, TABLE_OPS)
+source = sel.provenance(occlusion=sel.protocol(TABLE_OPS))
 st.subheader("Figures 6-7: one clip at OP 0, 0.3 and 0.6")
 
 
@@ -106,7 +107,7 @@ def _grid_figure() -> Figure:
     return figures.clip_grid_figure(paper_rows, title=grid_title(gd, clip), source=source)
 
 
-st.image(grid_png(sel, GRID_OPS, clip, grid_title(gd, clip), source, only))
+st.image(grid_png(sel, TABLE_OPS, clip, grid_title(gd, clip), source, only))
 st.caption(source)
 downloads("grid", f"clip_grid_{gd.low.names[clip]}", _grid_figure, lambda: figures.grid_csv(paper_rows))
 

@@ -11,6 +11,7 @@ from partkd.catalogue import ROLES
 from partkd.data.occlusion import describe_protocol
 from partkd.errors import PartKDError
 from partkd.layouts import PARTS
+from partkd.paper import TABLE_OPS, table1_line
 from partkd.provenance import OcclusionProtocol
 from partkd.report import CURVE_OPS
 from partkd_app.downloads import downloads
@@ -23,9 +24,8 @@ from partkd_app.state import selection
 AUTO_CLIP_PASSES = 1000
 #: What the curves can be held against, by data format: the paper's numbers only where they belong (Penn Action).
 PAPER_CONTEXT = {
-    "penn_action": "Paper, Penn Action (Table 1): teacher 90.54; w/o KD 83.43 / 78.18 / 70.51; w/ KD 87.08 / 84.74 / "
-    "80.52 at OP 0 / 0.3 / 0.6. Here the low-quality clips are simulated, so the shape is what compares (KD closes "
-    "more of the gap as OP grows), not the numbers.",
+    "penn_action": f"Paper, Penn Action (Table 1): {table1_line('Penn Action')}. Here the low-quality clips are "
+    "simulated, so the shape is what compares (KD closes more of the gap as OP grows), not the numbers.",
     "h36m": "The paper reports no Human3.6M numbers. Its 15 actions differ more by context (objects, a chair, a "
     "phone) than by body motion, so a skeleton teacher reads about 36 % top-1 here; the low-quality clips are the "
     "dataset's real Stacked-Hourglass detections.",
@@ -86,7 +86,7 @@ def evaluated(ops: tuple[float, ...], what: str) -> dict[str, list[dict[str, flo
 
 source = sel.provenance(occlusion=sel.protocol(tuple(CURVE_OPS)))
 st.subheader("Table 1 form (top-1 %)")
-table_curves = evaluated(figures.TABLE_OPS, "Table 1")
+table_curves = evaluated(TABLE_OPS, "Table 1")
 if not table_curves:
     st.stop()
 n_test = max(int(p["n"]) for pts in table_curves.values() for p in pts)
@@ -99,7 +99,7 @@ st.dataframe(
 )
 st.caption(
     f"{n_test} test clips (one clip = {100 / max(n_test, 1):.2f} points). "
-    + sel.provenance(occlusion=sel.protocol(figures.TABLE_OPS))
+    + sel.provenance(occlusion=sel.protocol(TABLE_OPS))
 )
 c1, c2, c3 = st.columns(3)
 c1.download_button("Markdown", figures.table_markdown(table), "table1.md", "text/markdown", key="dl_t1_md")
@@ -109,7 +109,7 @@ context = PAPER_CONTEXT.get("synthetic" if sel.spec.is_synthetic else str(sel.sp
 st.caption("As in the paper, the teacher is reported on clean high-quality data only (OP 0). " + context)
 
 st.subheader("Accuracy vs occlusion")
-more = len(models) * (len(CURVE_OPS) - len(figures.TABLE_OPS) + len(PARTS))  # passes over the test split
+more = len(models) * (len(CURVE_OPS) - len(TABLE_OPS) + len(PARTS))  # passes over the test split
 wanted = f"rob_more:{sel.data}:{sorted(models.items())}"
 if len(models) * n_test > AUTO_CLIP_PASSES and not st.session_state.get(wanted):
     st.caption(
