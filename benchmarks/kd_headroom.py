@@ -20,6 +20,7 @@ from typing import Any
 
 from harness import RESULTS, ROOT, add_save_arg, md_head, md_table, provenance, publish
 
+from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
 from partkd.paper import TABLE1
 from partkd.paper import TABLE_OPS as OPS
 
@@ -61,13 +62,15 @@ def shipped_rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, float]]:
         acc = {
             (r["key"]["weights"], r["key"]["op"]): 100 * r["value"]["top1"]
             for r in doc["records"]
-            if r["key"]["what"] == "accuracy_at_op" and r["key"].get("mode") == "span" and r["key"].get("seed") == 0
+            if r["key"]["what"] == "accuracy_at_op"
+            and r["key"].get("mode") == DEFAULT_OCCLUSION_MODE
+            and r["key"].get("seed") == 0
         }
         teachers[sub] = acc[(sha["teacher"], 0.0)]
         rows.append(
             {
                 "data": name,
-                "source": f"shipped pair, seed 0, span (checkpoints/{sub or '.'})",
+                "source": f"shipped pair, seed 0, {DEFAULT_OCCLUSION_MODE} (checkpoints/{sub or '.'})",
                 "seeds": 1,
                 "teacher": teachers[sub],
                 "none": [acc[(sha["student_nokd"], op)] for op in OPS],
@@ -87,12 +90,13 @@ def seed_rows(results: Path, teachers: dict[str, float]) -> list[dict[str, Any]]
         if sub not in teachers:
             print(f"kd_headroom: skipping {path.name}: no shipped teacher in checkpoints/{sub}", file=sys.stderr)
             continue
-        curves = json.loads(path.read_text())["curves"]
+        doc = json.loads(path.read_text())
+        curves = doc["curves"]  # files without "occlusion" predate the key and were all made under `span`
         seeds = sorted(set(curves["none"]) & set(curves["pmsc"]))
         rows.append(
             {
                 "data": SHIPPED[sub],
-                "source": f"shipped recipe ({path.name})",
+                "source": f"shipped recipe, {doc.get('occlusion', 'span')} ({path.name})",
                 "seeds": len(seeds),
                 "teacher": teachers[sub],
                 **{kd: [statistics.fmean(c) for c in zip(*(curves[kd][s] for s in seeds))] for kd in ("none", "pmsc")},

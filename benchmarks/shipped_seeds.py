@@ -99,7 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     save = args.save or RESULTS / f"seeds_{rec.name}"
     publish(
         save,
-        {**prov.record(), "recipe": str(args.recipe), "ops": OPS, "curves": curves, "summary": res},
+        {
+            **prov.record(),
+            "recipe": str(args.recipe),
+            "occlusion": rec.variants["pmsc"].occlusion,
+            "ops": OPS,
+            "curves": curves,
+            "summary": res,
+        },
         "\n".join(md) + "\n",
     )
     print("\n".join(md))

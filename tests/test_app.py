@@ -328,7 +328,7 @@ def test_robustness_curves_and_table():
     assert [array(t["x"]).tolist() for t in stars] == [[0.6], [0.6]]
     band = lines[1]["error_y"]
     assert (array(band["array"]) > 0).all() and (array(band["arrayminus"]) > 0).all()   # 95 % intervals
-    assert any("'span' occlusion (each joint zeroed over contiguous spans" in c.value for c in at.caption)
+    assert any("'sequence' occlusion (each joint zeroed for the whole clip" in c.value for c in at.caption)
     assert not any(" s since" in c.value or "/work/" in c.value for c in at.caption)
     table = at.dataframe[0].value
     assert list(table.columns) == ["model", "OP 0", "OP 0.3", "OP 0.6"] and len(table) == 3
@@ -422,6 +422,7 @@ def test_compare_robustness_and_evaluate_agree():
     from partkd.engine.data import load_paired
     from partkd.engine.config import data_spec_from_dict
     from partkd.io import load_toml
+    from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
     from partkd.engine.evaluate import evaluate, occluded_inputs, predict_proba
 
     at = run("robustness")
@@ -436,7 +437,7 @@ def test_compare_robustness_and_evaluate_agree():
     clip_name = at.sidebar.selectbox(key="w_clip").value
     loaded = load_checkpoint(ROOT / "checkpoints" / "student_pmsc.safetensors")
     test = data.low.by_split("test")
-    proba = predict_proba(loaded, occluded_inputs(loaded, test, 0.6, "span", 0)[1])
+    proba = predict_proba(loaded, occluded_inputs(loaded, test, 0.6, DEFAULT_OCCLUSION_MODE, 0)[1])
     row = int(np.flatnonzero(np.flatnonzero(data.high.split == "test") == clip_name)[0])
     bars = charts(at)[-1]["data"][0]
     assert np.allclose(sorted(array(bars["x"]), reverse=True), np.sort(proba[row])[::-1][:5], atol=1e-6)
