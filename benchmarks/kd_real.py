@@ -48,6 +48,7 @@ from harness_data import (
     finished,
     mean_std,
     paired_diffs,
+    refuse_stale,
     train_cfg,
     training_seconds,
 )
@@ -142,7 +143,8 @@ def table_md(res: dict[str, Any]) -> str:
         f"{res.get('homogeneous_high') or 'H in the L layout'}. "
         f"Top-1 / top-5 (%) on the test split ({res.get('test_clips', '?')} H clips, "
         f"{res.get('low_test_clips', res.get('test_clips', '?'))} L clips), each student tested at the OP "
-        f"it was trained with (joint occlusion, test seed 0). Mean ± std over seeds. "
+        f"it was trained with (occlusion reading `{res.get('occlusion', 'joint')}`, test seed 0). "
+        "Mean ± std over seeds. "
         f"Training precision of the runs (from their checkpoints): {precisions_used(res)}.",
         "",
     ]
@@ -517,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         f"T={cfg0.frames} ({cfg0.frame_mode}), M={cfg0.persons}",
         "teacher_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in teacher_extra.items()},
         "kd_config": {"alpha": args.alpha, "tau": args.tau, "w": args.w},
+        "occlusion": StudentConfig().occlusion,
         "high_layout": ds["high"],
         "low_layout_hetero": ds.get("low_layout", "coco17"),
         "level": args.level,
@@ -644,7 +647,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.time()
             if args.collect_only and not finished(rdir):
                 continue
-            if not finished(rdir):
+            if finished(rdir):
+                refuse_stale(rdir, student=scfg)
+            else:
                 train_student(
                     train_cfg(args.preset, seed, **extra),
                     scfg,
@@ -654,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
                     resume=True,
                 )
             st = load_checkpoint(rdir / "model.safetensors")
-            m = evaluate(st, paired_for(r["setting"]).low.by_split("test"), op=r["op"], seed=0)
+            m = evaluate(st, paired_for(r["setting"]).low.by_split("test"), op=r["op"], mode=scfg.occlusion, seed=0)
             meta = read_meta(rdir / "model.safetensors")
             per_run[name] = {
                 "row": row_key(r),

@@ -31,7 +31,7 @@ from harness import (
     publish,
     set_threads,
 )
-from harness_data import finished, mean_std, training_seconds
+from harness_data import finished, mean_std, refuse_stale, training_seconds
 
 RECIPE = ROOT / "configs" / "synthetic_default.toml"
 
@@ -42,7 +42,8 @@ def table_md(res: dict[str, Any]) -> str:
     lines = [
         *md_head("Synthetic data: teacher vs student w/o KD vs student w/ PMSC", Provenance.from_record(res)),
         f"Recipe `{res['recipe']}` ({res['recipe_summary']}). Top-1 (%) on the {res.get('test_clips', '?')} "
-        "synthetic test clips; students tested at the OP they were trained with (joint occlusion, test seed 0).",
+        f"synthetic test clips; students tested at the OP they were trained with (occlusion reading "
+        f"`{res.get('occlusion', 'joint')}`, test seed 0).",
         "",
     ]
     header = ["seed", "teacher (H)"] + [f"{k} OP {op:g}" for op in ops for k in ("w/o KD", "PMSC", "gain")]
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "teacher_train": dataclasses.asdict(tcfg),
         "student_train": dataclasses.asdict(scfg_train),
         "ops": args.ops,
+        "occlusion": next(iter(recipe.variants.values())).occlusion,
         "seeds": args.seeds,
         "vary_data": args.vary_data,
         "per_seed": [],
@@ -197,9 +199,12 @@ def main(argv: list[str] | None = None) -> int:
             for kd in ("none", "pmsc"):
                 sdir = root / f"{kd}_op{op:g}"
                 kcfg = dataclasses.replace(recipe.variants.get(kd) or recipe.variants["pmsc"], kd=kd, op=op)
-                if not finished(sdir):
+                if finished(sdir):
+                    refuse_stale(sdir, student=kcfg)
+                else:
                     train_student(dataclasses.replace(scfg_train, seed=seed), kcfg, tpath, spec, sdir)
-                m = evaluate(load_checkpoint(sdir / "model.safetensors"), data.low.by_split("test"), op=op, seed=0)
+                low_test = data.low.by_split("test")
+                m = evaluate(load_checkpoint(sdir / "model.safetensors"), low_test, op=op, mode=kcfg.occlusion, seed=0)
                 entry["students"][f"{kd}_{op:g}"] = m["top1"]
                 entry["students_top5"][f"{kd}_{op:g}"] = m["top5"]
                 entry["seconds"][f"{kd}_{op:g}"] = training_seconds(read_meta(sdir))

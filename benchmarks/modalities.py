@@ -6,9 +6,9 @@ relational KD alone (4-stream teacher, joint student); the 4-stream student with
     python benchmarks/modalities.py --dataset h36m --seeds 0 1 --threads 1 \
         --teacher-j runs/bench/h36m_bench_t0.1/teacher_s0
 
-Students train and are tested at one OP (default 0.3, joint occlusion, test seed 0) with the `bench` preset and the
-real-data definitions of harness_data (kd_real.py's). Finished runs under --work are reused; every finished run
-rewrites benchmarks/results/modalities_<dataset>.{json,md,png} (a cut-off run leaves valid files).
+Students train and are tested at one OP (default 0.3, the default occlusion reading, test seed 0) with the `bench`
+preset and the real-data definitions of harness_data (kd_real.py's). Finished runs under --work are reused; every
+finished run rewrites benchmarks/results/modalities_<dataset>.{json,md,png} (a cut-off run leaves valid files).
 """
 
 from __future__ import annotations
@@ -393,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"{name}: trained in {time.time() - t0:.0f} s", flush=True)
         st = load_checkpoint(rdir / "model.safetensors")
-        m = evaluate(st, low_test, op=args.op, seed=0)
+        mode = st.meta.get("degradation", {}).get("mode") or StudentConfig().occlusion  # the reading it trained under
+        m = evaluate(st, low_test, op=args.op, mode=mode, seed=0)
         meta = read_meta(rdir / "model.safetensors")
         per_run[name] = {
             "row": key,

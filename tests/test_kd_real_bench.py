@@ -56,3 +56,16 @@ def test_precisions_used_names_one_precision_or_counts_a_mixture():
              "students": [{"seeds": [{"precision_used": "fp32"}, {"precision_used": "fp32"}]}, {"seeds": [{}]}]}
     assert kd_real.precisions_used(mixed) == "bf16 (1 runs), fp32 (2 runs), not recorded (1 runs)"
     assert kd_real.precisions_used({"teacher": None, "students": []}) == "no runs yet"
+
+
+def test_table_names_the_occlusion_reading_it_ran_under():
+    planned = kd_real.grid("core", [0.0])
+    per_run = {f"{row}_s0": {"row": row, "seed": 0, "top1": v, "top5": 1.0, "val_curve": [], "seconds": 1.0,
+                             "checkpoint": "x"} for row, v in (("het_none_op0", 0.8), ("het_pmsc_op0", 0.85))}
+    res = {"planned": planned, "dataset": "penn_action", "preset": "bench", "train_config_summary": "s",
+           "kd_config": {"alpha": 1.0, "tau": 0.1, "w": 0.5}, "high_layout": "penn13", "low_layout_hetero": "coco17",
+           "level": "heavy", "teacher": None, "rows": "core", "seeds_requested": [0], "runs_done": 2, "not_run": [],
+           "notes": [], "command": "c", "date": "d", "code_version": "v", "device": "cpu", "ops": [0.0]}
+    kd_real.collect(res, per_run)
+    assert "occlusion reading `joint`" in kd_real.table_md(res)       # written before the reading was recorded
+    assert "occlusion reading `sequence`" in kd_real.table_md({**res, "occlusion": "sequence"})
