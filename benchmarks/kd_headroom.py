@@ -5,7 +5,8 @@ the gap it recovers, beside the paper's Table 1.
     python benchmarks/kd_headroom.py                    # the shipped pairs, their seed files and protocol studies
 
 Sources: checkpoints/<set>/results.json (shipped pairs, seed 0), benchmarks/results/seeds_*.json (a shipped recipe
-over seeds, its teacher the shipped one) and occlusion-protocol study files (students trained at each OP; `--study`).
+over seeds, its teacher the shipped one), occlusion-protocol study files (students trained at each OP; `--study`) and
+kd_real.py's Table 1 files that record their occlusion reading (`--table1`).
 """
 
 from __future__ import annotations
@@ -134,6 +135,27 @@ def study_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def table1_rows(path: Path) -> list[dict[str, Any]]:
+    """The heterogeneous no-KD and PMSC rows of a kd_real.py result file (students trained at each OP, mean over
+    seeds); none for a file that does not record its occlusion reading or lacks a row at one of the OPs."""
+    doc = json.loads(path.read_text())
+    if "occlusion" not in doc or not doc.get("teacher"):
+        return []
+    by = {(r["kd"], r["op"]): r for r in doc["students"] if r["setting"] == "heterogeneous"}
+    if not all((kd, op) in by for kd in ("none", "pmsc") for op in OPS):
+        return []
+    name = STUDY_NAMES.get(doc["dataset"], doc["dataset"])
+    return [
+        {
+            "data": name,
+            "source": f"trained at each OP, `{doc['occlusion']}`, kd_real {doc['preset']} ({path.name})",
+            "seeds": min(len(by[(kd, op)]["seeds"]) for kd in ("none", "pmsc") for op in OPS),
+            "teacher": 100 * doc["teacher"]["top1"],
+            **{kd: [100 * by[(kd, op)]["top1"] for op in OPS] for kd in ("none", "pmsc")},
+        }
+    ]
+
+
 def paper_rows() -> list[dict[str, Any]]:
     """The paper's Table 1 as rows."""
     return [
@@ -158,6 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[RESULTS / "occlusion_protocol.json", RESULTS / "occlusion_protocol_penn_e20.json"],
         help="occlusion_protocol.py result files (students trained at each OP)",
     )
+    ap.add_argument(
+        "--table1",
+        type=Path,
+        nargs="*",
+        default=[RESULTS / f"{d}_seq.json" for d in ("penn_action", "nw_ucla", "h36m")],
+        help="kd_real.py result files (students trained at each OP)",
+    )
     add_save_arg(ap, RESULTS / "kd_headroom")
     args = ap.parse_args(argv)
 
@@ -166,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.study:
         if path.is_file():
             rows += study_rows(path)
+    for path in args.table1:
+        if path.is_file():
+            rows += table1_rows(path)
     ours = [{**r, **headroom(r["teacher"], r["none"], r["pmsc"])} for r in rows]
     paper = [{**r, **headroom(r["teacher"], r["none"], r["pmsc"])} for r in paper_rows()]
 

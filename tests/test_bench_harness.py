@@ -264,3 +264,23 @@ def test_kd_headroom_shares_the_gap_and_reads_a_study_by_its_complete_seeds(tmp_
     assert row["none"] == pytest.approx([80.0] * 3) and row["pmsc"] == pytest.approx([85.0] * 3)
     row = rows[("sequence", "PMSC Shapley weights")]
     assert row["seeds"] == 2 and row["none"] == pytest.approx([70.5] * 3) and row["pmsc"] == pytest.approx([80.5] * 3)
+
+
+def test_kd_headroom_reads_a_table1_file_only_when_it_names_its_reading(tmp_path: Path) -> None:
+    import kd_headroom  # noqa: PLC0415
+
+    students = [
+        {"setting": st, "kd": kd, "op": op, "top1": top1 - op / 10, "seeds": [{"seed": s} for s in range(n)]}
+        for st in ("heterogeneous", "homogeneous")
+        for kd, top1, n in (("none", 0.25, 3), ("pmsc", 0.28, 2))
+        for op in (0.0, 0.3, 0.6)
+    ]
+    doc = {"dataset": "h36m", "preset": "bench", "teacher": {"top1": 0.29}, "students": students}
+    old, new = tmp_path / "old.json", tmp_path / "h36m_seq.json"
+    old.write_text(json.dumps(doc))
+    new.write_text(json.dumps({**doc, "occlusion": "sequence"}))
+    assert kd_headroom.table1_rows(old) == []  # made before the reading was recorded
+    (row,) = kd_headroom.table1_rows(new)
+    assert row["data"] == "Human3.6M" and row["seeds"] == 2 and row["teacher"] == pytest.approx(29.0)
+    assert "`sequence`" in row["source"]
+    assert row["none"] == pytest.approx([25.0, 22.0, 19.0]) and row["pmsc"] == pytest.approx([28.0, 25.0, 22.0])
