@@ -34,6 +34,7 @@ SEED_FILES = {
     "seeds_h36m_app_e20": "h36m",
     "seeds_nw_ucla_app_seq": "nw_ucla",
     "seeds_h36m_app_seq": "h36m",
+    "seeds_penn_action_app_seq": "penn_action",
 }
 #: The occlusion study's PMSC students (benchmarks/occlusion_protocol.py KD_VARIANTS): kd -> its part weights.
 STUDY_PMSC = {"pmsc": "miss-rate weights", "pmsc-shapley": "Shapley weights"}
