@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "--table1",
         type=Path,
         nargs="*",
-        default=[RESULTS / f"{d}_seq.json" for d in ("penn_action", "nw_ucla", "h36m")],
+        default=[RESULTS / f"{d}.json" for d in ("penn_action_seq", "nw_ucla_seq", "h36m_seq", "h36m_seq_td0")],
         help="kd_real.py result files (students trained at each OP)",
     )
     add_save_arg(ap, RESULTS / "kd_headroom")
