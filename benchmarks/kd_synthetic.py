@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = dataclasses.replace(d, seed=seed) if args.vary_data else d
         data = load_paired(spec)
         res["test_clips"] = len(data.high.by_split("test"))
+        low_test = data.low.by_split("test")
         entry: dict[str, Any] = {
             "seed": seed,
             "teacher": None,
@@ -203,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
                     refuse_stale(sdir, student=kcfg)
                 else:
                     train_student(dataclasses.replace(scfg_train, seed=seed), kcfg, tpath, spec, sdir)
-                low_test = data.low.by_split("test")
                 m = evaluate(load_checkpoint(sdir / "model.safetensors"), low_test, op=op, mode=kcfg.occlusion, seed=0)
                 entry["students"][f"{kd}_{op:g}"] = m["top1"]
                 entry["students_top5"][f"{kd}_{op:g}"] = m["top5"]

@@ -393,8 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"{name}: trained in {time.time() - t0:.0f} s", flush=True)
         st = load_checkpoint(rdir / "model.safetensors")
-        mode = st.meta.get("degradation", {}).get("mode") or StudentConfig().occlusion  # the reading it trained under
-        m = evaluate(st, low_test, op=args.op, mode=mode, seed=0)
+        m = evaluate(st, low_test, op=args.op, mode=st.occlusion, seed=0)
         meta = read_meta(rdir / "model.safetensors")
         per_run[name] = {
             "row": key,

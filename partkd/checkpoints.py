@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from safetensors import SafetensorError
 
 from partkd import __version__
+from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
 from partkd.errors import CheckpointError, ConfigError, PartKDError, where
 from partkd.io import atomic_write_bytes, atomic_write_json
 from partkd.layouts import Layout, layout_from_dict
@@ -50,6 +51,11 @@ class Loaded:
     @property
     def role(self) -> str:
         return str(self.meta.get("role", ""))
+
+    @property
+    def occlusion(self) -> str:
+        """The occlusion reading a student trained under; the default reading for a teacher or a file without one."""
+        return str((self.meta.get("degradation") or {}).get("mode") or DEFAULT_OCCLUSION_MODE)
 
 
 #: Version of the metadata layout this code writes; files without the key are version 0 (before it was recorded,

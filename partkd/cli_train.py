@@ -27,7 +27,7 @@ from partkd.engine.config import (
 )
 from partkd.engine.data import load_high, load_paired
 from partkd.engine.run_config import read_run_config
-from partkd.engine.schema import add_flags, given, option
+from partkd.engine.schema import add_flags, given
 from partkd.errors import ConfigError, where
 from partkd.io import atomic_write_json
 from partkd.layouts import PARTS
@@ -241,7 +241,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     ds = data_side(loaded, data).by_split(args.split)
     trained = loaded.meta.get("degradation", {})
     ops = args.op if args.op else [float(trained.get("op") or 0.0)]
-    mode = args.mode or trained.get("mode") or option(StudentConfig, "occlusion").default
+    mode = args.mode or loaded.occlusion
     print(f"data: {spec.describe()}")
     result: dict[str, Any] = {
         "checkpoint": str(loaded.path),

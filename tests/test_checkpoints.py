@@ -144,3 +144,13 @@ def test_schema_1_synthetic_checkpoints_read_as_the_coupled_action_set(tmp_path:
     assert read_meta(weights)["data"]["synth_motion"] == "coupled"
     (tmp_path / "m.json").write_text(json.dumps({**doc, "data": {"source": "/x", "format": "npz"}, "schema_version": 1}))
     assert "synth_motion" not in read_meta(weights)["data"]
+
+
+def test_a_checkpoint_names_the_occlusion_reading_its_student_trained_under() -> None:
+    from partkd.checkpoints import Loaded
+    from partkd.data.occlusion import DEFAULT_OCCLUSION_MODE
+
+    assert DEFAULT_OCCLUSION_MODE != "span"
+    assert Loaded(None, {"role": "student", "degradation": {"op": 0.6, "mode": "span"}}, Path("s")).occlusion == "span"
+    assert Loaded(None, {"role": "teacher"}, Path("t")).occlusion == DEFAULT_OCCLUSION_MODE
+    assert Loaded(None, {"role": "student", "degradation": {"op": 0.6}}, Path("old")).occlusion == DEFAULT_OCCLUSION_MODE
