@@ -282,6 +282,12 @@ def efficiency_md(students: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def plot_title(res: dict[str, Any]) -> str:
+    """The figure's title: dataset, preset and, where the result records it, the occlusion reading."""
+    reading = f", occlusion '{res['occlusion']}'" if res.get("occlusion") else ""
+    return f"{res['dataset']} ({res['preset']} preset{reading})"
+
+
 def plot(res: dict[str, Any], path: Path) -> None:
     """Top-1 against OP of the main student rows (and the teacher's line), saved to `path`."""
     try:
@@ -316,7 +322,7 @@ def plot(res: dict[str, Any], path: Path) -> None:
         ax.axhline(100 * res["teacher"]["top1"], color="gray", lw=1, ls=":", label="teacher (H)")
     ax.set_xlabel("occlusion probability OP")
     ax.set_ylabel("top-1 (%)")
-    ax.set_title(f"{res['dataset']} ({res['preset']} preset)")
+    ax.set_title(plot_title(res))
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

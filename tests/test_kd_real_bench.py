@@ -69,3 +69,5 @@ def test_table_names_the_occlusion_reading_it_ran_under():
     kd_real.collect(res, per_run)
     assert "occlusion reading `joint`" in kd_real.table_md(res)       # written before the reading was recorded
     assert "occlusion reading `sequence`" in kd_real.table_md({**res, "occlusion": "sequence"})
+    assert kd_real.plot_title({**res, "occlusion": "sequence"}) == "penn_action (bench preset, occlusion 'sequence')"
+    assert kd_real.plot_title(res) == "penn_action (bench preset)"   # a result that predates the recorded reading
