@@ -34,6 +34,7 @@ SEED_FILES = {
     "seeds_h36m_app_e20": "h36m",
     "seeds_nw_ucla_app_seq": "nw_ucla",
     "seeds_h36m_app_seq": "h36m",
+    "seeds_h36m_app_seq_miss": "h36m",
     "seeds_penn_action_app_seq": "penn_action",
 }
 #: The occlusion study's PMSC students (benchmarks/occlusion_protocol.py KD_VARIANTS): kd -> its part weights.
@@ -84,6 +85,14 @@ def shipped_rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, float]]:
     return rows, teachers
 
 
+def seed_source(doc: dict[str, Any], name: str) -> str:
+    """A seed file's source label: its reading and the PMSC part weights it was made with (older files did not record
+    them: the recipe shipped on their date)."""
+    if doc.get("efficiency"):
+        return f"shipped recipe, {doc.get('occlusion', 'span')}, PMSC {doc['efficiency'][0]} weights ({name})"
+    return f"recipe shipped when made, {doc.get('occlusion', 'span')} ({name})"
+
+
 def seed_rows(results: Path, teachers: dict[str, float]) -> list[dict[str, Any]]:
     """One row per seed file of a shipped recipe: the mean curves over its seeds, the shipped teacher."""
     rows = []
@@ -100,7 +109,7 @@ def seed_rows(results: Path, teachers: dict[str, float]) -> list[dict[str, Any]]
         rows.append(
             {
                 "data": SHIPPED[sub],
-                "source": f"shipped recipe, {doc.get('occlusion', 'span')} ({path.name})",
+                "source": seed_source(doc, path.name),
                 "seeds": len(seeds),
                 "teacher": teachers[sub],
                 **{kd: [statistics.fmean(c) for c in zip(*(curves[kd][s] for s in seeds))] for kd in ("none", "pmsc")},

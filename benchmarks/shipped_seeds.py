@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         *md_head(f"Shipped recipe over seeds: {args.recipe}", prov),
         f"Data: {rec.data.describe()}; {len(test.low)} test clips; occlusion {rec.variants['pmsc'].occlusion}, "
         f"evaluation seed {rec.eval_seed}; students trained at OP {op:g} ({rec.variants['pmsc'].op_sampling} "
-        "sampling). Top-1 %.",
+        f"sampling); PMSC part weights {rec.variants['pmsc'].efficiency} (T "
+        f"{rec.variants['pmsc'].efficiency_temperature:g}). Top-1 %.",
         "",
         md_table(["student", " / ".join(f"OP {o:g}" for o in OPS)], table),
     ]
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             **prov.record(),
             "recipe": str(args.recipe),
             "occlusion": rec.variants["pmsc"].occlusion,
+            "efficiency": [rec.variants["pmsc"].efficiency, rec.variants["pmsc"].efficiency_temperature],
             "ops": OPS,
             "curves": curves,
             "summary": res,

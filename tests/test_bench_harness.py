@@ -284,3 +284,11 @@ def test_kd_headroom_reads_a_table1_file_only_when_it_names_its_reading(tmp_path
     assert row["data"] == "Human3.6M" and row["seeds"] == 2 and row["teacher"] == pytest.approx(29.0)
     assert "`sequence`" in row["source"]
     assert row["none"] == pytest.approx([25.0, 22.0, 19.0]) and row["pmsc"] == pytest.approx([28.0, 25.0, 22.0])
+
+
+def test_kd_headroom_names_a_seed_files_part_weights_where_it_records_them() -> None:
+    import kd_headroom  # noqa: PLC0415
+
+    new = {"occlusion": "sequence", "efficiency": ["miss", 1.0]}
+    assert kd_headroom.seed_source(new, "s.json") == "shipped recipe, sequence, PMSC miss weights (s.json)"
+    assert kd_headroom.seed_source({}, "old.json") == "recipe shipped when made, span (old.json)"  # predates both keys
