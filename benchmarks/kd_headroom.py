@@ -29,6 +29,7 @@ from partkd.paper import TABLE_OPS as OPS
 SHIPPED = {"": "synthetic", "penn_action": "Penn Action", "nw_ucla": "NW-UCLA", "h36m": "Human3.6M"}
 #: Seed files of the shipped recipes: file stem -> shipped folder whose teacher they distil.
 SEED_FILES = {
+    "seeds_app_default_seq": "",
     "seeds_penn_action_app": "penn_action",
     "seeds_nw_ucla_app_e20": "nw_ucla",
     "seeds_h36m_app_e20": "h36m",
