@@ -89,9 +89,10 @@ def shipped_rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, float]]:
 def seed_source(doc: dict[str, Any], name: str) -> str:
     """A seed file's source label: its reading and the PMSC part weights it was made with (older files did not record
     them: the recipe shipped on their date)."""
+    reading = doc.get("occlusion", "span")
     if doc.get("efficiency"):
-        return f"shipped recipe, {doc.get('occlusion', 'span')}, PMSC {doc['efficiency'][0]} weights ({name})"
-    return f"recipe shipped when made, {doc.get('occlusion', 'span')} ({name})"
+        return f"shipped recipe, {reading}, PMSC {doc['efficiency'][0]} weights ({name})"
+    return f"recipe shipped when made, {reading} ({name})"
 
 
 def seed_rows(results: Path, teachers: dict[str, float]) -> list[dict[str, Any]]:

@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kd} seed {seed}: " + " / ".join(f"{v:.2f}" for v in curves[kd][seed]), flush=True)
     res = summarize(curves)
     prov = provenance(argv)
+    pmsc = rec.variants["pmsc"]
     fmt = " / ".join
     table = [
         [f"{'no KD' if kd == 'none' else 'PMSC'}, seed {s}", fmt(f"{v:.2f}" for v in c)]
@@ -90,10 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     table.append(["PMSC − no KD, mean", fmt(f"{g:+.2f}" for g in res["gain_mean"])])
     md = [
         *md_head(f"Shipped recipe over seeds: {args.recipe}", prov),
-        f"Data: {rec.data.describe()}; {len(test.low)} test clips; occlusion {rec.variants['pmsc'].occlusion}, "
-        f"evaluation seed {rec.eval_seed}; students trained at OP {op:g} ({rec.variants['pmsc'].op_sampling} "
-        f"sampling); PMSC part weights {rec.variants['pmsc'].efficiency} (T "
-        f"{rec.variants['pmsc'].efficiency_temperature:g}). Top-1 %.",
+        f"Data: {rec.data.describe()}; {len(test.low)} test clips; occlusion {pmsc.occlusion}, "
+        f"evaluation seed {rec.eval_seed}; students trained at OP {op:g} ({pmsc.op_sampling} "
+        f"sampling); PMSC part weights {pmsc.efficiency} (T {pmsc.efficiency_temperature:g}). Top-1 %.",
         "",
         md_table(["student", " / ".join(f"OP {o:g}" for o in OPS)], table),
     ]
@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         {
             **prov.record(),
             "recipe": str(args.recipe),
-            "occlusion": rec.variants["pmsc"].occlusion,
-            "efficiency": [rec.variants["pmsc"].efficiency, rec.variants["pmsc"].efficiency_temperature],
+            "occlusion": pmsc.occlusion,
+            "efficiency": [pmsc.efficiency, pmsc.efficiency_temperature],
             "ops": OPS,
             "curves": curves,
             "summary": res,
