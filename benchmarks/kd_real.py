@@ -283,9 +283,12 @@ def efficiency_md(students: list[dict[str, Any]]) -> list[str]:
 
 
 def plot_title(res: dict[str, Any]) -> str:
-    """The figure's title: dataset, preset and, where the result records it, the occlusion reading."""
+    """The figure's title: dataset, preset and, where the result records them, the occlusion reading and the
+    teacher's settings that differ from the preset (on a second line)."""
     reading = f", occlusion '{res['occlusion']}'" if res.get("occlusion") else ""
-    return f"{res['dataset']} ({res['preset']} preset{reading})"
+    over = res.get("teacher_overrides") or {}
+    teacher = "\nteacher: " + ", ".join(f"{k} {v}" for k, v in over.items()) if over else ""
+    return f"{res['dataset']} ({res['preset']} preset{reading}){teacher}"
 
 
 def plot(res: dict[str, Any], path: Path) -> None:
@@ -322,7 +325,7 @@ def plot(res: dict[str, Any], path: Path) -> None:
         ax.axhline(100 * res["teacher"]["top1"], color="gray", lw=1, ls=":", label="teacher (H)")
     ax.set_xlabel("occlusion probability OP")
     ax.set_ylabel("top-1 (%)")
-    ax.set_title(plot_title(res))
+    ax.set_title(plot_title(res), fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

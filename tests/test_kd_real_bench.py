@@ -71,3 +71,5 @@ def test_table_names_the_occlusion_reading_it_ran_under():
     assert "occlusion reading `sequence`" in kd_real.table_md({**res, "occlusion": "sequence"})
     assert kd_real.plot_title({**res, "occlusion": "sequence"}) == "penn_action (bench preset, occlusion 'sequence')"
     assert kd_real.plot_title(res) == "penn_action (bench preset)"   # a result that predates the recorded reading
+    over = {**res, "occlusion": "sequence", "teacher_overrides": {"part_dropout": 0.0, "joint_dropout": 0.0}}
+    assert kd_real.plot_title(over).endswith("'sequence')\nteacher: part_dropout 0.0, joint_dropout 0.0")
